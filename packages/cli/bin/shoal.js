@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Entry point. The sources are TypeScript run by Node's type stripping (Node >= 22.18).
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `shoal needs Node >= 22.18 (found ${process.versions.node}); run it with "npx shoal" after "npm ci", which provides one.\n`,
+  );
+  process.exit(1);
+}
+await import('../src/main.ts');

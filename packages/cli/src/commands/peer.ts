@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { credentialsFor, loadDockerConfig, normalizeRegistry } from '@shoal/oci';
+import { startPeerDaemon } from '@shoal/peer';
+import { createLogger } from '@shoal/telemetry';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { type OptionSpec, resolveConfig } from '../config.ts';
+import { hostPort, logLevel, registryEndpoints, size } from '../options.ts';
+import { addOptions, runUntilSignal } from '../run.ts';
+
+export const peerOptions: readonly OptionSpec[] = [
+  {
+    key: 'registry',
+    arg: '<host:port>',
+    description: 'address of the registry endpoint containerd, Docker and skopeo pull from',
+    defaultText: '127.0.0.1:5050',
+  },
+  {
+    key: 'http',
+    arg: '<host:port>',
+    description: 'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/info)',
+    defaultText: '127.0.0.1:9090',
+  },
+  {
+    key: 'dataDir',
+    arg: '<dir>',
+    description: 'directory for blobs, partial downloads and manifests',
+    defaultText: '/var/lib/shoal',
+  },
+  {
+    key: 'registryEndpoint',
+    arg: '<name=url>',
+    description: 'where a registry lives, e.g. localhost:5000=http://127.0.0.1:5000 (repeatable)',
+    repeatable: true,
+  },
+  {
+    key: 'defaultRegistry',
+    arg: '<name>',
+    description: 'registry for requests without ?ns= (Docker registry-mirrors, skopeo)',
+    defaultText: 'docker.io',
+  },
+  {
+    key: 'cacheSize',
+    arg: '<size>',
+    description: 'disk space for cached blobs, e.g. 20GiB; least recently used blobs are evicted',
+    defaultText: '20GiB',
+  },
+  {
+    key: 'dockerConfig',
+    arg: '<file>',
+    description: 'docker config.json with upstream credentials',
+    defaultText: '$DOCKER_CONFIG/config.json or ~/.docker/config.json',
+  },
+  {
+    key: 'logLevel',
+    arg: '<level>',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    defaultText: 'info',
+  },
+];
+
+export const peerSchema = z.strictObject({
+  registry: hostPort.default('127.0.0.1:5050'),
+  http: hostPort.default('127.0.0.1:9090'),
+  dataDir: z.string().min(1).default('/var/lib/shoal'),
+  registryEndpoint: registryEndpoints.default({}),
+  defaultRegistry: z
+    .string()
+    .refine((v) => {
+      try {
+        normalizeRegistry(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected a registry host[:port], e.g. docker.io')
+    .default('docker.io'),
+  cacheSize: size.default(20 * 2 ** 30),
+  dockerConfig: z.string().optional(),
+  logLevel: logLevel.default('info'),
+});
+
+export type PeerConfig = z.output<typeof peerSchema>;
+
+export function registerPeerCommand(program: Command): void {
+  const command = program
+    .command('peer')
+    .description('run the peer daemon: a node-local, verified pull-through registry mirror')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  shoal peer --registry 127.0.0.1:5050 --data-dir /var/lib/shoal --default-registry docker.io
+  shoal peer --registry-endpoint localhost:5000=http://127.0.0.1:5000 --cache-size 50GiB
+  SHOAL_CACHE_SIZE=10GiB shoal peer --config /etc/shoal/peer.yaml`,
+    );
+  addOptions(command, peerOptions);
+  command.action(async (flags: Record<string, unknown>) => {
+    const config = resolveConfig(peerSchema, peerOptions, flags, process.env, configPath(flags));
+    const logger = createLogger({ level: config.logLevel, name: 'shoal-peer' });
+    const dockerConfigPath = config.dockerConfig ?? defaultDockerConfigPath();
+    const dockerConfig = dockerConfigPath ? await loadDockerConfig(dockerConfigPath) : undefined;
+    const daemon = await startPeerDaemon(
+      {
+        registry: config.registry,
+        http: config.http,
+        dataDir: config.dataDir,
+        registryEndpoints: config.registryEndpoint,
+        defaultRegistry: config.defaultRegistry,
+        cacheSize: config.cacheSize,
+        ...(dockerConfig
+          ? { credentials: (registry: string) => credentialsFor(dockerConfig, registry) }
+          : {}),
+      },
+      logger,
+    );
+    await runUntilSignal(logger, () => daemon.stop());
+  });
+}
+
+function configPath(flags: Record<string, unknown>): string | undefined {
+  return (flags.config as string | undefined) ?? process.env.SHOAL_CONFIG;
+}
+
+function defaultDockerConfigPath(): string | undefined {
+  const path = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  return existsSync(path) ? path : undefined;
+}

@@ -1,0 +1,40 @@
+import type { Logger } from '@shoal/telemetry';
+import type { Command } from 'commander';
+import { flagOf, type OptionSpec } from './config.ts';
+
+/** Declares a command's options from its specs. No commander defaults: absent flags must not hide YAML or env values. */
+export function addOptions(command: Command, specs: readonly OptionSpec[]): void {
+  command.option(
+    '--config <file>',
+    'YAML file with any of these options (keys in camelCase); also SHOAL_CONFIG',
+  );
+  for (const spec of specs) {
+    const description = `${spec.description}${spec.defaultText ? ` (default: ${spec.defaultText})` : ''}`;
+    if (spec.repeatable) {
+      command.option(
+        `${flagOf(spec)} ${spec.arg}`,
+        description,
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      );
+    } else {
+      command.option(`${flagOf(spec)} ${spec.arg}`, description);
+    }
+  }
+}
+
+/** Keeps a service running until SIGINT or SIGTERM, then stops it once. */
+export function runUntilSignal(logger: Logger, stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      stop()
+        .catch((error: Error) => logger.error({ err: error }, 'error while stopping'))
+        .finally(() => resolve());
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,90 @@
+/** A fixed-length set of piece indices, stored most-significant-bit first (as BitTorrent does). */
+export class Bitfield {
+  readonly length: number;
+  readonly bytes: Uint8Array;
+  #count = 0;
+
+  constructor(length: number, bytes?: Uint8Array) {
+    if (!Number.isSafeInteger(length) || length < 0)
+      throw new RangeError(`invalid bitfield length ${length}`);
+    this.length = length;
+    const byteLength = Math.ceil(length / 8);
+    if (bytes) {
+      if (bytes.length !== byteLength) {
+        throw new RangeError(`bitfield of ${length} bits needs ${byteLength} bytes, got ${bytes.length}`);
+      }
+      // Spare bits past `length` must be zero, or two equal sets would compare unequal.
+      if (length % 8 !== 0 && (bytes[byteLength - 1]! & (0xff >> (length % 8))) !== 0) {
+        throw new RangeError('bitfield has bits set past its length');
+      }
+      this.bytes = Uint8Array.from(bytes);
+      for (const byte of this.bytes) this.#count += popcount(byte);
+    } else {
+      this.bytes = new Uint8Array(byteLength);
+    }
+  }
+
+  static full(length: number): Bitfield {
+    const field = new Bitfield(length);
+    for (let i = 0; i < length; i++) field.set(i);
+    return field;
+  }
+
+  has(index: number): boolean {
+    this.#check(index);
+    return (this.bytes[index >> 3]! & (0x80 >> (index & 7))) !== 0;
+  }
+
+  /** Sets a bit; returns false when it was already set. */
+  set(index: number): boolean {
+    if (this.has(index)) return false;
+    this.bytes[index >> 3]! |= 0x80 >> (index & 7);
+    this.#count++;
+    return true;
+  }
+
+  clear(index: number): boolean {
+    if (!this.has(index)) return false;
+    this.bytes[index >> 3]! &= ~(0x80 >> (index & 7));
+    this.#count--;
+    return true;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  get complete(): boolean {
+    return this.#count === this.length;
+  }
+
+  /** First index at or after `from` that is not set, or -1. */
+  nextMissing(from = 0): number {
+    for (let i = from; i < this.length; i++) if (!this.has(i)) return i;
+    return -1;
+  }
+
+  *missing(): Generator<number> {
+    for (let i = 0; i < this.length; i++) if (!this.has(i)) yield i;
+  }
+
+  *present(): Generator<number> {
+    for (let i = 0; i < this.length; i++) if (this.has(i)) yield i;
+  }
+
+  #check(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`bit ${index} outside 0..${this.length - 1}`);
+    }
+  }
+}
+
+function popcount(byte: number): number {
+  let n = byte;
+  let count = 0;
+  while (n) {
+    n &= n - 1;
+    count++;
+  }
+  return count;
+}

@@ -1,0 +1,2 @@
+export * from './bitfield.ts';
+export * from './pieces.ts';

@@ -1,0 +1,61 @@
+/**
+ * Piece math. A blob is cut into fixed-size pieces (the last one shorter); a
+ * piece is the unit that is fetched, verified, stored, reported and served.
+ */
+
+export const MIB = 1024 * 1024;
+/** Default piece size: large enough that per-piece overhead (a request, a hash, a report) is small next to the transfer. */
+export const DEFAULT_PIECE_SIZE = 4 * MIB;
+export const MIN_PIECE_SIZE = 1 * MIB;
+export const MAX_PIECE_SIZE = 64 * MIB;
+/** Above this many pieces the piece size doubles, so bitfields and piece tables stay small. */
+export const MAX_PIECES_PER_BLOB = 4096;
+
+/** Piece size for a blob of `size` bytes: the default, doubled until the blob has at most MAX_PIECES_PER_BLOB pieces. */
+export function pieceSizeFor(size: number): number {
+  assertSize(size);
+  let pieceSize = DEFAULT_PIECE_SIZE;
+  while (Math.ceil(size / pieceSize) > MAX_PIECES_PER_BLOB && pieceSize < MAX_PIECE_SIZE) pieceSize *= 2;
+  return pieceSize;
+}
+
+export interface PieceLayout {
+  readonly size: number;
+  readonly pieceSize: number;
+  readonly count: number;
+}
+
+export function pieceLayout(size: number, pieceSize = pieceSizeFor(size)): PieceLayout {
+  assertSize(size);
+  if (!Number.isSafeInteger(pieceSize) || pieceSize < 1)
+    throw new RangeError(`invalid piece size ${pieceSize}`);
+  // An empty blob still has one (empty) piece, so "all pieces present" has a meaning for it.
+  const count = Math.max(1, Math.ceil(size / pieceSize));
+  return { size, pieceSize, count };
+}
+
+export function pieceStart(layout: PieceLayout, index: number): number {
+  assertIndex(layout, index);
+  return index * layout.pieceSize;
+}
+
+export function pieceLength(layout: PieceLayout, index: number): number {
+  assertIndex(layout, index);
+  return Math.min(layout.pieceSize, layout.size - index * layout.pieceSize);
+}
+
+/** Index of the piece holding byte `offset` (offset < size). */
+export function pieceAt(layout: PieceLayout, offset: number): number {
+  if (offset < 0 || offset >= Math.max(1, layout.size)) throw new RangeError(`offset ${offset} outside blob`);
+  return Math.floor(offset / layout.pieceSize);
+}
+
+function assertSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid blob size ${size}`);
+}
+
+function assertIndex(layout: PieceLayout, index: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= layout.count) {
+    throw new RangeError(`piece index ${index} outside 0..${layout.count - 1}`);
+  }
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  Bitfield,
+  DEFAULT_PIECE_SIZE,
+  MAX_PIECES_PER_BLOB,
+  MIB,
+  pieceAt,
+  pieceLayout,
+  pieceLength,
+  pieceSizeFor,
+  pieceStart,
+} from '../src/index.ts';
+
+test('piece size is the default until the blob would exceed the piece-count cap', () => {
+  assert.equal(pieceSizeFor(0), DEFAULT_PIECE_SIZE);
+  assert.equal(pieceSizeFor(40 * 1024 * MIB), DEFAULT_PIECE_SIZE * 4);
+  const huge = pieceLayout(100 * 1024 * MIB);
+  assert.ok(huge.count <= MAX_PIECES_PER_BLOB);
+});
+
+test('layout covers the blob exactly, last piece shorter', () => {
+  const layout = pieceLayout(10 * MIB + 5, 4 * MIB);
+  assert.equal(layout.count, 3);
+  assert.equal(pieceStart(layout, 2), 8 * MIB);
+  assert.equal(pieceLength(layout, 2), 2 * MIB + 5);
+  let total = 0;
+  for (let i = 0; i < layout.count; i++) total += pieceLength(layout, i);
+  assert.equal(total, layout.size);
+  assert.equal(pieceAt(layout, 4 * MIB - 1), 0);
+  assert.equal(pieceAt(layout, 4 * MIB), 1);
+  assert.throws(() => pieceLength(layout, 3), RangeError);
+  assert.throws(() => pieceAt(layout, layout.size), RangeError);
+});
+
+test('empty blob has one empty piece', () => {
+  const layout = pieceLayout(0);
+  assert.equal(layout.count, 1);
+  assert.equal(pieceLength(layout, 0), 0);
+});
+
+test('bitfield sets, counts, round-trips and rejects stray bits', () => {
+  const field = new Bitfield(11);
+  assert.equal(field.set(0), true);
+  assert.equal(field.set(0), false);
+  field.set(10);
+  assert.equal(field.count, 2);
+  assert.equal(field.nextMissing(), 1);
+  assert.deepEqual([...field.present()], [0, 10]);
+  const copy = new Bitfield(11, field.bytes);
+  assert.deepEqual([...copy.present()], [0, 10]);
+  assert.throws(() => new Bitfield(11, Uint8Array.of(0, 0x01)), RangeError);
+  assert.throws(() => field.has(11), RangeError);
+  assert.equal(Bitfield.full(11).complete, true);
+  field.clear(0);
+  assert.equal(field.count, 1);
+});

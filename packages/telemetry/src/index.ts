@@ -1,0 +1,3 @@
+export * from './admin-server.ts';
+export * from './logger.ts';
+export * from './metrics.ts';

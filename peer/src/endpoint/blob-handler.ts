@@ -1,0 +1,181 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Digest, RegistryClient, Upstream } from '@shoal/oci';
+import { UpstreamStatusError } from '../task/errors.ts';
+import type { OriginResponse, OriginSource } from '../task/origin-download.ts';
+import { fileRange, pipeToResponse, readForRelay } from './body-io.ts';
+import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
+import type { CacheResult } from './manifest-handler.ts';
+import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
+import { parseRange } from './range.ts';
+
+/**
+ * GET/HEAD /v2/<name>/blobs/<digest>: a complete local blob streams from disk;
+ * otherwise the client joins the node's download task for the digest and gets
+ * bytes as pieces land. Range is honoured in both cases.
+ */
+export async function handleBlob(
+  ctx: EndpointContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: Upstream,
+  name: string,
+  digest: Digest,
+): Promise<CacheResult> {
+  const started = performance.now();
+  const firstByte = (cache: 'hit' | 'miss') => {
+    let seen = false;
+    return (bytes: number) => {
+      if (!seen) {
+        seen = true;
+        ctx.metrics.timeToFirstByte.observe({ cache }, (performance.now() - started) / 1000);
+      }
+      ctx.metrics.servedBytes.inc({ cache }, bytes);
+    };
+  };
+  const pin = ctx.store.pin(digest);
+  if (pin) {
+    try {
+      const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
+      if (range && req.method === 'GET') {
+        await pipeToResponse(res, fileRange(pin.path, range.start, range.end), firstByte('hit'));
+      } else res.end();
+    } finally {
+      pin.release();
+    }
+    return 'hit';
+  }
+  const authorization = relayedRequestHeaders(req.headers).authorization;
+  if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
+    // Existence check only: ask upstream without starting a download.
+    const head = await ctx.client.getBlob(upstream, name, digest, {
+      ...(authorization ? { authorization } : {}),
+      range: { start: 0, end: 0 },
+    });
+    head.body.destroy();
+    const size = head.status === 206 ? totalFromContentRange(head.headers['content-range']) : undefined;
+    if (head.status === 200 || size !== undefined) {
+      sendBlobHeaders(res, digest, size ?? Number(head.headers['content-length']), undefined);
+      res.end();
+    } else {
+      res.writeHead(head.status, {
+        ...API_VERSION_HEADER,
+        ...relayedResponseHeaders(head.headers),
+        'content-length': 0,
+      });
+      res.end();
+    }
+    return 'miss';
+  }
+  const task = ctx.tasks.join(digest, originSource(ctx.client, upstream, name, digest, authorization));
+  let size: number;
+  try {
+    size = (await task.sized).size;
+  } catch (error) {
+    relayTaskError(res, error as Error);
+    return 'miss';
+  }
+  const range = sendBlobHeaders(res, digest, size, req.headers.range);
+  if (!range || req.method === 'HEAD') {
+    res.end();
+    return 'miss';
+  }
+  await pipeToResponse(res, task.read(range.start, range.end + 1), firstByte('miss')).catch(
+    (error: Error) => {
+      ctx.logger.warn({ digest, err: { message: error.message } }, 'blob response cut off');
+    },
+  );
+  return 'miss';
+}
+
+/** Writes status and headers for a blob; returns the inclusive range to send, or undefined if none. */
+function sendBlobHeaders(
+  res: ServerResponse,
+  digest: Digest,
+  size: number,
+  rangeHeader: string | undefined,
+): { start: number; end: number } | undefined {
+  const common = {
+    ...API_VERSION_HEADER,
+    'docker-content-digest': digest,
+    'accept-ranges': 'bytes',
+    etag: `"${digest}"`,
+  };
+  const range = parseRange(rangeHeader, size);
+  switch (range.kind) {
+    case 'malformed':
+      sendOciError(res, 400, 'RANGE_INVALID', range.reason);
+      return undefined;
+    case 'unsatisfiable':
+      sendOciError(res, 416, 'RANGE_INVALID', `range not satisfiable for a blob of ${size} bytes`, {
+        'content-range': `bytes */${size}`,
+      });
+      return undefined;
+    case 'partial':
+      res.writeHead(206, {
+        ...common,
+        'content-type': 'application/octet-stream',
+        'content-length': range.range.end - range.range.start + 1,
+        'content-range': `bytes ${range.range.start}-${range.range.end}/${size}`,
+      });
+      return range.range;
+    default:
+      res.writeHead(200, { ...common, 'content-type': 'application/octet-stream', 'content-length': size });
+      return size === 0 ? undefined : { start: 0, end: size - 1 };
+  }
+}
+
+function relayTaskError(res: ServerResponse, error: Error): void {
+  if (error instanceof UpstreamStatusError) {
+    res.writeHead(error.status, {
+      ...API_VERSION_HEADER,
+      ...relayedResponseHeaders(error.headers),
+      'content-length': error.body.length,
+    });
+    res.end(res.req.method === 'HEAD' ? undefined : error.body);
+    return;
+  }
+  sendOciError(res, 502, 'UPSTREAM_ERROR', `could not fetch blob: ${error.message}`);
+}
+
+/** The origin as a task source: ranged GETs through the upstream client, with the first client's credentials. */
+function originSource(
+  client: RegistryClient,
+  upstream: Upstream,
+  name: string,
+  digest: Digest,
+  authorization: string | undefined,
+): OriginSource {
+  return {
+    async open(start: number, signal: AbortSignal): Promise<OriginResponse> {
+      const response = await client.getBlob(upstream, name, digest, {
+        ...(authorization ? { authorization } : {}),
+        ...(start > 0 ? { range: { start } } : {}),
+        signal,
+      });
+      const cancel = () => response.body.destroy();
+      if (response.status === 200) {
+        const size = Number(response.headers['content-length']);
+        if (!Number.isSafeInteger(size) || size < 0) {
+          cancel();
+          throw new Error('upstream blob response has no valid Content-Length');
+        }
+        return { size, start: 0, body: response.body, cancel };
+      }
+      if (response.status === 206) {
+        const size = totalFromContentRange(response.headers['content-range']);
+        const first = Number(/^bytes (\d+)-/.exec(response.headers['content-range'] ?? '')?.[1]);
+        if (size === undefined || first !== start) {
+          cancel();
+          throw new Error('upstream sent an unusable Content-Range');
+        }
+        return { size, start, body: response.body, cancel };
+      }
+      throw new UpstreamStatusError(response.status, response.headers, await readForRelay(response.body));
+    },
+  };
+}
+
+function totalFromContentRange(value: string | undefined): number | undefined {
+  const match = /^bytes (?:\d+-\d+|\*)\/(\d+)$/.exec(value ?? '');
+  return match ? Number(match[1]) : undefined;
+}

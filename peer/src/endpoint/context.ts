@@ -1,0 +1,40 @@
+import type { RegistryClient } from '@shoal/oci';
+import type { Logger } from '@shoal/telemetry';
+import type { PeerMetrics } from '../metrics.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { ManifestCache } from '../store/manifest-cache.ts';
+import type { TaskManager } from '../task/task-manager.ts';
+import type { UpstreamResolver } from './upstreams.ts';
+
+/** What the endpoint's handlers share. Built once by the daemon. */
+export interface EndpointContext {
+  store: BlobStore;
+  manifests: ManifestCache;
+  tasks: TaskManager;
+  client: RegistryClient;
+  upstreams: UpstreamResolver;
+  metrics: PeerMetrics;
+  logger: Logger;
+}
+
+/** Headers of the client's request relayed upstream: only what authorises or negotiates. */
+export function relayedRequestHeaders(headers: Record<string, string | string[] | undefined>): {
+  authorization?: string;
+  accept?: string;
+} {
+  const out: { authorization?: string; accept?: string } = {};
+  if (typeof headers.authorization === 'string') out.authorization = headers.authorization;
+  const accept = headers.accept;
+  if (accept !== undefined) out.accept = Array.isArray(accept) ? accept.join(', ') : accept;
+  return out;
+}
+
+/** Upstream response headers worth relaying with an error status (auth challenge, rate limits). */
+export function relayedResponseHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['www-authenticate', 'content-type', 'retry-after', 'docker-ratelimit-source']) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  DEFAULT_MANIFEST_ACCEPT,
+  type Digest,
+  MAX_MANIFEST_BYTES,
+  sha256Digest,
+  type Upstream,
+} from '@shoal/oci';
+import type { CachedManifest } from '../store/manifest-cache.ts';
+import { readForRelay, readLimited } from './body-io.ts';
+import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
+import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
+
+export type CacheResult = 'hit' | 'miss' | 'none';
+
+/**
+ * GET/HEAD /v2/<name>/manifests/<tag|digest>. By digest: from the local cache,
+ * else upstream, checked against the digest. By tag: always resolved upstream
+ * (no peer is trusted for tags), then cached by digest and remembered.
+ */
+export async function handleManifest(
+  ctx: EndpointContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: Upstream,
+  name: string,
+  reference: { tag: string } | { digest: Digest },
+): Promise<CacheResult> {
+  if ('digest' in reference) {
+    const cached = await ctx.manifests.get(reference.digest);
+    if (cached) {
+      sendManifest(res, cached);
+      return 'hit';
+    }
+  }
+  const relayed = relayedRequestHeaders(req.headers);
+  const upstreamResponse = await ctx.client.getManifest(
+    upstream,
+    name,
+    'digest' in reference ? reference.digest : reference.tag,
+    { ...relayed, accept: relayed.accept ?? DEFAULT_MANIFEST_ACCEPT },
+  );
+  if (upstreamResponse.status !== 200) {
+    const body = await readForRelay(upstreamResponse.body);
+    res.writeHead(upstreamResponse.status, {
+      ...API_VERSION_HEADER,
+      ...relayedResponseHeaders(upstreamResponse.headers),
+      'content-length': body.length,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return 'miss';
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readLimited(upstreamResponse.body, MAX_MANIFEST_BYTES);
+  } catch {
+    sendOciError(
+      res,
+      502,
+      'MANIFEST_INVALID',
+      `upstream manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
+    );
+    return 'miss';
+  }
+  const digest = sha256Digest(bytes);
+  const claimed = upstreamResponse.headers['docker-content-digest'];
+  const expected = 'digest' in reference ? reference.digest : claimed;
+  if (expected !== undefined && expected !== digest) {
+    ctx.metrics.verificationFailures.inc({ kind: 'manifest' });
+    ctx.logger.warn({ name, expected, actual: digest }, 'upstream manifest does not match its digest');
+    sendOciError(res, 502, 'MANIFEST_INVALID', `upstream manifest hashes to ${digest}, expected ${expected}`);
+    return 'miss';
+  }
+  const mediaType = upstreamResponse.headers['content-type'] ?? guessMediaType(bytes);
+  const manifest: CachedManifest = { digest, mediaType, bytes };
+  await ctx.manifests.put(manifest);
+  if ('tag' in reference) {
+    await ctx.manifests.rememberTag(upstream.registry, name, reference.tag, {
+      digest,
+      mediaType,
+      size: bytes.length,
+      resolvedAt: Date.now(),
+    });
+  }
+  sendManifest(res, manifest);
+  return 'miss';
+}
+
+function sendManifest(res: ServerResponse, manifest: CachedManifest): void {
+  res.writeHead(200, {
+    ...API_VERSION_HEADER,
+    'content-type': manifest.mediaType,
+    'content-length': manifest.bytes.length,
+    'docker-content-digest': manifest.digest,
+    etag: `"${manifest.digest}"`,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : manifest.bytes);
+}
+
+function guessMediaType(bytes: Buffer): string {
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown };
+    if (typeof parsed.mediaType === 'string') return parsed.mediaType;
+  } catch {
+    // not JSON: fall through
+  }
+  return 'application/octet-stream';
+}

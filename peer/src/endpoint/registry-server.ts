@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { OciError, UpstreamUnavailableError } from '@shoal/oci';
+import { closeServer, listen } from '@shoal/telemetry';
+import { handleBlob } from './blob-handler.ts';
+import type { EndpointContext } from './context.ts';
+import { handleManifest } from './manifest-handler.ts';
+import { API_VERSION_HEADER, ociErrorBody, sendOciError, statusOf } from './oci-response.ts';
+import { parseRequestUrl, type Route } from './routes.ts';
+import { handleTags } from './tags-handler.ts';
+
+/** Request headers above this size are refused with 431 before any handler runs. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+export interface RegistryServer {
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** The node-local, read-only OCI distribution endpoint. */
+export async function startRegistryServer(ctx: EndpointContext, address: string): Promise<RegistryServer> {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0 }, (req, res) => {
+    void handleRequest(ctx, req, res);
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = ociErrorBody(
+      tooLarge ? 'SIZE_INVALID' : 'UNSUPPORTED',
+      tooLarge ? 'request headers too large' : 'malformed HTTP request',
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  await listen(server, address);
+  return { server, close: () => closeServer(server) };
+}
+
+async function handleRequest(ctx: EndpointContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  let routeName = 'unknown';
+  let cache = 'none';
+  res.on('close', () => {
+    ctx.metrics.requests.inc({
+      route: routeName,
+      method: req.method ?? '',
+      status: String(res.statusCode),
+      cache,
+    });
+    ctx.metrics.requestDuration.observe({ route: routeName }, (performance.now() - started) / 1000);
+  });
+  try {
+    const parsed = parseRequestUrl(req.url ?? '/');
+    if (!parsed) {
+      sendOciError(res, 404, 'NAME_UNKNOWN', 'no such API route');
+      return;
+    }
+    routeName = parsed.route.kind;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendOciError(
+        res,
+        405,
+        'UNSUPPORTED',
+        `${req.method} is not supported: this registry mirror is read-only`,
+        {
+          allow: 'GET, HEAD',
+        },
+      );
+      return;
+    }
+    cache = await dispatch(ctx, req, res, parsed.route, parsed.ns, parsed.query);
+  } catch (error) {
+    if (error instanceof OciError) {
+      sendOciError(res, statusOf(error.code), error.code, error.message);
+    } else if (error instanceof UpstreamUnavailableError) {
+      sendOciError(res, 503, 'UNAVAILABLE', `upstream registry unavailable: ${error.message}`);
+    } else {
+      ctx.logger.error({ err: error, url: req.url }, 'request failed');
+      sendOciError(res, 500, 'UNKNOWN', 'internal error');
+    }
+  }
+}
+
+async function dispatch(
+  ctx: EndpointContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  ns: string | undefined,
+  query: string,
+): Promise<string> {
+  if (route.kind === 'base') {
+    res.writeHead(200, { ...API_VERSION_HEADER, 'content-type': 'application/json', 'content-length': 2 });
+    res.end(req.method === 'HEAD' ? undefined : '{}');
+    return 'none';
+  }
+  const upstream = ctx.upstreams.resolve(ns);
+  switch (route.kind) {
+    case 'manifest':
+      return handleManifest(ctx, req, res, upstream, route.name, route.reference);
+    case 'blob':
+      return handleBlob(ctx, req, res, upstream, route.name, route.digest);
+    case 'tags':
+      await handleTags(ctx, req, res, upstream, route.name, query);
+      return 'none';
+  }
+}

@@ -1,0 +1,1 @@
+export { type PeerDaemon, type PeerDaemonConfig, startPeerDaemon } from './daemon.ts';

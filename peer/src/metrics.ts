@@ -1,0 +1,100 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Values read when the metrics are scraped. */
+export interface PeerGaugeSources {
+  activeTasks(): number;
+  storeBytes(): number;
+  storeBlobs(): number;
+  storeCapacity(): number;
+}
+
+/** Every metric of the peer daemon, in one place. */
+export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources) {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: 'shoal_endpoint_requests_total',
+      help: 'Registry endpoint requests by route, method, status and cache result',
+      labelNames: ['route', 'method', 'status', 'cache'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'shoal_endpoint_request_duration_seconds',
+      help: 'Time to answer a registry endpoint request, until the last byte',
+      labelNames: ['route'] as const,
+      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60],
+      registers,
+    }),
+    timeToFirstByte: new Histogram({
+      name: 'shoal_endpoint_first_byte_seconds',
+      help: 'Time from a blob request to its first body byte',
+      labelNames: ['cache'] as const,
+      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+      registers,
+    }),
+    servedBytes: new Counter({
+      name: 'shoal_endpoint_served_bytes_total',
+      help: 'Blob bytes sent to clients, by whether they were already cached (hit) or still downloading (miss)',
+      labelNames: ['cache'] as const,
+      registers,
+    }),
+    downloadedBytes: new Counter({
+      name: 'shoal_downloaded_bytes_total',
+      help: 'Blob bytes fetched into this node, by source',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    activeTasks: new Gauge({
+      name: 'shoal_active_tasks',
+      help: 'Blob download tasks in progress on this node',
+      registers,
+      collect() {
+        this.set(sources.activeTasks());
+      },
+    }),
+    tasks: new Counter({
+      name: 'shoal_tasks_total',
+      help: 'Blob download tasks ended, by result',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    storeBytes: new Gauge({
+      name: 'shoal_store_bytes',
+      help: 'Bytes of blobs held, partials included',
+      registers,
+      collect() {
+        this.set(sources.storeBytes());
+      },
+    }),
+    storeCapacity: new Gauge({
+      name: 'shoal_store_capacity_bytes',
+      help: 'Configured cache size',
+      registers,
+      collect() {
+        this.set(sources.storeCapacity());
+      },
+    }),
+    storeBlobs: new Gauge({
+      name: 'shoal_store_blobs',
+      help: 'Complete blobs held',
+      registers,
+      collect() {
+        this.set(sources.storeBlobs());
+      },
+    }),
+    evictedBytes: new Counter({
+      name: 'shoal_store_evicted_bytes_total',
+      help: 'Bytes of blobs evicted',
+      registers,
+    }),
+    evictions: new Counter({ name: 'shoal_store_evictions_total', help: 'Blobs evicted', registers }),
+    verificationFailures: new Counter({
+      name: 'shoal_verification_failures_total',
+      help: 'Content that did not match its digest, by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+  };
+}
+
+export type PeerMetrics = ReturnType<typeof createPeerMetrics>;

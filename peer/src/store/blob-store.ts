@@ -1,0 +1,202 @@
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Digest, digestFromHex, isDigest } from '@shoal/oci';
+import type { Logger } from '@shoal/telemetry';
+import { chooseEvictions, type Watermarks } from './eviction-policy.ts';
+import { PartialBlob } from './partial-blob.ts';
+import type { StorePaths } from './paths.ts';
+
+interface BlobEntry {
+  size: number;
+  lastAccess: number;
+  pins: number;
+}
+
+export interface BlobStoreOptions {
+  paths: StorePaths;
+  /** Bytes of blobs to keep; partials in progress count too. */
+  capacity: number;
+  highWatermark?: number;
+  lowWatermark?: number;
+  logger: Logger;
+  /** Called with the bytes of every blob evicted. */
+  onEvict?: (digest: Digest, size: number) => void;
+  now?: () => number;
+}
+
+/** A pin keeps a complete blob from eviction while it is read. */
+export interface BlobPin {
+  readonly path: string;
+  readonly size: number;
+  release(): void;
+}
+
+/**
+ * Content-addressed blob store: complete blobs (whole digest verified) under
+ * blobs/sha256/<hex>, partials under partial/. The index of complete blobs is
+ * the one home of cache state; eviction is LRU between watermarks and never
+ * touches pinned blobs or partials in progress.
+ */
+export class BlobStore {
+  readonly paths: StorePaths;
+  readonly #blobs = new Map<Digest, BlobEntry>();
+  /** Reserved bytes of partials being written. */
+  readonly #partials = new Map<Digest, number>();
+  readonly #marks: Watermarks;
+  readonly #log: Logger;
+  readonly #onEvict: ((digest: Digest, size: number) => void) | undefined;
+  readonly #now: () => number;
+  #evicting: Promise<void> = Promise.resolve();
+
+  constructor(options: BlobStoreOptions) {
+    this.paths = options.paths;
+    this.#marks = {
+      capacity: options.capacity,
+      high: options.highWatermark ?? 0.9,
+      low: options.lowWatermark ?? 0.75,
+    };
+    this.#log = options.logger;
+    this.#onEvict = options.onEvict;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Creates the layout, indexes complete blobs (oldest modified first) and removes temp leftovers. */
+  async init(): Promise<void> {
+    for (const dir of [
+      this.paths.blobsDir,
+      this.paths.partialDir,
+      this.paths.manifestsDir,
+      this.paths.tagsDir,
+    ]) {
+      await mkdir(dir, { recursive: true });
+    }
+    for (const name of await readdir(this.paths.blobsDir)) {
+      const path = join(this.paths.blobsDir, name);
+      if (name.endsWith('.tmp') || !isDigest(`sha256:${name}`)) {
+        await rm(path, { force: true, recursive: true });
+        continue;
+      }
+      const info = await stat(path);
+      this.#blobs.set(digestFromHex(name), { size: info.size, lastAccess: info.mtimeMs, pins: 0 });
+    }
+    for (const name of await readdir(this.paths.partialDir)) {
+      if (name.endsWith('.tmp')) await rm(join(this.paths.partialDir, name), { force: true });
+    }
+    await this.#evictIfNeeded();
+  }
+
+  has(digest: Digest): boolean {
+    return this.#blobs.has(digest);
+  }
+
+  sizeOf(digest: Digest): number | undefined {
+    return this.#blobs.get(digest)?.size;
+  }
+
+  /** Pins a complete blob for reading, or returns undefined when it is not here. */
+  pin(digest: Digest): BlobPin | undefined {
+    const entry = this.#blobs.get(digest);
+    if (!entry) return undefined;
+    entry.pins++;
+    entry.lastAccess = this.#now();
+    let released = false;
+    return {
+      path: this.paths.blob(digest),
+      size: entry.size,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.pins--;
+      },
+    };
+  }
+
+  get usedBytes(): number {
+    let used = 0;
+    for (const entry of this.#blobs.values()) used += entry.size;
+    for (const size of this.#partials.values()) used += size;
+    return used;
+  }
+
+  get blobCount(): number {
+    return this.#blobs.size;
+  }
+
+  get capacity(): number {
+    return this.#marks.capacity;
+  }
+
+  /** Whether a blob of this size can be cached at all. */
+  fits(size: number): boolean {
+    return size <= this.#marks.capacity * this.#marks.high;
+  }
+
+  async createPartial(digest: Digest, size: number, pieceSize?: number): Promise<PartialBlob> {
+    this.#partials.set(digest, size);
+    try {
+      const partial = await PartialBlob.create(this.paths, digest, size, pieceSize);
+      await this.#evictIfNeeded();
+      return partial;
+    } catch (error) {
+      this.#partials.delete(digest);
+      throw error;
+    }
+  }
+
+  /** Reopens and re-verifies a partial from an earlier run, if there is one. */
+  async resumePartial(digest: Digest): Promise<PartialBlob | undefined> {
+    const partial = await PartialBlob.resume(this.paths, digest);
+    if (partial) {
+      this.#partials.set(digest, partial.layout.size);
+      this.#log.info(
+        { digest, pieces: partial.present.count, of: partial.layout.count },
+        'resuming partial blob',
+      );
+    }
+    return partial;
+  }
+
+  /** Turns a partial whose whole digest was verified into a complete blob (atomic rename). */
+  async commit(partial: PartialBlob): Promise<void> {
+    await partial.release();
+    await rename(partial.dataPath, this.paths.blob(partial.digest));
+    await rm(this.paths.partialMeta(partial.digest), { force: true });
+    this.#partials.delete(partial.digest);
+    this.#blobs.set(partial.digest, { size: partial.layout.size, lastAccess: this.#now(), pins: 0 });
+    await this.#evictIfNeeded();
+  }
+
+  /** Removes a partial and its bitmap (its content was wrong or it is abandoned). */
+  async discardPartial(partial: PartialBlob): Promise<void> {
+    await partial.release();
+    await PartialBlob.remove(this.paths, partial.digest);
+    this.#partials.delete(partial.digest);
+  }
+
+  /** Closes a partial, keeping it on disk for a later resume. */
+  async suspendPartial(partial: PartialBlob): Promise<void> {
+    await partial.close();
+    this.#partials.delete(partial.digest);
+  }
+
+  #evictIfNeeded(): Promise<void> {
+    this.#evicting = this.#evicting.then(async () => {
+      const entries = [...this.#blobs].map(([key, e]) => ({
+        key,
+        size: e.size,
+        lastAccess: e.lastAccess,
+        pinned: e.pins > 0,
+      }));
+      for (const key of chooseEvictions(entries, this.usedBytes, this.#marks)) {
+        const digest = key as Digest;
+        const entry = this.#blobs.get(digest);
+        if (!entry || entry.pins > 0) continue;
+        this.#blobs.delete(digest);
+        await rm(this.paths.blob(digest), { force: true });
+        this.#log.info({ digest, size: entry.size }, 'evicted blob');
+        this.#onEvict?.(digest, entry.size);
+      }
+    });
+    return this.#evicting;
+  }
+}

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, open, readFile, rm } from 'node:fs/promises';
+import type { Digest } from '@shoal/oci';
+import { Bitfield, type PieceLayout, pieceLayout, pieceLength, pieceStart } from '@shoal/protocol';
+import { writeFileAtomic } from './atomic-file.ts';
+import type { StorePaths } from './paths.ts';
+
+interface PartialMeta {
+  digest: string;
+  size: number;
+  pieceSize: number;
+  /** base64 of the bitfield bytes */
+  present: string;
+  /** sha256 hex of each present piece, by index */
+  pieceHashes: Record<string, string>;
+}
+
+/** How often the piece bitmap is persisted while pieces land; a crash loses at most this much progress. */
+const META_PERSIST_INTERVAL_MS = 200;
+
+/**
+ * A blob being assembled: a sparse data file written piece by piece at offsets,
+ * and a persisted bitmap of pieces present with their sha256. It never becomes
+ * a complete blob by itself: the store commits it after the whole digest matched.
+ */
+export class PartialBlob {
+  readonly digest: Digest;
+  readonly layout: PieceLayout;
+  readonly present: Bitfield;
+  readonly pieceHashes: Map<number, string>;
+  readonly dataPath: string;
+  readonly #metaPath: string;
+  readonly #file: FileHandle;
+  #persistTimer: NodeJS.Timeout | undefined;
+  #persisting: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(
+    paths: StorePaths,
+    digest: Digest,
+    layout: PieceLayout,
+    file: FileHandle,
+    present: Bitfield,
+    hashes: Map<number, string>,
+  ) {
+    this.digest = digest;
+    this.layout = layout;
+    this.present = present;
+    this.pieceHashes = hashes;
+    this.dataPath = paths.partialData(digest);
+    this.#metaPath = paths.partialMeta(digest);
+    this.#file = file;
+  }
+
+  static async create(
+    paths: StorePaths,
+    digest: Digest,
+    size: number,
+    pieceSize?: number,
+  ): Promise<PartialBlob> {
+    const layout = pieceLayout(size, pieceSize);
+    const file = await open(paths.partialData(digest), 'w+');
+    await file.truncate(size);
+    const partial = new PartialBlob(paths, digest, layout, file, new Bitfield(layout.count), new Map());
+    await partial.persistMeta();
+    return partial;
+  }
+
+  /**
+   * Reopens a partial left by an earlier run. Every piece the bitmap claims is
+   * read back and re-hashed; pieces that do not match their recorded hash are
+   * dropped. Returns undefined when there is no usable partial (it is removed).
+   */
+  static async resume(paths: StorePaths, digest: Digest): Promise<PartialBlob | undefined> {
+    let meta: PartialMeta;
+    try {
+      meta = JSON.parse(await readFile(paths.partialMeta(digest), 'utf8')) as PartialMeta;
+    } catch {
+      await PartialBlob.remove(paths, digest);
+      return undefined;
+    }
+    let file: FileHandle | undefined;
+    try {
+      if (meta.digest !== digest) throw new Error('meta of another digest');
+      const layout = pieceLayout(meta.size, meta.pieceSize);
+      const claimed = new Bitfield(layout.count, Buffer.from(meta.present, 'base64'));
+      file = await open(paths.partialData(digest), 'r+');
+      if ((await file.stat()).size !== layout.size) throw new Error('data file has the wrong size');
+      const present = new Bitfield(layout.count);
+      const hashes = new Map<number, string>();
+      for (const index of claimed.present()) {
+        const expected = meta.pieceHashes[String(index)];
+        if (
+          expected &&
+          (await hashRange(file, pieceStart(layout, index), pieceLength(layout, index))) === expected
+        ) {
+          present.set(index);
+          hashes.set(index, expected);
+        }
+      }
+      const partial = new PartialBlob(paths, digest, layout, file, present, hashes);
+      await partial.persistMeta();
+      return partial;
+    } catch {
+      await file?.close();
+      await PartialBlob.remove(paths, digest);
+      return undefined;
+    }
+  }
+
+  static async remove(paths: StorePaths, digest: Digest): Promise<void> {
+    await rm(paths.partialData(digest), { force: true });
+    await rm(paths.partialMeta(digest), { force: true });
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await this.#file.write(data, written, data.length - written, offset + written);
+      written += bytesWritten;
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await this.#file.read(buffer, filled, length - filled, offset + filled);
+      if (bytesRead === 0) throw new Error(`short read in partial ${this.digest}`);
+      filled += bytesRead;
+    }
+    return buffer;
+  }
+
+  /** Records a piece as present (its bytes are already written); the bitmap is persisted soon after. */
+  markPiece(index: number, sha256Hex: string): void {
+    this.present.set(index);
+    this.pieceHashes.set(index, sha256Hex);
+    this.#schedulePersist();
+  }
+
+  /** Forgets a piece (its bytes turned out wrong). */
+  dropPiece(index: number): void {
+    this.present.clear(index);
+    this.pieceHashes.delete(index);
+    this.#schedulePersist();
+  }
+
+  persistMeta(): Promise<void> {
+    if (this.#persistTimer) clearTimeout(this.#persistTimer);
+    this.#persistTimer = undefined;
+    const meta: PartialMeta = {
+      digest: this.digest,
+      size: this.layout.size,
+      pieceSize: this.layout.pieceSize,
+      present: Buffer.from(this.present.bytes).toString('base64'),
+      pieceHashes: Object.fromEntries([...this.pieceHashes].map(([k, v]) => [String(k), v])),
+    };
+    // Serialise writes so an older bitmap never lands after a newer one.
+    this.#persisting = this.#persisting.then(() => writeFileAtomic(this.#metaPath, JSON.stringify(meta)));
+    return this.#persisting;
+  }
+
+  /** Flushes data and bitmap and closes the file; the partial stays on disk for a later resume. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.persistMeta().catch(() => {});
+    await this.#file.close();
+  }
+
+  /** Closes without persisting, for a partial about to be committed or discarded. */
+  async release(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#persistTimer) clearTimeout(this.#persistTimer);
+    await this.#persisting.catch(() => {});
+    await this.#file.close();
+  }
+
+  #schedulePersist(): void {
+    if (this.#persistTimer || this.#closed) return;
+    this.#persistTimer = setTimeout(() => {
+      this.#persistTimer = undefined;
+      this.persistMeta().catch(() => {});
+    }, META_PERSIST_INTERVAL_MS);
+    this.#persistTimer.unref();
+  }
+}
+
+async function hashRange(file: FileHandle, start: number, length: number): Promise<string> {
+  const hash = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(Math.min(length, 1024 * 1024) || 1);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, length - done), start + done);
+    if (bytesRead === 0) break;
+    hash.update(chunk.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return hash.digest('hex');
+}

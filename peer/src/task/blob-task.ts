@@ -1,0 +1,228 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import type { Digest } from '@shoal/oci';
+import { type PieceLayout, pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { PartialBlob } from '../store/partial-blob.ts';
+import { ContiguousHasher } from './contiguous-hasher.ts';
+import { DigestMismatchError, TaskAbortedError } from './errors.ts';
+
+export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
+
+/** Largest single read a client stream takes from disk. */
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * One download of one blob on this node, shared by every client that wants it.
+ * It owns the partial file, the piece bitmap and the whole-blob hash; sources
+ * (origin now, peers later) hand it verified pieces, clients read from it as
+ * pieces land. The last piece only becomes readable once the whole digest
+ * matched, so a client can never receive a complete body of wrong bytes.
+ */
+export class BlobTask {
+  readonly digest: Digest;
+  readonly #store: BlobStore;
+  readonly abort = new AbortController();
+  #partial: PartialBlob | undefined;
+  #state: TaskState = 'preparing';
+  #error: Error | undefined;
+  readonly #hasher = new ContiguousHasher();
+  #changed = Promise.withResolvers<void>();
+  readonly #layoutKnown = Promise.withResolvers<PieceLayout>();
+  readonly #finished = Promise.withResolvers<void>();
+
+  constructor(digest: Digest, store: BlobStore) {
+    this.digest = digest;
+    this.#store = store;
+    // Nobody may be awaiting these when the task fails early; avoid unhandled rejections.
+    this.#layoutKnown.promise.catch(() => {});
+    this.#finished.promise.catch(() => {});
+  }
+
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  get layout(): PieceLayout | undefined {
+    return this.#partial?.layout;
+  }
+
+  /** Resolves with the layout once the blob's size is known; rejects if the task fails first. */
+  get sized(): Promise<PieceLayout> {
+    return this.#layoutKnown.promise;
+  }
+
+  /** Resolves when the blob is verified and stored; rejects with the task's error. */
+  get finished(): Promise<void> {
+    return this.#finished.promise;
+  }
+
+  get partial(): PartialBlob | undefined {
+    return this.#partial;
+  }
+
+  /** Picks up a partial from an earlier run, if any. Returns whether one was found. */
+  async resume(): Promise<boolean> {
+    const partial = await this.#store.resumePartial(this.digest);
+    if (partial) this.#attach(partial);
+    return partial !== undefined;
+  }
+
+  /** Starts a fresh partial once the size is known. */
+  async create(size: number): Promise<void> {
+    if (this.#partial) throw new Error('task already has a partial');
+    this.#attach(await this.#store.createPartial(this.digest, size));
+  }
+
+  has(index: number): boolean {
+    return this.#partial?.present.has(index) ?? false;
+  }
+
+  get hashedBytes(): number {
+    return this.#hasher.position;
+  }
+
+  /** Writes bytes of a piece not yet present, feeding the whole-blob hash when they are next in order. */
+  async write(offset: number, chunk: Uint8Array): Promise<void> {
+    const partial = this.#requirePartial();
+    await partial.write(offset, chunk);
+    this.#hasher.feed(offset, chunk);
+  }
+
+  /** Feeds bytes of a piece already present (seen again in an in-order stream) to the whole-blob hash. */
+  feedHash(offset: number, chunk: Uint8Array): void {
+    this.#hasher.feed(offset, chunk);
+  }
+
+  /** Marks a piece whose bytes are written and verified; completes the task when it was the last. */
+  async landPiece(index: number, sha256Hex: string): Promise<void> {
+    const partial = this.#requirePartial();
+    partial.markPiece(index, sha256Hex);
+    this.#notify();
+    await this.catchUpHash();
+    if (partial.present.complete) await this.#complete();
+  }
+
+  /** Fails the task: readers stop with `error`; a wrong blob is discarded, anything else kept for resume. */
+  async fail(error: Error): Promise<void> {
+    if (this.#state === 'complete' || this.#state === 'failed') return;
+    this.#state = 'failed';
+    this.#error = error;
+    this.abort.abort(error);
+    this.#layoutKnown.reject(error);
+    this.#finished.reject(error);
+    this.#notify();
+    const partial = this.#partial;
+    if (!partial) return;
+    if (error instanceof DigestMismatchError) await this.#store.discardPartial(partial);
+    else await this.#store.suspendPartial(partial);
+  }
+
+  /** Whether clients may read this piece: present, and for the last piece also verified as a whole. */
+  readable(index: number): boolean {
+    const partial = this.#partial;
+    if (!partial) return false;
+    if (this.#state === 'complete') return true;
+    return index < partial.layout.count - 1 && partial.present.has(index);
+  }
+
+  /**
+   * Streams bytes [start, end) to a client as they become readable. Throws the
+   * task's error if it fails first, so the caller can cut the response off.
+   */
+  async *read(start: number, end: number): AsyncGenerator<Buffer> {
+    const layout = await this.sized;
+    if (start >= end) return;
+    let file: FileHandle | undefined;
+    try {
+      let position = start;
+      while (position < end) {
+        const index = pieceAt(layout, position);
+        while (!this.readable(index)) {
+          if (this.#state === 'failed') throw this.#error!;
+          await this.#changed.promise;
+        }
+        file ??= await this.#openData();
+        let readableEnd = Math.min(end, pieceStart(layout, index) + pieceLength(layout, index));
+        for (let next = index + 1; readableEnd < end && this.readable(next); next++) {
+          readableEnd = Math.min(end, pieceStart(layout, next) + pieceLength(layout, next));
+        }
+        while (position < readableEnd) {
+          const length = Math.min(READ_CHUNK, readableEnd - position);
+          const buffer = Buffer.allocUnsafe(length);
+          const { bytesRead } = await file.read(buffer, 0, length, position);
+          if (bytesRead === 0) throw new TaskAbortedError(`unexpected end of data for ${this.digest}`);
+          position += bytesRead;
+          // Re-check after the read: the task may have been found wrong meanwhile.
+          if (this.#state === 'failed') throw this.#error!;
+          yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+        }
+      }
+    } finally {
+      await file?.close();
+    }
+  }
+
+  async #complete(): Promise<void> {
+    const partial = this.#requirePartial();
+    const actual = this.#hasher.digestHex();
+    if (`sha256:${actual}` !== this.digest) {
+      await this.fail(new DigestMismatchError(this.digest, actual));
+      return;
+    }
+    await this.#store.commit(partial);
+    this.#state = 'complete';
+    this.#finished.resolve();
+    this.#notify();
+  }
+
+  /**
+   * Advances the whole-blob hash over present pieces it has not seen, reading
+   * them back from disk (pieces that landed out of order, or a resumed partial).
+   */
+  async catchUpHash(): Promise<void> {
+    const partial = this.#requirePartial();
+    const { layout } = partial;
+    while (this.#hasher.position < layout.size) {
+      const position = this.#hasher.position;
+      const index = pieceAt(layout, position);
+      if (!partial.present.has(index)) return;
+      const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
+      for (let offset = position; offset < pieceEnd; offset += READ_CHUNK) {
+        this.#hasher.feed(offset, await partial.read(offset, Math.min(READ_CHUNK, pieceEnd - offset)));
+      }
+    }
+  }
+
+  async #openData(): Promise<FileHandle> {
+    // The partial is renamed into place on completion; an open descriptor survives that.
+    const partial = this.#requirePartial();
+    try {
+      return await open(partial.dataPath, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return await open(this.#store.paths.blob(this.digest), 'r');
+    }
+  }
+
+  #attach(partial: PartialBlob): void {
+    this.#partial = partial;
+    this.#state = 'downloading';
+    this.#layoutKnown.resolve(partial.layout);
+    this.#notify();
+  }
+
+  #requirePartial(): PartialBlob {
+    if (!this.#partial) throw new Error(`task ${this.digest} has no partial yet`);
+    return this.#partial;
+  }
+
+  #notify(): void {
+    const previous = this.#changed;
+    this.#changed = Promise.withResolvers<void>();
+    previous.resolve();
+  }
+}

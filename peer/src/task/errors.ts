@@ -1,0 +1,32 @@
+/** The assembled blob does not hash to its digest: its bytes must never be served as valid. */
+export class DigestMismatchError extends Error {
+  readonly code = 'DIGEST_MISMATCH';
+  constructor(expected: string, actual: string) {
+    super(`blob content hashes to sha256:${actual}, expected ${expected}`);
+    this.name = 'DigestMismatchError';
+  }
+}
+
+/** Upstream answered with a status the client should see (401 with a challenge, 404, 429...). */
+export class UpstreamStatusError extends Error {
+  readonly code = 'UPSTREAM_STATUS';
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+  constructor(status: number, headers: Record<string, string>, body: Buffer) {
+    super(`upstream answered ${status}`);
+    this.name = 'UpstreamStatusError';
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+}
+
+/** The task ended for a reason that is not the client's fault nor upstream's answer (shutdown, I/O). */
+export class TaskAbortedError extends Error {
+  readonly code = 'TASK_ABORTED';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TaskAbortedError';
+  }
+}

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
+import type { BlobTask } from './blob-task.ts';
+import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
+
+/** A response body from the origin for the blob from byte `start` to its end. */
+export interface OriginResponse {
+  /** Total size of the blob. */
+  size: number;
+  /** Offset of the first byte of `body` (0 when upstream ignored the Range). */
+  start: number;
+  body: AsyncIterable<Uint8Array>;
+  /** Releases the connection early. */
+  cancel(): void;
+}
+
+/** Where a task fetches bytes from the origin registry. Throws UpstreamStatusError for answers to relay. */
+export interface OriginSource {
+  open(start: number, signal: AbortSignal): Promise<OriginResponse>;
+}
+
+export interface OriginDownloadOptions {
+  /** Attempts after a cut-off body before the task fails (each resumes where the last stopped). */
+  maxAttempts?: number;
+  retryDelayMs?: number;
+  onBytes?: (bytes: number) => void;
+}
+
+/**
+ * Fills a task from the origin with one sequential ranged stream: pieces
+ * already present are only hashed, missing ones written and landed. A stream
+ * that breaks is resumed at the exact byte it stopped at.
+ */
+export async function downloadFromOrigin(
+  task: BlobTask,
+  source: OriginSource,
+  options: OriginDownloadOptions = {},
+): Promise<void> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  const signal = task.abort.signal;
+  if (!task.layout) await task.resume();
+  let position = 0;
+  if (task.layout) {
+    await task.catchUpHash();
+    position = task.hashedBytes;
+  }
+  let pieceHash = createHash('sha256');
+  for (let attempt = 1; ; attempt++) {
+    let response: OriginResponse;
+    try {
+      response = await source.open(position, signal);
+    } catch (error) {
+      // An answer like 401 or 404 is final on the first try and goes back to the client as it is.
+      if (error instanceof UpstreamStatusError || attempt >= maxAttempts || signal.aborted) throw error;
+      await sleep(backoff(attempt, options.retryDelayMs), undefined, { signal });
+      continue;
+    }
+    if (!task.layout) await task.create(response.size);
+    const layout = task.layout!;
+    if (response.size !== layout.size) {
+      response.cancel();
+      throw new TaskAbortedError(`origin reports size ${response.size} for a blob of ${layout.size} bytes`);
+    }
+    if (layout.size === 0) {
+      response.cancel();
+      await task.landPiece(0, pieceHash.digest('hex'));
+      return;
+    }
+    let offset = response.start;
+    try {
+      for await (const received of response.body) {
+        let chunk = received;
+        if (offset + chunk.length <= position) {
+          offset += chunk.length;
+          continue;
+        }
+        if (offset < position) chunk = chunk.subarray(position - offset);
+        offset = position + chunk.length;
+        while (chunk.length > 0 && position < layout.size) {
+          const index = pieceAt(layout, position);
+          const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
+          const part = chunk.subarray(0, Math.min(chunk.length, pieceEnd - position));
+          if (task.has(index)) {
+            task.feedHash(position, part);
+          } else {
+            await task.write(position, part);
+            pieceHash.update(part);
+          }
+          options.onBytes?.(part.length);
+          position += part.length;
+          chunk = chunk.subarray(part.length);
+          if (position === pieceEnd) {
+            if (!task.has(index)) await task.landPiece(index, pieceHash.digest('hex'));
+            pieceHash = createHash('sha256');
+            if (task.state === 'failed' || task.state === 'complete') {
+              response.cancel();
+              return;
+            }
+          }
+        }
+        if (position >= layout.size) break;
+      }
+    } catch (error) {
+      response.cancel();
+      if (signal.aborted || attempt >= maxAttempts) throw error;
+      await sleep(backoff(attempt, options.retryDelayMs), undefined, { signal });
+      continue;
+    }
+    response.cancel();
+    if (position >= layout.size) return;
+    if (attempt >= maxAttempts) {
+      throw new TaskAbortedError(`origin body ended at ${position} of ${layout.size} bytes`);
+    }
+  }
+}
+
+function backoff(attempt: number, base = 500): number {
+  return Math.min(10_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+}

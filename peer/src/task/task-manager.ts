@@ -1,0 +1,70 @@
+import type { Digest } from '@shoal/oci';
+import type { Logger } from '@shoal/telemetry';
+import type { BlobStore } from '../store/blob-store.ts';
+import { BlobTask } from './blob-task.ts';
+import { TaskAbortedError } from './errors.ts';
+import { downloadFromOrigin, type OriginSource } from './origin-download.ts';
+
+export interface TaskManagerOptions {
+  store: BlobStore;
+  logger: Logger;
+  onOriginBytes?: (bytes: number) => void;
+  onTaskEnd?: (result: 'complete' | 'failed') => void;
+}
+
+/** At most one download task per digest on this node, however many clients ask. */
+export class TaskManager {
+  readonly #tasks = new Map<Digest, BlobTask>();
+  readonly #options: TaskManagerOptions;
+
+  constructor(options: TaskManagerOptions) {
+    this.#options = options;
+  }
+
+  get active(): number {
+    return this.#tasks.size;
+  }
+
+  get(digest: Digest): BlobTask | undefined {
+    return this.#tasks.get(digest);
+  }
+
+  /** Joins the running task for `digest`, or starts one fetching from `origin`. */
+  join(digest: Digest, origin: OriginSource): BlobTask {
+    const running = this.#tasks.get(digest);
+    if (running) return running;
+    const task = new BlobTask(digest, this.#options.store);
+    this.#tasks.set(digest, task);
+    void this.#run(task, origin);
+    return task;
+  }
+
+  async #run(task: BlobTask, origin: OriginSource): Promise<void> {
+    const log = this.#options.logger.child({ digest: task.digest });
+    const started = Date.now();
+    try {
+      const options = this.#options.onOriginBytes ? { onBytes: this.#options.onOriginBytes } : {};
+      await downloadFromOrigin(task, origin, options);
+      await task.finished;
+      log.info({ size: task.layout?.size, ms: Date.now() - started }, 'blob complete');
+      this.#options.onTaskEnd?.('complete');
+    } catch (error) {
+      await task.fail(error as Error);
+      const reason = task.error ?? (error as Error);
+      log.warn(
+        { err: { message: reason.message, code: (reason as { code?: string }).code } },
+        'blob task failed',
+      );
+      this.#options.onTaskEnd?.('failed');
+    } finally {
+      this.#tasks.delete(task.digest);
+    }
+  }
+
+  /** Stops every task; partials stay on disk for the next run. */
+  async shutdown(): Promise<void> {
+    const tasks = [...this.#tasks.values()];
+    await Promise.all(tasks.map((t) => t.fail(new TaskAbortedError('shutting down'))));
+    await Promise.all(tasks.map((t) => t.finished.catch(() => {})));
+  }
+}
