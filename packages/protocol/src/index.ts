@@ -1,2 +1,4 @@
 export * from './bitfield.ts';
+export * from './generated/shoal.js';
 export * from './pieces.ts';
+export * from './wire.ts';

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { peerOptions, peerSchema } from '../src/commands/peer.ts';
+import { ConfigError, envOf, flagOf, resolveConfig } from '../src/config.ts';
+
+let dir = '';
+
+async function yamlFile(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+function resolvePeer(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, file?: string) {
+  return resolveConfig(peerSchema, peerOptions, flags, env, file);
+}
+
+function assertConfigError(fn: () => unknown, ...patterns: RegExp[]): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    for (const pattern of patterns) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe('resolveConfig with the peer schema', () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-config-test-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('names flags and variables after the YAML keys', () => {
+    const cacheSize = peerOptions.find((o) => o.key === 'cacheSize')!;
+    assert.equal(flagOf(cacheSize), '--cache-size');
+    assert.equal(envOf(cacheSize), 'SHOAL_CACHE_SIZE');
+    assert.equal(envOf(peerOptions.find((o) => o.key === 'registryEndpoint')!), 'SHOAL_REGISTRY_ENDPOINT');
+  });
+
+  it('applies the defaults when nothing is given', () => {
+    assert.deepEqual(resolvePeer({}, {}), {
+      registry: '127.0.0.1:5050',
+      http: '127.0.0.1:9090',
+      dataDir: '/var/lib/shoal',
+      registryEndpoint: {},
+      defaultRegistry: 'docker.io',
+      cacheSize: 20 * 2 ** 30,
+      logLevel: 'info',
+    });
+  });
+
+  it('merges file < environment < flags, key by key', async () => {
+    const file = await yamlFile(
+      'layers.yaml',
+      [
+        'registry: 127.0.0.1:6001',
+        'http: 127.0.0.1:6002',
+        'dataDir: /from/file',
+        'cacheSize: 1GiB',
+        'defaultRegistry: file.example:5000',
+        'logLevel: debug',
+        'registryEndpoint:',
+        '  file.example:5000: http://127.0.0.1:7001',
+        '',
+      ].join('\n'),
+    );
+    const env = {
+      SHOAL_HTTP: '127.0.0.1:6102',
+      SHOAL_DATA_DIR: '/from/env',
+      SHOAL_CACHE_SIZE: '2GiB',
+      SHOAL_REGISTRY_ENDPOINT: 'env.example=http://127.0.0.1:7101, other.example=https://10.0.0.1',
+      PATH: '/usr/bin',
+    };
+    const flags = { dataDir: '/from/flag', logLevel: 'warn' };
+    const config = resolvePeer(flags, env, file);
+    assert.equal(config.registry, '127.0.0.1:6001', 'only in the file');
+    assert.equal(config.http, '127.0.0.1:6102', 'env over file');
+    assert.equal(config.cacheSize, 2 * 2 ** 30, 'env over file, parsed');
+    assert.equal(config.dataDir, '/from/flag', 'flag over env and file');
+    assert.equal(config.logLevel, 'warn', 'flag over file');
+    assert.equal(config.defaultRegistry, 'file.example:5000');
+    // A repeatable option is replaced as a whole by the higher layer, not merged.
+    assert.deepEqual(config.registryEndpoint, {
+      'env.example': 'http://127.0.0.1:7101',
+      'other.example': 'https://10.0.0.1',
+    });
+    const withFlagEndpoints = resolvePeer(
+      { registryEndpoint: ['flag.example:5000=http://127.0.0.1:7201'] },
+      env,
+      file,
+    );
+    assert.deepEqual(withFlagEndpoints.registryEndpoint, { 'flag.example:5000': 'http://127.0.0.1:7201' });
+  });
+
+  it('ignores empty environment variables and unrelated ones', () => {
+    const config = resolvePeer({}, { SHOAL_CACHE_SIZE: '', SHOAL_NOT_AN_OPTION: 'x', CACHE_SIZE: '1' });
+    assert.equal(config.cacheSize, 20 * 2 ** 30);
+  });
+
+  it('accepts numbers and lists in YAML', async () => {
+    const file = await yamlFile(
+      'typed.yaml',
+      'cacheSize: 3000000\nregistryEndpoint:\n  - a.example=http://127.0.0.1:1\n  - b.example=http://127.0.0.1:2\n',
+    );
+    const config = resolvePeer({}, {}, file);
+    assert.equal(config.cacheSize, 3_000_000);
+    assert.deepEqual(config.registryEndpoint, {
+      'a.example': 'http://127.0.0.1:1',
+      'b.example': 'http://127.0.0.1:2',
+    });
+  });
+
+  it('rejects unknown YAML keys, naming the key and the file', async () => {
+    const file = await yamlFile('unknown.yaml', 'registry: 127.0.0.1:6001\ncache_size: 1GiB\n');
+    assertConfigError(() => resolvePeer({}, {}, file), /unknown option "cache_size"/, /unknown\.yaml/);
+  });
+
+  it('rejects a file that is not a mapping, or not YAML, or missing', async () => {
+    const list = await yamlFile('list.yaml', '- a\n- b\n');
+    assertConfigError(() => resolvePeer({}, {}, list), /must be a YAML mapping/);
+    const broken = await yamlFile('broken.yaml', 'registry: [unclosed\n');
+    assertConfigError(() => resolvePeer({}, {}, broken), /cannot read config file/);
+    assertConfigError(() => resolvePeer({}, {}, join(dir, 'absent.yaml')), /cannot read config file/);
+    const empty = await yamlFile('empty.yaml', '');
+    assert.equal(resolvePeer({}, {}, empty).registry, '127.0.0.1:5050');
+  });
+
+  it('reports invalid values with the flag and where the value came from', async () => {
+    assertConfigError(() => resolvePeer({ cacheSize: 'lots' }, {}), /--cache-size \(flag --cache-size\)/, /lots/);
+    assertConfigError(
+      () => resolvePeer({}, { SHOAL_REGISTRY: 'nope' }),
+      /--registry \(environment variable SHOAL_REGISTRY\)/,
+    );
+    const file = await yamlFile('bad-values.yaml', 'logLevel: loud\n');
+    assertConfigError(() => resolvePeer({}, {}, file), /--log-level \(config file .*bad-values\.yaml\)/);
+    assertConfigError(() => resolvePeer({ defaultRegistry: 'not a registry!' }, {}), /--default-registry/);
+    assertConfigError(
+      () => resolvePeer({ registryEndpoint: ['x.example=ftp://host'] }, {}),
+      /--registry-endpoint/,
+      /x\.example=ftp:\/\/host/,
+    );
+    // Every problem is listed, not only the first.
+    assertConfigError(() => resolvePeer({ cacheSize: 'lots', http: 'nope' }, {}), /--cache-size/, /--http/);
+  });
+
+  it('lets a valid flag override an invalid lower layer', async () => {
+    const file = await yamlFile('overridden.yaml', 'cacheSize: lots\n');
+    assert.equal(resolvePeer({ cacheSize: '5MB' }, { SHOAL_CACHE_SIZE: 'also bad' }, file).cacheSize, 5e6);
+  });
+});

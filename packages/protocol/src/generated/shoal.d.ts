@@ -1,0 +1,669 @@
+import type { Codec, DecodeOptions } from 'protons-runtime';
+import type { Uint8ArrayList } from 'uint8arraylist';
+export interface PieceRequest {
+    digest: string;
+    index: number;
+}
+export declare namespace PieceRequest {
+    const codec: () => Codec<PieceRequest>;
+    interface PieceRequestDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PieceRequestIndexFieldEvent {
+        field: '$.index';
+        value: number;
+    }
+    function encode(obj: Partial<PieceRequest>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): PieceRequest;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): Generator<PieceRequestDigestFieldEvent | PieceRequestIndexFieldEvent>;
+}
+export interface PieceResponse {
+    status: number;
+    length: number;
+    sha256: Uint8Array<ArrayBuffer>;
+    message: string;
+}
+export declare namespace PieceResponse {
+    const codec: () => Codec<PieceResponse>;
+    interface PieceResponseStatusFieldEvent {
+        field: '$.status';
+        value: number;
+    }
+    interface PieceResponseLengthFieldEvent {
+        field: '$.length';
+        value: number;
+    }
+    interface PieceResponseSha256FieldEvent {
+        field: '$.sha256';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface PieceResponseMessageFieldEvent {
+        field: '$.message';
+        value: string;
+    }
+    function encode(obj: Partial<PieceResponse>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceResponse>): PieceResponse;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceResponse>): Generator<PieceResponseStatusFieldEvent | PieceResponseLengthFieldEvent | PieceResponseSha256FieldEvent | PieceResponseMessageFieldEvent>;
+}
+export interface PeerMessage {
+    register?: Register;
+    openTask?: OpenTask;
+    report?: PieceReport;
+    taskDone?: TaskDone;
+}
+export declare namespace PeerMessage {
+    const codec: () => Codec<PeerMessage>;
+    interface PeerMessageRegisterAddrsFieldEvent {
+        field: '$.register.addrs[]';
+        index: number;
+        value: string;
+    }
+    interface PeerMessageRegisterLabelsFieldEvent {
+        field: '$.register.labels{}';
+        key: string;
+        value: string;
+    }
+    interface PeerMessageRegisterUploadSlotsFieldEvent {
+        field: '$.register.uploadSlots';
+        value: number;
+    }
+    interface PeerMessageRegisterUploadRateFieldEvent {
+        field: '$.register.uploadRate';
+        value: bigint;
+    }
+    interface PeerMessageRegisterDownloadRateFieldEvent {
+        field: '$.register.downloadRate';
+        value: bigint;
+    }
+    interface PeerMessageRegisterHoldingsDigestFieldEvent {
+        field: '$.register.holdings[].digest';
+        value: string;
+        index: number;
+    }
+    interface PeerMessageRegisterHoldingsSizeFieldEvent {
+        field: '$.register.holdings[].size';
+        value: bigint;
+        index: number;
+    }
+    interface PeerMessageRegisterHoldingsPieceSizeFieldEvent {
+        field: '$.register.holdings[].pieceSize';
+        value: number;
+        index: number;
+    }
+    interface PeerMessageRegisterHoldingsBitfieldFieldEvent {
+        field: '$.register.holdings[].bitfield';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface PeerMessageRegisterHoldingsCompleteFieldEvent {
+        field: '$.register.holdings[].complete';
+        value: boolean;
+        index: number;
+    }
+    interface PeerMessageOpenTaskDigestFieldEvent {
+        field: '$.openTask.digest';
+        value: string;
+    }
+    interface PeerMessageOpenTaskSizeFieldEvent {
+        field: '$.openTask.size';
+        value: bigint;
+    }
+    interface PeerMessageOpenTaskBitfieldFieldEvent {
+        field: '$.openTask.bitfield';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface PeerMessageOpenTaskWantFieldEvent {
+        field: '$.openTask.want';
+        value: number;
+    }
+    interface PeerMessageReportDigestFieldEvent {
+        field: '$.report.digest';
+        value: string;
+    }
+    interface PeerMessageReportDoneIndexFieldEvent {
+        field: '$.report.done[].index';
+        value: number;
+        index: number;
+    }
+    interface PeerMessageReportDoneSha256FieldEvent {
+        field: '$.report.done[].sha256';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface PeerMessageReportDoneParentFieldEvent {
+        field: '$.report.done[].parent';
+        value: string;
+        index: number;
+    }
+    interface PeerMessageReportDoneMillisFieldEvent {
+        field: '$.report.done[].millis';
+        value: number;
+        index: number;
+    }
+    interface PeerMessageReportDoneLengthFieldEvent {
+        field: '$.report.done[].length';
+        value: number;
+        index: number;
+    }
+    interface PeerMessageReportFailedIndexFieldEvent {
+        field: '$.report.failed[].index';
+        value: number;
+        index: number;
+    }
+    interface PeerMessageReportFailedParentFieldEvent {
+        field: '$.report.failed[].parent';
+        value: string;
+        index: number;
+    }
+    interface PeerMessageReportFailedReasonFieldEvent {
+        field: '$.report.failed[].reason';
+        value: number;
+        index: number;
+    }
+    interface PeerMessageReportWantFieldEvent {
+        field: '$.report.want';
+        value: number;
+    }
+    interface PeerMessageReportOriginIdleFieldEvent {
+        field: '$.report.originIdle';
+        value: boolean;
+    }
+    interface PeerMessageTaskDoneDigestFieldEvent {
+        field: '$.taskDone.digest';
+        value: string;
+    }
+    interface PeerMessageTaskDoneOkFieldEvent {
+        field: '$.taskDone.ok';
+        value: boolean;
+    }
+    interface PeerMessageTaskDoneErrorFieldEvent {
+        field: '$.taskDone.error';
+        value: string;
+    }
+    function encode(obj: Partial<PeerMessage>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): PeerMessage;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageReportOriginIdleFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent>;
+}
+export interface Register {
+    addrs: string[];
+    labels: Map<string, string>;
+    uploadSlots: number;
+    uploadRate: bigint;
+    downloadRate: bigint;
+    holdings: Holding[];
+}
+export declare namespace Register {
+    interface Register$labelsEntry {
+        key: string;
+        value: string;
+    }
+    namespace Register$labelsEntry {
+        const codec: () => Codec<Register$labelsEntry>;
+        interface Register$labelsEntryKeyFieldEvent {
+            field: '$.key';
+            value: string;
+        }
+        interface Register$labelsEntryValueFieldEvent {
+            field: '$.value';
+            value: string;
+        }
+        function encode(obj: Partial<Register$labelsEntry>): Uint8Array<ArrayBuffer>;
+        function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register$labelsEntry>): Register$labelsEntry;
+        function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register$labelsEntry>): Generator<Register$labelsEntryKeyFieldEvent | Register$labelsEntryValueFieldEvent>;
+    }
+    const codec: () => Codec<Register>;
+    interface RegisterAddrsFieldEvent {
+        field: '$.addrs[]';
+        index: number;
+        value: string;
+    }
+    interface RegisterLabelsFieldEvent {
+        field: '$.labels{}';
+        key: string;
+        value: string;
+    }
+    interface RegisterUploadSlotsFieldEvent {
+        field: '$.uploadSlots';
+        value: number;
+    }
+    interface RegisterUploadRateFieldEvent {
+        field: '$.uploadRate';
+        value: bigint;
+    }
+    interface RegisterDownloadRateFieldEvent {
+        field: '$.downloadRate';
+        value: bigint;
+    }
+    interface RegisterHoldingsDigestFieldEvent {
+        field: '$.holdings[].digest';
+        value: string;
+        index: number;
+    }
+    interface RegisterHoldingsSizeFieldEvent {
+        field: '$.holdings[].size';
+        value: bigint;
+        index: number;
+    }
+    interface RegisterHoldingsPieceSizeFieldEvent {
+        field: '$.holdings[].pieceSize';
+        value: number;
+        index: number;
+    }
+    interface RegisterHoldingsBitfieldFieldEvent {
+        field: '$.holdings[].bitfield';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface RegisterHoldingsCompleteFieldEvent {
+        field: '$.holdings[].complete';
+        value: boolean;
+        index: number;
+    }
+    function encode(obj: Partial<Register>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register>): Register;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register>): Generator<RegisterAddrsFieldEvent | RegisterLabelsFieldEvent | RegisterUploadSlotsFieldEvent | RegisterUploadRateFieldEvent | RegisterDownloadRateFieldEvent | RegisterHoldingsDigestFieldEvent | RegisterHoldingsSizeFieldEvent | RegisterHoldingsPieceSizeFieldEvent | RegisterHoldingsBitfieldFieldEvent | RegisterHoldingsCompleteFieldEvent>;
+}
+export interface Holding {
+    digest: string;
+    size: bigint;
+    pieceSize: number;
+    bitfield: Uint8Array<ArrayBuffer>;
+    complete: boolean;
+}
+export declare namespace Holding {
+    const codec: () => Codec<Holding>;
+    interface HoldingDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface HoldingSizeFieldEvent {
+        field: '$.size';
+        value: bigint;
+    }
+    interface HoldingPieceSizeFieldEvent {
+        field: '$.pieceSize';
+        value: number;
+    }
+    interface HoldingBitfieldFieldEvent {
+        field: '$.bitfield';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface HoldingCompleteFieldEvent {
+        field: '$.complete';
+        value: boolean;
+    }
+    function encode(obj: Partial<Holding>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Holding>): Holding;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Holding>): Generator<HoldingDigestFieldEvent | HoldingSizeFieldEvent | HoldingPieceSizeFieldEvent | HoldingBitfieldFieldEvent | HoldingCompleteFieldEvent>;
+}
+export interface OpenTask {
+    digest: string;
+    size: bigint;
+    bitfield: Uint8Array<ArrayBuffer>;
+    want: number;
+}
+export declare namespace OpenTask {
+    const codec: () => Codec<OpenTask>;
+    interface OpenTaskDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface OpenTaskSizeFieldEvent {
+        field: '$.size';
+        value: bigint;
+    }
+    interface OpenTaskBitfieldFieldEvent {
+        field: '$.bitfield';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface OpenTaskWantFieldEvent {
+        field: '$.want';
+        value: number;
+    }
+    function encode(obj: Partial<OpenTask>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OpenTask>): OpenTask;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OpenTask>): Generator<OpenTaskDigestFieldEvent | OpenTaskSizeFieldEvent | OpenTaskBitfieldFieldEvent | OpenTaskWantFieldEvent>;
+}
+export interface PieceReport {
+    digest: string;
+    done: PieceDone[];
+    failed: PieceFailed[];
+    want: number;
+    originIdle: boolean;
+}
+export declare namespace PieceReport {
+    const codec: () => Codec<PieceReport>;
+    interface PieceReportDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PieceReportDoneIndexFieldEvent {
+        field: '$.done[].index';
+        value: number;
+        index: number;
+    }
+    interface PieceReportDoneSha256FieldEvent {
+        field: '$.done[].sha256';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface PieceReportDoneParentFieldEvent {
+        field: '$.done[].parent';
+        value: string;
+        index: number;
+    }
+    interface PieceReportDoneMillisFieldEvent {
+        field: '$.done[].millis';
+        value: number;
+        index: number;
+    }
+    interface PieceReportDoneLengthFieldEvent {
+        field: '$.done[].length';
+        value: number;
+        index: number;
+    }
+    interface PieceReportFailedIndexFieldEvent {
+        field: '$.failed[].index';
+        value: number;
+        index: number;
+    }
+    interface PieceReportFailedParentFieldEvent {
+        field: '$.failed[].parent';
+        value: string;
+        index: number;
+    }
+    interface PieceReportFailedReasonFieldEvent {
+        field: '$.failed[].reason';
+        value: number;
+        index: number;
+    }
+    interface PieceReportWantFieldEvent {
+        field: '$.want';
+        value: number;
+    }
+    interface PieceReportOriginIdleFieldEvent {
+        field: '$.originIdle';
+        value: boolean;
+    }
+    function encode(obj: Partial<PieceReport>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): PieceReport;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): Generator<PieceReportDigestFieldEvent | PieceReportDoneIndexFieldEvent | PieceReportDoneSha256FieldEvent | PieceReportDoneParentFieldEvent | PieceReportDoneMillisFieldEvent | PieceReportDoneLengthFieldEvent | PieceReportFailedIndexFieldEvent | PieceReportFailedParentFieldEvent | PieceReportFailedReasonFieldEvent | PieceReportWantFieldEvent | PieceReportOriginIdleFieldEvent>;
+}
+export interface PieceDone {
+    index: number;
+    sha256: Uint8Array<ArrayBuffer>;
+    parent: string;
+    millis: number;
+    length: number;
+}
+export declare namespace PieceDone {
+    const codec: () => Codec<PieceDone>;
+    interface PieceDoneIndexFieldEvent {
+        field: '$.index';
+        value: number;
+    }
+    interface PieceDoneSha256FieldEvent {
+        field: '$.sha256';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface PieceDoneParentFieldEvent {
+        field: '$.parent';
+        value: string;
+    }
+    interface PieceDoneMillisFieldEvent {
+        field: '$.millis';
+        value: number;
+    }
+    interface PieceDoneLengthFieldEvent {
+        field: '$.length';
+        value: number;
+    }
+    function encode(obj: Partial<PieceDone>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceDone>): PieceDone;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceDone>): Generator<PieceDoneIndexFieldEvent | PieceDoneSha256FieldEvent | PieceDoneParentFieldEvent | PieceDoneMillisFieldEvent | PieceDoneLengthFieldEvent>;
+}
+export interface PieceFailed {
+    index: number;
+    parent: string;
+    reason: number;
+}
+export declare namespace PieceFailed {
+    const codec: () => Codec<PieceFailed>;
+    interface PieceFailedIndexFieldEvent {
+        field: '$.index';
+        value: number;
+    }
+    interface PieceFailedParentFieldEvent {
+        field: '$.parent';
+        value: string;
+    }
+    interface PieceFailedReasonFieldEvent {
+        field: '$.reason';
+        value: number;
+    }
+    function encode(obj: Partial<PieceFailed>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceFailed>): PieceFailed;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceFailed>): Generator<PieceFailedIndexFieldEvent | PieceFailedParentFieldEvent | PieceFailedReasonFieldEvent>;
+}
+export interface TaskDone {
+    digest: string;
+    ok: boolean;
+    error: string;
+}
+export declare namespace TaskDone {
+    const codec: () => Codec<TaskDone>;
+    interface TaskDoneDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface TaskDoneOkFieldEvent {
+        field: '$.ok';
+        value: boolean;
+    }
+    interface TaskDoneErrorFieldEvent {
+        field: '$.error';
+        value: string;
+    }
+    function encode(obj: Partial<TaskDone>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): TaskDone;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): Generator<TaskDoneDigestFieldEvent | TaskDoneOkFieldEvent | TaskDoneErrorFieldEvent>;
+}
+export interface SchedulerMessage {
+    taskInfo?: TaskInfo;
+    assignments?: Assignments;
+    reset?: Reset;
+}
+export declare namespace SchedulerMessage {
+    const codec: () => Codec<SchedulerMessage>;
+    interface SchedulerMessageTaskInfoDigestFieldEvent {
+        field: '$.taskInfo.digest';
+        value: string;
+    }
+    interface SchedulerMessageTaskInfoSizeFieldEvent {
+        field: '$.taskInfo.size';
+        value: bigint;
+    }
+    interface SchedulerMessageTaskInfoPieceSizeFieldEvent {
+        field: '$.taskInfo.pieceSize';
+        value: number;
+    }
+    interface SchedulerMessageAssignmentsDigestFieldEvent {
+        field: '$.assignments.digest';
+        value: string;
+    }
+    interface SchedulerMessageAssignmentsPiecesIndexFieldEvent {
+        field: '$.assignments.pieces[].index';
+        value: number;
+        index: number;
+    }
+    interface SchedulerMessageAssignmentsPiecesParentFieldEvent {
+        field: '$.assignments.pieces[].parent';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent {
+        field: '$.assignments.pieces[].parentAddrs[]';
+        index: number;
+        value: string;
+    }
+    interface SchedulerMessageAssignmentsPiecesSha256FieldEvent {
+        field: '$.assignments.pieces[].sha256';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface SchedulerMessageAssignmentsOriginFirstFieldEvent {
+        field: '$.assignments.origin[].first';
+        value: number;
+        index: number;
+    }
+    interface SchedulerMessageAssignmentsOriginCountFieldEvent {
+        field: '$.assignments.origin[].count';
+        value: number;
+        index: number;
+    }
+    interface SchedulerMessageResetDigestFieldEvent {
+        field: '$.reset.digest';
+        value: string;
+    }
+    interface SchedulerMessageResetReasonFieldEvent {
+        field: '$.reset.reason';
+        value: string;
+    }
+    function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent>;
+}
+export interface TaskInfo {
+    digest: string;
+    size: bigint;
+    pieceSize: number;
+}
+export declare namespace TaskInfo {
+    const codec: () => Codec<TaskInfo>;
+    interface TaskInfoDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface TaskInfoSizeFieldEvent {
+        field: '$.size';
+        value: bigint;
+    }
+    interface TaskInfoPieceSizeFieldEvent {
+        field: '$.pieceSize';
+        value: number;
+    }
+    function encode(obj: Partial<TaskInfo>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskInfo>): TaskInfo;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskInfo>): Generator<TaskInfoDigestFieldEvent | TaskInfoSizeFieldEvent | TaskInfoPieceSizeFieldEvent>;
+}
+export interface Assignments {
+    digest: string;
+    pieces: PieceAssignment[];
+    origin: OriginRange[];
+}
+export declare namespace Assignments {
+    const codec: () => Codec<Assignments>;
+    interface AssignmentsDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface AssignmentsPiecesIndexFieldEvent {
+        field: '$.pieces[].index';
+        value: number;
+        index: number;
+    }
+    interface AssignmentsPiecesParentFieldEvent {
+        field: '$.pieces[].parent';
+        value: string;
+        index: number;
+    }
+    interface AssignmentsPiecesParentAddrsFieldEvent {
+        field: '$.pieces[].parentAddrs[]';
+        index: number;
+        value: string;
+    }
+    interface AssignmentsPiecesSha256FieldEvent {
+        field: '$.pieces[].sha256';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface AssignmentsOriginFirstFieldEvent {
+        field: '$.origin[].first';
+        value: number;
+        index: number;
+    }
+    interface AssignmentsOriginCountFieldEvent {
+        field: '$.origin[].count';
+        value: number;
+        index: number;
+    }
+    function encode(obj: Partial<Assignments>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Assignments;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Generator<AssignmentsDigestFieldEvent | AssignmentsPiecesIndexFieldEvent | AssignmentsPiecesParentFieldEvent | AssignmentsPiecesParentAddrsFieldEvent | AssignmentsPiecesSha256FieldEvent | AssignmentsOriginFirstFieldEvent | AssignmentsOriginCountFieldEvent>;
+}
+export interface PieceAssignment {
+    index: number;
+    parent: string;
+    parentAddrs: string[];
+    sha256: Uint8Array<ArrayBuffer>;
+}
+export declare namespace PieceAssignment {
+    const codec: () => Codec<PieceAssignment>;
+    interface PieceAssignmentIndexFieldEvent {
+        field: '$.index';
+        value: number;
+    }
+    interface PieceAssignmentParentFieldEvent {
+        field: '$.parent';
+        value: string;
+    }
+    interface PieceAssignmentParentAddrsFieldEvent {
+        field: '$.parentAddrs[]';
+        index: number;
+        value: string;
+    }
+    interface PieceAssignmentSha256FieldEvent {
+        field: '$.sha256';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    function encode(obj: Partial<PieceAssignment>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): PieceAssignment;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): Generator<PieceAssignmentIndexFieldEvent | PieceAssignmentParentFieldEvent | PieceAssignmentParentAddrsFieldEvent | PieceAssignmentSha256FieldEvent>;
+}
+export interface OriginRange {
+    first: number;
+    count: number;
+}
+export declare namespace OriginRange {
+    const codec: () => Codec<OriginRange>;
+    interface OriginRangeFirstFieldEvent {
+        field: '$.first';
+        value: number;
+    }
+    interface OriginRangeCountFieldEvent {
+        field: '$.count';
+        value: number;
+    }
+    function encode(obj: Partial<OriginRange>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OriginRange>): OriginRange;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OriginRange>): Generator<OriginRangeFirstFieldEvent | OriginRangeCountFieldEvent>;
+}
+export interface Reset {
+    digest: string;
+    reason: string;
+}
+export declare namespace Reset {
+    const codec: () => Codec<Reset>;
+    interface ResetDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface ResetReasonFieldEvent {
+        field: '$.reason';
+        value: string;
+    }
+    function encode(obj: Partial<Reset>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reset>): Reset;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reset>): Generator<ResetDigestFieldEvent | ResetReasonFieldEvent>;
+}
