@@ -1,13 +1,16 @@
 import { type Credentials, RegistryClient } from '@shoal/oci';
+import { loadOrCreateIdentity } from '@shoal/p2p';
 import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
 import type { EndpointContext } from './endpoint/context.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { UpstreamResolver } from './endpoint/upstreams.ts';
 import { createPeerMetrics } from './metrics.ts';
+import { type Swarm, type SwarmConfig, startSwarm } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
-import { TaskManager } from './task/task-manager.ts';
+import { downloadFromOrigin } from './task/origin-download.ts';
+import { TaskManager, type TaskRunner } from './task/task-manager.ts';
 
 export interface PeerDaemonConfig {
   /** host:port of the registry endpoint */
@@ -19,16 +22,19 @@ export interface PeerDaemonConfig {
   defaultRegistry: string;
   cacheSize: number;
   credentials?: (registry: string) => Credentials | undefined;
+  /** P2P settings; without schedulers the peer is a plain pull-through mirror. */
+  swarm: Omit<SwarmConfig, 'privateKey'>;
 }
 
 export interface PeerDaemon {
   readonly registryAddress: string;
   readonly adminAddress: string;
+  readonly peerId: string;
   readonly context: EndpointContext;
   stop(): Promise<void>;
 }
 
-/** Wires store, tasks, upstream client, endpoint and admin server into one running peer. */
+/** Wires store, tasks, swarm, upstream client, endpoint and admin server into one running peer. */
 export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger): Promise<PeerDaemon> {
   const metricsRegistry = createMetricsRegistry({ service: 'peer' });
   const metrics = createPeerMetrics(metricsRegistry, {
@@ -48,10 +54,18 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     },
   });
   await store.init();
-  const tasks = new TaskManager({
+  const swarm: Swarm = await startSwarm(
+    { ...config.swarm, privateKey: await loadOrCreateIdentity(config.dataDir) },
+    { store, tasks: () => tasks, metrics, logger },
+  );
+  const originOnly: TaskRunner = (task, origin) =>
+    downloadFromOrigin(task, origin, {
+      onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
+    });
+  const tasks: TaskManager = new TaskManager({
     store,
     logger,
-    onOriginBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
+    runner: config.swarm.schedulers.length > 0 ? swarm.runner : originOnly,
     onTaskEnd: (result) => metrics.tasks.inc({ result }),
   });
   const client = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});
@@ -72,25 +86,29 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   try {
     registryServer = await startRegistryServer(context, config.registry);
     const registryAddress = addressOf(registryServer);
+    const peerId = swarm.node.peerId.toString();
     admin = await startAdminServer({
       listen: config.http,
       metrics: metricsRegistry,
       info: () => ({
+        peerId,
+        multiaddrs: swarm.node.getMultiaddrs().map((ma) => ma.toString()),
         registry: registryAddress,
-        dataDir: config.dataDir,
-        defaultRegistry: config.defaultRegistry,
+        schedulersConnected: swarm.scheduler.connected,
       }),
       notReadyReason: () => null,
     });
-    logger.info({ registry: registryAddress, admin: admin.address }, 'peer daemon ready');
+    logger.info({ registry: registryAddress, admin: admin.address, peerId }, 'peer daemon ready');
     const started = { registryServer, admin };
     return {
       registryAddress,
       adminAddress: admin.address,
+      peerId,
       context,
       async stop() {
         await started.registryServer.close();
         await tasks.shutdown();
+        await swarm.stop();
         await started.admin.close();
         await client.close();
       },
@@ -98,6 +116,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   } catch (error) {
     await registryServer?.close();
     await admin?.close();
+    await swarm.stop();
     await client.close();
     throw error;
   }

@@ -44,6 +44,29 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       labelNames: ['source'] as const,
       registers,
     }),
+    uploadedBytes: new Counter({
+      name: 'shoal_uploaded_bytes_total',
+      help: 'Piece bytes sent to other peers',
+      registers,
+    }),
+    pieces: new Counter({
+      name: 'shoal_pieces_total',
+      help: 'Pieces fetched, by result (ok: from a parent and verified; origin; mismatch; unavailable)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    pieceFetchDuration: new Histogram({
+      name: 'shoal_piece_fetch_duration_seconds',
+      help: 'Time to fetch, verify and write one piece from a parent',
+      buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    pieceRequests: new Counter({
+      name: 'shoal_piece_requests_served_total',
+      help: 'Piece requests from other peers, by answer',
+      labelNames: ['status'] as const,
+      registers,
+    }),
     activeTasks: new Gauge({
       name: 'shoal_active_tasks',
       help: 'Blob download tasks in progress on this node',

@@ -20,7 +20,12 @@ describe('chooseEvictions', () => {
   });
 
   it('evicts least recently used first until usage is at or below the low watermark', () => {
-    const entries = [entry('new', 300, 30), entry('old', 300, 10), entry('mid', 300, 20), entry('x', 100, 40)];
+    const entries = [
+      entry('new', 300, 30),
+      entry('old', 300, 10),
+      entry('mid', 300, 20),
+      entry('x', 100, 40),
+    ];
     // 1000 used: evict old (700), mid (400 <= 500), stop.
     assert.deepEqual(chooseEvictions(entries, used(entries), MARKS), ['old', 'mid']);
   });

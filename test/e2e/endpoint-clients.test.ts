@@ -75,7 +75,10 @@ describe('skopeo pulls through the endpoint as a registries.conf mirror', { time
       defaultRegistry: UNREACHABLE,
       endpoints: { [UNREACHABLE]: registry!.url },
     });
-    conf = await writeRegistriesConf(join(work, 'registries.conf'), { prefix: UNREACHABLE, mirror: peer.host });
+    conf = await writeRegistriesConf(join(work, 'registries.conf'), {
+      prefix: UNREACHABLE,
+      mirror: peer.host,
+    });
   });
 
   after(async () => {
@@ -114,7 +117,10 @@ describe('skopeo pulls through the endpoint as a registries.conf mirror', { time
       assert.equal((await originBytes(p)) - before, image.totalBlobBytes);
 
       // The manifest is served byte for byte.
-      const raw = await skopeoInspectRaw({ image: `${UNREACHABLE}/clients/${name}:v1`, registriesConf: conf });
+      const raw = await skopeoInspectRaw({
+        image: `${UNREACHABLE}/clients/${name}:v1`,
+        registriesConf: conf,
+      });
       assert.deepEqual(raw, image.bytes);
     });
   }
@@ -202,6 +208,7 @@ describe('containerd pulls through the endpoint as a hosts.toml mirror', { timeo
     await writeHostsToml(cutHosts, UNREACHABLE, { server: `http://${UNREACHABLE}`, mirror: proxy.url });
     const ref = `${UNREACHABLE}/clients/big:v1`;
     const partials = await p.metric('shoal_endpoint_requests_total', { route: 'blob', status: '206' });
+    const before = await originBytes(p);
 
     await ctrPull({ address, image: ref, hostsDir: cutHosts, platform: 'linux/amd64', timeoutMs: 150_000 });
 
@@ -209,8 +216,8 @@ describe('containerd pulls through the endpoint as a hosts.toml mirror', { timeo
     assert.equal(await ctrImageDigest(address, ref), image.digest);
     const content = new Set(await ctrContentDigests(address));
     for (const digest of image.allDigests) assert.ok(content.has(digest), `${digest} in containerd`);
-    // The layer was downloaded once from the origin despite the cut.
-    assert.equal(await p.metric('shoal_downloaded_bytes_total', { source: 'origin' }) >= bigLayer.size, true);
+    // Every blob came from the origin once, despite the cut between containerd and the peer.
+    assert.equal((await originBytes(p)) - before, image.totalBlobBytes);
 
     const blobPath = `/blobs/${bigLayer.digest}`;
     const layerRequests = proxy.requestHeads.filter((h) => h.split('\r\n')[0]!.includes(blobPath));
@@ -218,11 +225,13 @@ describe('containerd pulls through the endpoint as a hosts.toml mirror', { timeo
       .map((head) => /^range:\s*bytes=(\d+)-\s*$/im.exec(head))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]));
+    // containerd asks for the rest from the byte it had stored when the connection was cut.
     assert.ok(
-      resumed.some((offset) => offset > 0 && offset < bigLayer.size),
+      resumed.some((offset) => offset > 0 && offset <= 60e6),
       `a Range: bytes=N- request for the layer; heads seen:\n${layerRequests.join('\n---\n')}`,
     );
-    const answered = (await p.metric('shoal_endpoint_requests_total', { route: 'blob', status: '206' })) - partials;
+    const answered =
+      (await p.metric('shoal_endpoint_requests_total', { route: 'blob', status: '206' })) - partials;
     assert.ok(answered >= 1, 'the ranged request was answered with 206');
   });
 });

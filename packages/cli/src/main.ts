@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerPeerCommand } from './commands/peer.ts';
+import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { ConfigError } from './config.ts';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error. */
@@ -13,6 +14,7 @@ const program = new Command()
   .exitOverride()
   .showHelpAfterError();
 registerPeerCommand(program);
+registerSchedulerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -42,3 +42,30 @@ export const registryEndpoints = z
     }
     return out;
   });
+
+/** libp2p multiaddrs, checked for shape here and fully by libp2p when used. */
+export const multiaddrList = z.array(
+  z
+    .string()
+    .regex(
+      /^(\/[a-z0-9-]+\/[^/\s]+)+(\/p2p\/[A-Za-z0-9]+)?$/,
+      'expected a multiaddr such as /ip4/10.0.0.1/tcp/4600',
+    ),
+);
+
+/** `key=value` pairs (flags, env) or a YAML mapping. */
+export const labels = z
+  .union([z.array(z.string()), z.record(z.string(), z.string())])
+  .transform((value, ctx) => {
+    if (!Array.isArray(value)) return value;
+    const out: Record<string, string> = {};
+    for (const entry of value) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}": expected key=value` });
+        continue;
+      }
+      out[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return out;
+  });

@@ -38,3 +38,8 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>): Promi
     process.once('SIGTERM', onSignal);
   });
 }
+
+/** The --config flag, else SHOAL_CONFIG. */
+export function configPath(flags: Record<string, unknown>): string | undefined {
+  return (flags.config as string | undefined) ?? process.env.SHOAL_CONFIG;
+}

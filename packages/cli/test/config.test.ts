@@ -130,7 +130,11 @@ describe('resolveConfig with the peer schema', () => {
   });
 
   it('reports invalid values with the flag and where the value came from', async () => {
-    assertConfigError(() => resolvePeer({ cacheSize: 'lots' }, {}), /--cache-size \(flag --cache-size\)/, /lots/);
+    assertConfigError(
+      () => resolvePeer({ cacheSize: 'lots' }, {}),
+      /--cache-size \(flag --cache-size\)/,
+      /lots/,
+    );
     assertConfigError(
       () => resolvePeer({}, { SHOAL_REGISTRY: 'nope' }),
       /--registry \(environment variable SHOAL_REGISTRY\)/,

@@ -5,8 +5,10 @@ import { OciError } from './errors.ts';
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const REPOSITORY = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+/** DNS labels of at most 63 characters (RFC 1035), or a bracketed IPv6 address; an optional port. */
 const DOMAIN =
-  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?$|^\[[0-9a-fA-F:.]+\](?::[0-9]{1,5})?$/;
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*(?::[0-9]{1,5})?$|^\[[0-9a-fA-F:.]+\](?::[0-9]{1,5})?$/;
+const MAX_HOST_LENGTH = 253;
 const MAX_NAME_LENGTH = 255;
 
 export const DOCKER_HUB = 'docker.io';
@@ -31,7 +33,15 @@ export function validateTag(tag: string): string {
 /** Canonical registry name: Docker Hub aliases collapse to docker.io, hosts are lowercased. */
 export function normalizeRegistry(registry: string): string {
   const lower = registry.toLowerCase();
-  if (!DOMAIN.test(registry)) throw new OciError('NAME_INVALID', `invalid registry "${truncate(registry)}"`);
+  const port = /:(\d+)$/.exec(registry)?.[1];
+  const host = port === undefined ? registry : registry.slice(0, -port.length - 1);
+  if (
+    !DOMAIN.test(registry) ||
+    host.length > MAX_HOST_LENGTH ||
+    (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+  ) {
+    throw new OciError('NAME_INVALID', `invalid registry "${truncate(registry)}"`);
+  }
   return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
 

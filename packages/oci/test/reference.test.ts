@@ -127,4 +127,14 @@ describe('validators', () => {
     assertCode(() => normalizeRegistry('bad host'), 'NAME_INVALID');
     assertCode(() => normalizeRegistry('host/path'), 'NAME_INVALID');
   });
+
+  it('normalizeRegistry rejects what cannot be a host name or a port', () => {
+    assert.equal(normalizeRegistry(`${'a'.repeat(63)}.example:65535`), `${'a'.repeat(63)}.example:65535`);
+    assertCode(() => normalizeRegistry(`${'a'.repeat(64)}.example`), 'NAME_INVALID');
+    assertCode(() => normalizeRegistry(`${'a.'.repeat(127)}example`), 'NAME_INVALID');
+    assertCode(() => normalizeRegistry('registry.example:65536'), 'NAME_INVALID');
+    assertCode(() => normalizeRegistry('registry.example:99999'), 'NAME_INVALID');
+    assertCode(() => normalizeRegistry('registry.example:0'), 'NAME_INVALID');
+    assertCode(() => normalizeRegistry('[::1]:70000'), 'NAME_INVALID');
+  });
 });

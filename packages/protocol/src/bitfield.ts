@@ -1,7 +1,7 @@
 /** A fixed-length set of piece indices, stored most-significant-bit first (as BitTorrent does). */
 export class Bitfield {
   readonly length: number;
-  readonly bytes: Uint8Array;
+  readonly bytes: Uint8Array<ArrayBuffer>;
   #count = 0;
 
   constructor(length: number, bytes?: Uint8Array) {

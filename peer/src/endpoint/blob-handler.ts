@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Digest, RegistryClient, Upstream } from '@shoal/oci';
+import type { Digest, Upstream } from '@shoal/oci';
 import { UpstreamStatusError } from '../task/errors.ts';
-import type { OriginResponse, OriginSource } from '../task/origin-download.ts';
-import { fileRange, pipeToResponse, readForRelay } from './body-io.ts';
+import { discardBody, fileRange, pipeToResponse, readForRelay } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
+import { originSource, totalFromContentRange } from './origin-source.ts';
 import { parseRange } from './range.ts';
 
 /**
@@ -51,7 +51,7 @@ export async function handleBlob(
       ...(authorization ? { authorization } : {}),
       range: { start: 0, end: 0 },
     });
-    head.body.destroy();
+    discardBody(head.body);
     const size = head.status === 206 ? totalFromContentRange(head.headers['content-range']) : undefined;
     if (head.status === 200 || size !== undefined) {
       sendBlobHeaders(res, digest, size ?? Number(head.headers['content-length']), undefined);
@@ -135,47 +135,4 @@ function relayTaskError(res: ServerResponse, error: Error): void {
     return;
   }
   sendOciError(res, 502, 'UPSTREAM_ERROR', `could not fetch blob: ${error.message}`);
-}
-
-/** The origin as a task source: ranged GETs through the upstream client, with the first client's credentials. */
-function originSource(
-  client: RegistryClient,
-  upstream: Upstream,
-  name: string,
-  digest: Digest,
-  authorization: string | undefined,
-): OriginSource {
-  return {
-    async open(start: number, signal: AbortSignal): Promise<OriginResponse> {
-      const response = await client.getBlob(upstream, name, digest, {
-        ...(authorization ? { authorization } : {}),
-        ...(start > 0 ? { range: { start } } : {}),
-        signal,
-      });
-      const cancel = () => response.body.destroy();
-      if (response.status === 200) {
-        const size = Number(response.headers['content-length']);
-        if (!Number.isSafeInteger(size) || size < 0) {
-          cancel();
-          throw new Error('upstream blob response has no valid Content-Length');
-        }
-        return { size, start: 0, body: response.body, cancel };
-      }
-      if (response.status === 206) {
-        const size = totalFromContentRange(response.headers['content-range']);
-        const first = Number(/^bytes (\d+)-/.exec(response.headers['content-range'] ?? '')?.[1]);
-        if (size === undefined || first !== start) {
-          cancel();
-          throw new Error('upstream sent an unusable Content-Range');
-        }
-        return { size, start, body: response.body, cancel };
-      }
-      throw new UpstreamStatusError(response.status, response.headers, await readForRelay(response.body));
-    },
-  };
-}
-
-function totalFromContentRange(value: string | undefined): number | undefined {
-  const match = /^bytes (?:\d+-\d+|\*)\/(\d+)$/.exec(value ?? '');
-  return match ? Number(match[1]) : undefined;
 }

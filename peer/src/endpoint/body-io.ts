@@ -68,6 +68,16 @@ function drainedOrClosed(res: ServerResponse): Promise<boolean> {
   });
 }
 
+/**
+ * Drops an upstream response body without reading it. Destroying an undici
+ * body before its end emits an 'error' event; that error is expected here, and
+ * without a listener it would be an uncaught exception that ends the process.
+ */
+export function discardBody(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 /** Reads a whole (small) body, failing once it passes `limit` bytes. */
 export async function readLimited(body: Readable, limit: number): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -75,7 +85,7 @@ export async function readLimited(body: Readable, limit: number): Promise<Buffer
   for await (const chunk of body) {
     length += (chunk as Buffer).length;
     if (length > limit) {
-      body.destroy();
+      discardBody(body);
       throw new RangeError(`body exceeds ${limit} bytes`);
     }
     parts.push(chunk as Buffer);

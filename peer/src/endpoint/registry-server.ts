@@ -53,12 +53,7 @@ async function handleRequest(ctx: EndpointContext, req: IncomingMessage, res: Se
     ctx.metrics.requestDuration.observe({ route: routeName }, (performance.now() - started) / 1000);
   });
   try {
-    const parsed = parseRequestUrl(req.url ?? '/');
-    if (!parsed) {
-      sendOciError(res, 404, 'NAME_UNKNOWN', 'no such API route');
-      return;
-    }
-    routeName = parsed.route.kind;
+    // Before routing: write methods get 405 on every path, push endpoints like blobs/uploads/ included.
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendOciError(
         res,
@@ -71,6 +66,12 @@ async function handleRequest(ctx: EndpointContext, req: IncomingMessage, res: Se
       );
       return;
     }
+    const parsed = parseRequestUrl(req.url ?? '/');
+    if (!parsed) {
+      sendOciError(res, 404, 'NAME_UNKNOWN', 'no such API route');
+      return;
+    }
+    routeName = parsed.route.kind;
     cache = await dispatch(ctx, req, res, parsed.route, parsed.ns, parsed.query);
   } catch (error) {
     if (error instanceof OciError) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Upstream } from '@shoal/oci';
-import { pipeToResponse } from './body-io.ts';
+import { discardBody, pipeToResponse } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER } from './oci-response.ts';
 
@@ -26,7 +26,7 @@ export async function handleTags(
   if (length !== undefined) headers['content-length'] = length;
   res.writeHead(response.status, headers);
   if (req.method === 'HEAD') {
-    response.body.destroy();
+    discardBody(response.body);
     res.end();
     return;
   }

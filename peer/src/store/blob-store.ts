@@ -111,6 +111,11 @@ export class BlobStore {
     };
   }
 
+  /** Complete blobs held: digest and size. */
+  *entries(): Generator<{ digest: Digest; size: number }> {
+    for (const [digest, entry] of this.#blobs) yield { digest, size: entry.size };
+  }
+
   get usedBytes(): number {
     let used = 0;
     for (const entry of this.#blobs.values()) used += entry.size;

@@ -72,9 +72,9 @@ export class BlobTask {
   }
 
   /** Starts a fresh partial once the size is known. */
-  async create(size: number): Promise<void> {
+  async create(size: number, pieceSize?: number): Promise<void> {
     if (this.#partial) throw new Error('task already has a partial');
-    this.#attach(await this.#store.createPartial(this.digest, size));
+    this.#attach(await this.#store.createPartial(this.digest, size, pieceSize));
   }
 
   has(index: number): boolean {

@@ -17,20 +17,30 @@ export interface OriginResponse {
 
 /** Where a task fetches bytes from the origin registry. Throws UpstreamStatusError for answers to relay. */
 export interface OriginSource {
-  open(start: number, signal: AbortSignal): Promise<OriginResponse>;
+  /** Opens the blob from byte `start` to `end` (inclusive; the blob's end when absent). */
+  open(start: number, signal: AbortSignal, end?: number): Promise<OriginResponse>;
+  /** The blob's size, checking on the way that upstream lets this client read it. */
+  probeSize(signal: AbortSignal): Promise<number>;
 }
 
 export interface OriginDownloadOptions {
+  /** Only these pieces (a back-to-source assignment); the whole blob when absent. */
+  range?: { first: number; count: number };
   /** Attempts after a cut-off body before the task fails (each resumes where the last stopped). */
   maxAttempts?: number;
   retryDelayMs?: number;
   onBytes?: (bytes: number) => void;
+  /** Waits before bytes are taken in, to hold a download rate. */
+  pace?: (bytes: number) => Promise<void>;
+  /** A piece fetched here landed, with its sha256 (for the scheduler's piece table). */
+  onPiece?: (index: number, sha256Hex: string) => void;
 }
 
 /**
- * Fills a task from the origin with one sequential ranged stream: pieces
- * already present are only hashed, missing ones written and landed. A stream
- * that breaks is resumed at the exact byte it stopped at.
+ * Fills a task (or one range of its pieces) from the origin with one
+ * sequential ranged stream: pieces already present are only hashed, missing
+ * ones written and landed. A stream that breaks is resumed at the exact byte
+ * it stopped at.
  */
 export async function downloadFromOrigin(
   task: BlobTask,
@@ -43,13 +53,15 @@ export async function downloadFromOrigin(
   let position = 0;
   if (task.layout) {
     await task.catchUpHash();
-    position = task.hashedBytes;
+    position = options.range ? pieceStart(task.layout, firstMissing(task, options.range)) : task.hashedBytes;
   }
   let pieceHash = createHash('sha256');
   for (let attempt = 1; ; attempt++) {
     let response: OriginResponse;
+    const end = task.layout ? rangeEnd(task, options.range) : undefined;
+    if (end !== undefined && position >= end) return;
     try {
-      response = await source.open(position, signal);
+      response = await source.open(position, signal, end === undefined ? undefined : end - 1);
     } catch (error) {
       // An answer like 401 or 404 is final on the first try and goes back to the client as it is.
       if (error instanceof UpstreamStatusError || attempt >= maxAttempts || signal.aborted) throw error;
@@ -58,6 +70,7 @@ export async function downloadFromOrigin(
     }
     if (!task.layout) await task.create(response.size);
     const layout = task.layout!;
+    const stopAt = rangeEnd(task, options.range);
     if (response.size !== layout.size) {
       response.cancel();
       throw new TaskAbortedError(`origin reports size ${response.size} for a blob of ${layout.size} bytes`);
@@ -71,13 +84,14 @@ export async function downloadFromOrigin(
     try {
       for await (const received of response.body) {
         let chunk = received;
+        if (options.pace) await options.pace(chunk.length);
         if (offset + chunk.length <= position) {
           offset += chunk.length;
           continue;
         }
         if (offset < position) chunk = chunk.subarray(position - offset);
         offset = position + chunk.length;
-        while (chunk.length > 0 && position < layout.size) {
+        while (chunk.length > 0 && position < stopAt) {
           const index = pieceAt(layout, position);
           const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
           const part = chunk.subarray(0, Math.min(chunk.length, pieceEnd - position));
@@ -91,7 +105,11 @@ export async function downloadFromOrigin(
           position += part.length;
           chunk = chunk.subarray(part.length);
           if (position === pieceEnd) {
-            if (!task.has(index)) await task.landPiece(index, pieceHash.digest('hex'));
+            if (!task.has(index)) {
+              const hex = pieceHash.digest('hex');
+              await task.landPiece(index, hex);
+              options.onPiece?.(index, hex);
+            }
             pieceHash = createHash('sha256');
             if (task.state === 'failed' || task.state === 'complete') {
               response.cancel();
@@ -99,7 +117,7 @@ export async function downloadFromOrigin(
             }
           }
         }
-        if (position >= layout.size) break;
+        if (position >= stopAt) break;
       }
     } catch (error) {
       response.cancel();
@@ -108,11 +126,26 @@ export async function downloadFromOrigin(
       continue;
     }
     response.cancel();
-    if (position >= layout.size) return;
+    if (position >= stopAt) return;
     if (attempt >= maxAttempts) {
-      throw new TaskAbortedError(`origin body ended at ${position} of ${layout.size} bytes`);
+      throw new TaskAbortedError(`origin body ended at ${position} of ${stopAt} bytes`);
     }
   }
+}
+
+/** First piece of the range not present yet (or the range's end). */
+function firstMissing(task: BlobTask, range: { first: number; count: number }): number {
+  let index = range.first;
+  while (index < range.first + range.count && task.has(index)) index++;
+  return Math.min(index, task.layout!.count - 1);
+}
+
+/** Byte offset where this download stops: the range's end, else the blob's. */
+function rangeEnd(task: BlobTask, range: { first: number; count: number } | undefined): number {
+  const layout = task.layout!;
+  if (!range) return layout.size;
+  const last = Math.min(range.first + range.count, layout.count) - 1;
+  return pieceStart(layout, last) + pieceLength(layout, last);
 }
 
 function backoff(attempt: number, base = 500): number {

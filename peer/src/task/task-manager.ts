@@ -3,12 +3,15 @@ import type { Logger } from '@shoal/telemetry';
 import type { BlobStore } from '../store/blob-store.ts';
 import { BlobTask } from './blob-task.ts';
 import { TaskAbortedError } from './errors.ts';
-import { downloadFromOrigin, type OriginSource } from './origin-download.ts';
+import type { OriginSource } from './origin-download.ts';
+
+/** How a task gets its pieces: from the origin alone, or through the swarm. */
+export type TaskRunner = (task: BlobTask, origin: OriginSource) => Promise<void>;
 
 export interface TaskManagerOptions {
   store: BlobStore;
   logger: Logger;
-  onOriginBytes?: (bytes: number) => void;
+  runner: TaskRunner;
   onTaskEnd?: (result: 'complete' | 'failed') => void;
 }
 
@@ -43,8 +46,7 @@ export class TaskManager {
     const log = this.#options.logger.child({ digest: task.digest });
     const started = Date.now();
     try {
-      const options = this.#options.onOriginBytes ? { onBytes: this.#options.onOriginBytes } : {};
-      await downloadFromOrigin(task, origin, options);
+      await this.#options.runner(task, origin);
       await task.finished;
       log.info({ size: task.layout?.size, ms: Date.now() - started }, 'blob complete');
       this.#options.onTaskEnd?.('complete');

@@ -7,8 +7,8 @@ import { createLogger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
-import { hostPort, logLevel, registryEndpoints, size } from '../options.ts';
-import { addOptions, runUntilSignal } from '../run.ts';
+import { hostPort, labels, logLevel, multiaddrList, registryEndpoints, size } from '../options.ts';
+import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
 export const peerOptions: readonly OptionSpec[] = [
   {
@@ -54,6 +54,49 @@ export const peerOptions: readonly OptionSpec[] = [
     defaultText: '$DOCKER_CONFIG/config.json or ~/.docker/config.json',
   },
   {
+    key: 'listen',
+    arg: '<multiaddr>',
+    description: 'libp2p address other peers fetch pieces from (repeatable)',
+    repeatable: true,
+    defaultText: '/ip4/0.0.0.0/tcp/4601',
+  },
+  {
+    key: 'scheduler',
+    arg: '<multiaddr>',
+    description: 'scheduler to join, with or without /p2p/<id> (repeatable); none: plain mirror',
+    repeatable: true,
+  },
+  {
+    key: 'label',
+    arg: '<key=value>',
+    description: 'locality label such as zone=eu-1a or rack=r12 (repeatable)',
+    repeatable: true,
+  },
+  { key: 'uploadSlots', arg: '<n>', description: 'pieces served to other peers at once', defaultText: '8' },
+  {
+    key: 'downloadSlots',
+    arg: '<n>',
+    description: 'pieces fetched from other peers at once',
+    defaultText: '8',
+  },
+  {
+    key: 'downloadRate',
+    arg: '<size/s>',
+    description: 'cap on bytes per second taken in (origin and peers), e.g. 100MB; 0 = none',
+    defaultText: '0',
+  },
+  {
+    key: 'uploadRate',
+    arg: '<size/s>',
+    description: 'cap on bytes per second served to peers, e.g. 100MB; 0 = none',
+    defaultText: '0',
+  },
+  {
+    key: 'pskFile',
+    arg: '<file>',
+    description: 'libp2p swarm.key: only nodes with the same key can connect',
+  },
+  {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
@@ -79,6 +122,14 @@ export const peerSchema = z.strictObject({
     .default('docker.io'),
   cacheSize: size.default(20 * 2 ** 30),
   dockerConfig: z.string().optional(),
+  listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4601']),
+  scheduler: multiaddrList.default([]),
+  label: labels.default({}),
+  uploadSlots: z.coerce.number().int().min(1).max(1024).default(8),
+  downloadSlots: z.coerce.number().int().min(1).max(1024).default(8),
+  downloadRate: size.default(0),
+  uploadRate: size.default(0),
+  pskFile: z.string().optional(),
   logLevel: logLevel.default('info'),
 });
 
@@ -94,6 +145,7 @@ export function registerPeerCommand(program: Command): void {
 Examples:
   shoal peer --registry 127.0.0.1:5050 --data-dir /var/lib/shoal --default-registry docker.io
   shoal peer --registry-endpoint localhost:5000=http://127.0.0.1:5000 --cache-size 50GiB
+  shoal peer --scheduler /dns4/shoal-scheduler/tcp/4600 --label zone=eu-1a --download-rate 200MB
   SHOAL_CACHE_SIZE=10GiB shoal peer --config /etc/shoal/peer.yaml`,
     );
   addOptions(command, peerOptions);
@@ -110,6 +162,18 @@ Examples:
         registryEndpoints: config.registryEndpoint,
         defaultRegistry: config.defaultRegistry,
         cacheSize: config.cacheSize,
+        swarm: {
+          listen: config.listen,
+          schedulers: config.scheduler,
+          labels: config.label,
+          uploadSlots: config.uploadSlots,
+          downloadSlots: config.downloadSlots,
+          downloadRate: config.downloadRate,
+          uploadRate: config.uploadRate,
+          pieceTimeoutMs: 15_000,
+          stallTimeoutMs: 30_000,
+          ...(config.pskFile ? { pskFile: config.pskFile } : {}),
+        },
         ...(dockerConfig
           ? { credentials: (registry: string) => credentialsFor(dockerConfig, registry) }
           : {}),
@@ -118,10 +182,6 @@ Examples:
     );
     await runUntilSignal(logger, () => daemon.stop());
   });
-}
-
-function configPath(flags: Record<string, unknown>): string | undefined {
-  return (flags.config as string | undefined) ?? process.env.SHOAL_CONFIG;
 }
 
 function defaultDockerConfigPath(): string | undefined {

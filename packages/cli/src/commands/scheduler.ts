@@ -1,0 +1,85 @@
+import { startScheduler } from '@shoal/scheduler';
+import { createLogger } from '@shoal/telemetry';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { type OptionSpec, resolveConfig } from '../config.ts';
+import { hostPort, logLevel, multiaddrList } from '../options.ts';
+import { addOptions, configPath, runUntilSignal } from '../run.ts';
+
+export const schedulerOptions: readonly OptionSpec[] = [
+  {
+    key: 'listen',
+    arg: '<multiaddr>',
+    description: 'libp2p address peers connect to (repeatable)',
+    repeatable: true,
+    defaultText: '/ip4/0.0.0.0/tcp/4600',
+  },
+  {
+    key: 'http',
+    arg: '<host:port>',
+    description: 'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/info)',
+    defaultText: '127.0.0.1:9600',
+  },
+  {
+    key: 'dataDir',
+    arg: '<dir>',
+    description: 'directory for the scheduler identity',
+    defaultText: '/var/lib/shoal-scheduler',
+  },
+  {
+    key: 'pskFile',
+    arg: '<file>',
+    description: 'libp2p swarm.key: only nodes with the same key can connect',
+  },
+  {
+    key: 'originRangePieces',
+    arg: '<n>',
+    description: 'pieces in one back-to-source range',
+    defaultText: '4',
+  },
+  {
+    key: 'logLevel',
+    arg: '<level>',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    defaultText: 'info',
+  },
+];
+
+export const schedulerSchema = z.strictObject({
+  listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4600']),
+  http: hostPort.default('127.0.0.1:9600'),
+  dataDir: z.string().min(1).default('/var/lib/shoal-scheduler'),
+  pskFile: z.string().optional(),
+  originRangePieces: z.coerce.number().int().min(1).max(1024).default(4),
+  logLevel: logLevel.default('info'),
+});
+
+export function registerSchedulerCommand(program: Command): void {
+  const command = program
+    .command('scheduler')
+    .description('run a scheduler: tracks which peer holds which pieces and hands out piece assignments')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  shoal scheduler --listen /ip4/0.0.0.0/tcp/4600 --http 0.0.0.0:9600 --data-dir /var/lib/shoal-scheduler
+  shoal scheduler --psk-file /etc/shoal/swarm.key
+Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
+    );
+  addOptions(command, schedulerOptions);
+  command.action(async (flags: Record<string, unknown>) => {
+    const config = resolveConfig(schedulerSchema, schedulerOptions, flags, process.env, configPath(flags));
+    const logger = createLogger({ level: config.logLevel, name: 'shoal-scheduler' });
+    const scheduler = await startScheduler(
+      {
+        listen: config.listen,
+        http: config.http,
+        dataDir: config.dataDir,
+        originRangePieces: config.originRangePieces,
+        ...(config.pskFile ? { pskFile: config.pskFile } : {}),
+      },
+      logger,
+    );
+    await runUntilSignal(logger, () => scheduler.stop());
+  });
+}

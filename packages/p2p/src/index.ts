@@ -1,0 +1,3 @@
+export * from './identity.ts';
+export * from './node.ts';
+export * from './streams.ts';

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import type { PrivateKey } from '@libp2p/interface';
+import { type KadDHT, kadDHT, removePrivateAddressesMapper } from '@libp2p/kad-dht';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { tls } from '@libp2p/tls';
+import { DHT_PROTOCOL_PREFIX } from '@shoal/protocol';
+import { createLibp2p, type Libp2p } from 'libp2p';
+
+export interface ShoalNodeOptions {
+  privateKey: PrivateKey;
+  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/4001 */
+  listen: string[];
+  /** Path of a libp2p swarm.key: nodes without the same key can neither dial nor be dialled. */
+  pskFile?: string;
+  /** Run kad-dht in server mode (peers); schedulers do not need it. */
+  dht?: boolean;
+  /** Keep loopback/private addresses in the DHT (tests and single-machine clusters). */
+  dhtKeepPrivateAddresses?: boolean;
+  /** Inbound streams allowed per protocol per connection. */
+  maxInboundStreams?: number;
+}
+
+export type ShoalNode = Libp2p<{ identify: unknown; dht?: KadDHT }>;
+
+/** yamux window: large enough that one stream can fill a fast link without waiting for window updates. */
+const STREAM_WINDOW = 4 * 1024 * 1024;
+
+/**
+ * The libp2p node both services use: TCP, TLS 1.3 preferred (native crypto,
+ * about twice Noise's throughput here) with Noise also offered, yamux,
+ * identify, optional pnet, optional kad-dht under shoal's prefix.
+ */
+export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalNode> {
+  const services: Record<string, unknown> = { identify: identify() };
+  if (options.dht) {
+    services.dht = kadDHT({
+      protocol: `${DHT_PROTOCOL_PREFIX}/kad/1.0.0`,
+      clientMode: false,
+      ...(options.dhtKeepPrivateAddresses ? {} : { peerInfoMapper: removePrivateAddressesMapper }),
+    });
+  }
+  const node = await createLibp2p({
+    privateKey: options.privateKey,
+    addresses: { listen: options.listen },
+    transports: [tcp()],
+    connectionEncrypters: [tls(), noise()],
+    streamMuxers: [
+      yamux({
+        maxInboundStreams: options.maxInboundStreams ?? 256,
+        maxMessageSize: 256 * 1024,
+        streamOptions: {
+          initialStreamWindowSize: STREAM_WINDOW,
+          maxStreamWindowSize: STREAM_WINDOW,
+          // Above the window, or a paused reader has its stream reset.
+          maxReadBufferLength: 2 * STREAM_WINDOW,
+        },
+      }),
+    ],
+    ...(options.pskFile
+      ? { connectionProtector: preSharedKey({ psk: await readFile(options.pskFile) }) }
+      : {}),
+    connectionManager: { maxConnections: 1024 },
+    services: services as never,
+  });
+  return node as unknown as ShoalNode;
+}

@@ -1,0 +1,82 @@
+import type { Stream } from '@libp2p/interface';
+import { type ByteStream, lpStream } from '@libp2p/utils';
+import { MAX_MESSAGE_BYTES } from '@shoal/protocol';
+import type { Uint8ArrayList } from 'uint8arraylist';
+
+/** Sends bytes, waiting for drain whenever the stream's write buffer is full (send() returned false). */
+export async function sendWithBackpressure(stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
+  if (!stream.send(data)) await stream.onDrain();
+}
+
+export interface MessageCodec<T> {
+  encode(message: T): Uint8Array;
+  decode(bytes: Uint8Array | Uint8ArrayList): T;
+}
+
+/**
+ * Length-prefixed protobuf messages on a stream, both ways, with a size cap
+ * on what is read. Reads reject on oversized or truncated frames; callers
+ * treat that as a protocol error and reset the stream.
+ */
+export function messageChannel<In, Out>(
+  stream: Stream,
+  incoming: MessageCodec<In>,
+  outgoing: MessageCodec<Out>,
+) {
+  const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: 2 * MAX_MESSAGE_BYTES });
+  return {
+    async read(options?: { signal?: AbortSignal }): Promise<In> {
+      return incoming.decode(await lp.read(options));
+    },
+    async write(message: Out, options?: { signal?: AbortSignal }): Promise<void> {
+      await lp.write(outgoing.encode(message), options);
+    },
+    unwrap(): Stream {
+      return lp.unwrap();
+    },
+  };
+}
+
+/** Prefixes a message with its unsigned-varint length, as lpStream does. */
+export function frame(message: Uint8Array): Uint8Array {
+  const prefix: number[] = [];
+  let length = message.length;
+  while (length >= 0x80) {
+    prefix.push((length & 0x7f) | 0x80);
+    length >>>= 7;
+  }
+  prefix.push(length);
+  const out = new Uint8Array(prefix.length + message.length);
+  out.set(prefix, 0);
+  out.set(message, prefix.length);
+  return out;
+}
+
+export class FrameError extends Error {
+  readonly code = 'FRAME_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+/**
+ * Reads one length-prefixed frame from a byte stream (which may carry raw
+ * bytes after it, as piece responses do). Rejects lengths above `max`.
+ */
+export async function readFrame(
+  bytes: ByteStream<Stream>,
+  max: number,
+  options?: { signal?: AbortSignal },
+): Promise<Uint8Array> {
+  let length = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (shift > 28) throw new FrameError('frame length varint too long');
+    const byte = (await bytes.read({ bytes: 1, ...options })).get(0);
+    length += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) break;
+  }
+  if (length > max) throw new FrameError(`frame of ${length} bytes exceeds the ${max} byte limit`);
+  if (length === 0) return new Uint8Array(0);
+  return (await bytes.read({ bytes: length, ...options })).subarray();
+}

@@ -1,0 +1,335 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ShoalNode } from '@shoal/p2p';
+import {
+  FailureReason,
+  type PieceAssignment,
+  type PieceDone,
+  type PieceFailed,
+  pieceLength,
+  pieceStart,
+  type SchedulerMessage,
+} from '@shoal/protocol';
+import type { Logger } from '@shoal/telemetry';
+import type { PeerMetrics } from '../metrics.ts';
+import type { BlobTask } from '../task/blob-task.ts';
+import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
+import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import type { SchedulerClient, TaskLine } from './scheduler-client.ts';
+
+export interface ConductorOptions {
+  node: ShoalNode;
+  scheduler: SchedulerClient;
+  metrics: PeerMetrics;
+  logger: Logger;
+  downloadLimiter: RateLimiter;
+  /** concurrent piece fetches from parents */
+  downloadSlots: number;
+  pieceTimeoutMs: number;
+  /** no progress for this long with the scheduler: fetch the rest from the origin */
+  stallTimeoutMs: number;
+}
+
+const REPORT_DELAY_MS = 5;
+
+/**
+ * Runs one blob task with the scheduler: opens it, fetches assigned pieces
+ * from parents (verified against the piece table) and assigned ranges from
+ * the origin, reports progress in batches, and asks for more. Without a
+ * scheduler, or when it goes away or stalls, the task finishes from the origin.
+ */
+export class Conductor {
+  readonly #options: ConductorOptions;
+
+  constructor(options: ConductorOptions) {
+    this.#options = options;
+  }
+
+  async run(task: BlobTask, origin: OriginSource): Promise<void> {
+    const originOptions = this.#originOptions();
+    const done = Promise.withResolvers<'complete' | 'fallback'>();
+    let line: TaskLine | undefined;
+    const session = new TaskSession(task, origin, this.#options, () => line, done);
+    line = this.#options.scheduler.openTask(task.digest, session);
+    if (!line) {
+      await downloadFromOrigin(task, origin, originOptions);
+      return;
+    }
+    try {
+      await task.resume();
+      await session.open(task.layout?.size ?? 0);
+      const outcome = await Promise.race([done.promise, task.finished.then(() => 'complete' as const)]);
+      if (outcome === 'fallback' && task.state === 'downloading') {
+        session.stop();
+        this.#options.logger.info({ digest: task.digest }, 'finishing from the origin without the scheduler');
+        await downloadFromOrigin(task, origin, originOptions);
+      }
+      await task.finished;
+      line.send({ taskDone: { digest: task.digest, ok: true, error: '' } });
+    } catch (error) {
+      line.send({ taskDone: { digest: task.digest, ok: false, error: (error as Error).message } });
+      throw error;
+    } finally {
+      session.stop();
+      line.close();
+    }
+  }
+
+  #originOptions() {
+    return {
+      onBytes: (bytes: number) => this.#options.metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
+      pace: (bytes: number) => this.#options.downloadLimiter.take(bytes),
+    };
+  }
+}
+
+/** State of one task's conversation with the scheduler. */
+class TaskSession {
+  readonly #task: BlobTask;
+  readonly #origin: OriginSource;
+  readonly #options: ConductorOptions;
+  readonly #line: () => TaskLine | undefined;
+  readonly #done: PromiseWithResolvers<'complete' | 'fallback'>;
+  readonly #queue: PieceAssignment[] = [];
+  #activeFetches = 0;
+  #originActive = false;
+  #pendingDone: PieceDone[] = [];
+  #pendingFailed: PieceFailed[] = [];
+  #reportTimer: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #probing = false;
+
+  constructor(
+    task: BlobTask,
+    origin: OriginSource,
+    options: ConductorOptions,
+    line: () => TaskLine | undefined,
+    done: PromiseWithResolvers<'complete' | 'fallback'>,
+  ) {
+    this.#task = task;
+    this.#origin = origin;
+    this.#options = options;
+    this.#line = line;
+    this.#done = done;
+  }
+
+  async open(size: number): Promise<void> {
+    const bitfield = this.#task.partial?.present.bytes ?? new Uint8Array(0);
+    this.#line()?.send({
+      openTask: {
+        digest: this.#task.digest,
+        size: BigInt(size),
+        bitfield,
+        want: this.#options.downloadSlots,
+      },
+    });
+    this.#armStallTimer();
+  }
+
+  onMessage(message: SchedulerMessage): void {
+    if (this.#stopped) return;
+    if (message.taskInfo) void this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
+    if (message.assignments) {
+      this.#armStallTimer();
+      this.#queue.push(...message.assignments.pieces);
+      for (const range of message.assignments.origin) void this.#fetchOriginRange(range.first, range.count);
+      this.#pump();
+    }
+    if (message.reset) {
+      this.#options.logger.warn(
+        { digest: this.#task.digest, reason: message.reset.reason },
+        'scheduler reset the task',
+      );
+      this.#done.resolve('fallback');
+    }
+  }
+
+  onDisconnect(): void {
+    this.#done.resolve('fallback');
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#reportTimer);
+    clearTimeout(this.#stallTimer);
+  }
+
+  async #onTaskInfo(size: number, pieceSize: number): Promise<void> {
+    try {
+      if (size === 0) {
+        // Nobody in the swarm knows this blob yet: learn its size (and the client's right to it) from the origin.
+        if (this.#probing) return;
+        this.#probing = true;
+        const probed = await this.#origin.probeSize(this.#task.abort.signal);
+        if (probed === 0) {
+          this.#done.resolve('fallback');
+          return;
+        }
+        await this.open(probed);
+        return;
+      }
+      const layout = this.#task.layout;
+      if (!layout) {
+        await this.#task.create(size, pieceSize);
+      } else if (layout.size !== size || layout.pieceSize !== pieceSize) {
+        this.#options.logger.warn(
+          { digest: this.#task.digest, size, pieceSize },
+          'swarm disagrees with local partial',
+        );
+        this.#done.resolve('fallback');
+      }
+    } catch (error) {
+      await this.#task.fail(error as Error);
+    }
+  }
+
+  #pump(): void {
+    while (!this.#stopped && this.#task.layout && this.#activeFetches < this.#options.downloadSlots) {
+      const assignment = this.#queue.shift();
+      if (!assignment) return;
+      if (this.#task.has(assignment.index)) {
+        this.#pendingDone.push({
+          index: assignment.index,
+          sha256: new Uint8Array(0),
+          parent: assignment.parent,
+          millis: 0,
+          length: 0,
+        });
+        this.#scheduleReport();
+        continue;
+      }
+      this.#activeFetches++;
+      void this.#fetchFromParent(assignment).finally(() => {
+        this.#activeFetches--;
+        this.#pump();
+        this.#scheduleReport();
+      });
+    }
+  }
+
+  async #fetchFromParent(assignment: PieceAssignment): Promise<void> {
+    const task = this.#task;
+    const layout = task.layout!;
+    const { metrics } = this.#options;
+    const timer = metrics.pieceFetchDuration.startTimer();
+    try {
+      const piece = await fetchPiece(this.#options.node, {
+        parent: assignment.parent,
+        parentAddrs: assignment.parentAddrs,
+        digest: task.digest,
+        index: assignment.index,
+        expectedLength: pieceLength(layout, assignment.index),
+        expectedSha256: assignment.sha256,
+        timeoutMs: this.#options.pieceTimeoutMs,
+        limiter: this.#options.downloadLimiter,
+        onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'peer' }, bytes),
+      });
+      if (this.#stopped || task.has(assignment.index) || task.state !== 'downloading') return;
+      let offset = pieceStart(layout, assignment.index);
+      for (const chunk of piece.chunks) {
+        await task.write(offset, chunk);
+        offset += chunk.length;
+      }
+      await task.landPiece(assignment.index, piece.sha256Hex);
+      timer();
+      metrics.pieces.inc({ result: 'ok' });
+      this.#armStallTimer();
+      this.#pendingDone.push({
+        index: assignment.index,
+        sha256: Buffer.from(piece.sha256Hex, 'hex'),
+        parent: assignment.parent,
+        millis: piece.millis,
+        length: piece.length,
+      });
+    } catch (error) {
+      const mismatch = error instanceof PieceFetchError && error.code === 'MISMATCH';
+      metrics.pieces.inc({ result: mismatch ? 'mismatch' : 'unavailable' });
+      if (mismatch) metrics.verificationFailures.inc({ kind: 'piece' });
+      this.#options.logger.debug(
+        { digest: task.digest, index: assignment.index, err: (error as Error).message },
+        'piece fetch failed',
+      );
+      this.#pendingFailed.push({
+        index: assignment.index,
+        parent: assignment.parent,
+        reason: mismatch ? FailureReason.mismatch : FailureReason.unavailable,
+      });
+    }
+  }
+
+  async #fetchOriginRange(first: number, count: number): Promise<void> {
+    if (this.#originActive) return;
+    this.#originActive = true;
+    const metrics = this.#options.metrics;
+    try {
+      await downloadFromOrigin(this.#task, this.#origin, {
+        range: { first, count },
+        onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
+        pace: (bytes) => this.#options.downloadLimiter.take(bytes),
+        onPiece: (index, sha256Hex) => {
+          metrics.pieces.inc({ result: 'origin' });
+          this.#armStallTimer();
+          this.#pendingDone.push({
+            index,
+            sha256: Buffer.from(sha256Hex, 'hex'),
+            parent: '',
+            millis: 0,
+            length: 0,
+          });
+          this.#scheduleReport();
+        },
+      });
+    } catch (error) {
+      this.#options.logger.warn(
+        { digest: this.#task.digest, first, count, err: (error as Error).message },
+        'origin range failed',
+      );
+      for (let index = first; index < first + count; index++) {
+        if (!this.#task.has(index))
+          this.#pendingFailed.push({ index, parent: '', reason: FailureReason.origin });
+      }
+      // Give the origin a moment before someone (maybe this node) is handed the range again.
+      await sleep(250);
+    } finally {
+      this.#originActive = false;
+      this.#scheduleReport();
+    }
+  }
+
+  #scheduleReport(): void {
+    if (this.#reportTimer || this.#stopped) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#flushReport();
+    }, REPORT_DELAY_MS);
+  }
+
+  #flushReport(): void {
+    if (this.#stopped || this.#task.state !== 'downloading') return;
+    const want = Math.max(0, this.#options.downloadSlots - this.#activeFetches - this.#queue.length);
+    const report = {
+      digest: this.#task.digest,
+      done: this.#pendingDone,
+      failed: this.#pendingFailed,
+      want,
+      originIdle: !this.#originActive,
+    };
+    this.#pendingDone = [];
+    this.#pendingFailed = [];
+    this.#line()?.send({ report });
+  }
+
+  #armStallTimer(): void {
+    clearTimeout(this.#stallTimer);
+    if (this.#stopped) return;
+    this.#stallTimer = setTimeout(() => {
+      this.#options.logger.warn(
+        { digest: this.#task.digest },
+        'no progress from the swarm; falling back to the origin',
+      );
+      this.#done.resolve('fallback');
+    }, this.#options.stallTimeoutMs);
+    this.#stallTimer.unref();
+  }
+}

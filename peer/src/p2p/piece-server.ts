@@ -1,0 +1,160 @@
+import { open } from 'node:fs/promises';
+import type { Stream } from '@libp2p/interface';
+import { byteStream } from '@libp2p/utils';
+import { type Digest, isDigest } from '@shoal/oci';
+import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
+import {
+  PIECE_PROTOCOL,
+  PieceRequest,
+  PieceResponse,
+  PieceStatus,
+  pieceLayout,
+  pieceLength,
+  pieceStart,
+} from '@shoal/protocol';
+import type { Logger } from '@shoal/telemetry';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { BlobTask } from '../task/blob-task.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+
+export interface PieceServerOptions {
+  node: ShoalNode;
+  store: BlobStore;
+  /** The running download task of a digest, whose present pieces can be served too. */
+  findTask: (digest: Digest) => BlobTask | undefined;
+  uploadSlots: number;
+  limiter: RateLimiter;
+  logger: Logger;
+  onUpload: (bytes: number) => void;
+  onRequest: (status: 'ok' | 'busy' | 'not_found' | 'bad_request') => void;
+}
+
+const SEND_CHUNK = 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Where a piece's bytes can be read from on this node. */
+type PieceSource = {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+  sha256?: string;
+};
+
+/**
+ * Serves pieces of complete and partial blobs over /shoal/piece/1.0.0, one
+ * request per stream, within the node's upload slots; answers busy beyond.
+ */
+export async function startPieceServer(options: PieceServerOptions): Promise<{ active(): number }> {
+  let active = 0;
+  await options.node.handle(
+    PIECE_PROTOCOL,
+    (stream: Stream) => {
+      void serve(stream).catch((error: Error) => {
+        options.logger.debug({ err: error.message }, 'piece request ended with an error');
+        stream.abort(error);
+      });
+    },
+    { maxInboundStreams: Math.max(64, options.uploadSlots * 4) },
+  );
+
+  async function serve(stream: Stream): Promise<void> {
+    const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 });
+    const request = PieceRequest.decode(
+      await readFrame(bytes, 1024, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
+    );
+    const respond = async (status: number, message: string) => {
+      await sendWithBackpressure(
+        stream,
+        frame(PieceResponse.encode({ status, length: 0, sha256: new Uint8Array(0), message })),
+      );
+      await stream.close();
+    };
+    if (!isDigest(request.digest)) {
+      options.onRequest('bad_request');
+      return respond(PieceStatus.badRequest, 'invalid digest');
+    }
+    if (active >= options.uploadSlots) {
+      options.onRequest('busy');
+      return respond(PieceStatus.busy, 'all upload slots in use');
+    }
+    active++;
+    try {
+      const found = await locate(request.digest as Digest, request.index);
+      if (!found) {
+        options.onRequest('not_found');
+        return respond(PieceStatus.notFound, 'piece not here');
+      }
+      try {
+        const { source, offset, length } = found;
+        options.onRequest('ok');
+        const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
+        await sendWithBackpressure(
+          stream,
+          frame(PieceResponse.encode({ status: PieceStatus.ok, length, sha256, message: '' })),
+        );
+        for (let done = 0; done < length; ) {
+          const size = Math.min(SEND_CHUNK, length - done);
+          await options.limiter.take(size);
+          const chunk = await source.read(offset + done, size);
+          await sendWithBackpressure(stream, chunk);
+          options.onUpload(size);
+          done += size;
+        }
+        await stream.close();
+      } finally {
+        await found.source.close();
+      }
+    } finally {
+      active--;
+    }
+  }
+
+  async function locate(
+    digest: Digest,
+    index: number,
+  ): Promise<{ source: PieceSource; offset: number; length: number } | undefined> {
+    const task = options.findTask(digest);
+    const partial = task?.partial;
+    if (partial && index < partial.layout.count && partial.present.has(index)) {
+      const hash = partial.pieceHashes.get(index);
+      return {
+        source: {
+          read: (o, l) => partial.read(o, l),
+          close: async () => {},
+          ...(hash ? { sha256: hash } : {}),
+        },
+        offset: pieceStart(partial.layout, index),
+        length: pieceLength(partial.layout, index),
+      };
+    }
+    const pin = options.store.pin(digest);
+    if (!pin) return undefined;
+    const layout = pieceLayout(pin.size);
+    if (index >= layout.count) {
+      pin.release();
+      return undefined;
+    }
+    const file = await open(pin.path, 'r');
+    return {
+      source: {
+        async read(offset, length) {
+          const buffer = Buffer.allocUnsafe(length);
+          let filled = 0;
+          while (filled < length) {
+            const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled);
+            if (bytesRead === 0) throw new Error('blob file ended early');
+            filled += bytesRead;
+          }
+          return buffer;
+        },
+        async close() {
+          await file.close();
+          pin.release();
+        },
+      },
+      offset: pieceStart(layout, index),
+      length: pieceLength(layout, index),
+    };
+  }
+
+  return { active: () => active };
+}

@@ -1,0 +1,106 @@
+import type { PrivateKey } from '@libp2p/interface';
+import { createShoalNode, type ShoalNode } from '@shoal/p2p';
+import { Bitfield, pieceLayout, type Register } from '@shoal/protocol';
+import type { Logger } from '@shoal/telemetry';
+import type { PeerMetrics } from '../metrics.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { TaskManager, TaskRunner } from '../task/task-manager.ts';
+import { Conductor } from './conductor.ts';
+import { startPieceServer } from './piece-server.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { SchedulerClient } from './scheduler-client.ts';
+
+export interface SwarmConfig {
+  privateKey: PrivateKey;
+  listen: string[];
+  schedulers: string[];
+  labels: Record<string, string>;
+  uploadSlots: number;
+  downloadSlots: number;
+  /** bytes/s, 0 = unlimited */
+  downloadRate: number;
+  uploadRate: number;
+  pskFile?: string;
+  pieceTimeoutMs: number;
+  stallTimeoutMs: number;
+}
+
+export interface Swarm {
+  readonly node: ShoalNode;
+  readonly runner: TaskRunner;
+  readonly scheduler: SchedulerClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * This node's part in the swarm: the libp2p node, the piece server, the
+ * scheduler connections and the conductor that runs tasks through them.
+ */
+export async function startSwarm(
+  config: SwarmConfig,
+  deps: { store: BlobStore; tasks: () => TaskManager; metrics: PeerMetrics; logger: Logger },
+): Promise<Swarm> {
+  const node = await createShoalNode({
+    privateKey: config.privateKey,
+    listen: config.listen,
+    dht: false,
+    ...(config.pskFile ? { pskFile: config.pskFile } : {}),
+  });
+  const downloadLimiter = new RateLimiter(config.downloadRate);
+  const uploadLimiter = new RateLimiter(config.uploadRate);
+  await startPieceServer({
+    node,
+    store: deps.store,
+    findTask: (digest) => deps.tasks().get(digest),
+    uploadSlots: config.uploadSlots,
+    limiter: uploadLimiter,
+    logger: deps.logger,
+    onUpload: (bytes) => deps.metrics.uploadedBytes.inc(bytes),
+    onRequest: (status) => deps.metrics.pieceRequests.inc({ status }),
+  });
+  const registration = async (): Promise<Register> => ({
+    addrs: node.getMultiaddrs().map((ma) => ma.toString()),
+    labels: new Map(Object.entries(config.labels)),
+    uploadSlots: config.uploadSlots,
+    uploadRate: BigInt(config.uploadRate),
+    downloadRate: BigInt(config.downloadRate),
+    holdings: [...deps.store.entries()]
+      .filter(({ size }) => size > 0)
+      .map(({ digest, size }) => {
+        const layout = pieceLayout(size);
+        return {
+          digest,
+          size: BigInt(size),
+          pieceSize: layout.pieceSize,
+          bitfield: Bitfield.full(layout.count).bytes,
+          complete: true,
+        };
+      }),
+  });
+  const scheduler = new SchedulerClient({
+    node,
+    addresses: config.schedulers,
+    registration,
+    logger: deps.logger,
+  });
+  scheduler.start();
+  const conductor = new Conductor({
+    node,
+    scheduler,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    downloadLimiter,
+    downloadSlots: config.downloadSlots,
+    pieceTimeoutMs: config.pieceTimeoutMs,
+    stallTimeoutMs: config.stallTimeoutMs,
+  });
+  return {
+    node,
+    runner: (task, origin) => conductor.run(task, origin),
+    scheduler,
+    async stop() {
+      await scheduler.stop();
+      await node.stop();
+    },
+  };
+}

@@ -1,0 +1,305 @@
+import {
+  Bitfield,
+  FailureReason,
+  type OpenTask,
+  type PieceReport,
+  type Register,
+  type SchedulerMessage,
+  type TaskDone,
+} from '@shoal/protocol';
+import type { Logger } from '@shoal/telemetry';
+import type { SchedulerMetrics } from './metrics.ts';
+import { assignPieces } from './policy/assign.ts';
+import type { ParentView } from './policy/parent-score.ts';
+import type { SwarmState } from './state/swarm-state.ts';
+import type { SwarmTask, TaskPeer } from './state/task.ts';
+
+export interface DispatcherOptions {
+  state: SwarmState;
+  send: (hostId: string, message: SchedulerMessage) => void;
+  logger: Logger;
+  metrics: SchedulerMetrics;
+  now?: () => number;
+  /** pieces in one back-to-source range */
+  originRangePieces?: number;
+  /** an origin range with no progress for this long is handed to someone else */
+  originTimeoutMs?: number;
+  /** a piece assignment not reported for this long frees its slot and is reissued */
+  pieceTimeoutMs?: number;
+}
+
+/**
+ * The scheduling loop: applies what peers report to the swarm state, asks the
+ * pure policy for assignments and sends them. Event driven (every report can
+ * unblock waiting peers) plus a periodic sweep for timeouts.
+ */
+export class Dispatcher {
+  readonly #state: SwarmState;
+  readonly #send: DispatcherOptions['send'];
+  readonly #log: Logger;
+  readonly #metrics: SchedulerMetrics;
+  readonly #now: () => number;
+  readonly #originRangePieces: number;
+  readonly #originTimeoutMs: number;
+  readonly #pieceTimeoutMs: number;
+
+  constructor(options: DispatcherOptions) {
+    this.#state = options.state;
+    this.#send = options.send;
+    this.#log = options.logger;
+    this.#metrics = options.metrics;
+    this.#now = options.now ?? Date.now;
+    this.#originRangePieces = options.originRangePieces ?? 4;
+    this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
+    this.#pieceTimeoutMs = options.pieceTimeoutMs ?? 15_000;
+  }
+
+  register(hostId: string, message: Register): void {
+    this.#state.hosts.upsert(
+      hostId,
+      {
+        addrs: message.addrs,
+        labels: Object.fromEntries(message.labels),
+        uploadSlots: message.uploadSlots || 8,
+      },
+      this.#now(),
+    );
+    for (const holding of message.holdings) {
+      const task = this.#state.task(holding.digest, Number(holding.size), holding.pieceSize || undefined);
+      if (!task) continue;
+      const have = holding.complete
+        ? Bitfield.full(task.pieceCount)
+        : safeBitfield(task.pieceCount, holding.bitfield);
+      if (have) task.addHolding(hostId, have);
+    }
+    this.#log.info({ host: hostId, holdings: message.holdings.length }, 'host registered');
+  }
+
+  openTask(hostId: string, message: OpenTask): void {
+    const size = Number(message.size);
+    const task = this.#state.task(message.digest, size > 0 ? size : undefined);
+    if (!task) {
+      // Nobody knows the size yet: the requester learns it from the origin and opens again.
+      this.#send(hostId, { taskInfo: { digest: message.digest, size: 0n, pieceSize: 0 } });
+      return;
+    }
+    if (size > 0 && size !== task.size) {
+      this.#log.warn(
+        { host: hostId, digest: task.digest, size, known: task.size },
+        'size disagrees with task',
+      );
+    }
+    const peer = task.peer(hostId);
+    peer.active = true;
+    peer.want = message.want;
+    const have = safeBitfield(task.pieceCount, message.bitfield);
+    if (have) for (const index of have.present()) task.markHas(peer, index);
+    this.#send(hostId, {
+      taskInfo: { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize },
+    });
+    this.#dispatch(task, peer);
+  }
+
+  report(hostId: string, message: PieceReport): void {
+    const task = this.#state.tasks.get(message.digest);
+    if (!task) return;
+    const peer = task.peer(hostId);
+    const now = this.#now();
+    let newPieces = false;
+    for (const done of message.done) {
+      if (done.index >= task.pieceCount) continue;
+      const flight = peer.inFlight.get(done.index);
+      if (flight) {
+        peer.inFlight.delete(done.index);
+        this.#releaseSlot(flight.parent);
+        this.#state.hosts.recordSpeed(flight.parent, done.length, done.millis);
+      }
+      if (done.parent === '') {
+        this.#metrics.originPieces.inc();
+        if (task.originInFlight.get(done.index) === hostId) task.originInFlight.delete(done.index);
+        if (peer.origin) {
+          peer.origin.remaining.delete(done.index);
+          peer.origin.lastProgress = now;
+          if (peer.origin.remaining.size === 0) peer.origin = undefined;
+        }
+        if (!task.table[done.index] && done.sha256.length === 32) {
+          task.table[done.index] = done.sha256;
+          task.tableReporters.add(hostId);
+        }
+      }
+      task.markHas(peer, done.index);
+      newPieces = true;
+    }
+    for (const failed of message.failed) {
+      const flight = peer.inFlight.get(failed.index);
+      if (flight) {
+        peer.inFlight.delete(failed.index);
+        this.#releaseSlot(flight.parent);
+      }
+      this.#metrics.pieceFailures.inc({ reason: reasonName(failed.reason) });
+      if (failed.reason === FailureReason.origin) {
+        if (task.originInFlight.get(failed.index) === hostId) task.originInFlight.delete(failed.index);
+        peer.origin?.remaining.delete(failed.index);
+        if (peer.origin?.remaining.size === 0) peer.origin = undefined;
+      } else if (failed.reason === FailureReason.mismatch && failed.parent) {
+        task.blocklist.add(failed.parent);
+        this.#metrics.blocklistEvents.inc({ scope: 'task' });
+        if (this.#state.hosts.strike(failed.parent)) {
+          this.#metrics.blocklistEvents.inc({ scope: 'cluster' });
+          this.#log.warn({ host: failed.parent }, 'host blocklisted cluster-wide after repeated bad pieces');
+        }
+      }
+    }
+    peer.want = message.want;
+    if (message.originIdle && peer.origin) task.releaseOrigin(peer);
+    this.#dispatch(task, peer);
+    if (newPieces || message.failed.length > 0) this.#dispatchWaiting(task, hostId);
+  }
+
+  taskDone(hostId: string, message: TaskDone): void {
+    const task = this.#state.tasks.get(message.digest);
+    if (!task) return;
+    const peer = task.peer(hostId);
+    peer.active = false;
+    peer.want = 0;
+    task.releaseOrigin(peer);
+    if (message.ok) {
+      for (let index = 0; index < task.pieceCount; index++) task.markHas(peer, index);
+      task.sealed = true;
+      this.#dispatchWaiting(task, hostId);
+      return;
+    }
+    this.#log.warn({ host: hostId, digest: task.digest, error: message.error }, 'peer reports a failed task');
+  }
+
+  hostLeft(hostId: string): void {
+    const touched = this.#state.removeHost(hostId);
+    for (const task of touched) this.#dispatchWaiting(task, hostId);
+    this.#state.prune();
+  }
+
+  /** Periodic sweep: stalled origin ranges and silent piece assignments are reissued. */
+  sweep(): void {
+    const now = this.#now();
+    for (const task of this.#state.tasks.values()) {
+      let changed = false;
+      for (const peer of task.peers.values()) {
+        if (peer.origin && now - peer.origin.lastProgress > this.#originTimeoutMs) {
+          this.#log.warn({ host: peer.id, digest: task.digest }, 'origin range stalled; reassigning');
+          task.releaseOrigin(peer);
+          changed = true;
+        }
+        for (const [index, flight] of peer.inFlight) {
+          if (now - flight.since > this.#pieceTimeoutMs) {
+            peer.inFlight.delete(index);
+            this.#releaseSlot(flight.parent);
+            changed = true;
+          }
+        }
+      }
+      if (changed) this.#dispatchWaiting(task, '');
+    }
+  }
+
+  #dispatchWaiting(task: SwarmTask, except: string): void {
+    for (const peer of task.peers.values()) {
+      if (peer.id !== except && peer.active && (peer.want > 0 || !peer.origin)) this.#dispatch(task, peer);
+    }
+  }
+
+  #dispatch(task: SwarmTask, peer: TaskPeer): void {
+    if (!peer.active) return;
+    const started = performance.now();
+    const hosts = this.#state.hosts;
+    const requester = hosts.get(peer.id);
+    if (!requester) return;
+    const eligible = (id: string) => id !== peer.id && !task.blocklist.has(id) && !hosts.isBlocked(id);
+    const output = assignPieces({
+      pieceCount: task.pieceCount,
+      requester: {
+        id: peer.id,
+        labels: requester.labels,
+        has: (index) => peer.have.has(index),
+        inFlight: new Set(peer.inFlight.keys()),
+        want: peer.want,
+        canTakeOrigin: peer.origin === undefined,
+      },
+      holdersOf: (index) => [...task.holders[index]!].filter(eligible),
+      holderCount: (index) => {
+        let count = 0;
+        for (const id of task.holders[index]!) if (eligible(id)) count++;
+        return count;
+      },
+      originInFlight: (index) => task.originInFlight.has(index),
+      parents: eligibleParents(hosts, eligible),
+      originRangePieces: this.#originRangePieces,
+    });
+    const now = this.#now();
+    const pieces = output.pieces.map(({ index, parent }) => {
+      peer.inFlight.set(index, { parent, since: now });
+      const host = hosts.get(parent)!;
+      host.activeUploads++;
+      return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
+    });
+    peer.want = Math.max(0, peer.want - pieces.length);
+    const origin = output.origin ? [output.origin] : [];
+    if (output.origin) {
+      const remaining = new Set<number>();
+      for (let i = output.origin.first; i < output.origin.first + output.origin.count; i++) {
+        task.originInFlight.set(i, peer.id);
+        remaining.add(i);
+      }
+      peer.origin = { remaining, lastProgress: now };
+      this.#metrics.backToSource.inc();
+    }
+    this.#metrics.assignmentLatency.observe((performance.now() - started) / 1000);
+    if (pieces.length === 0 && origin.length === 0) return;
+    this.#metrics.assignments.inc({ kind: 'peer' }, pieces.length);
+    this.#metrics.assignments.inc({ kind: 'origin' }, origin.length);
+    this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
+  }
+
+  #releaseSlot(parent: string): void {
+    const host = this.#state.hosts.get(parent);
+    if (host && host.activeUploads > 0) host.activeUploads--;
+  }
+}
+
+/** Parent views of every eligible connected host, built once per decision. */
+function eligibleParents(
+  hosts: SwarmState['hosts'],
+  eligible: (id: string) => boolean,
+): Map<string, ParentView> {
+  const into = new Map<string, ParentView>();
+  for (const host of hosts.values()) {
+    if (!eligible(host.id)) continue;
+    into.set(host.id, {
+      id: host.id,
+      freeSlots: Math.max(0, host.uploadSlots - host.activeUploads),
+      uploadSlots: host.uploadSlots,
+      speed: host.speed,
+      labels: host.labels,
+    });
+  }
+  return into;
+}
+
+function safeBitfield(count: number, bytes: Uint8Array): Bitfield | undefined {
+  if (bytes.length === 0) return undefined;
+  try {
+    return new Bitfield(count, bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function reasonName(reason: number): string {
+  switch (reason) {
+    case FailureReason.mismatch:
+      return 'mismatch';
+    case FailureReason.origin:
+      return 'origin';
+    default:
+      return 'unavailable';
+  }
+}

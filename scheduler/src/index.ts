@@ -1,0 +1,1 @@
+export { type RunningScheduler, type SchedulerConfig, startScheduler } from './server.ts';

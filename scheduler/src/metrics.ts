@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface SchedulerGaugeSources {
+  peers(): number;
+  tasks(): number;
+}
+
+/** Every metric of the scheduler, in one place. */
+export function createSchedulerMetrics(registry: Registry, sources: SchedulerGaugeSources) {
+  const registers = [registry];
+  return {
+    peers: new Gauge({
+      name: 'shoal_scheduler_peers',
+      help: 'Peers connected to this scheduler',
+      registers,
+      collect() {
+        this.set(sources.peers());
+      },
+    }),
+    tasks: new Gauge({
+      name: 'shoal_scheduler_tasks',
+      help: 'Blob tasks this scheduler tracks',
+      registers,
+      collect() {
+        this.set(sources.tasks());
+      },
+    }),
+    assignments: new Counter({
+      name: 'shoal_scheduler_assignments_total',
+      help: 'Assignments issued, by kind (peer: a piece from a parent; origin: a back-to-source range)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    assignmentLatency: new Histogram({
+      name: 'shoal_scheduler_assignment_duration_seconds',
+      help: 'Time to compute one assignment decision',
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
+      registers,
+    }),
+    backToSource: new Counter({
+      name: 'shoal_scheduler_back_to_source_total',
+      help: 'Back-to-source ranges handed out',
+      registers,
+    }),
+    originPieces: new Counter({
+      name: 'shoal_scheduler_origin_pieces_total',
+      help: 'Pieces reported fetched from the origin',
+      registers,
+    }),
+    pieceFailures: new Counter({
+      name: 'shoal_scheduler_piece_failures_total',
+      help: 'Piece failures reported by peers, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    blocklistEvents: new Counter({
+      name: 'shoal_scheduler_blocklist_events_total',
+      help: 'Hosts blocklisted, by scope (task or cluster)',
+      labelNames: ['scope'] as const,
+      registers,
+    }),
+  };
+}
+
+export type SchedulerMetrics = ReturnType<typeof createSchedulerMetrics>;

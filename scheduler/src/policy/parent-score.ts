@@ -1,0 +1,38 @@
+/** Pure scoring of candidate parents for one requester. Higher is better. */
+
+export interface ParentView {
+  id: string;
+  /** upload slots not taken by assignments in flight */
+  freeSlots: number;
+  uploadSlots: number;
+  /** measured piece throughput towards others, bytes/s (0 = not measured yet) */
+  speed: number;
+  labels: Readonly<Record<string, string>>;
+}
+
+/** Labels whose equality means "close": a shared rack implies a shared zone, so rack weighs more. */
+export const LOCALITY_WEIGHTS: Readonly<Record<string, number>> = {
+  zone: 0.5,
+  rack: 1,
+  'topology.kubernetes.io/zone': 0.5,
+};
+
+/**
+ * Free capacity first (an idle parent beats a busy one), then measured speed
+ * relative to the fastest known, then locality. Unmeasured parents get the
+ * median weight so newcomers are tried.
+ */
+export function scoreParent(
+  parent: ParentView,
+  requesterLabels: Readonly<Record<string, string>>,
+  fastestSpeed: number,
+): number {
+  const capacity = parent.uploadSlots > 0 ? parent.freeSlots / parent.uploadSlots : 0;
+  const speed = fastestSpeed > 0 ? (parent.speed > 0 ? parent.speed / fastestSpeed : 0.5) : 0.5;
+  let locality = 0;
+  for (const [label, weight] of Object.entries(LOCALITY_WEIGHTS)) {
+    const mine = requesterLabels[label];
+    if (mine !== undefined && parent.labels[label] === mine) locality += weight;
+  }
+  return 2 * capacity + speed + locality;
+}

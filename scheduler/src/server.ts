@@ -1,0 +1,83 @@
+import { createShoalNode, loadOrCreateIdentity } from '@shoal/p2p';
+import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
+import { Dispatcher } from './dispatcher.ts';
+import { createSchedulerMetrics } from './metrics.ts';
+import { SchedulerService } from './service.ts';
+import { SwarmState } from './state/swarm-state.ts';
+
+export interface SchedulerConfig {
+  /** libp2p multiaddrs to listen on */
+  listen: string[];
+  /** host:port of the admin HTTP */
+  http: string;
+  dataDir: string;
+  pskFile?: string;
+  originRangePieces?: number;
+  originTimeoutMs?: number;
+  pieceTimeoutMs?: number;
+}
+
+export interface RunningScheduler {
+  readonly peerId: string;
+  readonly multiaddrs: string[];
+  readonly adminAddress: string;
+  stop(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 1000;
+
+/** Wires the libp2p node, state, dispatcher, protocol service and admin HTTP into a running scheduler. */
+export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
+  const node = await createShoalNode({
+    privateKey: await loadOrCreateIdentity(config.dataDir),
+    listen: config.listen,
+    ...(config.pskFile ? { pskFile: config.pskFile } : {}),
+  });
+  const state = new SwarmState();
+  const metricsRegistry = createMetricsRegistry({ service: 'scheduler' });
+  const metrics = createSchedulerMetrics(metricsRegistry, {
+    peers: () => state.hosts.size,
+    tasks: () => state.tasks.size,
+  });
+  const service: SchedulerService = new SchedulerService(node, () => dispatcher, logger);
+  const dispatcher = new Dispatcher({
+    state,
+    logger,
+    metrics,
+    send: (hostId, message) => service.send(hostId, message),
+    ...(config.originRangePieces ? { originRangePieces: config.originRangePieces } : {}),
+    ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
+    ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
+  });
+  await service.start();
+  const sweep = setInterval(() => dispatcher.sweep(), SWEEP_INTERVAL_MS);
+  sweep.unref();
+  const multiaddrs = () => node.getMultiaddrs().map((ma) => ma.toString());
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({
+      listen: config.http,
+      metrics: metricsRegistry,
+      info: () => ({ peerId: node.peerId.toString(), multiaddrs: multiaddrs() }),
+      notReadyReason: () => (node.status === 'started' ? null : `libp2p node is ${node.status}`),
+    });
+  } catch (error) {
+    clearInterval(sweep);
+    await node.stop();
+    throw error;
+  }
+  logger.info(
+    { peerId: node.peerId.toString(), multiaddrs: multiaddrs(), admin: admin.address },
+    'scheduler ready',
+  );
+  return {
+    peerId: node.peerId.toString(),
+    multiaddrs: multiaddrs(),
+    adminAddress: admin.address,
+    async stop() {
+      clearInterval(sweep);
+      await admin.close();
+      await node.stop();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import type { Connection, Stream } from '@libp2p/interface';
+import { messageChannel, type ShoalNode } from '@shoal/p2p';
+import { PeerMessage, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/protocol';
+import type { Logger } from '@shoal/telemetry';
+import type { Dispatcher } from './dispatcher.ts';
+
+type Channel = ReturnType<typeof messageChannel<PeerMessage, SchedulerMessage>>;
+
+interface Session {
+  channel: Channel;
+  stream: Stream;
+  /** writes are serialised so messages never interleave */
+  sending: Promise<void>;
+}
+
+/**
+ * Thin protocol server: one long-lived stream per peer, decoded messages
+ * handed to the dispatcher, its answers written back in order.
+ */
+export class SchedulerService {
+  readonly #node: ShoalNode;
+  readonly #dispatcher: () => Dispatcher;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(node: ShoalNode, dispatcher: () => Dispatcher, logger: Logger) {
+    this.#node = node;
+    this.#dispatcher = dispatcher;
+    this.#log = logger;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async start(): Promise<void> {
+    await this.#node.handle(
+      SCHEDULER_PROTOCOL,
+      (stream: Stream, connection: Connection) => {
+        void this.#serve(stream, connection.remotePeer.toString());
+      },
+      { maxInboundStreams: 4 },
+    );
+  }
+
+  send(hostId: string, message: SchedulerMessage): void {
+    const session = this.#sessions.get(hostId);
+    if (!session) return;
+    session.sending = session.sending
+      .then(() => session.channel.write(message))
+      .catch((error: Error) => {
+        this.#log.debug({ host: hostId, err: error.message }, 'send to peer failed');
+        session.stream.abort(error);
+      });
+  }
+
+  async #serve(stream: Stream, hostId: string): Promise<void> {
+    const channel = messageChannel(stream, PeerMessage, SchedulerMessage);
+    const previous = this.#sessions.get(hostId);
+    previous?.stream.abort(new Error('replaced by a newer session'));
+    const session: Session = { channel, stream, sending: Promise.resolve() };
+    this.#sessions.set(hostId, session);
+    const dispatcher = this.#dispatcher();
+    try {
+      for (;;) {
+        const message = await channel.read();
+        if (message.register) dispatcher.register(hostId, message.register);
+        if (message.openTask) dispatcher.openTask(hostId, message.openTask);
+        if (message.report) dispatcher.report(hostId, message.report);
+        if (message.taskDone) dispatcher.taskDone(hostId, message.taskDone);
+      }
+    } catch (error) {
+      const closedNormally =
+        stream.status !== 'open' || /EOF|closed|reset|abort/i.test((error as Error).message);
+      if (!closedNormally) {
+        this.#log.warn(
+          { host: hostId, err: (error as Error).message },
+          'bad message from peer; dropping session',
+        );
+      }
+      stream.abort(error as Error);
+    } finally {
+      if (this.#sessions.get(hostId) === session) {
+        this.#sessions.delete(hostId);
+        dispatcher.hostLeft(hostId);
+        this.#log.info({ host: hostId }, 'host left');
+      }
+    }
+  }
+}

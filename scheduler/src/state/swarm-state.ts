@@ -1,0 +1,37 @@
+import { HostRegistry } from './hosts.ts';
+import { SwarmTask } from './task.ts';
+
+/** The scheduler's one home of state: hosts and tasks. */
+export class SwarmState {
+  readonly hosts = new HostRegistry();
+  readonly tasks = new Map<string, SwarmTask>();
+
+  /** The task for a digest, created when the size is known; undefined while nobody knows the size. */
+  task(digest: string, size?: number, pieceSize?: number): SwarmTask | undefined {
+    const existing = this.tasks.get(digest);
+    if (existing) return existing;
+    if (size === undefined || size <= 0) return undefined;
+    const task = new SwarmTask(digest, size, pieceSize);
+    this.tasks.set(digest, task);
+    return task;
+  }
+
+  /** Removes a host from every task; returns the tasks it took part in. */
+  removeHost(id: string): SwarmTask[] {
+    const touched: SwarmTask[] = [];
+    for (const task of this.tasks.values()) {
+      if (task.removePeer(id)) touched.push(task);
+      // Its children's in-flight fetches from it will fail; free those slots now.
+      for (const peer of task.peers.values()) {
+        for (const [index, flight] of peer.inFlight) if (flight.parent === id) peer.inFlight.delete(index);
+      }
+    }
+    this.hosts.remove(id);
+    return touched;
+  }
+
+  /** Tasks with no peer left are forgotten. */
+  prune(): void {
+    for (const [digest, task] of this.tasks) if (task.peers.size === 0) this.tasks.delete(digest);
+  }
+}

@@ -1,0 +1,111 @@
+import { Bitfield, pieceLayout, pieceSizeFor } from '@shoal/protocol';
+
+export interface InFlightPiece {
+  parent: string;
+  since: number;
+}
+
+export interface OriginRangeState {
+  remaining: Set<number>;
+  lastProgress: number;
+}
+
+/** A peer's view inside one task. */
+export interface TaskPeer {
+  readonly id: string;
+  have: Bitfield;
+  inFlight: Map<number, InFlightPiece>;
+  origin: OriginRangeState | undefined;
+  want: number;
+  /** it is downloading (has the task open), as opposed to only holding pieces */
+  active: boolean;
+}
+
+/**
+ * Everything the scheduler knows about one blob: its piece table, who holds
+ * which pieces, what is in flight from parents and from the origin.
+ */
+export class SwarmTask {
+  readonly digest: string;
+  readonly size: number;
+  readonly pieceSize: number;
+  readonly pieceCount: number;
+  /** piece index -> sha256, from back-to-source reports */
+  readonly table: (Uint8Array<ArrayBuffer> | undefined)[];
+  /** hosts whose origin reports filled the table (suspects if it proves poisoned) */
+  readonly tableReporters = new Set<string>();
+  sealed = false;
+  readonly peers = new Map<string, TaskPeer>();
+  readonly holders: Set<string>[];
+  /** piece index -> host fetching it from the origin */
+  readonly originInFlight = new Map<number, string>();
+  /** hosts blocklisted for this task only */
+  readonly blocklist = new Set<string>();
+
+  constructor(digest: string, size: number, pieceSize = pieceSizeFor(size)) {
+    const layout = pieceLayout(size, pieceSize);
+    this.digest = digest;
+    this.size = size;
+    this.pieceSize = layout.pieceSize;
+    this.pieceCount = layout.count;
+    this.table = new Array(layout.count).fill(undefined);
+    this.holders = Array.from({ length: layout.count }, () => new Set<string>());
+  }
+
+  peer(id: string): TaskPeer {
+    let peer = this.peers.get(id);
+    if (!peer) {
+      peer = {
+        id,
+        have: new Bitfield(this.pieceCount),
+        inFlight: new Map(),
+        origin: undefined,
+        want: 0,
+        active: false,
+      };
+      this.peers.set(id, peer);
+    }
+    return peer;
+  }
+
+  addHolding(id: string, have: Bitfield): void {
+    const peer = this.peer(id);
+    for (const index of have.present()) this.markHas(peer, index);
+  }
+
+  markHas(peer: TaskPeer, index: number): void {
+    if (peer.have.set(index)) this.holders[index]!.add(peer.id);
+  }
+
+  /** Forgets a peer entirely (it left): its pieces vanish from the swarm view, its origin range is freed. */
+  removePeer(id: string): TaskPeer | undefined {
+    const peer = this.peers.get(id);
+    if (!peer) return undefined;
+    for (const index of peer.have.present()) this.holders[index]!.delete(id);
+    this.releaseOrigin(peer);
+    this.peers.delete(id);
+    return peer;
+  }
+
+  releaseOrigin(peer: TaskPeer): void {
+    if (!peer.origin) return;
+    for (const index of peer.origin.remaining) {
+      if (this.originInFlight.get(index) === peer.id) this.originInFlight.delete(index);
+    }
+    peer.origin = undefined;
+  }
+
+  /** Drops the piece table and every piece that was only vouched for by it (it proved poisoned). */
+  resetTable(): void {
+    this.table.fill(undefined);
+    this.tableReporters.clear();
+    this.sealed = false;
+    for (const peer of this.peers.values()) {
+      for (const index of peer.have.present()) this.holders[index]!.delete(peer.id);
+      peer.have = new Bitfield(this.pieceCount);
+      peer.inFlight.clear();
+      peer.origin = undefined;
+    }
+    this.originInFlight.clear();
+  }
+}
