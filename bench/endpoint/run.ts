@@ -2,23 +2,25 @@
  * Endpoint benchmark: the peer's registry endpoint against the real
  * distribution registry, in one run, medians of several runs.
  *
- *   node bench/endpoint/run.ts [--runs 3] [--size-mib 1024] [--cpu-prof DIR]
+ *   node bench/endpoint/run.ts [--runs 3] [--size-mib 1024] [--only cached,cold,rss] [--cpu-prof DIR]
  *
- * (a) cached blob throughput: peer serving from its cache vs the registry
- *     serving from its disk (sendfile);
- * (b) cold pull through an origin capped at 100 MB/s: fresh peer vs the
- *     registry behind the same kind of capped proxy;
- * (c) peak RSS of the peer streaming the blob to two clients at once, for an
- *     in-flight task and for a cached blob;
- * plus time to first byte for cached and in-flight blobs.
+ * cached  cached blob throughput: the peer serving from its cache vs the
+ *         registry serving from its disk (sendfile); TTFB of cached blobs.
+ * cold    cold pull through an origin capped at 100 MB/s: a fresh peer vs the
+ *         registry behind the same kind of capped proxy; TTFB of in-flight blobs.
+ * rss     peak RSS of the peer streaming the blob to two clients at once, for
+ *         an in-flight task (origin capped and uncapped) and for a cached blob.
  *
- * The client is curl writing to /dev/null (one process per transfer), the
- * same for every target. Progress goes to stderr, the JSON result to stdout.
+ * The client is curl writing to /dev/null, one process per transfer, the same
+ * for every target. CPU seconds of the serving process are read from
+ * /proc/<pid>/stat around each transfer: on a busy 2-core machine they are a
+ * steadier measure of cost than wall time. Progress goes to stderr, the JSON
+ * result to stdout.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -30,17 +32,25 @@ import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
 
 const REPOSITORY = 'bench/endpoint';
 const ORIGIN_CAP_BYTES_PER_SECOND = 100e6;
-const TARGETS = { cachedThroughputRatio: 0.8, coldPullTimeRatio: 1.05, peakRssMiB: 150 };
+const TARGETS = { cachedThroughputRatio: 0.8, coldPullTimeRatio: 1.05, peakRssMB: 150 };
+const SECTIONS = ['cached', 'cold', 'rss'] as const;
+type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     'size-mib': { type: 'string', default: '1024' },
+    only: { type: 'string', default: SECTIONS.join(',') },
     'cpu-prof': { type: 'string' },
   },
 });
 const RUNS = positiveInt(args.runs, '--runs');
-const SIZE = positiveInt(args['size-mib'], '--size-mib') * 1024 * 1024;
+const SIZE_MIB = positiveInt(args['size-mib'], '--size-mib');
+const SIZE = SIZE_MIB * 1024 * 1024;
+const ONLY = new Set(args.only.split(',').map((s) => s.trim()));
+for (const s of ONLY) {
+  if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s}`);
+}
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 
 function positiveInt(value: string | undefined, flag: string): number {
@@ -100,6 +110,7 @@ const mbps = (t: Transfer) => SIZE / t.total / 1e6;
 const ms = (seconds: number) => seconds * 1000;
 
 function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -115,6 +126,8 @@ function figure(samples: number[], digits = 1): Figure {
   return { median: round(median(samples)), samples: samples.map(round) };
 }
 
+const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+
 async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
@@ -122,11 +135,28 @@ async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<num
   return Number(match[1]);
 }
 
+const kibToMB = (kib: number) => (kib * 1024) / 1e6;
+
+/** User+system CPU seconds a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds per GiB that `pid` spends while `work` runs. */
+async function cpuPerGiB<T>(pid: number, bytes: number, work: () => Promise<T>): Promise<[T, number]> {
+  const before = await cpuSeconds(pid);
+  const result = await work();
+  return [result, ((await cpuSeconds(pid)) - before) / (bytes / 2 ** 30)];
+}
+
 /** Samples VmRSS of a process until stopped; also reads VmHWM (the kernel's peak) at the end. */
 function watchRss(
   pid: number,
   intervalMs = 20,
-): { stop(): Promise<{ sampledPeakMiB: number; hwmMiB: number }> } {
+): { stop(): Promise<{ sampledPeakMB: number; hwmMB: number }> } {
   let peak = 0;
   let running = true;
   const loop = (async () => {
@@ -139,8 +169,7 @@ function watchRss(
     async stop() {
       running = false;
       await loop;
-      const hwm = await procStatusKiB(pid, 'VmHWM');
-      return { sampledPeakMiB: peak / 1024, hwmMiB: hwm / 1024 };
+      return { sampledPeakMB: kibToMB(peak), hwmMB: kibToMB(await procStatusKiB(pid, 'VmHWM')) };
     },
   };
 }
@@ -148,7 +177,13 @@ function watchRss(
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-async function makeBlob(dir: string): Promise<{ digest: string; path: string; size: number }> {
+interface Blob {
+  digest: string;
+  path: string;
+  size: number;
+}
+
+async function makeBlob(dir: string): Promise<Blob> {
   const path = join(dir, 'blob.bin');
   const hash = createHash('sha256');
   async function* hashed() {
@@ -161,23 +196,219 @@ async function makeBlob(dir: string): Promise<{ digest: string; path: string; si
   return { digest: `sha256:${hash.digest('hex')}`, path, size: SIZE };
 }
 
-let profileCount = 0;
-
-function peerFor(origin: string, registryName: string, dataDir?: string): Promise<RunningPeer> {
-  const env: NodeJS.ProcessEnv = {};
-  if (PROFILE_DIR) {
-    env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=peer-${process.pid}-${profileCount++}.cpuprofile`;
-  }
-  return startPeer({
-    endpoints: { [registryName]: origin },
-    defaultRegistry: registryName,
-    env,
-    ...(dataDir ? { dataDir } : {}),
-  });
-}
-
 function blobUrl(base: string, digest: string): string {
   return `${base}/v2/${REPOSITORY}/blobs/${digest}`;
+}
+
+interface Env {
+  blob: Blob;
+  registry: RunningRegistry;
+  /** The registry's name as the peer knows it (its host:port). */
+  registryName: string;
+  /** Every peer still running, stopped at the end whatever happens. */
+  peers: Set<RunningPeer>;
+  cappedProxy(): Promise<TcpProxy>;
+}
+
+let profileCount = 0;
+
+async function startBenchPeer(env: Env, origin: string, dataDir?: string): Promise<RunningPeer> {
+  const vars: NodeJS.ProcessEnv = {};
+  if (PROFILE_DIR) {
+    vars.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=peer-${process.pid}-${profileCount++}.cpuprofile`;
+  }
+  const peer = await startPeer({
+    endpoints: { [env.registryName]: origin },
+    defaultRegistry: env.registryName,
+    env: vars,
+    ...(dataDir ? { dataDir } : {}),
+  });
+  env.peers.add(peer);
+  return peer;
+}
+
+async function stopBenchPeer(env: Env, peer: RunningPeer): Promise<void> {
+  env.peers.delete(peer);
+  await peer.stop();
+}
+
+/** Alternates which side goes first, so drift on a noisy machine does not favour one. */
+function order<A extends string, B extends string>(run: number, a: A, b: B): (A | B)[] {
+  return run % 2 === 0 ? [a, b] : [b, a];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+async function benchCached(env: Env) {
+  log('cached blob throughput');
+  const direct = blobUrl(env.registry.url, env.blob.digest);
+  const peer = await startBenchPeer(env, env.registry.url);
+  try {
+    const viaPeer = blobUrl(peer.url, env.blob.digest);
+    await fetchWhole(viaPeer, 'peer fill');
+    await fetchWhole(viaPeer, 'peer warm-up');
+    await fetchWhole(direct, 'registry warm-up');
+    const transfers = { registry: [] as Transfer[], peer: [] as Transfer[] };
+    const cpu = { registry: [] as number[], peer: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      for (const side of order(i, 'registry', 'peer')) {
+        const pid = side === 'registry' ? env.registry.pid : peer.daemon.pid;
+        const [t, cpuGiB] = await cpuPerGiB(pid, SIZE, () =>
+          fetchWhole(side === 'registry' ? direct : viaPeer, `cached ${side}`),
+        );
+        transfers[side].push(t);
+        cpu[side].push(cpuGiB);
+        log(
+          `  run ${i + 1} ${side}: ${mbps(t).toFixed(0)} MB/s, ttfb ${ms(t.ttfb).toFixed(1)} ms, ` +
+            `${cpuGiB.toFixed(2)} CPU s/GiB`,
+        );
+      }
+    }
+    const registryMBps = median(transfers.registry.map(mbps));
+    const peerMBps = median(transfers.peer.map(mbps));
+    const ratio = peerMBps / registryMBps;
+    return {
+      throughput: {
+        registryMBps: figure(transfers.registry.map(mbps), 0),
+        peerMBps: figure(transfers.peer.map(mbps), 0),
+        ratio: round(ratio),
+        target: `>= ${TARGETS.cachedThroughputRatio}`,
+        pass: ratio >= TARGETS.cachedThroughputRatio,
+        serverCpuSecondsPerGiB: { registry: figure(cpu.registry, 2), peer: figure(cpu.peer, 2) },
+      },
+      ttfbMs: {
+        peer: figure(
+          transfers.peer.map((t) => ms(t.ttfb)),
+          2,
+        ),
+        registry: figure(
+          transfers.registry.map((t) => ms(t.ttfb)),
+          2,
+        ),
+      },
+    };
+  } finally {
+    await stopBenchPeer(env, peer);
+  }
+}
+
+async function benchCold(env: Env) {
+  log(`cold pull, origin capped at ${ORIGIN_CAP_BYTES_PER_SECOND / 1e6} MB/s`);
+  const proxy = await env.cappedProxy();
+  const cappedDirect = blobUrl(proxy.url, env.blob.digest);
+  const transfers = { registry: [] as Transfer[], peer: [] as Transfer[] };
+  const peerCpu: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    for (const side of order(i, 'registry', 'peer')) {
+      let t: Transfer;
+      if (side === 'registry') {
+        t = await fetchWhole(cappedDirect, 'capped registry');
+      } else {
+        const peer = await startBenchPeer(env, proxy.url);
+        try {
+          let cpuGiB: number;
+          [t, cpuGiB] = await cpuPerGiB(peer.daemon.pid, SIZE, () =>
+            fetchWhole(blobUrl(peer.url, env.blob.digest), 'cold peer'),
+          );
+          peerCpu.push(cpuGiB);
+        } finally {
+          await stopBenchPeer(env, peer);
+        }
+      }
+      transfers[side].push(t);
+      log(`  run ${i + 1} ${side}: ${t.total.toFixed(2)} s, ttfb ${ms(t.ttfb).toFixed(1)} ms`);
+    }
+  }
+  const registrySeconds = median(transfers.registry.map((t) => t.total));
+  const peerSeconds = median(transfers.peer.map((t) => t.total));
+  const ratio = peerSeconds / registrySeconds;
+  return {
+    pull: {
+      originCapBytesPerSecond: ORIGIN_CAP_BYTES_PER_SECOND,
+      registrySeconds: figure(
+        transfers.registry.map((t) => t.total),
+        2,
+      ),
+      peerSeconds: figure(
+        transfers.peer.map((t) => t.total),
+        2,
+      ),
+      ratio: round(ratio),
+      target: `<= ${TARGETS.coldPullTimeRatio}`,
+      pass: ratio <= TARGETS.coldPullTimeRatio,
+      peerCpuSecondsPerGiB: figure(peerCpu, 2),
+    },
+    ttfbMs: {
+      inFlightPeer: figure(
+        transfers.peer.map((t) => ms(t.ttfb)),
+        2,
+      ),
+      cappedRegistry: figure(
+        transfers.registry.map((t) => ms(t.ttfb)),
+        2,
+      ),
+    },
+  };
+}
+
+async function benchRss(env: Env) {
+  log('peak RSS, two clients at once');
+  const proxy = await env.cappedProxy();
+  const kinds = ['coldCappedOrigin', 'coldUncappedOrigin', 'cached'] as const;
+  type Kind = (typeof kinds)[number];
+  const peaks: Record<Kind, number[]> = { coldCappedOrigin: [], coldUncappedOrigin: [], cached: [] };
+  const slowest: Record<Kind, number[]> = { coldCappedOrigin: [], coldUncappedOrigin: [], cached: [] };
+  const idle: number[] = [];
+  const measure = async (kind: Kind, run: number, origin: string, dataDir: string) => {
+    // A fresh process each time, so VmHWM is this transfer's peak (and start-up's).
+    const peer = await startBenchPeer(env, origin, dataDir);
+    try {
+      if (kind !== 'cached') idle.push(kibToMB(await procStatusKiB(peer.daemon.pid, 'VmRSS')));
+      const watch = watchRss(peer.daemon.pid);
+      const url = blobUrl(peer.url, env.blob.digest);
+      const both = await Promise.all([fetchWhole(url, 'client 1'), fetchWhole(url, 'client 2')]);
+      const peak = await watch.stop();
+      const slow = Math.min(...both.map(mbps));
+      peaks[kind].push(peak.hwmMB);
+      slowest[kind].push(slow);
+      log(
+        `  run ${run + 1} ${kind}: VmHWM ${peak.hwmMB.toFixed(1)} MB ` +
+          `(sampled ${peak.sampledPeakMB.toFixed(1)}), slowest client ${slow.toFixed(0)} MB/s`,
+      );
+    } finally {
+      await stopBenchPeer(env, peer);
+    }
+  };
+  for (let i = 0; i < RUNS; i++) {
+    for (const capped of [true, false]) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'shoal-bench-peer-'));
+      try {
+        const origin = capped ? proxy.url : env.registry.url;
+        await measure(capped ? 'coldCappedOrigin' : 'coldUncappedOrigin', i, origin, dataDir);
+        if (!capped) await measure('cached', i, origin, dataDir);
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+  const worst = Math.max(...kinds.map((k) => median(peaks[k])));
+  return {
+    measure: 'VmHWM of a fresh peer process (start-up included) over the two transfers',
+    idleMB: figure(idle),
+    peakMB: {
+      coldCappedOrigin: figure(peaks.coldCappedOrigin),
+      coldUncappedOrigin: figure(peaks.coldUncappedOrigin),
+      cached: figure(peaks.cached),
+    },
+    slowestClientMBps: {
+      coldCappedOrigin: figure(slowest.coldCappedOrigin, 0),
+      coldUncappedOrigin: figure(slowest.coldUncappedOrigin, 0),
+      cached: figure(slowest.cached, 0),
+    },
+    target: `<= ${TARGETS.peakRssMB}`,
+    pass: worst <= TARGETS.peakRssMB,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,183 +420,55 @@ async function main(): Promise<void> {
   let registry: RunningRegistry | undefined;
   let proxy: TcpProxy | undefined;
   const peers = new Set<RunningPeer>();
-  const stopPeer = async (peer: RunningPeer) => {
-    peers.delete(peer);
-    await peer.stop();
-  };
+  const loadBefore = loadavg()[0]!;
   try {
-    log(`writing a ${SIZE / 2 ** 20} MiB blob`);
+    log(`writing a ${SIZE_MIB} MiB blob`);
     const blob = await makeBlob(work);
     registry = await startRegistry();
     await pushBlob(registry.url, REPOSITORY, blob, { timeoutMs: 600_000 });
-    const registryName = registry.host;
-    const direct = blobUrl(registry.url, blob.digest);
-    await fetchWhole(direct, 'registry warm-up');
-
-    // (a) cached throughput, and TTFB of cached blobs.
-    log('(a) cached blob throughput');
-    const cachedPeer = await peerFor(registry.url, registryName);
-    peers.add(cachedPeer);
-    const viaPeer = blobUrl(cachedPeer.url, blob.digest);
-    await fetchWhole(viaPeer, 'peer fill');
-    await fetchWhole(viaPeer, 'peer warm-up');
-    const cached = { registry: [] as Transfer[], peer: [] as Transfer[] };
-    for (let i = 0; i < RUNS; i++) {
-      // Alternate the order so drift on a noisy machine does not favour one side.
-      const order = i % 2 === 0 ? (['registry', 'peer'] as const) : (['peer', 'registry'] as const);
-      for (const side of order) {
-        const t = await fetchWhole(side === 'registry' ? direct : viaPeer, `cached ${side}`);
-        cached[side].push(t);
-        log(`  run ${i + 1} ${side}: ${mbps(t).toFixed(0)} MB/s, ttfb ${ms(t.ttfb).toFixed(1)} ms`);
-      }
-    }
-    await stopPeer(cachedPeer);
-
-    // (b) cold pull through a capped origin, and TTFB of in-flight blobs.
-    log(`(b) cold pull, origin capped at ${ORIGIN_CAP_BYTES_PER_SECOND / 1e6} MB/s`);
-    proxy = await startTcpProxy({ target: registry.host, rateBytesPerSecond: ORIGIN_CAP_BYTES_PER_SECOND });
-    const cappedDirect = blobUrl(proxy.url, blob.digest);
-    const cold = { registry: [] as Transfer[], peer: [] as Transfer[] };
-    for (let i = 0; i < RUNS; i++) {
-      const order = i % 2 === 0 ? (['registry', 'peer'] as const) : (['peer', 'registry'] as const);
-      for (const side of order) {
-        let t: Transfer;
-        if (side === 'registry') {
-          t = await fetchWhole(cappedDirect, 'capped registry');
-        } else {
-          const peer = await peerFor(proxy.url, registryName);
-          peers.add(peer);
-          t = await fetchWhole(blobUrl(peer.url, blob.digest), 'cold peer');
-          await stopPeer(peer);
-        }
-        cold[side].push(t);
-        log(`  run ${i + 1} ${side}: ${t.total.toFixed(2)} s, ttfb ${ms(t.ttfb).toFixed(1)} ms`);
-      }
-    }
-
-    // (c) peak RSS with two clients at once: in-flight (capped and uncapped origin), then cached.
-    log('(c) peak RSS, two clients at once');
-    const rss = { coldCapped: [] as number[], coldUncapped: [] as number[], cached: [] as number[] };
-    const idle: number[] = [];
-    const twoClientMBps = {
-      coldCapped: [] as number[],
-      coldUncapped: [] as number[],
-      cached: [] as number[],
+    const started = registry;
+    const env: Env = {
+      blob,
+      registry: started,
+      registryName: started.host,
+      peers,
+      async cappedProxy() {
+        proxy ??= await startTcpProxy({
+          target: started.host,
+          rateBytesPerSecond: ORIGIN_CAP_BYTES_PER_SECOND,
+        });
+        return proxy;
+      },
     };
-    for (let i = 0; i < RUNS; i++) {
-      for (const kind of ['coldCapped', 'coldUncapped'] as const) {
-        const dataDir = await mkdtemp(join(tmpdir(), 'shoal-bench-peer-'));
-        try {
-          const origin = kind === 'coldCapped' ? proxy.url : registry.url;
-          let peer = await peerFor(origin, registryName, dataDir);
-          peers.add(peer);
-          idle.push((await procStatusKiB(peer.daemon.pid, 'VmRSS')) / 1024);
-          let watch = watchRss(peer.daemon.pid);
-          let url = blobUrl(peer.url, blob.digest);
-          let both = await Promise.all([fetchWhole(url, 'client 1'), fetchWhole(url, 'client 2')]);
-          let peak = await watch.stop();
-          rss[kind].push(peak.hwmMiB);
-          twoClientMBps[kind].push(Math.min(...both.map(mbps)));
-          log(
-            `  run ${i + 1} ${kind}: VmHWM ${peak.hwmMiB.toFixed(1)} MiB (sampled ${peak.sampledPeakMiB.toFixed(1)}), ` +
-              `slowest client ${Math.min(...both.map(mbps)).toFixed(0)} MB/s`,
-          );
-          await stopPeer(peer);
-          if (kind === 'coldCapped') continue;
-          // A fresh process on the same data dir: the blob is cached, the peak is this transfer's.
-          peer = await peerFor(origin, registryName, dataDir);
-          peers.add(peer);
-          watch = watchRss(peer.daemon.pid);
-          url = blobUrl(peer.url, blob.digest);
-          both = await Promise.all([fetchWhole(url, 'client 1'), fetchWhole(url, 'client 2')]);
-          peak = await watch.stop();
-          rss.cached.push(peak.hwmMiB);
-          twoClientMBps.cached.push(Math.min(...both.map(mbps)));
-          log(
-            `  run ${i + 1} cached: VmHWM ${peak.hwmMiB.toFixed(1)} MiB (sampled ${peak.sampledPeakMiB.toFixed(1)}), ` +
-              `slowest client ${Math.min(...both.map(mbps)).toFixed(0)} MB/s`,
-          );
-          await stopPeer(peer);
-        } finally {
-          await rm(dataDir, { recursive: true, force: true });
-        }
-      }
-    }
-
-    const cachedRegistry = median(cached.registry.map(mbps));
-    const cachedPeerMBps = median(cached.peer.map(mbps));
-    const coldRegistry = median(cold.registry.map((t) => t.total));
-    const coldPeer = median(cold.peer.map((t) => t.total));
-    const throughputRatio = cachedPeerMBps / cachedRegistry;
-    const coldRatio = coldPeer / coldRegistry;
-    const peakRss = Math.max(median(rss.coldCapped), median(rss.coldUncapped), median(rss.cached));
+    const cached = ONLY.has('cached') ? await benchCached(env) : undefined;
+    const cold = ONLY.has('cold') ? await benchCold(env) : undefined;
+    const rss = ONLY.has('rss') ? await benchRss(env) : undefined;
     const result = {
       bench: 'endpoint',
-      command: `node bench/endpoint/run.ts --runs ${RUNS} --size-mib ${SIZE / 2 ** 20}`,
+      command: `node bench/endpoint/run.ts --runs ${RUNS} --size-mib ${SIZE_MIB} --only ${[...ONLY].join(',')}`,
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model,
         kernel: release(),
         node: process.version,
+        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2) },
       },
-      client: 'curl -o /dev/null (one process per transfer)',
+      client: 'curl -o /dev/null, one process per transfer',
       blob: { bytes: SIZE, digest: blob.digest },
       runs: RUNS,
-      units: { throughput: 'MB/s (1e6 bytes/s)', time: 's', ttfb: 'ms', rss: 'MiB' },
-      cachedThroughput: {
-        registryMBps: figure(cached.registry.map(mbps), 0),
-        peerMBps: figure(cached.peer.map(mbps), 0),
-        ratio: Number(throughputRatio.toFixed(3)),
-        target: `>= ${TARGETS.cachedThroughputRatio}`,
-        pass: throughputRatio >= TARGETS.cachedThroughputRatio,
-      },
-      coldPull: {
-        originCapBytesPerSecond: ORIGIN_CAP_BYTES_PER_SECOND,
-        registrySeconds: figure(
-          cold.registry.map((t) => t.total),
-          2,
-        ),
-        peerSeconds: figure(
-          cold.peer.map((t) => t.total),
-          2,
-        ),
-        ratio: Number(coldRatio.toFixed(3)),
-        target: `<= ${TARGETS.coldPullTimeRatio}`,
-        pass: coldRatio <= TARGETS.coldPullTimeRatio,
-      },
-      timeToFirstByteMs: {
-        cachedPeer: figure(
-          cached.peer.map((t) => ms(t.ttfb)),
-          2,
-        ),
-        cachedRegistry: figure(
-          cached.registry.map((t) => ms(t.ttfb)),
-          2,
-        ),
-        inFlightPeer: figure(
-          cold.peer.map((t) => ms(t.ttfb)),
-          2,
-        ),
-        cappedRegistry: figure(
-          cold.registry.map((t) => ms(t.ttfb)),
-          2,
-        ),
-      },
-      peakRssTwoClients: {
-        measure: 'VmHWM of a fresh peer process over the transfer',
-        idleMiB: figure(idle),
-        coldCappedOriginMiB: figure(rss.coldCapped),
-        coldUncappedOriginMiB: figure(rss.coldUncapped),
-        cachedMiB: figure(rss.cached),
-        slowestClientMBps: {
-          coldCappedOrigin: figure(twoClientMBps.coldCapped, 0),
-          coldUncappedOrigin: figure(twoClientMBps.coldUncapped, 0),
-          cached: figure(twoClientMBps.cached, 0),
-        },
-        target: `<= ${TARGETS.peakRssMiB}`,
-        pass: peakRss <= TARGETS.peakRssMiB,
-      },
+      units: { throughput: 'MB/s (1e6 bytes/s)', time: 's', ttfb: 'ms', rss: 'MB (1e6 bytes)' },
+      ...(cached ? { cachedThroughput: cached.throughput } : {}),
+      ...(cold ? { coldPull: cold.pull } : {}),
+      ...(cached || cold
+        ? {
+            timeToFirstByteMs: {
+              ...(cached ? { cachedPeer: cached.ttfbMs.peer, cachedRegistry: cached.ttfbMs.registry } : {}),
+              ...(cold ? cold.ttfbMs : {}),
+            },
+          }
+        : {}),
+      ...(rss ? { peakRssTwoClients: rss } : {}),
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {

@@ -9,6 +9,7 @@ import { type Swarm, type SwarmConfig, startSwarm } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
+import { DigestMismatchError } from './task/errors.ts';
 import { downloadFromOrigin } from './task/origin-download.ts';
 import { TaskManager, type TaskRunner } from './task/task-manager.ts';
 
@@ -36,6 +37,11 @@ export interface PeerDaemon {
 
 /** Wires store, tasks, swarm, upstream client, endpoint and admin server into one running peer. */
 export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger): Promise<PeerDaemon> {
+  // Validated before anything is started: a bad registry name must not leave a running swarm behind.
+  const upstreams = new UpstreamResolver({
+    endpoints: config.registryEndpoints,
+    defaultRegistry: config.defaultRegistry,
+  });
   const metricsRegistry = createMetricsRegistry({ service: 'peer' });
   const metrics = createPeerMetrics(metricsRegistry, {
     activeTasks: () => tasks.active,
@@ -66,7 +72,10 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     store,
     logger,
     runner: config.swarm.schedulers.length > 0 ? swarm.runner : originOnly,
-    onTaskEnd: (result) => metrics.tasks.inc({ result }),
+    onTaskEnd: (result, reason) => {
+      metrics.tasks.inc({ result });
+      if (reason instanceof DigestMismatchError) metrics.verificationFailures.inc({ kind: 'blob' });
+    },
   });
   const client = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});
   const context: EndpointContext = {
@@ -74,10 +83,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     manifests: new ManifestCache(paths),
     tasks,
     client,
-    upstreams: new UpstreamResolver({
-      endpoints: config.registryEndpoints,
-      defaultRegistry: config.defaultRegistry,
-    }),
+    upstreams,
     metrics,
     logger,
   };

@@ -151,7 +151,6 @@ export class Dispatcher {
       }
     }
     peer.want = message.want;
-    if (message.originIdle && peer.origin) task.releaseOrigin(peer);
     this.#dispatch(task, peer);
     if (newPieces || message.failed.length > 0) this.#dispatchWaiting(task, hostId);
   }

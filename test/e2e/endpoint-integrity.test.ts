@@ -119,17 +119,21 @@ describe('the endpoint never serves bytes that do not match their digest', { tim
     assert.notEqual(direct.digest, blob.digest);
 
     const failuresBefore = await peer!.metric('shoal_verification_failures_total', { kind: 'blob' });
+    const noTask = () =>
+      waitFor('no active task', async () => (await peer!.metric('shoal_active_tasks')) === 0);
     for (const attempt of ['first', 'second']) {
       const res = await streamGet(blobUrl('integrity/pieces', blob.digest));
       assertNotServedClean(res, blob, `${attempt} GET`);
+      // The next request starts a new download rather than joining the failed one.
+      await noTask();
     }
     // A range reaching into the last piece is cut off the same way.
     const ranged = await streamGet(blobUrl('integrity/pieces', blob.digest), {
       headers: { range: `bytes=${4 * MiB}-` },
     });
     assertNotServedClean(ranged, { ...blob, size: blob.size - 4 * MiB }, 'ranged GET');
+    await noTask();
 
-    await waitFor('no active task', async () => (await peer!.metric('shoal_active_tasks')) === 0);
     assert.equal(await exists(join(peer!.dataDir, 'blobs/sha256', hex)), false);
     assert.deepEqual(await filesNamed(peer!.dataDir, hex), [], 'no blob, partial or bitmap kept');
     // Each mismatch is counted (once the task has wound down, just after the client saw the cut).

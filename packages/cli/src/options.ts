@@ -1,3 +1,4 @@
+import { normalizeRegistry } from '@shoal/oci';
 import { LOG_LEVELS } from '@shoal/telemetry';
 import { z } from 'zod';
 import { parseSize } from './sizes.ts';
@@ -19,6 +20,15 @@ export const size = z.union([z.string(), z.number()]).transform((value, ctx) => 
 
 export const logLevel = z.enum(LOG_LEVELS);
 
+function isRegistryName(name: string): boolean {
+  try {
+    normalizeRegistry(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `name=url` pairs (flags, env) or a YAML mapping, into a map of registry name -> base URL. */
 export const registryEndpoints = z
   .union([z.array(z.string()), z.record(z.string(), z.string())])
@@ -31,7 +41,7 @@ export const registryEndpoints = z
       : Object.entries(value);
     const out: Record<string, string> = {};
     for (const [name, url] of pairs) {
-      if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) {
+      if (!isRegistryName(name) || !/^https?:\/\/[^/\s]+\/?$/.test(url)) {
         ctx.addIssue({
           code: 'custom',
           message: `"${name}=${url}": expected <registry>=<http(s)://host[:port]>`,

@@ -99,6 +99,8 @@ class TaskSession {
   #stallTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #probing = false;
+  #inbox: Promise<void> = Promise.resolve();
+  readonly #originQueue: { first: number; count: number }[] = [];
 
   constructor(
     task: BlobTask,
@@ -128,12 +130,18 @@ class TaskSession {
   }
 
   onMessage(message: SchedulerMessage): void {
+    // In order: assignments must not be acted on before the task info that precedes them has set up the partial.
+    this.#inbox = this.#inbox.then(() => this.#handle(message));
+  }
+
+  async #handle(message: SchedulerMessage): Promise<void> {
     if (this.#stopped) return;
-    if (message.taskInfo) void this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
-    if (message.assignments) {
+    if (message.taskInfo) await this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
+    if (message.assignments && this.#task.layout) {
       this.#armStallTimer();
       this.#queue.push(...message.assignments.pieces);
-      for (const range of message.assignments.origin) void this.#fetchOriginRange(range.first, range.count);
+      this.#originQueue.push(...message.assignments.origin);
+      void this.#drainOriginQueue();
       this.#pump();
     }
     if (message.reset) {
@@ -258,9 +266,24 @@ class TaskSession {
     }
   }
 
-  async #fetchOriginRange(first: number, count: number): Promise<void> {
+  /** Back-to-source ranges run one after another, in the order they were assigned. */
+  async #drainOriginQueue(): Promise<void> {
     if (this.#originActive) return;
     this.#originActive = true;
+    try {
+      for (
+        let range = this.#originQueue.shift();
+        range && !this.#stopped;
+        range = this.#originQueue.shift()
+      ) {
+        await this.#fetchOriginRange(range.first, range.count);
+      }
+    } finally {
+      this.#originActive = false;
+    }
+  }
+
+  async #fetchOriginRange(first: number, count: number): Promise<void> {
     const metrics = this.#options.metrics;
     try {
       await downloadFromOrigin(this.#task, this.#origin, {
@@ -292,7 +315,6 @@ class TaskSession {
       // Give the origin a moment before someone (maybe this node) is handed the range again.
       await sleep(250);
     } finally {
-      this.#originActive = false;
       this.#scheduleReport();
     }
   }
@@ -313,7 +335,6 @@ class TaskSession {
       done: this.#pendingDone,
       failed: this.#pendingFailed,
       want,
-      originIdle: !this.#originActive,
     };
     this.#pendingDone = [];
     this.#pendingFailed = [];

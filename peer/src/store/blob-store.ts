@@ -79,8 +79,12 @@ export class BlobStore {
       const info = await stat(path);
       this.#blobs.set(digestFromHex(name), { size: info.size, lastAccess: info.mtimeMs, pins: 0 });
     }
-    for (const name of await readdir(this.paths.partialDir)) {
-      if (name.endsWith('.tmp')) await rm(join(this.paths.partialDir, name), { force: true });
+    // Small files (partial bitmaps, manifests, tags) are written to a temp file and renamed;
+    // a crash can leave the temp file in any of these directories.
+    for (const dir of [this.paths.partialDir, this.paths.manifestsDir, this.paths.tagsDir]) {
+      for (const name of await readdir(dir, { recursive: true })) {
+        if (name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+      }
     }
     await this.#evictIfNeeded();
   }

@@ -136,7 +136,9 @@ export class BlobTask {
   async *read(start: number, end: number): AsyncGenerator<Buffer> {
     const layout = await this.sized;
     if (start >= end) return;
-    let file: FileHandle | undefined;
+    // Opened before waiting for pieces: a verified blob is committed and may be evicted at once
+    // (one larger than the cache is); this descriptor still reads it.
+    const file = await this.#openData();
     try {
       let position = start;
       while (position < end) {
@@ -145,7 +147,6 @@ export class BlobTask {
           if (this.#state === 'failed') throw this.#error!;
           await this.#changed.promise;
         }
-        file ??= await this.#openData();
         let readableEnd = Math.min(end, pieceStart(layout, index) + pieceLength(layout, index));
         for (let next = index + 1; readableEnd < end && this.readable(next); next++) {
           readableEnd = Math.min(end, pieceStart(layout, next) + pieceLength(layout, next));
@@ -162,7 +163,7 @@ export class BlobTask {
         }
       }
     } finally {
-      await file?.close();
+      await file.close();
     }
   }
 

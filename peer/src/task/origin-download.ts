@@ -49,6 +49,7 @@ export async function downloadFromOrigin(
 ): Promise<void> {
   const maxAttempts = options.maxAttempts ?? 5;
   const signal = task.abort.signal;
+  if (options.range && !task.layout) throw new Error('a piece range needs the blob layout first');
   if (!task.layout) await task.resume();
   let position = 0;
   if (task.layout) {

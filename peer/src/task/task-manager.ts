@@ -12,7 +12,8 @@ export interface TaskManagerOptions {
   store: BlobStore;
   logger: Logger;
   runner: TaskRunner;
-  onTaskEnd?: (result: 'complete' | 'failed') => void;
+  /** Called once per task; a failed task passes its reason (DigestMismatchError for wrong content). */
+  onTaskEnd?: (result: 'complete' | 'failed', reason?: Error) => void;
 }
 
 /** At most one download task per digest on this node, however many clients ask. */
@@ -57,7 +58,7 @@ export class TaskManager {
         { err: { message: reason.message, code: (reason as { code?: string }).code } },
         'blob task failed',
       );
-      this.#options.onTaskEnd?.('failed');
+      this.#options.onTaskEnd?.('failed', reason);
     } finally {
       this.#tasks.delete(task.digest);
     }

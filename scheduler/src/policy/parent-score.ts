@@ -10,11 +10,15 @@ export interface ParentView {
   labels: Readonly<Record<string, string>>;
 }
 
-/** Labels whose equality means "close": a shared rack implies a shared zone, so rack weighs more. */
+/**
+ * Labels whose equality means "close": a shared rack implies a shared zone, so rack weighs more.
+ * All of them together (0.4) stay below the speed weight (1) and the capacity weight (2), so
+ * locality only decides between parents that are otherwise close.
+ */
 export const LOCALITY_WEIGHTS: Readonly<Record<string, number>> = {
-  zone: 0.5,
-  rack: 1,
-  'topology.kubernetes.io/zone': 0.5,
+  zone: 0.1,
+  rack: 0.2,
+  'topology.kubernetes.io/zone': 0.1,
 };
 
 /**

@@ -165,10 +165,6 @@ export declare namespace PeerMessage {
         field: '$.report.want';
         value: number;
     }
-    interface PeerMessageReportOriginIdleFieldEvent {
-        field: '$.report.originIdle';
-        value: boolean;
-    }
     interface PeerMessageTaskDoneDigestFieldEvent {
         field: '$.taskDone.digest';
         value: string;
@@ -183,7 +179,7 @@ export declare namespace PeerMessage {
     }
     function encode(obj: Partial<PeerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): PeerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageReportOriginIdleFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent>;
 }
 export interface Register {
     addrs: string[];
@@ -330,7 +326,6 @@ export interface PieceReport {
     done: PieceDone[];
     failed: PieceFailed[];
     want: number;
-    originIdle: boolean;
 }
 export declare namespace PieceReport {
     const codec: () => Codec<PieceReport>;
@@ -382,13 +377,9 @@ export declare namespace PieceReport {
         field: '$.want';
         value: number;
     }
-    interface PieceReportOriginIdleFieldEvent {
-        field: '$.originIdle';
-        value: boolean;
-    }
     function encode(obj: Partial<PieceReport>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): PieceReport;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): Generator<PieceReportDigestFieldEvent | PieceReportDoneIndexFieldEvent | PieceReportDoneSha256FieldEvent | PieceReportDoneParentFieldEvent | PieceReportDoneMillisFieldEvent | PieceReportDoneLengthFieldEvent | PieceReportFailedIndexFieldEvent | PieceReportFailedParentFieldEvent | PieceReportFailedReasonFieldEvent | PieceReportWantFieldEvent | PieceReportOriginIdleFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): Generator<PieceReportDigestFieldEvent | PieceReportDoneIndexFieldEvent | PieceReportDoneSha256FieldEvent | PieceReportDoneParentFieldEvent | PieceReportDoneMillisFieldEvent | PieceReportDoneLengthFieldEvent | PieceReportFailedIndexFieldEvent | PieceReportFailedParentFieldEvent | PieceReportFailedReasonFieldEvent | PieceReportWantFieldEvent>;
 }
 export interface PieceDone {
     index: number;

@@ -883,10 +883,6 @@ export var PieceReport;
                     w.uint32(32);
                     w.uint32(obj.want);
                 }
-                if ((obj.originIdle != null && obj.originIdle !== false)) {
-                    w.uint32(40);
-                    w.bool(obj.originIdle);
-                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -895,8 +891,7 @@ export var PieceReport;
                     digest: '',
                     done: [],
                     failed: [],
-                    want: 0,
-                    originIdle: false
+                    want: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -926,10 +921,6 @@ export var PieceReport;
                         }
                         case 4: {
                             obj.want = reader.uint32();
-                            break;
-                        }
-                        case 5: {
-                            obj.originIdle = reader.bool();
                             break;
                         }
                         default: {
@@ -989,13 +980,6 @@ export var PieceReport;
                             yield {
                                 field: `${prefix}.want`,
                                 value: reader.uint32()
-                            };
-                            break;
-                        }
-                        case 5: {
-                            yield {
-                                field: `${prefix}.originIdle`,
-                                value: reader.bool()
                             };
                             break;
                         }

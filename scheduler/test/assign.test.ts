@@ -1,0 +1,382 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { type AssignInput, type AssignOutput, assignPieces } from '../src/policy/assign.ts';
+import type { ParentView } from '../src/policy/parent-score.ts';
+
+interface ParentSpec {
+  freeSlots: number;
+  uploadSlots?: number;
+  speed?: number;
+  labels?: Record<string, string>;
+}
+
+interface Scenario {
+  pieceCount: number;
+  requester?: string;
+  labels?: Record<string, string>;
+  have?: readonly number[];
+  inFlight?: readonly number[];
+  want?: number;
+  canTakeOrigin?: boolean;
+  /** piece index -> holders (as the caller sees them: every listed holder counts for rarity) */
+  holders?: Readonly<Record<number, readonly string[]>>;
+  originInFlight?: readonly number[];
+  parents?: Readonly<Record<string, ParentSpec>>;
+  originRangePieces?: number;
+}
+
+function input(s: Scenario): AssignInput {
+  const have = new Set(s.have ?? []);
+  const originInFlight = new Set(s.originInFlight ?? []);
+  const holders = s.holders ?? {};
+  const parents = new Map<string, ParentView>();
+  for (const [id, p] of Object.entries(s.parents ?? {})) {
+    parents.set(id, {
+      id,
+      freeSlots: p.freeSlots,
+      uploadSlots: p.uploadSlots ?? Math.max(8, p.freeSlots),
+      speed: p.speed ?? 0,
+      labels: p.labels ?? {},
+    });
+  }
+  return {
+    pieceCount: s.pieceCount,
+    requester: {
+      id: s.requester ?? 'me',
+      labels: s.labels ?? {},
+      has: (index) => have.has(index),
+      inFlight: new Set(s.inFlight ?? []),
+      want: s.want ?? 16,
+      canTakeOrigin: s.canTakeOrigin ?? true,
+    },
+    holdersOf: (index) => holders[index] ?? [],
+    holderCount: (index) => (holders[index] ?? []).length,
+    originInFlight: (index) => originInFlight.has(index),
+    parents,
+    originRangePieces: s.originRangePieces ?? 4,
+  };
+}
+
+/** Every piece held by the same holders. */
+function everyPiece(count: number, ids: readonly string[]): Record<number, readonly string[]> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [i, ids]));
+}
+
+function indices(output: AssignOutput): number[] {
+  return output.pieces.map((p) => p.index);
+}
+
+describe('assignPieces: peer pieces', () => {
+  it('never assigns a piece the requester has or has in flight', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 6,
+        have: [0, 2],
+        inFlight: [1, 4],
+        holders: everyPiece(6, ['a']),
+        parents: { a: { freeSlots: 8 } },
+      }),
+    );
+    assert.deepEqual(indices(out).sort(), [3, 5]);
+    assert.equal(out.origin, undefined);
+  });
+
+  it('never names the requester as its own parent, even when it is listed as holder and parent', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 3,
+        holders: { 0: ['me'], 1: ['me', 'a'], 2: ['a', 'me'] },
+        parents: { me: { freeSlots: 8, speed: 1000 }, a: { freeSlots: 1, speed: 1 } },
+        canTakeOrigin: false,
+      }),
+    );
+    for (const p of out.pieces) assert.notEqual(p.parent, 'me');
+    // a has one slot: exactly one of pieces 1 and 2, never piece 0 (only the requester holds it).
+    assert.equal(out.pieces.length, 1);
+    assert.ok([1, 2].includes(out.pieces[0]!.index));
+  });
+
+  it('never picks a holder missing from the eligible parents', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 3,
+        // x holds everything but is not eligible (blocklisted, gone): only y may serve, and only what y holds.
+        holders: { 0: ['x', 'y'], 1: ['x'], 2: ['y', 'x'] },
+        parents: { y: { freeSlots: 8 } },
+      }),
+    );
+    assert.deepEqual(out.pieces, [
+      { index: 0, parent: 'y' },
+      { index: 2, parent: 'y' },
+    ]);
+    // Piece 1 has a holder, so it is not fetched from the origin either.
+    assert.equal(out.origin, undefined);
+  });
+
+  it('assigns at most `want` pieces', () => {
+    const scenario = { pieceCount: 10, holders: everyPiece(10, ['a']), parents: { a: { freeSlots: 8 } } };
+    assert.deepEqual(indices(assignPieces(input({ ...scenario, want: 3 }))), [0, 1, 2]);
+    assert.deepEqual(assignPieces(input({ ...scenario, want: 0 })).pieces, []);
+  });
+
+  it("respects parents' free slots within one decision", () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 6,
+        holders: everyPiece(6, ['a', 'b', 'c']),
+        parents: { a: { freeSlots: 1 }, b: { freeSlots: 2 }, c: { freeSlots: 0 } },
+      }),
+    );
+    const perParent = new Map<string, number>();
+    for (const p of out.pieces) perParent.set(p.parent, (perParent.get(p.parent) ?? 0) + 1);
+    assert.equal(perParent.get('a'), 1);
+    assert.equal(perParent.get('b'), 2);
+    assert.equal(perParent.get('c'), undefined);
+    assert.deepEqual(indices(out), [0, 1, 2]);
+  });
+
+  it('takes the rarest piece first', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 2,
+        want: 1,
+        holders: { 0: ['a', 'b', 'c', 'd', 'e'], 1: ['e'] },
+        parents: {
+          a: { freeSlots: 8 },
+          b: { freeSlots: 8 },
+          c: { freeSlots: 8 },
+          d: { freeSlots: 8 },
+          e: { freeSlots: 8 },
+        },
+      }),
+    );
+    assert.deepEqual(out.pieces, [{ index: 1, parent: 'e' }]);
+  });
+
+  it('breaks rarity ties by the lower index', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 5,
+        want: 3,
+        holders: { 0: ['a', 'b', 'c'], 1: ['a', 'b'], 2: ['a', 'b'], 3: ['a'], 4: ['a', 'b'] },
+        parents: { a: { freeSlots: 8 }, b: { freeSlots: 8 } },
+      }),
+    );
+    assert.deepEqual(indices(out), [3, 1, 2]);
+  });
+
+  it('skips a piece whose holders have no free slot and takes the next one', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 3,
+        holders: { 0: ['busy'], 1: ['a'], 2: ['a', 'busy'] },
+        parents: { busy: { freeSlots: 0 }, a: { freeSlots: 8 } },
+      }),
+    );
+    assert.deepEqual(out.pieces, [
+      { index: 1, parent: 'a' },
+      { index: 2, parent: 'a' },
+    ]);
+  });
+
+  it('spreads pieces over equally good parents as their free capacity drops', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 4,
+        holders: everyPiece(4, ['a', 'b']),
+        parents: { a: { freeSlots: 4, uploadSlots: 4 }, b: { freeSlots: 4, uploadSlots: 4 } },
+      }),
+    );
+    const fromA = out.pieces.filter((p) => p.parent === 'a').length;
+    assert.equal(fromA, 2);
+  });
+});
+
+describe('assignPieces: back-to-source', () => {
+  it('takes the lowest run of pieces nobody holds, at most originRangePieces, contiguous', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 20,
+        // 0..2 held, 3 not held, 4 in origin flight, 5..12 free, ...
+        holders: { 0: ['a'], 1: ['a'], 2: ['a'] },
+        parents: { a: { freeSlots: 0 } },
+        originInFlight: [4],
+        originRangePieces: 4,
+      }),
+    );
+    // 3 is the lowest: the run stops at 4 (in flight elsewhere).
+    assert.deepEqual(out.origin, { first: 3, count: 1 });
+  });
+
+  it('stops the run at a piece the requester has, has in flight, someone holds, or the end', () => {
+    const base = { pieceCount: 10, originRangePieces: 8 };
+    assert.deepEqual(assignPieces(input({ ...base, have: [3] })).origin, { first: 0, count: 3 });
+    assert.deepEqual(assignPieces(input({ ...base, inFlight: [2] })).origin, { first: 0, count: 2 });
+    assert.deepEqual(
+      assignPieces(input({ ...base, holders: { 5: ['a'] }, parents: { a: { freeSlots: 0 } } })).origin,
+      { first: 0, count: 5 },
+    );
+    assert.deepEqual(assignPieces(input({ ...base, have: [0, 1, 2, 3, 4] })).origin, { first: 5, count: 5 });
+    assert.deepEqual(assignPieces(input({ ...base, originRangePieces: 3 })).origin, { first: 0, count: 3 });
+  });
+
+  it('skips pieces the requester already has when looking for the first one', () => {
+    const out = assignPieces(input({ pieceCount: 6, have: [0, 1], inFlight: [2], originRangePieces: 2 }));
+    assert.deepEqual(out.origin, { first: 3, count: 2 });
+  });
+
+  it('takes no origin range when it may not, or when every piece is held or in origin flight', () => {
+    assert.equal(assignPieces(input({ pieceCount: 4, canTakeOrigin: false })).origin, undefined);
+    assert.equal(assignPieces(input({ pieceCount: 4, originInFlight: [0, 1, 2, 3] })).origin, undefined);
+    assert.equal(
+      assignPieces(input({ pieceCount: 2, holders: everyPiece(2, ['a']), parents: {} })).origin,
+      undefined,
+    );
+  });
+
+  it('gives two requesters deciding one after the other disjoint ranges', () => {
+    const originInFlight: number[] = [];
+    const first = assignPieces(input({ pieceCount: 10, requester: 'r1', originInFlight }));
+    assert.deepEqual(first.origin, { first: 0, count: 4 });
+    for (let i = first.origin.first; i < first.origin.first + first.origin.count; i++) originInFlight.push(i);
+    const second = assignPieces(input({ pieceCount: 10, requester: 'r2', originInFlight }));
+    assert.deepEqual(second.origin, { first: 4, count: 4 });
+  });
+});
+
+// ---- properties ----
+
+const POOL = ['me', 'a', 'b', 'c', 'd', 'e'] as const;
+
+const subsetOf = <T>(items: readonly T[]) => fc.subarray([...items]);
+
+const scenarioArb = fc.integer({ min: 1, max: 24 }).chain((pieceCount) => {
+  const pieceIndex = fc.integer({ min: 0, max: pieceCount - 1 });
+  return fc.record({
+    pieceCount: fc.constant(pieceCount),
+    have: fc.uniqueArray(pieceIndex, { maxLength: pieceCount }),
+    inFlight: fc.uniqueArray(pieceIndex, { maxLength: pieceCount }),
+    originInFlight: fc.uniqueArray(pieceIndex, { maxLength: pieceCount }),
+    holders: fc.array(subsetOf(POOL), { minLength: pieceCount, maxLength: pieceCount }),
+    parents: fc.dictionary(
+      fc.constantFrom(...POOL),
+      fc.record({
+        freeSlots: fc.integer({ min: 0, max: 3 }),
+        uploadSlots: fc.integer({ min: 3, max: 6 }),
+        speed: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1000 })),
+        labels: fc.record({ zone: fc.constantFrom('z1', 'z2'), rack: fc.constantFrom('r1', 'r2') }),
+      }),
+    ),
+    want: fc.integer({ min: 0, max: 12 }),
+    canTakeOrigin: fc.boolean(),
+    originRangePieces: fc.integer({ min: 1, max: 6 }),
+    labels: fc.record({ zone: fc.constantFrom('z1', 'z2'), rack: fc.constantFrom('r1', 'r2') }),
+  });
+});
+
+function checkInvariants(s: Scenario & { holders: readonly (readonly string[])[] }): void {
+  const assignInput = input({ ...s, holders: Object.fromEntries(s.holders.map((h, i) => [i, h])) });
+  const out = assignPieces(assignInput);
+  const me = assignInput.requester;
+  const eligibleParent = (id: string) => id !== me.id && assignInput.parents.has(id);
+
+  // Peer pieces.
+  const seen = new Set<number>();
+  const used = new Map<string, number>();
+  for (const { index, parent } of out.pieces) {
+    assert.ok(Number.isInteger(index) && index >= 0 && index < s.pieceCount, `index ${index} in range`);
+    assert.ok(!seen.has(index), `piece ${index} assigned twice`);
+    seen.add(index);
+    assert.ok(!me.has(index), `piece ${index} is already had`);
+    assert.ok(!me.inFlight.has(index), `piece ${index} is already in flight`);
+    assert.notEqual(parent, me.id, 'requester is its own parent');
+    assert.ok(assignInput.parents.has(parent), `parent ${parent} is not eligible`);
+    assert.ok([...assignInput.holdersOf(index)].includes(parent), `parent ${parent} does not hold ${index}`);
+    used.set(parent, (used.get(parent) ?? 0) + 1);
+  }
+  assert.ok(out.pieces.length <= Math.max(0, me.want), 'more pieces than wanted');
+  for (const [parent, n] of used) {
+    assert.ok(n <= assignInput.parents.get(parent)!.freeSlots, `parent ${parent} over its free slots`);
+  }
+
+  // Rarest first, ties by index: the output is in that order, and any piece left out
+  // (though a parent with a slot to spare holds it) ranks after everything assigned and want is met.
+  const rank = (i: number) => [assignInput.holderCount(i), i] as const;
+  const before = (x: number, y: number) => {
+    const [cx, ix] = rank(x);
+    const [cy, iy] = rank(y);
+    return cx < cy || (cx === cy && ix < iy);
+  };
+  for (let k = 1; k < out.pieces.length; k++) {
+    assert.ok(before(out.pieces[k - 1]!.index, out.pieces[k]!.index), 'not in rarest-first order');
+  }
+  for (let i = 0; i < s.pieceCount; i++) {
+    if (me.has(i) || me.inFlight.has(i) || seen.has(i)) continue;
+    const spare = [...assignInput.holdersOf(i)].some(
+      (h) => eligibleParent(h) && assignInput.parents.get(h)!.freeSlots - (used.get(h) ?? 0) > 0,
+    );
+    if (!spare) continue;
+    assert.equal(out.pieces.length, me.want, `piece ${i} left out although want is not met`);
+    for (const p of out.pieces) assert.ok(before(p.index, i), `piece ${i} outranks assigned ${p.index}`);
+  }
+
+  // Back-to-source.
+  const originable = (i: number) =>
+    !me.has(i) && !me.inFlight.has(i) && assignInput.holderCount(i) === 0 && !assignInput.originInFlight(i);
+  const lowest = Array.from({ length: s.pieceCount }, (_, i) => i).find(originable);
+  if (!me.canTakeOrigin || lowest === undefined) {
+    assert.equal(out.origin, undefined);
+    return;
+  }
+  assert.ok(out.origin, 'an origin range was available but not taken');
+  const { first, count } = out.origin;
+  assert.equal(first, lowest, 'not the lowest run');
+  assert.ok(count >= 1 && count <= assignInput.originRangePieces, `count ${count} out of bounds`);
+  assert.ok(first + count <= s.pieceCount, 'range past the end');
+  for (let i = first; i < first + count; i++) {
+    assert.ok(originable(i), `origin piece ${i} is had, in flight or held`);
+    assert.ok(!seen.has(i), `piece ${i} assigned from both a peer and the origin`);
+  }
+  // The run is as long as allowed: it stops at the limit, the end, or a piece that cannot be taken.
+  const next = first + count;
+  assert.ok(count === assignInput.originRangePieces || next === s.pieceCount || !originable(next));
+}
+
+describe('assignPieces: properties', () => {
+  it('satisfies every invariant for random holders, bitfields and slots', () => {
+    fc.assert(
+      fc.property(scenarioArb, (s) => checkInvariants(s)),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives requesters deciding in turn disjoint origin ranges', () => {
+    const arb = fc.integer({ min: 1, max: 40 }).chain((pieceCount) =>
+      fc.record({
+        pieceCount: fc.constant(pieceCount),
+        originRangePieces: fc.integer({ min: 1, max: 8 }),
+        haves: fc.array(fc.uniqueArray(fc.integer({ min: 0, max: pieceCount - 1 })), {
+          minLength: 2,
+          maxLength: 5,
+        }),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, ({ pieceCount, originRangePieces, haves }) => {
+        const originInFlight: number[] = [];
+        haves.forEach((have, n) => {
+          const out = assignPieces(
+            input({ pieceCount, requester: `r${n}`, have, originInFlight, originRangePieces }),
+          );
+          if (!out.origin) return;
+          for (let i = out.origin.first; i < out.origin.first + out.origin.count; i++) {
+            assert.ok(!originInFlight.includes(i), `piece ${i} handed to the origin twice`);
+            originInFlight.push(i);
+          }
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from '../fixtures/http.ts';
+import { pushImage, smallImage } from '../fixtures/images.ts';
+import { CommandError, run } from '../fixtures/proc.ts';
+import { startRegistry } from '../fixtures/registry.ts';
+import { startPeer } from '../fixtures/shoal.ts';
+
+const SHOAL_BIN = resolve(import.meta.dirname, '../../packages/cli/bin/shoal.js');
+
+/** Runs `shoal peer ARGS` expecting it to refuse to start; returns its exit code and stderr. */
+async function refusedPeer(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | string | null; stderr: string }> {
+  // Loopback listeners, in case it started after all: it is then killed by the timeout and the test fails.
+  const base = [
+    'peer',
+    '--registry',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+  ];
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOAL_')));
+  try {
+    const result = await run(process.execPath, [SHOAL_BIN, ...base, ...args], {
+      env: { ...clean, ...env },
+      timeoutMs: 20_000,
+    });
+    assert.fail(`shoal peer ${args.join(' ')} exited 0\n${result.stderr}`);
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    return { code: error.exitCode, stderr: error.stderr };
+  }
+}
+
+describe('shoal peer configuration', { timeout: 120_000 }, () => {
+  let dir = '';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-e2e-cli-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits with code 2 and names the option for invalid values, unknown flags and unknown YAML keys', async () => {
+    const dataDir = join(dir, 'never-created');
+    const typo = join(dir, 'typo.yaml');
+    await writeFile(typo, 'cacheSize: 1GB\ncachesize: 2GB\n');
+    // Each start costs seconds of module loading: run them side by side.
+    const cases: { args: string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
+      { args: ['--cache-size', 'lots'], message: /--cache-size \(flag --cache-size\): invalid size "lots"/ },
+      { args: ['--registry', 'nope'], message: /--registry \(flag --registry\)/ },
+      {
+        args: ['--registry-endpoint', 'bad name=http://127.0.0.1:1'],
+        message: /--registry-endpoint.*bad name/,
+      },
+      { args: ['--cache-sise', '1GB'], message: /unknown option '--cache-sise'/ },
+      { args: ['--config', typo], message: /unknown option "cachesize"/ },
+      { args: [], env: { SHOAL_CONFIG: typo }, message: /unknown option "cachesize"/ },
+      {
+        args: [],
+        env: { SHOAL_CACHE_SIZE: 'huge' },
+        message: /--cache-size \(environment variable SHOAL_CACHE_SIZE\)/,
+      },
+    ];
+    const results = await Promise.all(
+      cases.map(({ args, env }) => refusedPeer([...args, '--data-dir', dataDir], env)),
+    );
+    for (const [i, { code, stderr }] of results.entries()) {
+      const { args, env, message } = cases[i]!;
+      const what = `${JSON.stringify(env ?? {})} ${args.join(' ')}`;
+      assert.equal(code, 2, `${what}: exit code, stderr:\n${stderr}`);
+      assert.match(stderr, message, what);
+    }
+    assert.ok(
+      !(await readdir(dir)).includes('never-created'),
+      'nothing was created for a refused configuration',
+    );
+  });
+
+  it('runs with file < environment < flag precedence', async () => {
+    const registry = await startRegistry();
+    try {
+      const image = await smallImage('cli');
+      await pushImage(registry.url, 'cli/small', 'v1', image);
+      const file = join(dir, 'peer.yaml');
+      await writeFile(
+        file,
+        [
+          'cacheSize: 1GB',
+          'defaultRegistry: from-file.example:5000',
+          'registryEndpoint:',
+          '  from-file.example:5000: http://127.0.0.1:1',
+          `  from-env.example:5000: ${registry.url}`,
+          '',
+        ].join('\n'),
+      );
+      const peer = await startPeer({
+        env: { SHOAL_CACHE_SIZE: '2GB', SHOAL_DEFAULT_REGISTRY: 'from-env.example:5000' },
+        extraArgs: ['--config', file, '--cache-size', '3MB'],
+      });
+      try {
+        assert.equal(await peer.metric('shoal_store_capacity_bytes'), 3e6, 'flag over environment and file');
+        // Requests without ?ns= go to the default registry: the environment's, which the file maps.
+        const res = await request(`${peer.url}/v2/cli/small/manifests/v1`, {
+          headers: { accept: image.mediaType },
+        });
+        assert.equal(res.status, 200, res.body.toString('utf8'));
+        assert.deepEqual(res.body, image.bytes);
+      } finally {
+        await peer.stop();
+      }
+    } finally {
+      await registry.stop();
+    }
+  });
+});

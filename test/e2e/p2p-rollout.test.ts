@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  ctrContentDigests,
+  ctrImageDigest,
+  ctrPull,
+  ociLayoutDigests,
+  type RunningContainerd,
+  skopeoCopyToOci,
+  startContainerd,
+  writeHostsToml,
+  writeRegistriesConf,
+} from '../fixtures/clients.ts';
+import { type ImageDescription, pushImage, rolloutImage } from '../fixtures/images.ts';
+import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
+import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
+import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+
+/** The name clients use for the origin; it does not resolve, so only the mirrors can answer. */
+const ORIGIN = 'registry.invalid:5000';
+const PEERS = 6;
+
+function sorted(values: Iterable<string>): string[] {
+  return [...new Set(values)].sort();
+}
+
+describe('a rollout through the swarm: six peers pull one image at the same moment', {
+  timeout: 300_000,
+}, () => {
+  let work = '';
+  let registry: RunningRegistry | undefined;
+  let proxy: TcpProxy | undefined;
+  let scheduler: RunningScheduler | undefined;
+  let containerd: RunningContainerd | undefined;
+  const peers: RunningPeer[] = [];
+  let image: ImageDescription;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'shoal-e2e-rollout-'));
+    [registry, image] = await Promise.all([startRegistry(), rolloutImage()]);
+    await pushImage(registry.url, 'rollout/app', 'v1', image);
+    // Every byte the origin sends passes through this proxy, which counts them.
+    proxy = await startTcpProxy({ target: registry.host, rateBytesPerSecond: 80e6 });
+    scheduler = await startScheduler();
+    const started = await Promise.all(
+      Array.from({ length: PEERS }, () =>
+        startPeer({
+          defaultRegistry: ORIGIN,
+          endpoints: { [ORIGIN]: proxy!.url },
+          schedulers: scheduler!.multiaddrs,
+        }),
+      ),
+    );
+    peers.push(...started);
+    containerd = await startContainerd();
+    // Let every peer register before the rollout starts.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(await scheduler.metric('shoal_scheduler_peers'), PEERS);
+  });
+
+  after(async () => {
+    await containerd?.stop();
+    await Promise.all(peers.map((p) => p.stop()));
+    await scheduler?.stop();
+    await proxy?.stop();
+    await registry?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('delivers every digest intact while the origin sends the image about once', async () => {
+    const ref = `${ORIGIN}/rollout/app:v1`;
+    const pulls = peers.map(async (peer, i) => {
+      if (i === 0) {
+        const hostsDir = join(work, 'hosts');
+        await writeHostsToml(hostsDir, ORIGIN, { server: `http://${ORIGIN}`, mirror: peer.url });
+        await ctrPull({
+          address: containerd!.address,
+          image: ref,
+          hostsDir,
+          platform: 'linux/amd64',
+          timeoutMs: 240_000,
+        });
+        assert.equal(await ctrImageDigest(containerd!.address, ref), image.digest);
+        assert.deepEqual(await ctrContentDigests(containerd!.address), sorted(image.allDigests));
+        return;
+      }
+      const conf = await writeRegistriesConf(join(work, `registries-${i}.conf`), {
+        prefix: ORIGIN,
+        mirror: peer.host,
+      });
+      const dest = join(work, `layout-${i}`);
+      await skopeoCopyToOci({ image: ref, destDir: dest, registriesConf: conf, timeoutMs: 240_000 });
+      const layout = await ociLayoutDigests(dest, { verify: true });
+      assert.deepEqual(layout.all, sorted(image.allDigests));
+      await rm(dest, { recursive: true, force: true });
+    });
+    await Promise.all(pulls);
+
+    const blobBytes = image.totalBlobBytes;
+    const manifestBytes = image.bytes.length;
+    // Manifests are resolved upstream by every peer (tags are never trusted to peers); blobs leave the origin once.
+    const originRatio = (proxy!.bytesDown - PEERS * manifestBytes) / blobBytes;
+    const perPeerOrigin = await Promise.all(
+      peers.map((p) => p.metric('shoal_downloaded_bytes_total', { source: 'origin' })),
+    );
+    assert.ok(
+      originRatio <= 1.05,
+      `origin sent ${originRatio.toFixed(3)}x the image's blob bytes (per peer: ${perPeerOrigin.join(', ')})`,
+    );
+
+    let mostlyFromPeers = 0;
+    let totalFromPeers = 0;
+    for (const peer of peers) {
+      const fromOrigin = await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' });
+      const fromPeers = await peer.metric('shoal_downloaded_bytes_total', { source: 'peer' });
+      assert.ok(fromOrigin + fromPeers >= blobBytes, 'each peer accounts for every blob byte it fetched');
+      totalFromPeers += fromPeers;
+      if (fromPeers > fromOrigin) mostlyFromPeers++;
+    }
+    assert.ok(mostlyFromPeers >= 2, `${mostlyFromPeers} peers got most of their bytes from other peers`);
+    assert.ok(totalFromPeers >= (PEERS - 1.5) * blobBytes, 'the swarm, not the origin, carried the rollout');
+    const uploaded = await Promise.all(peers.map((p) => p.metric('shoal_uploaded_bytes_total')));
+    const totalUploaded = uploaded.reduce((a, b) => a + b, 0);
+    assert.ok(
+      Math.abs(totalUploaded - totalFromPeers) <= 0.05 * totalFromPeers,
+      `bytes uploaded by parents (${totalUploaded}) match bytes children fetched from peers (${totalFromPeers})`,
+    );
+    assert.ok((await scheduler!.metric('shoal_scheduler_assignments_total', { kind: 'peer' })) > 0);
+  });
+});
