@@ -34,7 +34,6 @@ const REPOSITORY = 'bench/endpoint';
 const ORIGIN_CAP_BYTES_PER_SECOND = 100e6;
 const TARGETS = { cachedThroughputRatio: 0.8, coldPullTimeRatio: 1.05, peakRssMB: 150 };
 const SECTIONS = ['cached', 'cold', 'rss'] as const;
-type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
   options: {

@@ -54,9 +54,10 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     paths,
     capacity: config.cacheSize,
     logger,
-    onEvict: (_digest, size) => {
+    onEvict: (digest, size) => {
       metrics.evictions.inc();
       metrics.evictedBytes.inc(size);
+      swarm.announcer.withdraw(digest);
     },
   });
   await store.init();
@@ -72,9 +73,10 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     store,
     logger,
     runner: config.swarm.schedulers.length > 0 ? swarm.runner : originOnly,
-    onTaskEnd: (result, reason) => {
+    onTaskEnd: (digest, result, reason) => {
       metrics.tasks.inc({ result });
       if (reason instanceof DigestMismatchError) metrics.verificationFailures.inc({ kind: 'blob' });
+      if (result === 'complete') swarm.announcer.provide(digest);
     },
   });
   const client = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});

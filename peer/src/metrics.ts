@@ -67,6 +67,12 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       labelNames: ['status'] as const,
       registers,
     }),
+    dhtOperations: new Counter({
+      name: 'shoal_dht_operations_total',
+      help: 'DHT operations (provide, withdraw, find_providers), by result',
+      labelNames: ['operation', 'result'] as const,
+      registers,
+    }),
     activeTasks: new Gauge({
       name: 'shoal_active_tasks',
       help: 'Blob download tasks in progress on this node',

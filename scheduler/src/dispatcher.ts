@@ -182,10 +182,12 @@ export class Dispatcher {
     const now = this.#now();
     for (const task of this.#state.tasks.values()) {
       let changed = false;
+      const stalled = new Set<string>();
       for (const peer of task.peers.values()) {
         if (peer.origin && now - peer.origin.lastProgress > this.#originTimeoutMs) {
           this.#log.warn({ host: peer.id, digest: task.digest }, 'origin range stalled; reassigning');
           task.releaseOrigin(peer);
+          stalled.add(peer.id);
           changed = true;
         }
         for (const [index, flight] of peer.inFlight) {
@@ -196,14 +198,17 @@ export class Dispatcher {
           }
         }
       }
-      if (changed) this.#dispatchWaiting(task, '');
+      if (changed) this.#dispatchWaiting(task, '', stalled);
     }
   }
 
-  #dispatchWaiting(task: SwarmTask, except: string): void {
-    for (const peer of task.peers.values()) {
-      if (peer.id !== except && peer.active && (peer.want > 0 || !peer.origin)) this.#dispatch(task, peer);
-    }
+  /** Dispatches every waiting peer but `except`; peers in `last` go after the others (a stalled range goes to someone else first). */
+  #dispatchWaiting(task: SwarmTask, except: string, last: ReadonlySet<string> = new Set()): void {
+    const waiting = [...task.peers.values()].filter(
+      (peer) => peer.id !== except && peer.active && (peer.want > 0 || !peer.origin),
+    );
+    for (const peer of waiting) if (!last.has(peer.id)) this.#dispatch(task, peer);
+    for (const peer of waiting) if (last.has(peer.id)) this.#dispatch(task, peer);
   }
 
   #dispatch(task: SwarmTask, peer: TaskPeer): void {

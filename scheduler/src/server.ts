@@ -31,6 +31,8 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
   const node = await createShoalNode({
     privateKey: await loadOrCreateIdentity(config.dataDir),
     listen: config.listen,
+    // A DHT server every peer is connected to: the swarm's bootstrap point for content routing.
+    dht: true,
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const state = new SwarmState();

@@ -42,15 +42,15 @@ describe('resolveConfig with the peer schema', () => {
   });
 
   it('applies the defaults when nothing is given', () => {
-    assert.deepEqual(resolvePeer({}, {}), {
-      registry: '127.0.0.1:5050',
-      http: '127.0.0.1:9090',
-      dataDir: '/var/lib/shoal',
-      registryEndpoint: {},
-      defaultRegistry: 'docker.io',
-      cacheSize: 20 * 2 ** 30,
-      logLevel: 'info',
-    });
+    const config = resolvePeer({}, {});
+    assert.equal(config.registry, '127.0.0.1:5050');
+    assert.equal(config.http, '127.0.0.1:9090');
+    assert.equal(config.dataDir, '/var/lib/shoal');
+    assert.deepEqual(config.registryEndpoint, {});
+    assert.equal(config.defaultRegistry, 'docker.io');
+    assert.equal(config.cacheSize, 20 * 2 ** 30);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.dockerConfig, undefined);
   });
 
   it('merges file < environment < flags, key by key', async () => {
@@ -146,6 +146,11 @@ describe('resolveConfig with the peer schema', () => {
       () => resolvePeer({ registryEndpoint: ['x.example=ftp://host'] }, {}),
       /--registry-endpoint/,
       /x\.example=ftp:\/\/host/,
+    );
+    assertConfigError(
+      () => resolvePeer({ registryEndpoint: ['bad name=http://127.0.0.1:1'] }, {}),
+      /--registry-endpoint/,
+      /bad name/,
     );
     // Every problem is listed, not only the first.
     assertConfigError(() => resolvePeer({ cacheSize: 'lots', http: 'nope' }, {}), /--cache-size/, /--http/);

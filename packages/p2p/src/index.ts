@@ -1,3 +1,4 @@
+export * from './content-id.ts';
 export * from './identity.ts';
 export * from './node.ts';
 export * from './streams.ts';

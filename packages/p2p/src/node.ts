@@ -3,7 +3,8 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
-import { type KadDHT, kadDHT, removePrivateAddressesMapper } from '@libp2p/kad-dht';
+import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht';
+import { ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { tls } from '@libp2p/tls';
@@ -18,8 +19,8 @@ export interface ShoalNodeOptions {
   pskFile?: string;
   /** Run kad-dht in server mode (peers); schedulers do not need it. */
   dht?: boolean;
-  /** Keep loopback/private addresses in the DHT (tests and single-machine clusters). */
-  dhtKeepPrivateAddresses?: boolean;
+  /** Drop private addresses from DHT records (only for swarms spanning the public internet). */
+  dhtPublicOnly?: boolean;
   /** Inbound streams allowed per protocol per connection. */
   maxInboundStreams?: number;
 }
@@ -37,10 +38,13 @@ const STREAM_WINDOW = 4 * 1024 * 1024;
 export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalNode> {
   const services: Record<string, unknown> = { identify: identify() };
   if (options.dht) {
+    // kad-dht checks peers' liveness with ping.
+    services.ping = ping();
     services.dht = kadDHT({
       protocol: `${DHT_PROTOCOL_PREFIX}/kad/1.0.0`,
       clientMode: false,
-      ...(options.dhtKeepPrivateAddresses ? {} : { peerInfoMapper: removePrivateAddressesMapper }),
+      // Cluster nodes talk over private addresses, so those are kept by default.
+      peerInfoMapper: options.dhtPublicOnly ? removePrivateAddressesMapper : passthroughMapper,
     });
   }
   const node = await createLibp2p({

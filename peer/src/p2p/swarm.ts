@@ -5,6 +5,7 @@ import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { TaskManager, TaskRunner } from '../task/task-manager.ts';
+import { ContentAnnouncer } from './announcer.ts';
 import { Conductor } from './conductor.ts';
 import { startPieceServer } from './piece-server.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -29,6 +30,7 @@ export interface Swarm {
   readonly node: ShoalNode;
   readonly runner: TaskRunner;
   readonly scheduler: SchedulerClient;
+  readonly announcer: ContentAnnouncer;
   stop(): Promise<void>;
 }
 
@@ -43,7 +45,7 @@ export async function startSwarm(
   const node = await createShoalNode({
     privateKey: config.privateKey,
     listen: config.listen,
-    dht: false,
+    dht: true,
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const downloadLimiter = new RateLimiter(config.downloadRate);
@@ -77,6 +79,10 @@ export async function startSwarm(
         };
       }),
   });
+  const announcer = new ContentAnnouncer(node.services.dht!, deps.logger, (kind, ok) =>
+    deps.metrics.dhtOperations.inc({ operation: kind, result: ok ? 'ok' : 'error' }),
+  );
+  for (const { digest } of deps.store.entries()) announcer.provide(digest);
   const scheduler = new SchedulerClient({
     node,
     addresses: config.schedulers,
@@ -98,7 +104,9 @@ export async function startSwarm(
     node,
     runner: (task, origin) => conductor.run(task, origin),
     scheduler,
+    announcer,
     async stop() {
+      announcer.stop();
       await scheduler.stop();
       await node.stop();
     },

@@ -13,7 +13,7 @@ export interface TaskManagerOptions {
   logger: Logger;
   runner: TaskRunner;
   /** Called once per task; a failed task passes its reason (DigestMismatchError for wrong content). */
-  onTaskEnd?: (result: 'complete' | 'failed', reason?: Error) => void;
+  onTaskEnd?: (digest: Digest, result: 'complete' | 'failed', reason?: Error) => void;
 }
 
 /** At most one download task per digest on this node, however many clients ask. */
@@ -50,7 +50,7 @@ export class TaskManager {
       await this.#options.runner(task, origin);
       await task.finished;
       log.info({ size: task.layout?.size, ms: Date.now() - started }, 'blob complete');
-      this.#options.onTaskEnd?.('complete');
+      this.#options.onTaskEnd?.(task.digest, 'complete');
     } catch (error) {
       await task.fail(error as Error);
       const reason = task.error ?? (error as Error);
@@ -58,7 +58,7 @@ export class TaskManager {
         { err: { message: reason.message, code: (reason as { code?: string }).code } },
         'blob task failed',
       );
-      this.#options.onTaskEnd?.('failed', reason);
+      this.#options.onTaskEnd?.(task.digest, 'failed', reason);
     } finally {
       this.#tasks.delete(task.digest);
     }

@@ -1,0 +1,660 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import {
+  Bitfield,
+  FailureReason,
+  MIB,
+  type OpenTask,
+  type PieceDone,
+  type PieceFailed,
+  type Register,
+  type SchedulerMessage,
+} from '@shoal/protocol';
+import { createLogger } from '@shoal/telemetry';
+import fc from 'fast-check';
+import { Registry } from 'prom-client';
+import { Dispatcher } from '../src/dispatcher.ts';
+import { createSchedulerMetrics } from '../src/metrics.ts';
+import { CLUSTER_STRIKE_LIMIT } from '../src/state/hosts.ts';
+import { SwarmState } from '../src/state/swarm-state.ts';
+
+/** Default piece size of small blobs. */
+const PIECE = 4 * MIB;
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+const ORIGIN_TIMEOUT = 20_000;
+const PIECE_TIMEOUT = 15_000;
+
+function digestOf(n: number): string {
+  return `sha256:${createHash('sha256').update(`blob-${n}`).digest('hex')}`;
+}
+
+function pieceHash(digest: string, index: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createHash('sha256').update(`${digest}#${index}`).digest());
+}
+
+function addrsOf(host: string): string[] {
+  return [`/ip4/10.0.0.1/tcp/4001/p2p/${host}`];
+}
+
+function registerMessage(host: string, fields: Partial<Register> = {}): Register {
+  return {
+    addrs: addrsOf(host),
+    labels: new Map(),
+    uploadSlots: 8,
+    uploadRate: 0n,
+    downloadRate: 0n,
+    holdings: [],
+    ...fields,
+  };
+}
+
+function openMessage(pieces: number, want = 4, digest = DIGEST): OpenTask {
+  return { digest, size: BigInt(pieces * PIECE), bitfield: new Uint8Array(0), want };
+}
+
+function originDone(index: number, digest = DIGEST): PieceDone {
+  return { index, sha256: pieceHash(digest, index), parent: '', millis: 10, length: PIECE };
+}
+
+function peerDone(index: number, parent: string): PieceDone {
+  return { index, sha256: new Uint8Array(0), parent, millis: 10, length: PIECE };
+}
+
+interface Sent {
+  to: string;
+  message: SchedulerMessage;
+}
+
+function harness(options: { originRangePieces?: number } = {}) {
+  let clock = 1_000_000;
+  const sent: Sent[] = [];
+  let read = 0;
+  const state = new SwarmState();
+  const registry = new Registry();
+  const metrics = createSchedulerMetrics(registry, { peers: () => 0, tasks: () => 0 });
+  const dispatcher = new Dispatcher({
+    state,
+    send: (to, message) => sent.push({ to, message }),
+    logger: createLogger({ level: 'silent' }),
+    metrics,
+    now: () => clock,
+    originRangePieces: options.originRangePieces ?? 4,
+    originTimeoutMs: ORIGIN_TIMEOUT,
+    pieceTimeoutMs: PIECE_TIMEOUT,
+  });
+  const h = {
+    state,
+    dispatcher,
+    sent,
+    registry,
+    advance(ms: number) {
+      clock += ms;
+    },
+    /** Messages sent since the last call. */
+    drain(): Sent[] {
+      const out = sent.slice(read);
+      read = sent.length;
+      return out;
+    },
+    register(...hosts: string[]) {
+      for (const host of hosts) dispatcher.register(host, registerMessage(host));
+    },
+    open(host: string, pieces: number, want = 4, digest = DIGEST) {
+      dispatcher.openTask(host, openMessage(pieces, want, digest));
+    },
+    report(
+      host: string,
+      fields: { done?: PieceDone[]; failed?: PieceFailed[]; want?: number },
+      digest = DIGEST,
+    ) {
+      dispatcher.report(host, {
+        digest,
+        done: fields.done ?? [],
+        failed: fields.failed ?? [],
+        want: fields.want ?? 4,
+      });
+    },
+  };
+  return h;
+}
+
+type Harness = ReturnType<typeof harness>;
+
+function originRanges(messages: Sent[], to?: string): { first: number; count: number }[] {
+  return messages
+    .filter((m) => (to === undefined || m.to === to) && m.message.assignments)
+    .flatMap((m) => m.message.assignments!.origin.map(({ first, count }) => ({ first, count })));
+}
+
+function pieceAssignments(messages: Sent[], to?: string) {
+  return messages
+    .filter((m) => (to === undefined || m.to === to) && m.message.assignments)
+    .flatMap((m) => m.message.assignments!.pieces.map((p) => ({ to: m.to, ...p })));
+}
+
+function range(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => first + i);
+}
+
+async function counter(h: Harness, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = (await h.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const values = (metric?.values ?? []) as { value: number; labels: Record<string, string | number> }[];
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('Dispatcher: registration and opening', () => {
+  it('registers hosts with their addresses, labels and slots', () => {
+    const h = harness();
+    h.dispatcher.register('a', registerMessage('a', { labels: new Map([['zone', 'z1']]), uploadSlots: 3 }));
+    h.dispatcher.register('b', registerMessage('b', { uploadSlots: 0 }));
+    const a = h.state.hosts.get('a')!;
+    assert.deepEqual(a.addrs, addrsOf('a'));
+    assert.deepEqual(a.labels, { zone: 'z1' });
+    assert.equal(a.uploadSlots, 3);
+    assert.equal(h.state.hosts.get('b')!.uploadSlots, 8, 'unset slots get the default');
+    assert.equal(h.state.hosts.size, 2);
+    assert.deepEqual(h.drain(), []);
+  });
+
+  it('records holdings announced at registration', () => {
+    const h = harness();
+    h.dispatcher.register(
+      'a',
+      registerMessage('a', {
+        holdings: [
+          {
+            digest: DIGEST,
+            size: BigInt(3 * PIECE),
+            pieceSize: 0,
+            bitfield: new Uint8Array(0),
+            complete: true,
+          },
+        ],
+      }),
+    );
+    const task = h.state.tasks.get(DIGEST)!;
+    assert.equal(task.pieceCount, 3);
+    for (const holders of task.holders) assert.deepEqual([...holders], ['a']);
+  });
+
+  it('answers size 0 when nobody knows the size, without creating a task', () => {
+    const h = harness();
+    h.register('a');
+    h.dispatcher.openTask('a', { digest: DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 4 });
+    assert.deepEqual(h.drain(), [
+      { to: 'a', message: { taskInfo: { digest: DIGEST, size: 0n, pieceSize: 0 } } },
+    ]);
+    assert.equal(h.state.tasks.size, 0);
+  });
+
+  it('creates the task, answers taskInfo, then hands the first requester an origin range', () => {
+    const h = harness();
+    h.register('a');
+    h.open('a', 10);
+    const [info, assignments, ...rest] = h.drain();
+    assert.deepEqual(info, {
+      to: 'a',
+      message: { taskInfo: { digest: DIGEST, size: BigInt(10 * PIECE), pieceSize: PIECE } },
+    });
+    assert.equal(assignments?.to, 'a');
+    assert.deepEqual(assignments?.message.assignments?.origin, [{ first: 0, count: 4 }]);
+    assert.deepEqual(assignments?.message.assignments?.pieces, []);
+    assert.deepEqual(rest, []);
+    assert.equal(h.state.tasks.get(DIGEST)?.pieceCount, 10);
+  });
+
+  it('hands later requesters the next origin ranges, then nothing once all are taken', () => {
+    const h = harness();
+    h.register('a', 'b', 'c', 'd');
+    h.open('a', 10);
+    h.open('b', 10);
+    h.open('c', 10);
+    h.open('d', 10);
+    const sent = h.drain();
+    assert.deepEqual(originRanges(sent, 'a'), [{ first: 0, count: 4 }]);
+    assert.deepEqual(originRanges(sent, 'b'), [{ first: 4, count: 4 }]);
+    assert.deepEqual(originRanges(sent, 'c'), [{ first: 8, count: 2 }]);
+    assert.deepEqual(originRanges(sent, 'd'), []);
+    assert.deepEqual(
+      sent.filter((m) => m.to === 'd').map((m) => Object.keys(m.message)),
+      [['taskInfo']],
+    );
+  });
+
+  it('an open with size 0 joins a task whose size is known', () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 6);
+    h.drain();
+    h.dispatcher.openTask('b', { digest: DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 4 });
+    const sent = h.drain();
+    assert.deepEqual(sent[0]?.message.taskInfo, {
+      digest: DIGEST,
+      size: BigInt(6 * PIECE),
+      pieceSize: PIECE,
+    });
+    assert.deepEqual(originRanges(sent, 'b'), [{ first: 4, count: 2 }]);
+  });
+});
+
+describe('Dispatcher: pieces from peers', () => {
+  it('after origin pieces are reported, waiting requesters get them from the reporter with the table hash', () => {
+    const h = harness();
+    h.register('a', 'b', 'c');
+    h.open('a', 8);
+    h.open('b', 8);
+    h.open('c', 8, 3);
+    h.drain();
+    h.report('a', { done: range(0, 4).map((i) => originDone(i)) });
+    const sent = h.drain();
+
+    const task = h.state.tasks.get(DIGEST)!;
+    for (const i of range(0, 4)) {
+      assert.deepEqual(task.table[i], pieceHash(DIGEST, i));
+      assert.ok(task.holders[i]!.has('a'));
+    }
+    const toB = pieceAssignments(sent, 'b');
+    const toC = pieceAssignments(sent, 'c');
+    assert.deepEqual(
+      toB.map((p) => p.index),
+      [0, 1, 2, 3],
+    );
+    assert.deepEqual(
+      toC.map((p) => p.index),
+      [0, 1, 2],
+    );
+    for (const p of [...toB, ...toC]) {
+      assert.equal(p.parent, 'a');
+      assert.deepEqual(p.parentAddrs, addrsOf('a'));
+      assert.deepEqual(p.sha256, pieceHash(DIGEST, p.index));
+    }
+    assert.deepEqual(pieceAssignments(sent, 'a'), [], 'a holds them: never its own parent');
+  });
+
+  it('never gives a parent more assignments than its upload slots', () => {
+    const h = harness();
+    h.dispatcher.register('p', registerMessage('p', { uploadSlots: 2 }));
+    h.register('a', 'b');
+    h.open('p', 4);
+    h.report('p', { done: range(0, 4).map((i) => originDone(i)) });
+    h.drain();
+    h.open('a', 4, 4);
+    h.open('b', 4, 4);
+    const sent = h.drain();
+    assert.equal(pieceAssignments(sent).length, 2);
+    assert.equal(pieceAssignments(sent, 'a').length, 2);
+    // a reports one done and wants no more: that slot goes to b.
+    const first = pieceAssignments(sent, 'a')[0]!;
+    h.report('a', { done: [peerDone(first.index, 'p')], want: 0 });
+    assert.deepEqual(
+      pieceAssignments(h.drain())
+        .filter((p) => p.parent === 'p')
+        .map((p) => p.to),
+      ['b'],
+    );
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 2);
+  });
+
+  it('taskDone ok marks the host as holding every piece and serves waiting requesters', () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.open('b', 4, 4);
+    h.drain();
+    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '' });
+    const task = h.state.tasks.get(DIGEST)!;
+    for (const holders of task.holders) assert.ok(holders.has('a'));
+    assert.equal(task.originInFlight.size, 0);
+    const toB = pieceAssignments(h.drain(), 'b');
+    assert.deepEqual(
+      toB.map((p) => [p.index, p.parent]),
+      [
+        [0, 'a'],
+        [1, 'a'],
+        [2, 'a'],
+        [3, 'a'],
+      ],
+    );
+  });
+});
+
+describe('Dispatcher: every piece leaves the origin once', () => {
+  it('never hands a piece to the origin twice while its range is live', () => {
+    const h = harness();
+    const hosts = ['a', 'b', 'c', 'd', 'e'];
+    h.register(...hosts);
+    for (const host of hosts) h.open(host, 12);
+    let sent = h.drain();
+    for (const host of hosts) {
+      for (const r of originRanges(sent, host))
+        h.report(host, { done: range(r.first, r.count).map((i) => originDone(i)) });
+    }
+    sent = [...sent, ...h.drain()];
+    const handed = originRanges(sent).flatMap((r) => range(r.first, r.count));
+    assert.deepEqual(
+      [...handed].sort((x, y) => x - y),
+      range(0, 12),
+    );
+  });
+
+  it('reassigns a piece reported failed from the origin to a requester that can take it', () => {
+    const h = harness();
+    h.register('a', 'b', 'c');
+    h.open('a', 8);
+    h.open('b', 8);
+    h.open('c', 8);
+    assert.deepEqual(originRanges(h.drain(), 'c'), []);
+    h.report('a', { failed: [{ index: 1, parent: '', reason: FailureReason.origin }] });
+    const sent = h.drain();
+    assert.deepEqual(originRanges(sent), [{ first: 1, count: 1 }]);
+    assert.deepEqual(originRanges(sent, 'c'), [{ first: 1, count: 1 }]);
+    assert.equal(h.state.tasks.get(DIGEST)!.originInFlight.get(1), 'c');
+  });
+
+  it('reassigns a whole failed range exactly once', () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.open('b', 4);
+    h.drain();
+    h.report('a', {
+      failed: range(0, 4).map((index) => ({ index, parent: '', reason: FailureReason.origin })),
+    });
+    const again = originRanges(h.drain());
+    assert.deepEqual(
+      again.flatMap((r) => range(r.first, r.count)),
+      [0, 1, 2, 3],
+    );
+  });
+
+  it('hands a stalled origin range to another requester after the timeout', () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.open('b', 4);
+    assert.deepEqual(originRanges(h.drain()), [{ first: 0, count: 4 }]);
+
+    h.advance(ORIGIN_TIMEOUT);
+    h.dispatcher.sweep();
+    assert.deepEqual(h.drain(), [], 'not stalled yet');
+
+    h.advance(1);
+    h.dispatcher.sweep();
+    const sent = h.drain();
+    assert.deepEqual(originRanges(sent, 'a'), [], 'the stalled peer does not get its range back');
+    assert.deepEqual(originRanges(sent, 'b'), [{ first: 0, count: 4 }]);
+  });
+
+  it('progress on a range keeps it from timing out', () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.open('b', 4);
+    h.drain();
+    h.advance(ORIGIN_TIMEOUT - 1000);
+    h.report('a', { done: [originDone(0)] });
+    h.advance(ORIGIN_TIMEOUT - 1000);
+    h.dispatcher.sweep();
+    assert.deepEqual(originRanges(h.drain()), []);
+    assert.deepEqual([...h.state.tasks.get(DIGEST)!.originInFlight.keys()], [1, 2, 3]);
+  });
+
+  it('keeps the origin-once rule under random opens, completions, failures and departures (property)', () => {
+    const hostArb = fc.integer({ min: 0, max: 4 });
+    const command = fc.oneof(
+      fc.record({ kind: fc.constant('open' as const), host: hostArb, want: fc.integer({ min: 0, max: 4 }) }),
+      fc.record({ kind: fc.constant('done' as const), host: hostArb, n: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({ kind: fc.constant('fail' as const), host: hostArb, n: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({ kind: fc.constant('leave' as const), host: hostArb }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(command, { maxLength: 40 }),
+        (pieces, rangePieces, commands) => {
+          const h = harness({ originRangePieces: rangePieces });
+          /** piece -> host fetching it from the origin, as told by the assignments */
+          const live = new Map<number, string>();
+          const have = new Map<string, Set<number>>();
+          const joined = new Set<string>();
+          const absorb = () => {
+            for (const m of h.drain()) {
+              for (const r of m.message.assignments?.origin ?? []) {
+                for (const i of range(r.first, r.count)) {
+                  assert.ok(i >= 0 && i < pieces, `origin piece ${i} out of range`);
+                  assert.ok(!live.has(i), `piece ${i} handed to ${m.to} while ${live.get(i)} fetches it`);
+                  for (const [host, set] of have) {
+                    assert.ok(!set.has(i), `piece ${i} handed to the origin though ${host} holds it`);
+                  }
+                  live.set(i, m.to);
+                }
+              }
+            }
+          };
+          const mine = (host: string) => [...live].filter(([, h2]) => h2 === host).map(([i]) => i);
+          for (const c of commands) {
+            const host = `h${c.host}`;
+            if (c.kind === 'open') {
+              if (!joined.has(host)) h.register(host);
+              joined.add(host);
+              have.set(host, have.get(host) ?? new Set());
+              h.open(host, pieces, c.want);
+            } else if (!joined.has(host)) {
+              continue;
+            } else if (c.kind === 'done') {
+              const done = mine(host).slice(0, c.n);
+              for (const i of done) {
+                live.delete(i);
+                have.get(host)!.add(i);
+              }
+              h.report(host, { done: done.map((i) => originDone(i)), want: 0 });
+            } else if (c.kind === 'fail') {
+              const failed = mine(host).slice(0, c.n);
+              for (const i of failed) live.delete(i);
+              h.report(host, {
+                failed: failed.map((index) => ({ index, parent: '', reason: FailureReason.origin })),
+                want: 0,
+              });
+            } else {
+              for (const i of mine(host)) live.delete(i);
+              have.delete(host);
+              joined.delete(host);
+              h.dispatcher.hostLeft(host);
+            }
+            absorb();
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('Dispatcher: bad parents', () => {
+  it('a mismatch blocklists the parent for the task: no further assignments from it', async () => {
+    const h = harness();
+    h.register('a', 'b', 'c');
+    h.open('a', 4);
+    h.report('a', { done: range(0, 4).map((i) => originDone(i)) });
+    h.open('b', 4, 2);
+    const toB = pieceAssignments(h.drain(), 'b');
+    assert.deepEqual(
+      toB.map((p) => [p.index, p.parent]),
+      [
+        [0, 'a'],
+        [1, 'a'],
+      ],
+    );
+    h.report('b', { failed: [{ index: 0, parent: 'a', reason: FailureReason.mismatch }], want: 4 });
+    h.open('c', 4, 4);
+    const sent = h.drain();
+    assert.deepEqual(pieceAssignments(sent), [], 'a is blocklisted for this task');
+    assert.ok(h.state.tasks.get(DIGEST)!.blocklist.has('a'));
+    // Pieces only the blocklisted parent holds go back to the origin, once.
+    const handed = originRanges(sent).flatMap((r) => range(r.first, r.count));
+    assert.equal(new Set(handed).size, handed.length);
+    assert.ok(handed.includes(0));
+    assert.equal(await counter(h, 'shoal_scheduler_blocklist_events_total', { scope: 'task' }), 1);
+    assert.equal(await counter(h, 'shoal_scheduler_blocklist_events_total', { scope: 'cluster' }), 0);
+  });
+
+  it(`after ${CLUSTER_STRIKE_LIMIT} strikes the parent is blocklisted cluster-wide`, async () => {
+    const h = harness();
+    const complete = (n: number) => ({
+      digest: digestOf(n),
+      size: BigInt(2 * PIECE),
+      pieceSize: 0,
+      bitfield: new Uint8Array(0),
+      complete: true,
+    });
+    // x holds a blob per strike plus two more to probe with.
+    const probes = [CLUSTER_STRIKE_LIMIT, CLUSTER_STRIKE_LIMIT + 1];
+    h.dispatcher.register(
+      'x',
+      registerMessage('x', { holdings: [...range(0, CLUSTER_STRIKE_LIMIT), ...probes].map(complete) }),
+    );
+    h.register('r', 'before', 'after');
+    const strike = (n: number) => {
+      h.open('r', 2, 1, digestOf(n));
+      const got = pieceAssignments(h.drain(), 'r');
+      assert.deepEqual(
+        got.map((p) => p.parent),
+        ['x'],
+      );
+      h.report(
+        'r',
+        { failed: [{ index: got[0]!.index, parent: 'x', reason: FailureReason.mismatch }], want: 0 },
+        digestOf(n),
+      );
+      h.drain();
+    };
+    for (let n = 0; n < CLUSTER_STRIKE_LIMIT - 1; n++) strike(n);
+    h.open('before', 2, 2, digestOf(probes[0]!));
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'before').map((p) => p.parent),
+      ['x', 'x'],
+      'still trusted in other tasks',
+    );
+    assert.equal(h.state.hosts.isBlocked('x'), false);
+
+    strike(CLUSTER_STRIKE_LIMIT - 1);
+    assert.equal(h.state.hosts.isBlocked('x'), true);
+    h.open('after', 2, 2, digestOf(probes[1]!));
+    const sent = h.drain();
+    assert.deepEqual(pieceAssignments(sent), [], 'blocklisted in a task it was never struck in');
+    assert.deepEqual(originRanges(sent, 'after'), [{ first: 0, count: 2 }]);
+    assert.equal(await counter(h, 'shoal_scheduler_blocklist_events_total', { scope: 'cluster' }), 1);
+  });
+});
+
+describe('Dispatcher: hosts leaving', () => {
+  it('removes its pieces from the holders and frees its origin range for others', () => {
+    const h = harness();
+    h.register('a', 'b', 'c');
+    h.open('a', 8);
+    h.open('b', 8);
+    h.report('b', { done: [originDone(4)] });
+    h.open('c', 8, 4);
+    const before = h.drain();
+    assert.deepEqual(
+      pieceAssignments(before, 'c').map((p) => [p.index, p.parent]),
+      [[4, 'b']],
+    );
+    assert.deepEqual(originRanges(before, 'c'), []);
+
+    h.dispatcher.hostLeft('b');
+    const task = h.state.tasks.get(DIGEST)!;
+    assert.equal(task.holders[4]!.has('b'), false);
+    assert.equal(h.state.hosts.get('b'), undefined);
+    const sent = h.drain();
+    assert.deepEqual(originRanges(sent, 'c'), [{ first: 4, count: 4 }]);
+    assert.deepEqual(originRanges(sent, 'a'), []);
+    for (const i of range(4, 4)) assert.equal(task.originInFlight.get(i), 'c');
+  });
+
+  it("frees the parents' upload slots a departing downloader held", () => {
+    const h = harness();
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', {
+        uploadSlots: 1,
+        holdings: [
+          {
+            digest: DIGEST,
+            size: BigInt(4 * PIECE),
+            pieceSize: 0,
+            bitfield: new Uint8Array(0),
+            complete: true,
+          },
+        ],
+      }),
+    );
+    h.register('a', 'b');
+    h.open('a', 4, 4);
+    h.open('b', 4, 4);
+    const sent = h.drain();
+    assert.equal(pieceAssignments(sent, 'a').length, 1);
+    assert.equal(pieceAssignments(sent, 'b').length, 0, 'p has a single slot');
+
+    h.dispatcher.hostLeft('a');
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
+      ['p'],
+    );
+    // The single slot is now b's, and only b's.
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+
+  it('forgets a task once its last peer left', () => {
+    const h = harness();
+    h.register('a');
+    h.open('a', 4);
+    h.dispatcher.hostLeft('a');
+    assert.equal(h.state.tasks.size, 0);
+    assert.equal(h.state.hosts.size, 0);
+  });
+});
+
+describe('Dispatcher: piece timeouts', () => {
+  it('frees the slot of a silent piece assignment after pieceTimeoutMs', () => {
+    const h = harness();
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', {
+        uploadSlots: 1,
+        holdings: [
+          {
+            digest: DIGEST,
+            size: BigInt(2 * PIECE),
+            pieceSize: 0,
+            bitfield: new Bitfield(2, new Uint8Array([0b1100_0000])).bytes,
+            complete: false,
+          },
+        ],
+      }),
+    );
+    h.register('a');
+    h.open('a', 2, 1);
+    assert.equal(pieceAssignments(h.drain(), 'a').length, 1);
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+    h.advance(PIECE_TIMEOUT);
+    h.dispatcher.sweep();
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1, 'not timed out yet');
+    h.advance(1);
+    h.dispatcher.sweep();
+    const task = h.state.tasks.get(DIGEST)!;
+    assert.equal(task.peers.get('a')!.inFlight.size, 0);
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 0);
+    // The piece can be issued again.
+    h.report('a', { want: 1 });
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'a').map((p) => p.parent),
+      ['p'],
+    );
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+});
