@@ -6,13 +6,15 @@ import type { z } from 'zod';
 export interface OptionSpec {
   /** camelCase key, as in the YAML file */
   key: string;
-  /** value placeholder for --help, e.g. "<host:port>" */
+  /** value placeholder for --help, e.g. "<host:port>"; empty for a switch (see `switch`) */
   arg: string;
   description: string;
   /** may be given several times (flag repeated, YAML list, comma-separated env) */
   repeatable?: boolean;
   /** default shown in --help and the configuration reference */
   defaultText?: string;
+  /** an on/off switch: the flag takes no value; YAML true/false; env true/false/1/0 */
+  switch?: boolean;
 }
 
 export function flagOf(spec: OptionSpec): string {

@@ -10,7 +10,9 @@ export function addOptions(command: Command, specs: readonly OptionSpec[]): void
   );
   for (const spec of specs) {
     const description = `${spec.description}${spec.defaultText ? ` (default: ${spec.defaultText})` : ''}`;
-    if (spec.repeatable) {
+    if (spec.switch) {
+      command.option(flagOf(spec), description);
+    } else if (spec.repeatable) {
       command.option(
         `${flagOf(spec)} ${spec.arg}`,
         description,

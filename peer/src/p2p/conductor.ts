@@ -13,13 +13,16 @@ import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
+import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
+import { downloadFromProviders, findProviders } from './provider-download.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SchedulerClient, TaskLine } from './scheduler-client.ts';
 
 export interface ConductorOptions {
   node: ShoalNode;
   scheduler: SchedulerClient;
+  announcer: ContentAnnouncer;
   metrics: PeerMetrics;
   logger: Logger;
   downloadLimiter: RateLimiter;
@@ -46,13 +49,14 @@ export class Conductor {
   }
 
   async run(task: BlobTask, origin: OriginSource): Promise<void> {
-    const originOptions = this.#originOptions();
     const done = Promise.withResolvers<'complete' | 'fallback'>();
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);
     line = this.#options.scheduler.openTask(task.digest, session);
+    // Announce early: without a scheduler, peers find each other's partial downloads through the DHT.
+    this.#options.announcer.provide(task.digest);
     if (!line) {
-      await downloadFromOrigin(task, origin, originOptions);
+      await this.#withoutScheduler(task, origin);
       return;
     }
     try {
@@ -61,8 +65,7 @@ export class Conductor {
       const outcome = await Promise.race([done.promise, task.finished.then(() => 'complete' as const)]);
       if (outcome === 'fallback' && task.state === 'downloading') {
         session.stop();
-        this.#options.logger.info({ digest: task.digest }, 'finishing from the origin without the scheduler');
-        await downloadFromOrigin(task, origin, originOptions);
+        await this.#withoutScheduler(task, origin);
       }
       await task.finished;
       line.send({ taskDone: { digest: task.digest, ok: true, error: '' } });
@@ -73,6 +76,25 @@ export class Conductor {
       session.stop();
       line.close();
     }
+  }
+
+  /** No scheduler: DHT providers first, the origin for what they do not have. */
+  async #withoutScheduler(task: BlobTask, origin: OriginSource): Promise<void> {
+    const { node, metrics, logger } = this.#options;
+    const providers = await findProviders(node, task.digest, metrics);
+    logger.info({ digest: task.digest, providers: providers.length }, 'continuing without a scheduler');
+    if (providers.length === 0) {
+      await downloadFromOrigin(task, origin, this.#originOptions());
+      return;
+    }
+    await downloadFromProviders(task, origin, providers, {
+      node,
+      metrics,
+      logger,
+      limiter: this.#options.downloadLimiter,
+      concurrency: this.#options.downloadSlots,
+      pieceTimeoutMs: this.#options.pieceTimeoutMs,
+    });
   }
 
   #originOptions() {

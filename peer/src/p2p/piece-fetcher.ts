@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { byteStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
-import { PIECE_PROTOCOL, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
+import { MAX_PIECE_SIZE, PIECE_PROTOCOL, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export class PieceFetchError extends Error {
@@ -18,6 +18,8 @@ export class PieceFetchError extends Error {
 export interface FetchedPiece {
   chunks: Uint8Array[];
   length: number;
+  /** size of the whole blob, as the parent knows it */
+  blobSize: number;
   sha256Hex: string;
   millis: number;
 }
@@ -35,7 +37,8 @@ export async function fetchPiece(
     parentAddrs: string[];
     digest: string;
     index: number;
-    expectedLength: number;
+    /** undefined when the layout is not known yet (a first contact without a scheduler) */
+    expectedLength: number | undefined;
     expectedSha256: Uint8Array;
     timeoutMs: number;
     limiter: RateLimiter;
@@ -61,7 +64,9 @@ export async function fetchPiece(
     );
   }
   try {
-    const bytes = byteStream(stream, { maxBufferSize: request.expectedLength + 64 * 1024 });
+    const bytes = byteStream(stream, {
+      maxBufferSize: (request.expectedLength ?? MAX_PIECE_SIZE) + 64 * 1024,
+    });
     await sendWithBackpressure(
       stream,
       frame(PieceRequest.encode({ digest: request.digest, index: request.index })),
@@ -103,6 +108,7 @@ export async function fetchPiece(
     return {
       chunks,
       length: header.length,
+      blobSize: Number(header.blobSize),
       sha256Hex,
       millis: Math.max(1, Math.round(performance.now() - started)),
     };

@@ -111,7 +111,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   async function locate(
     digest: Digest,
     index: number,
-  ): Promise<{ source: PieceSource; offset: number; length: number } | undefined> {
+  ): Promise<{ source: PieceSource; offset: number; length: number; blobSize: number } | undefined> {
     const task = options.findTask(digest);
     const partial = task?.partial;
     if (partial && index < partial.layout.count && partial.present.has(index)) {
@@ -124,6 +124,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         },
         offset: pieceStart(partial.layout, index),
         length: pieceLength(partial.layout, index),
+        blobSize: partial.layout.size,
       };
     }
     const pin = options.store.pin(digest);
@@ -153,6 +154,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       },
       offset: pieceStart(layout, index),
       length: pieceLength(layout, index),
+      blobSize: pin.size,
     };
   }
 

@@ -93,6 +93,7 @@ export async function startSwarm(
   const conductor = new Conductor({
     node,
     scheduler,
+    announcer,
     metrics: deps.metrics,
     logger: deps.logger,
     downloadLimiter,

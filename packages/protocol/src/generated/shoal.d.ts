@@ -23,6 +23,7 @@ export interface PieceResponse {
     length: number;
     sha256: Uint8Array<ArrayBuffer>;
     message: string;
+    blobSize: bigint;
 }
 export declare namespace PieceResponse {
     const codec: () => Codec<PieceResponse>;
@@ -42,9 +43,13 @@ export declare namespace PieceResponse {
         field: '$.message';
         value: string;
     }
+    interface PieceResponseBlobSizeFieldEvent {
+        field: '$.blobSize';
+        value: bigint;
+    }
     function encode(obj: Partial<PieceResponse>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceResponse>): PieceResponse;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceResponse>): Generator<PieceResponseStatusFieldEvent | PieceResponseLengthFieldEvent | PieceResponseSha256FieldEvent | PieceResponseMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceResponse>): Generator<PieceResponseStatusFieldEvent | PieceResponseLengthFieldEvent | PieceResponseSha256FieldEvent | PieceResponseMessageFieldEvent | PieceResponseBlobSizeFieldEvent>;
 }
 export interface PeerMessage {
     register?: Register;

@@ -111,6 +111,10 @@ export var PieceResponse;
                     w.uint32(34);
                     w.string(obj.message);
                 }
+                if ((obj.blobSize != null && obj.blobSize !== 0n)) {
+                    w.uint32(40);
+                    w.uint64(obj.blobSize);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -119,7 +123,8 @@ export var PieceResponse;
                     status: 0,
                     length: 0,
                     sha256: uint8ArrayAlloc(0),
-                    message: ''
+                    message: '',
+                    blobSize: 0n
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -139,6 +144,10 @@ export var PieceResponse;
                         }
                         case 4: {
                             obj.message = reader.string();
+                            break;
+                        }
+                        case 5: {
+                            obj.blobSize = reader.uint64();
                             break;
                         }
                         default: {
@@ -178,6 +187,13 @@ export var PieceResponse;
                             yield {
                                 field: `${prefix}.message`,
                                 value: reader.string()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.blobSize`,
+                                value: reader.uint64()
                             };
                             break;
                         }
