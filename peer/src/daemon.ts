@@ -25,6 +25,8 @@ export interface PeerDaemonConfig {
   credentials?: (registry: string) => Credentials | undefined;
   /** P2P settings; without schedulers the peer is a plain pull-through mirror. */
   swarm: Omit<SwarmConfig, 'privateKey'>;
+  /** Answer tags from the last upstream answer while upstream is unreachable. */
+  serveStaleTags: boolean;
 }
 
 export interface PeerDaemon {
@@ -61,9 +63,10 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     },
   });
   await store.init();
+  const manifests = new ManifestCache(paths);
   const swarm: Swarm = await startSwarm(
     { ...config.swarm, privateKey: await loadOrCreateIdentity(config.dataDir) },
-    { store, tasks: () => tasks, metrics, logger },
+    { store, manifests, tasks: () => tasks, metrics, logger },
   );
   const originOnly: TaskRunner = (task, origin) =>
     downloadFromOrigin(task, origin, {
@@ -82,7 +85,9 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   const client = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});
   const context: EndpointContext = {
     store,
-    manifests: new ManifestCache(paths),
+    manifests,
+    peers: swarm.content,
+    serveStaleTags: config.serveStaleTags,
     tasks,
     client,
     upstreams,

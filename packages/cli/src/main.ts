@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerContainerdConfigCommand } from './commands/containerd-config.ts';
 import { registerPeerCommand } from './commands/peer.ts';
 import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { ConfigError } from './config.ts';
@@ -7,14 +8,35 @@ import { ConfigError } from './config.ts';
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success (a daemon stopped by SIGINT or SIGTERM exits 0)
+  1  runtime failure, e.g. a port in use, an unwritable directory, a failed start
+  2  usage or configuration error: unknown option, invalid value, bad config file
+
+Every option can also come from a YAML file (--config or SHOAL_CONFIG; keys in camelCase)
+or a SHOAL_* environment variable (--cache-size: SHOAL_CACHE_SIZE; lists comma-separated).
+Precedence: flag > environment > file > default.`;
+
 const program = new Command()
   .name('shoal')
   .description('Peer-to-peer container image distribution: a verified node-local registry mirror')
   .version('0.1.0')
   .exitOverride()
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  shoal peer --registry 127.0.0.1:5050 --default-registry docker.io
+  shoal scheduler --listen /ip4/0.0.0.0/tcp/4600 --http 0.0.0.0:9600
+  shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050
+  shoal help peer`,
+  )
+  .addHelpText('afterAll', EXIT_CODES_HELP);
 registerPeerCommand(program);
 registerSchedulerCommand(program);
+registerContainerdConfigCommand(program);
 
 try {
   await program.parseAsync(process.argv);

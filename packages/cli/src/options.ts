@@ -39,6 +39,11 @@ function isRegistryName(name: string): boolean {
   }
 }
 
+/** A registry host[:port] as written in image names, e.g. docker.io or registry.example:5000. */
+export const registryName = z
+  .string()
+  .refine(isRegistryName, 'expected a registry host[:port], e.g. docker.io or registry.example:5000');
+
 /** `name=url` pairs (flags, env) or a YAML mapping, into a map of registry name -> base URL. */
 export const registryEndpoints = z
   .union([z.array(z.string()), z.record(z.string(), z.string())])
@@ -89,3 +94,8 @@ export const labels = z
     }
     return out;
   });
+
+/** true/false from a flag or env string, or a YAML boolean. */
+export const booleanFlag = z
+  .union([z.boolean(), z.enum(['true', 'false', 'yes', 'no', '1', '0'])])
+  .transform((value) => value === true || value === 'true' || value === 'yes' || value === '1');

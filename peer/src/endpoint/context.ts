@@ -1,10 +1,18 @@
-import type { RegistryClient } from '@shoal/oci';
+import type { Digest, RegistryClient } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import type { UpstreamResolver } from './upstreams.ts';
+
+/** Content-addressed objects other peers can supply when the origin cannot. */
+export interface PeerContent {
+  /** Tell the swarm this node holds the object now. */
+  announce(digest: Digest): void;
+  /** A manifest's bytes from a peer, already checked against the digest; undefined if no peer has it. */
+  fetchManifest(digest: Digest): Promise<Buffer | undefined>;
+}
 
 /** What the endpoint's handlers share. Built once by the daemon. */
 export interface EndpointContext {
@@ -13,8 +21,11 @@ export interface EndpointContext {
   tasks: TaskManager;
   client: RegistryClient;
   upstreams: UpstreamResolver;
+  peers: PeerContent;
   metrics: PeerMetrics;
   logger: Logger;
+  /** Answer a tag from the last upstream answer while upstream is unreachable (marked with a header). */
+  serveStaleTags: boolean;
 }
 
 /** Headers of the client's request relayed upstream: only what authorises or negotiates. */

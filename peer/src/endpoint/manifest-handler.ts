@@ -5,18 +5,25 @@ import {
   MAX_MANIFEST_BYTES,
   sha256Digest,
   type Upstream,
+  type UpstreamResponse,
+  UpstreamUnavailableError,
 } from '@shoal/oci';
 import type { CachedManifest } from '../store/manifest-cache.ts';
-import { readForRelay, readLimited } from './body-io.ts';
+import { discardBody, readForRelay, readLimited } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 
 export type CacheResult = 'hit' | 'miss' | 'none';
 
+/** Header marking a tag answered from memory while upstream was unreachable; its value is when upstream last said so. */
+export const STALE_TAG_HEADER = 'x-shoal-stale-tag';
+
 /**
  * GET/HEAD /v2/<name>/manifests/<tag|digest>. By digest: from the local cache,
- * else upstream, checked against the digest. By tag: always resolved upstream
- * (no peer is trusted for tags), then cached by digest and remembered.
+ * else upstream, else (upstream unreachable) from a peer; always checked
+ * against the digest. By tag: resolved upstream (no peer is trusted for tags),
+ * then cached by digest and remembered; while upstream is unreachable the last
+ * answer is used, marked with a header.
  */
 export async function handleManifest(
   ctx: EndpointContext,
@@ -34,12 +41,29 @@ export async function handleManifest(
     }
   }
   const relayed = relayedRequestHeaders(req.headers);
-  const upstreamResponse = await ctx.client.getManifest(
-    upstream,
-    name,
-    'digest' in reference ? reference.digest : reference.tag,
-    { ...relayed, accept: relayed.accept ?? DEFAULT_MANIFEST_ACCEPT },
-  );
+  let upstreamResponse: UpstreamResponse;
+  try {
+    upstreamResponse = await ctx.client.getManifest(
+      upstream,
+      name,
+      'digest' in reference ? reference.digest : reference.tag,
+      { ...relayed, accept: relayed.accept ?? DEFAULT_MANIFEST_ACCEPT },
+    );
+  } catch (error) {
+    if (!(error instanceof UpstreamUnavailableError)) throw error;
+    return answerWithoutUpstream(ctx, res, upstream, name, reference, error);
+  }
+  if (upstreamResponse.status >= 500) {
+    discardBody(upstreamResponse.body);
+    return answerWithoutUpstream(
+      ctx,
+      res,
+      upstream,
+      name,
+      reference,
+      new UpstreamUnavailableError(`upstream answered ${upstreamResponse.status}`),
+    );
+  }
   if (upstreamResponse.status !== 200) {
     const body = await readForRelay(upstreamResponse.body);
     res.writeHead(upstreamResponse.status, {
@@ -74,6 +98,7 @@ export async function handleManifest(
   const mediaType = upstreamResponse.headers['content-type'] ?? guessMediaType(bytes);
   const manifest: CachedManifest = { digest, mediaType, bytes };
   await ctx.manifests.put(manifest);
+  ctx.peers.announce(digest);
   if ('tag' in reference) {
     await ctx.manifests.rememberTag(upstream.registry, name, reference.tag, {
       digest,
@@ -86,9 +111,52 @@ export async function handleManifest(
   return 'miss';
 }
 
-function sendManifest(res: ServerResponse, manifest: CachedManifest): void {
+/** Upstream is unreachable: digests from peers, tags from the last answer (when allowed). */
+async function answerWithoutUpstream(
+  ctx: EndpointContext,
+  res: ServerResponse,
+  upstream: Upstream,
+  name: string,
+  reference: { tag: string } | { digest: Digest },
+  cause: UpstreamUnavailableError,
+): Promise<CacheResult> {
+  let digest: Digest;
+  let staleSince: number | undefined;
+  if ('digest' in reference) {
+    digest = reference.digest;
+  } else {
+    const remembered = ctx.serveStaleTags
+      ? await ctx.manifests.lastKnownTag(upstream.registry, name, reference.tag)
+      : undefined;
+    if (!remembered) throw cause;
+    digest = remembered.digest;
+    staleSince = remembered.resolvedAt;
+  }
+  let manifest = await ctx.manifests.get(digest);
+  if (!manifest) {
+    const bytes = await ctx.peers.fetchManifest(digest);
+    if (!bytes) throw cause;
+    manifest = { digest, mediaType: guessMediaType(bytes), bytes };
+    await ctx.manifests.put(manifest);
+    ctx.peers.announce(digest);
+  }
+  ctx.logger.info({ name, digest, stale: staleSince !== undefined }, 'manifest answered without upstream');
+  sendManifest(
+    res,
+    manifest,
+    staleSince === undefined ? {} : { [STALE_TAG_HEADER]: new Date(staleSince).toISOString() },
+  );
+  return 'hit';
+}
+
+function sendManifest(
+  res: ServerResponse,
+  manifest: CachedManifest,
+  extraHeaders: Record<string, string> = {},
+): void {
   res.writeHead(200, {
     ...API_VERSION_HEADER,
+    ...extraHeaders,
     'content-type': manifest.mediaType,
     'content-length': manifest.bytes.length,
     'docker-content-digest': manifest.digest,

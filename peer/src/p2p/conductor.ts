@@ -12,6 +12,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
+import { UpstreamStatusError } from '../task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
@@ -191,7 +192,15 @@ class TaskSession {
         // Nobody in the swarm knows this blob yet: learn its size (and the client's right to it) from the origin.
         if (this.#probing) return;
         this.#probing = true;
-        const probed = await this.#origin.probeSize(this.#task.abort.signal);
+        let probed: number;
+        try {
+          probed = await this.#origin.probeSize(this.#task.abort.signal);
+        } catch (error) {
+          // The origin's answer (401, 404) goes back to the client; an unreachable origin leaves the DHT to try.
+          if (error instanceof UpstreamStatusError) throw error;
+          this.#done.resolve('fallback');
+          return;
+        }
         if (probed === 0) {
           this.#done.resolve('fallback');
           return;

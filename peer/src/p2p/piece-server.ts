@@ -22,6 +22,8 @@ export interface PieceServerOptions {
   store: BlobStore;
   /** The running download task of a digest, whose present pieces can be served too. */
   findTask: (digest: Digest) => BlobTask | undefined;
+  /** A cached manifest's bytes: manifests are content-addressed too and travel as one-piece objects. */
+  findManifest: (digest: Digest) => Promise<Buffer | undefined>;
   uploadSlots: number;
   limiter: RateLimiter;
   logger: Logger;
@@ -128,7 +130,19 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       };
     }
     const pin = options.store.pin(digest);
-    if (!pin) return undefined;
+    if (!pin) {
+      const manifest = index === 0 ? await options.findManifest(digest) : undefined;
+      if (!manifest) return undefined;
+      return {
+        source: {
+          read: async (offset, length) => manifest.subarray(offset, offset + length),
+          close: async () => {},
+        },
+        offset: 0,
+        length: manifest.length,
+        blobSize: manifest.length,
+      };
+    }
     const layout = pieceLayout(pin.size);
     if (index >= layout.count) {
       pin.release();

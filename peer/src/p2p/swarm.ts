@@ -1,13 +1,18 @@
 import type { PrivateKey } from '@libp2p/interface';
+import { MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
 import { Bitfield, pieceLayout, type Register } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import type { PeerContent } from '../endpoint/context.ts';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
+import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager, TaskRunner } from '../task/task-manager.ts';
 import { ContentAnnouncer } from './announcer.ts';
 import { Conductor } from './conductor.ts';
+import { fetchPiece } from './piece-fetcher.ts';
 import { startPieceServer } from './piece-server.ts';
+import { findProviders } from './provider-download.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { SchedulerClient } from './scheduler-client.ts';
 
@@ -28,6 +33,8 @@ export interface SwarmConfig {
 
 export interface Swarm {
   readonly node: ShoalNode;
+  /** Manifests and announcements for the endpoint. */
+  readonly content: PeerContent;
   readonly runner: TaskRunner;
   readonly scheduler: SchedulerClient;
   readonly announcer: ContentAnnouncer;
@@ -40,7 +47,13 @@ export interface Swarm {
  */
 export async function startSwarm(
   config: SwarmConfig,
-  deps: { store: BlobStore; tasks: () => TaskManager; metrics: PeerMetrics; logger: Logger },
+  deps: {
+    store: BlobStore;
+    manifests: ManifestCache;
+    tasks: () => TaskManager;
+    metrics: PeerMetrics;
+    logger: Logger;
+  },
 ): Promise<Swarm> {
   const node = await createShoalNode({
     privateKey: config.privateKey,
@@ -54,6 +67,7 @@ export async function startSwarm(
     node,
     store: deps.store,
     findTask: (digest) => deps.tasks().get(digest),
+    findManifest: async (digest) => (await deps.manifests.get(digest))?.bytes,
     uploadSlots: config.uploadSlots,
     limiter: uploadLimiter,
     logger: deps.logger,
@@ -101,8 +115,43 @@ export async function startSwarm(
     pieceTimeoutMs: config.pieceTimeoutMs,
     stallTimeoutMs: config.stallTimeoutMs,
   });
+  const content: PeerContent = {
+    announce: (digest) => announcer.provide(digest),
+    fetchManifest: async (digest) => {
+      for (const provider of await findProviders(node, digest, deps.metrics)) {
+        try {
+          const piece = await fetchPiece(node, {
+            parent: provider.id,
+            parentAddrs: provider.addrs,
+            digest,
+            index: 0,
+            expectedLength: undefined,
+            expectedSha256: new Uint8Array(0),
+            timeoutMs: config.pieceTimeoutMs,
+            limiter: downloadLimiter,
+          });
+          const bytes = Buffer.concat(piece.chunks);
+          if (
+            bytes.length <= MAX_MANIFEST_BYTES &&
+            piece.blobSize === bytes.length &&
+            sha256Digest(bytes) === digest
+          ) {
+            return bytes;
+          }
+          deps.metrics.verificationFailures.inc({ kind: 'manifest' });
+        } catch (error) {
+          deps.logger.debug(
+            { provider: provider.id, digest, err: (error as Error).message },
+            'manifest fetch failed',
+          );
+        }
+      }
+      return undefined;
+    },
+  };
   return {
     node,
+    content,
     runner: (task, origin) => conductor.run(task, origin),
     scheduler,
     announcer,

@@ -2,12 +2,19 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { credentialsFor, loadDockerConfig, normalizeRegistry } from '@shoal/oci';
-import { startPeerDaemon } from '@shoal/peer';
 import { createLogger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
-import { hostPort, labels, logLevel, multiaddrList, registryEndpoints, size } from '../options.ts';
+import {
+  booleanFlag,
+  hostPort,
+  labels,
+  logLevel,
+  multiaddrList,
+  registryEndpoints,
+  size,
+} from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
 export const peerOptions: readonly OptionSpec[] = [
@@ -97,6 +104,12 @@ export const peerOptions: readonly OptionSpec[] = [
     description: 'libp2p swarm.key: only nodes with the same key can connect',
   },
   {
+    key: 'staleTags',
+    arg: '<bool>',
+    description: 'while upstream is unreachable, answer tags from its last answer (marked x-shoal-stale-tag)',
+    defaultText: 'true',
+  },
+  {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
@@ -130,6 +143,7 @@ export const peerSchema = z.strictObject({
   downloadRate: size.default(0),
   uploadRate: size.default(0),
   pskFile: z.string().optional(),
+  staleTags: booleanFlag.default(true),
   logLevel: logLevel.default('info'),
 });
 
@@ -146,12 +160,16 @@ Examples:
   shoal peer --registry 127.0.0.1:5050 --data-dir /var/lib/shoal --default-registry docker.io
   shoal peer --registry-endpoint localhost:5000=http://127.0.0.1:5000 --cache-size 50GiB
   shoal peer --scheduler /dns4/shoal-scheduler/tcp/4600 --label zone=eu-1a --download-rate 200MB
-  SHOAL_CACHE_SIZE=10GiB shoal peer --config /etc/shoal/peer.yaml`,
+  SHOAL_CACHE_SIZE=10GiB shoal peer --config /etc/shoal/peer.yaml
+Then point clients at it, e.g. containerd:
+  shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050`,
     );
   addOptions(command, peerOptions);
   command.action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig(peerSchema, peerOptions, flags, process.env, configPath(flags));
     const logger = createLogger({ level: config.logLevel, name: 'shoal-peer' });
+    // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
+    const { startPeerDaemon } = await import('@shoal/peer');
     const dockerConfigPath = config.dockerConfig ?? defaultDockerConfigPath();
     const dockerConfig = dockerConfigPath ? await loadDockerConfig(dockerConfigPath) : undefined;
     const daemon = await startPeerDaemon(
@@ -162,6 +180,7 @@ Examples:
         registryEndpoints: config.registryEndpoint,
         defaultRegistry: config.defaultRegistry,
         cacheSize: config.cacheSize,
+        serveStaleTags: config.staleTags,
         swarm: {
           listen: config.listen,
           schedulers: config.scheduler,

@@ -1,4 +1,3 @@
-import { startScheduler } from '@shoal/scheduler';
 import { createLogger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -70,6 +69,8 @@ Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
   command.action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig(schedulerSchema, schedulerOptions, flags, process.env, configPath(flags));
     const logger = createLogger({ level: config.logLevel, name: 'shoal-scheduler' });
+    // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
+    const { startScheduler } = await import('@shoal/scheduler');
     const scheduler = await startScheduler(
       {
         listen: config.listen,

@@ -1,0 +1,126 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { type OptionSpec, resolveConfig } from '../config.ts';
+import {
+  describeChange,
+  type HostsChange,
+  installHostsToml,
+  removeHostsToml,
+  upstreamServer,
+} from '../containerd-hosts.ts';
+import { onOff, registryEndpoints, registryName } from '../options.ts';
+import { addOptions, configPath } from '../run.ts';
+
+export const containerdConfigOptions: readonly OptionSpec[] = [
+  {
+    key: 'registry',
+    arg: '<name>',
+    description:
+      'registry whose pulls go through the peer, as written in image names, e.g. docker.io (repeatable)',
+    repeatable: true,
+  },
+  {
+    key: 'endpoint',
+    arg: '<url>',
+    description: "the peer's registry endpoint as containerd reaches it, e.g. http://127.0.0.1:5050",
+  },
+  {
+    key: 'dir',
+    arg: '<dir>',
+    description: "containerd's hosts directory (CRI config_path, ctr --hosts-dir)",
+    defaultText: '/etc/containerd/certs.d',
+  },
+  {
+    key: 'server',
+    arg: '<name=url>',
+    description:
+      "a registry's own address when it is not https://<name> (docker.io: https://registry-1.docker.io) (repeatable)",
+    repeatable: true,
+  },
+  {
+    key: 'remove',
+    arg: '',
+    description: 'undo: restore the hosts.toml that was there before, or delete the one written',
+    switch: true,
+    defaultText: 'false',
+  },
+];
+
+export const containerdConfigSchema = z
+  .strictObject({
+    registry: z.array(registryName).min(1, 'give at least one registry, e.g. --registry docker.io'),
+    endpoint: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port, e.g. http://127.0.0.1:5050')
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
+    dir: z.string().min(1).default('/etc/containerd/certs.d'),
+    server: registryEndpoints.default({}),
+    remove: onOff.default(false),
+  })
+  .superRefine((config, ctx) => {
+    if (!config.remove && config.endpoint === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'required (unless --remove)' });
+    }
+  });
+
+export type ContainerdConfig = z.output<typeof containerdConfigSchema>;
+
+/** Writes (or with `remove`, undoes) DIR/<registry>/hosts.toml for every registry. */
+export async function applyContainerdConfig(config: ContainerdConfig): Promise<HostsChange[]> {
+  const changes: HostsChange[] = [];
+  for (const registry of config.registry) {
+    changes.push(
+      config.remove
+        ? await removeHostsToml(config.dir, registry)
+        : await installHostsToml({
+            registry,
+            server: upstreamServer(registry, config.server),
+            endpoint: config.endpoint!,
+            dir: config.dir,
+          }),
+    );
+  }
+  return changes;
+}
+
+export function registerContainerdConfigCommand(program: Command): void {
+  const command = program
+    .command('containerd-config')
+    .description(
+      "point containerd at the peer: writes <dir>/<registry>/hosts.toml with the peer's endpoint as mirror",
+    )
+    .addHelpText(
+      'after',
+      `
+Each file keeps the registry itself as "server", so containerd falls back to it when the peer is
+down or answers an error. A hosts.toml that was already there is kept as hosts.toml.shoal-backup
+and put back by --remove. Files are replaced atomically; containerd reads them on every pull.
+containerd's CRI plugin reads the directory only when its config.toml has
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "/etc/containerd/certs.d"
+
+Examples:
+  shoal containerd-config --registry docker.io --registry ghcr.io --endpoint http://127.0.0.1:5050
+  shoal containerd-config --registry registry.example:5000 --endpoint http://127.0.0.1:5050 \\
+      --server registry.example:5000=http://registry.example:5000
+  shoal containerd-config --remove --registry docker.io --registry ghcr.io
+  SHOAL_REGISTRY=docker.io,quay.io SHOAL_ENDPOINT=http://127.0.0.1:5050 shoal containerd-config
+  ctr images pull --hosts-dir /etc/containerd/certs.d docker.io/library/alpine:3.20`,
+    );
+  addOptions(command, containerdConfigOptions);
+  command.action(async (flags: Record<string, unknown>) => {
+    const config = resolveConfig(
+      containerdConfigSchema,
+      containerdConfigOptions,
+      flags,
+      process.env,
+      configPath(flags),
+    );
+    for (const change of await applyContainerdConfig(config)) {
+      const line = `${describeChange(change)}\n`;
+      if (change.action === 'foreign') process.stderr.write(line);
+      else process.stdout.write(line);
+    }
+  });
+}
