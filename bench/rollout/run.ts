@@ -31,7 +31,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, release } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -158,9 +158,14 @@ interface Fetched {
 }
 
 /** One streamed GET; the body is hashed as it arrives and kept only up to 4 MiB. */
-function get(url: string, headers: Record<string, string>, onBytes: (n: number) => void): Promise<Fetched> {
+function get(
+  url: string,
+  agent: Agent,
+  headers: Record<string, string>,
+  onBytes: (n: number) => void,
+): Promise<Fetched> {
   return new Promise((resolvePromise, reject) => {
-    const req = httpRequest(url, { headers, agent: false }, (res) => {
+    const req = httpRequest(url, { headers, agent }, (res) => {
       const hash = createHash('sha256');
       const kept: Buffer[] = [];
       let bytes = 0;
@@ -170,7 +175,7 @@ function get(url: string, headers: Record<string, string>, onBytes: (n: number) 
         bytes += chunk.length;
         onBytes(chunk.length);
       });
-      res.once('error', reject);
+      res.on('error', reject);
       res.once('aborted', () => reject(new Error(`GET ${url}: response aborted after ${bytes} bytes`)));
       res.once('end', () => {
         if (!res.complete) {
@@ -189,9 +194,16 @@ function get(url: string, headers: Record<string, string>, onBytes: (n: number) 
     req.setTimeout(IDLE_TIMEOUT_MS, () =>
       req.destroy(new Error(`GET ${url}: no data for ${IDLE_TIMEOUT_MS} ms`)),
     );
-    req.once('error', reject);
+    req.on('error', reject);
     req.end();
   });
+}
+
+interface PullTimes {
+  /** from the common start to the last verified byte of the last blob */
+  seconds: number;
+  /** from the common start to the first blob byte */
+  firstByteSeconds: number;
 }
 
 interface Descriptor {
@@ -210,10 +222,32 @@ async function pull(
   image: ImageDescription,
   t0: number,
   onBytes: (n: number) => void,
-): Promise<number> {
+): Promise<PullTimes> {
   const query = ns ? `?ns=${encodeURIComponent(ns)}` : '';
+  // Connections are kept alive and parallel requests get connections of their own, as Go's client does.
+  const agent = new Agent({ keepAlive: true });
+  try {
+    return await pullWith(agent, base, query, image, t0, onBytes);
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function pullWith(
+  agent: Agent,
+  base: string,
+  query: string,
+  image: ImageDescription,
+  t0: number,
+  onBytes: (n: number) => void,
+): Promise<PullTimes> {
+  let firstByte: number | undefined;
+  const counted = (n: number) => {
+    firstByte ??= performance.now();
+    onBytes(n);
+  };
   const manifestUrl = `${base}/v2/${REPOSITORY}/manifests/${TAG}${query}`;
-  const manifest = await get(manifestUrl, { accept: MANIFEST_ACCEPT }, () => {});
+  const manifest = await get(manifestUrl, agent, { accept: MANIFEST_ACCEPT }, () => {});
   if (manifest.status !== 200) throw new Error(`GET ${manifestUrl}: HTTP ${manifest.status}`);
   if (manifest.digest !== image.digest) {
     throw new Error(`manifest from ${base} hashes to ${manifest.digest}, pushed ${image.digest}`);
@@ -223,7 +257,7 @@ async function pull(
   await Promise.all(
     blobs.map(async (blob) => {
       const url = `${base}/v2/${REPOSITORY}/blobs/${blob.digest}${query}`;
-      const got = await get(url, {}, onBytes);
+      const got = await get(url, agent, {}, counted);
       if (got.status !== 200) throw new Error(`GET ${url}: HTTP ${got.status}`);
       if (got.bytes !== blob.size) throw new Error(`GET ${url}: ${got.bytes} bytes, expected ${blob.size}`);
       if (got.digest !== blob.digest) {
@@ -231,7 +265,8 @@ async function pull(
       }
     }),
   );
-  return (performance.now() - t0) / 1000;
+  const done = performance.now();
+  return { seconds: (done - t0) / 1000, firstByteSeconds: ((firstByte ?? done) - t0) / 1000 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,7 +414,7 @@ async function swarmMetrics(peers: RunningPeer[], scheduler: RunningScheduler) {
         1,
       ),
       tasks: {
-        ok: n('shoal_tasks_total', { result: 'ok' }),
+        complete: n('shoal_tasks_total', { result: 'complete' }),
         failed: n('shoal_tasks_total', { result: 'failed' }),
       },
     };
@@ -515,13 +550,16 @@ async function netnsOrigin(registry: RunningRegistry): Promise<Origin> {
 
 interface NodeTimes {
   nodeSeconds: number[];
+  firstByteSeconds: number[];
   p50: number;
   max: number;
 }
 
-function nodeTimes(seconds: number[]): NodeTimes {
+function nodeTimes(pulls: PullTimes[]): NodeTimes {
+  const seconds = pulls.map((p) => p.seconds);
   return {
     nodeSeconds: seconds.map((s) => round(s, 2)),
+    firstByteSeconds: pulls.map((p) => round(p.firstByteSeconds, 2)),
     p50: round(median(seconds), 2),
     max: round(Math.max(...seconds), 2),
   };
@@ -558,35 +596,43 @@ async function runDirect(env: Env) {
 let profileCount = 0;
 
 async function startPeers(scheduler: RunningScheduler, originUrl: string): Promise<RunningPeer[]> {
-  const peers: RunningPeer[] = [];
   const extra = [...args['peer-arg']];
   if (PEER_RATE > 0) extra.push('--download-rate', String(PEER_RATE), '--upload-rate', String(PEER_RATE));
-  // A few at a time: ten Node processes starting at once on two cores can miss the readiness timeout.
-  for (let i = 0; i < NODES; i += 4) {
-    const batch = Math.min(4, NODES - i);
-    const started = await Promise.allSettled(
-      Array.from({ length: batch }, () => {
-        const env: NodeJS.ProcessEnv = {};
-        if (PROFILE_DIR) {
-          env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=peer-${process.pid}-${profileCount++}.cpuprofile`;
-        }
-        return startPeer({
+  const startOne = async (): Promise<RunningPeer> => {
+    for (let attempt = 1; ; attempt++) {
+      const env: NodeJS.ProcessEnv = {};
+      if (PROFILE_DIR) {
+        env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=peer-${process.pid}-${profileCount++}.cpuprofile`;
+      }
+      try {
+        return await startPeer({
           defaultRegistry: ORIGIN,
           endpoints: { [ORIGIN]: originUrl },
           schedulers: scheduler.multiaddrs,
           extraArgs: extra,
           env,
         });
-      }),
-    );
-    for (const s of started) if (s.status === 'fulfilled') peers.push(s.value);
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) {
-      await Promise.all(peers.map((p) => p.stop()));
-      throw (failed as PromiseRejectedResult).reason;
+      } catch (error) {
+        // On a busy machine a start can miss the fixture's readiness timeout: try again.
+        if (attempt >= 3) throw error;
+        log(`  a peer did not start (${(error as Error).message.split('\n')[0]}); retrying`);
+      }
     }
+  };
+  const peers: RunningPeer[] = [];
+  try {
+    // Two at a time: many Node processes starting at once on two cores are slow to get ready.
+    for (let i = 0; i < NODES; i += 2) {
+      const batch = await Promise.allSettled(Array.from({ length: Math.min(2, NODES - i) }, startOne));
+      for (const s of batch) if (s.status === 'fulfilled') peers.push(s.value);
+      const failed = batch.find((s) => s.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+    return peers;
+  } catch (error) {
+    await Promise.all(peers.map((p) => p.stop().catch(() => {})));
+    throw error;
   }
-  return peers;
 }
 
 async function runShoal(env: Env) {

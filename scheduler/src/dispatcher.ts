@@ -6,6 +6,7 @@ import {
   type Register,
   type SchedulerMessage,
   type TaskDone,
+  type TaskInfo,
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
@@ -80,7 +81,7 @@ export class Dispatcher {
     const task = this.#state.task(message.digest, size > 0 ? size : undefined);
     if (!task) {
       // Nobody knows the size yet: the requester learns it from the origin and opens again.
-      this.#send(hostId, { taskInfo: { digest: message.digest, size: 0n, pieceSize: 0 } });
+      this.#send(hostId, { taskInfo: { digest: message.digest, size: 0n, pieceSize: 0, members: [] } });
       return;
     }
     if (size > 0 && size !== task.size) {
@@ -89,14 +90,20 @@ export class Dispatcher {
         'size disagrees with task',
       );
     }
+    const isNew = !task.peers.get(hostId)?.active;
     const peer = task.peer(hostId);
     peer.active = true;
     peer.want = message.want;
     const have = safeBitfield(task.pieceCount, message.bitfield);
     if (have) for (const index of have.present()) task.markHas(peer, index);
-    this.#send(hostId, {
-      taskInfo: { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize },
-    });
+    this.#send(hostId, { taskInfo: this.#taskInfo(task, hostId) });
+    if (isNew) {
+      // Tell the others about the newcomer: without a scheduler they carry on among themselves.
+      for (const other of task.peers.values()) {
+        if (other.id !== hostId && other.active)
+          this.#send(other.id, { taskInfo: this.#taskInfo(task, other.id) });
+      }
+    }
     this.#dispatch(task, peer);
   }
 
@@ -263,11 +270,26 @@ export class Dispatcher {
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
   }
 
+  #taskInfo(task: SwarmTask, forHost: string): TaskInfo {
+    const members: { id: string; addrs: string[] }[] = [];
+    for (const peer of task.peers.values()) {
+      if (members.length >= MAX_MEMBERS_SENT) break;
+      const host = this.#state.hosts.get(peer.id);
+      if (peer.id !== forHost && host && !this.#state.hosts.isBlocked(peer.id)) {
+        members.push({ id: peer.id, addrs: host.addrs });
+      }
+    }
+    return { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize, members };
+  }
+
   #releaseSlot(parent: string): void {
     const host = this.#state.hosts.get(parent);
     if (host && host.activeUploads > 0) host.activeUploads--;
   }
 }
+
+/** Members listed in a task info: enough to carry on without a scheduler, small enough to send often. */
+const MAX_MEMBERS_SENT = 64;
 
 /** Parent views of every eligible connected host, built once per decision. */
 function eligibleParents(

@@ -46,14 +46,15 @@ let work = '';
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'shoal-e2e-clients-'));
-  const [reg, small, multi, docker, big] = await Promise.all([
-    startRegistry(),
+  // Each process is kept in a variable as soon as it runs, so that `after` stops it whatever fails next.
+  registry = await startRegistry();
+  const reg = registry;
+  const [small, multi, docker, big] = await Promise.all([
     smallImage(),
     multiArchImage(),
     dockerV2Image(),
     bigLayerImage(),
   ]);
-  registry = reg;
   images.set('small', small);
   images.set('multiarch', multi);
   images.set('dockerv2', docker);
@@ -147,10 +148,8 @@ describe('containerd pulls through the endpoint as a hosts.toml mirror', { timeo
   let hostsDir = '';
 
   before(async () => {
-    [peer, containerd] = await Promise.all([
-      startPeer({ defaultRegistry: UNREACHABLE, endpoints: { [UNREACHABLE]: registry!.url } }),
-      startContainerd(),
-    ]);
+    containerd = await startContainerd();
+    peer = await startPeer({ defaultRegistry: UNREACHABLE, endpoints: { [UNREACHABLE]: registry!.url } });
     hostsDir = join(work, 'hosts');
     await writeHostsToml(hostsDir, UNREACHABLE, { server: `http://${UNREACHABLE}`, mirror: peer.url });
   });

@@ -35,8 +35,9 @@ describe('the endpoint refuses hostile and malformed requests and stays up', { t
     streamGet({ host: peer!.host, path }, { ...opts, keepBody: true, timeoutMs: 30_000 });
 
   before(async () => {
-    const [reg, small, downPort] = await Promise.all([startRegistry(), smallImage('errors'), freePort()]);
-    registry = reg;
+    registry = await startRegistry();
+    const reg = registry;
+    const [small, downPort] = await Promise.all([smallImage('errors'), freePort()]);
     image = small;
     await pushImage(reg.url, 'errors/small', 'v1', small);
     peer = await startPeer({

@@ -74,8 +74,9 @@ describe('the endpoint never serves bytes that do not match their digest', { tim
   const blobUrl = (repo: string, digest: string) => `${peer!.url}/v2/${repo}/blobs/${digest}`;
 
   before(async () => {
-    const [reg, s, m] = await Promise.all([
-      startRegistry(),
+    registry = await startRegistry();
+    const reg = registry;
+    const [s, m] = await Promise.all([
       smallImage('integrity'),
       buildImage({
         name: 'integrity-pieces',
@@ -90,7 +91,6 @@ describe('the endpoint never serves bytes that do not match their digest', { tim
         ],
       }),
     ]);
-    registry = reg;
     small = s;
     multiPiece = m;
     await pushImage(reg.url, 'integrity/small', 'v1', small);

@@ -60,14 +60,11 @@ describe('the store resumes a partial blob after the peer was killed', { timeout
   let image: ImageDescription;
 
   before(async () => {
-    const [reg, big, dir] = await Promise.all([
-      startRegistry(),
-      bigLayerImage(),
-      mkdtemp(join(tmpdir(), 'shoal-e2e-store-')),
-    ]);
-    registry = reg;
+    dataDir = await mkdtemp(join(tmpdir(), 'shoal-e2e-store-'));
+    registry = await startRegistry();
+    const reg = registry;
+    const big = await bigLayerImage();
     image = big;
-    dataDir = dir;
     await pushImage(reg.url, 'store/big', 'v1', big);
     proxy = await startTcpProxy({ target: reg.host, rateBytesPerSecond: 20e6 });
     fastProxy = await startTcpProxy({ target: reg.host });
@@ -157,14 +154,14 @@ describe('the store evicts least recently used blobs to stay within its size', {
   let oversized: BlobDescription;
 
   before(async () => {
-    const [reg, ...images] = await Promise.all([
-      startRegistry(),
+    registry = await startRegistry();
+    const reg = registry;
+    const images = await Promise.all([
       smallImage('evict-1'),
       smallImage('evict-2'),
       smallImage('evict-3'),
       smallImage('evict-4'),
     ]);
-    registry = reg;
     for (const [i, img] of images.entries()) {
       await pushImage(reg.url, `evict/img${i}`, 'v1', img);
       for (const blob of img.blobs) blobs.push({ repo: `evict/img${i}`, blob });

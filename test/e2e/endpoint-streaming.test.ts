@@ -56,8 +56,9 @@ describe('blob streaming through the endpoint while the origin is slow', { timeo
   }
 
   before(async () => {
-    const [reg, big] = await Promise.all([startRegistry(), bigLayerImage()]);
-    registry = reg;
+    registry = await startRegistry();
+    const reg = registry;
+    const big = await bigLayerImage();
     image = big;
     layer = big.manifests[0]!.layers[0]!;
     assert.ok(layer.size > 200 * 1024 * 1024);

@@ -91,7 +91,7 @@ export function resolveConfig<S extends z.ZodType>(
   const problems = result.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const spec = specs.find((s) => s.key === key);
-    const where = origin[key] ?? 'default';
+    const where = origin[key] ?? 'not set';
     return `  ${spec ? flagOf(spec) : key} (${where}): ${issue.message}`;
   });
   throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);

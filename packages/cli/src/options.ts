@@ -20,16 +20,6 @@ export const size = z.union([z.string(), z.number()]).transform((value, ctx) => 
 
 export const logLevel = z.enum(LOG_LEVELS);
 
-/** A switch: true from a flag or YAML, or true/false/1/0/yes/no from the environment. */
-export const onOff = z.union([
-  z.boolean(),
-  z
-    .string()
-    .toLowerCase()
-    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], 'expected true or false'))
-    .transform((v) => v === 'true' || v === '1' || v === 'yes'),
-]);
-
 function isRegistryName(name: string): boolean {
   try {
     normalizeRegistry(name);

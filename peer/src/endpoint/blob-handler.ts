@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
 import { UpstreamStatusError } from '../task/errors.ts';
-import { discardBody, fileRange, pipeToResponse, readForRelay } from './body-io.ts';
+import { discardBody, fileSource, sendBody } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
@@ -37,7 +37,8 @@ export async function handleBlob(
     try {
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
-        await pipeToResponse(res, fileRange(pin.path, range.start, range.end), firstByte('hit'));
+        const length = range.end - range.start + 1;
+        await sendBody(res, fileSource(pin.path, range.start), length, firstByte('hit'));
       } else res.end();
     } finally {
       pin.release();
@@ -79,7 +80,8 @@ export async function handleBlob(
     res.end();
     return 'miss';
   }
-  await pipeToResponse(res, task.read(range.start, range.end + 1), firstByte('miss')).catch(
+  const length = range.end - range.start + 1;
+  await sendBody(res, task.reader(range.start, range.end + 1), length, firstByte('miss')).catch(
     (error: Error) => {
       ctx.logger.warn({ digest, err: { message: error.message } }, 'blob response cut off');
     },

@@ -1,30 +1,106 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 
-/** Large reads keep syscalls few; two in flight overlap disk and socket. */
-const FILE_CHUNK = 4 * 1024 * 1024;
+/** A body read into the caller's buffers, in order: `fill` resolves with the bytes it put in `into`. */
+export interface BodySource {
+  fill(into: Buffer): Promise<number>;
+  close(): Promise<void>;
+}
 
-/** Bytes [start, end] (inclusive) of a file, read ahead one chunk while the previous one is sent. */
-export async function* fileRange(path: string, start: number, end: number): AsyncGenerator<Buffer> {
-  const file = await open(path, 'r');
-  try {
-    const readAt = (position: number) => {
-      const length = Math.min(FILE_CHUNK, end + 1 - position);
-      return file.read(Buffer.allocUnsafe(length), 0, length, position);
-    };
-    let position = start;
-    let next = position <= end ? readAt(position) : undefined;
-    while (next) {
-      const { bytesRead, buffer } = await next;
-      if (bytesRead === 0) throw new Error(`file ${path} ended early`);
+/**
+ * A response body goes out in buffers of this size, at most SEND_BUFFERS of
+ * them per response: one being filled while the others drain to the socket.
+ * Reusing them keeps the data path free of garbage (no fresh pages to fault
+ * in, no GC-driven RSS growth) and bounds memory per client; 1 MiB measured
+ * best on loopback (fewer syscalls than 256 KiB, less cache pressure than 4 MiB).
+ */
+const SEND_CHUNK = 1024 * 1024;
+const SEND_BUFFERS = 3;
+
+/** Bytes of a file from `start` on, read at their offset into the caller's buffers. */
+export function fileSource(path: string, start: number): BodySource {
+  let file: Promise<FileHandle> | undefined;
+  let position = start;
+  return {
+    async fill(into) {
+      file ??= open(path, 'r');
+      const { bytesRead } = await (await file).read(into, 0, into.length, position);
       position += bytesRead;
-      next = position <= end ? readAt(position) : undefined;
-      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+      return bytesRead;
+    },
+    async close() {
+      await file?.then(
+        (handle) => handle.close(),
+        () => {},
+      );
+    },
+  };
+}
+
+/**
+ * Sends `length` bytes of `source` as the response body through a few reused
+ * buffers; a buffer is filled again only once the socket has taken it (write
+ * callback), which is also the backpressure. Returns false if the client went
+ * away. A source error, or a source ending early, destroys the socket so the
+ * client never sees a clean end of a short or wrong body. The source is closed
+ * in every case.
+ */
+export async function sendBody(
+  res: ServerResponse,
+  source: BodySource,
+  length: number,
+  onChunk?: (bytes: number) => void,
+): Promise<boolean> {
+  const free: Buffer[] = [];
+  let allocated = 0;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const onClose = () => {
+    closed = true;
+    wakeUp();
+  };
+  res.on('close', onClose);
+  try {
+    let remaining = length;
+    while (remaining > 0) {
+      if (closed || res.destroyed) return false;
+      let buffer = free.pop();
+      if (!buffer && allocated < SEND_BUFFERS) {
+        buffer = Buffer.allocUnsafeSlow(Math.min(SEND_CHUNK, length));
+        allocated++;
+      }
+      if (!buffer) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      const filled = await source.fill(remaining < buffer.length ? buffer.subarray(0, remaining) : buffer);
+      if (filled <= 0) throw new Error(`body ended ${remaining} bytes early`);
+      if (closed || res.destroyed) return false;
+      remaining -= filled;
+      onChunk?.(filled);
+      const taken = buffer;
+      res.write(filled === taken.length ? taken : taken.subarray(0, filled), () => {
+        free.push(taken);
+        wakeUp();
+      });
     }
+  } catch (error) {
+    res.destroy(error as Error);
+    throw error;
   } finally {
-    await file.close();
+    res.off('close', onClose);
+    await source.close();
   }
+  res.end();
+  return true;
 }
 
 /**

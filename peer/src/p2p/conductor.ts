@@ -16,7 +16,7 @@ import { UpstreamStatusError } from '../task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
-import { downloadFromProviders, findProviders } from './provider-download.ts';
+import { downloadFromProviders, findProviders, type Provider } from './provider-download.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SchedulerClient, TaskLine } from './scheduler-client.ts';
 
@@ -66,7 +66,7 @@ export class Conductor {
       const outcome = await Promise.race([done.promise, task.finished.then(() => 'complete' as const)]);
       if (outcome === 'fallback' && task.state === 'downloading') {
         session.stop();
-        await this.#withoutScheduler(task, origin);
+        await this.#withoutScheduler(task, origin, session.knownParents());
       }
       await task.finished;
       line.send({ taskDone: { digest: task.digest, ok: true, error: '' } });
@@ -79,10 +79,15 @@ export class Conductor {
     }
   }
 
-  /** No scheduler: DHT providers first, the origin for what they do not have. */
-  async #withoutScheduler(task: BlobTask, origin: OriginSource): Promise<void> {
+  /** No scheduler: DHT providers and parents met earlier share the work, the origin covers what they lack. */
+  async #withoutScheduler(
+    task: BlobTask,
+    origin: OriginSource,
+    knownParents: Provider[] = [],
+  ): Promise<void> {
     const { node, metrics, logger } = this.#options;
-    const providers = await findProviders(node, task.digest, metrics);
+    const found = await findProviders(node, task.digest, metrics);
+    const providers = [...new Map([...knownParents, ...found].map((p) => [p.id, p])).values()];
     logger.info({ digest: task.digest, providers: providers.length }, 'continuing without a scheduler');
     if (providers.length === 0) {
       await downloadFromOrigin(task, origin, this.#originOptions());
@@ -124,6 +129,8 @@ class TaskSession {
   #probing = false;
   #inbox: Promise<void> = Promise.resolve();
   readonly #originQueue: { first: number; count: number }[] = [];
+  /** Peers the scheduler named for this blob (members and parents): they hold or fetch it too. */
+  readonly #parents = new Map<string, Provider>();
 
   constructor(
     task: BlobTask,
@@ -159,10 +166,17 @@ class TaskSession {
 
   async #handle(message: SchedulerMessage): Promise<void> {
     if (this.#stopped) return;
-    if (message.taskInfo) await this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
+    if (message.taskInfo) {
+      for (const member of message.taskInfo.members)
+        this.#parents.set(member.id, { id: member.id, addrs: member.addrs });
+      await this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
+    }
     if (message.assignments && this.#task.layout) {
       this.#armStallTimer();
       this.#queue.push(...message.assignments.pieces);
+      for (const piece of message.assignments.pieces) {
+        this.#parents.set(piece.parent, { id: piece.parent, addrs: piece.parentAddrs });
+      }
       this.#originQueue.push(...message.assignments.origin);
       void this.#drainOriginQueue();
       this.#pump();
@@ -174,6 +188,10 @@ class TaskSession {
       );
       this.#done.resolve('fallback');
     }
+  }
+
+  knownParents(): Provider[] {
+    return [...this.#parents.values()];
   }
 
   onDisconnect(): void {

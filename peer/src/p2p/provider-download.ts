@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { blobCid, type ShoalNode } from '@shoal/p2p';
 import { pieceLength, pieceSizeFor, pieceStart } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
@@ -21,10 +23,14 @@ export interface ProviderDownloadOptions {
   pieceTimeoutMs: number;
 }
 
-const LOOKUP_TIMEOUT_MS = 5_000;
+const LOOKUP_TIMEOUT_MS = 3_000;
 const MAX_PROVIDERS = 16;
 
-/** Peers that announced the blob in the DHT (holding it whole or downloading it), this node excluded. */
+/**
+ * Peers that announced the blob in the DHT (holding it whole or downloading
+ * it), this node excluded. Bounded in time whatever the DHT does: a lookup can
+ * otherwise sit on dials to dead nodes.
+ */
 export async function findProviders(
   node: ShoalNode,
   digest: string,
@@ -34,29 +40,45 @@ export async function findProviders(
   if (!dht) return [];
   const self = node.peerId.toString();
   const found = new Map<string, Provider>();
-  try {
-    for await (const event of dht.findProviders(blobCid(digest), {
-      signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
-    })) {
+  const abort = new AbortController();
+  const lookup = (async () => {
+    for await (const event of dht.findProviders(blobCid(digest), { signal: abort.signal })) {
       if (event.name !== 'PROVIDER') continue;
       for (const info of event.providers) {
         const id = info.id.toString();
         if (id !== self) found.set(id, { id, addrs: info.multiaddrs.map((ma) => ma.toString()) });
       }
-      if (found.size >= MAX_PROVIDERS) break;
+      if (found.size >= MAX_PROVIDERS) return;
     }
-    metrics.dhtOperations.inc({ operation: 'find_providers', result: 'ok' });
-  } catch {
-    metrics.dhtOperations.inc({ operation: 'find_providers', result: found.size > 0 ? 'ok' : 'error' });
-  }
+  })();
+  const finished = await Promise.race([
+    lookup.then(
+      () => true,
+      () => false,
+    ),
+    sleep(LOOKUP_TIMEOUT_MS).then(() => false),
+  ]);
+  abort.abort();
+  lookup.catch(() => {});
+  metrics.dhtOperations.inc({
+    operation: 'find_providers',
+    result: finished || found.size > 0 ? 'ok' : 'error',
+  });
   return [...found.values()];
 }
 
+/** How long a piece owned by another member may take to appear before this node fetches it from the origin. */
+const OWNER_GRACE_MS = 8_000;
+const RETRY_DELAY_MS = 200;
+
 /**
- * Completes a task without a scheduler: missing pieces, in a random order so
- * that peers in the same situation fetch different pieces first, are asked of
- * the DHT providers in turn; a piece none of them has comes from the origin.
- * There is no piece table here: the whole-blob digest is the check.
+ * Completes a task without a scheduler. The peers known to want the blob (DHT
+ * providers and parents the scheduler had named) split its pieces among
+ * themselves by rendezvous hashing: each fetches its own share from the
+ * origin and the rest from the others, so a piece still leaves the origin
+ * about once. A piece whose owner does not deliver it within a grace period is
+ * fetched from the origin anyway. There is no piece table here: the
+ * whole-blob digest is the check.
  */
 export async function downloadFromProviders(
   task: BlobTask,
@@ -75,31 +97,69 @@ export async function downloadFromProviders(
     if (first.length === pieceLength(task.layout!, 0)) await land(task, 0, first);
   }
   const layout = task.layout!;
-  const missing = shuffle([...Array(layout.count).keys()].filter((index) => !task.has(index)));
+  const self = options.node.peerId.toString();
+  const members = [self, ...providers.map((p) => p.id)];
+  const byId = new Map(providers.map((p) => [p.id, p]));
+  const missing = [...Array(layout.count).keys()].filter((index) => !task.has(index));
+  const own = missing.filter((index) => ownerOf(task.digest, index, members) === self);
+  const others = shuffle(missing.filter((index) => ownerOf(task.digest, index, members) !== self));
+  const started = Date.now();
+
+  const originWorker = async () => {
+    for (const index of own) {
+      if (task.state !== 'downloading') return;
+      if (!task.has(index)) await fromOrigin(task, origin, index, options);
+    }
+  };
   let cursor = 0;
-  let rotation = 0;
-  const worker = async () => {
-    while (cursor < missing.length && task.state === 'downloading') {
-      const index = missing[cursor++]!;
-      if (task.has(index)) continue;
-      let landed = false;
-      for (let attempt = 0; attempt < providers.length && !landed; attempt++) {
-        const provider = providers[(rotation++ + attempt) % providers.length]!;
-        const piece = await tryFetch(task, provider, index, pieceLength(layout, index), options);
-        if (!piece || task.has(index) || task.state !== 'downloading') continue;
-        await land(task, index, piece);
-        options.metrics.pieces.inc({ result: 'ok' });
-        landed = true;
-      }
-      if (!landed && !task.has(index) && task.state === 'downloading') {
-        await downloadFromOrigin(task, origin, {
-          ...originOptions(options),
-          range: { first: index, count: 1 },
-        });
+  const peerWorker = async () => {
+    while (cursor < others.length && task.state === 'downloading') {
+      const index = others[cursor++]!;
+      const owner = byId.get(ownerOf(task.digest, index, members))!;
+      const order = [owner, ...providers.filter((p) => p !== owner)];
+      while (!task.has(index) && task.state === 'downloading') {
+        let landed = false;
+        for (const provider of order) {
+          const piece = await tryFetch(task, provider, index, pieceLength(layout, index), options);
+          if (!piece || task.has(index) || task.state !== 'downloading') continue;
+          await land(task, index, piece);
+          options.metrics.pieces.inc({ result: 'ok' });
+          landed = true;
+          break;
+        }
+        if (landed) break;
+        if (Date.now() - started > OWNER_GRACE_MS) {
+          await fromOrigin(task, origin, index, options);
+          break;
+        }
+        await sleep(RETRY_DELAY_MS);
       }
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  await Promise.all([originWorker(), ...Array.from({ length: options.concurrency }, peerWorker)]);
+}
+
+/** Rendezvous hashing of a piece over the members: the one with the highest weight owns it. Pure. */
+export function ownerOf(digest: string, index: number, members: readonly string[]): string {
+  let best = members[0]!;
+  let bestWeight = -1n;
+  for (const member of members) {
+    const weight = createHash('sha256').update(`${member}\0${digest}\0${index}`).digest().readBigUInt64BE(0);
+    if (weight > bestWeight) {
+      bestWeight = weight;
+      best = member;
+    }
+  }
+  return best;
+}
+
+async function fromOrigin(
+  task: BlobTask,
+  origin: OriginSource,
+  index: number,
+  options: ProviderDownloadOptions,
+) {
+  await downloadFromOrigin(task, origin, { ...originOptions(options), range: { first: index, count: 1 } });
 }
 
 /** Piece 0 from the first provider that has it; its header tells the blob's size. */

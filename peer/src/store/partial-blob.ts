@@ -121,6 +121,27 @@ export class PartialBlob {
     }
   }
 
+  /** Writes `chunks` back to back from `offset` with as few system calls as it takes (pwritev). */
+  async writev(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    let pending = chunks.filter((chunk) => chunk.length > 0);
+    let position = offset;
+    while (pending.length > 0) {
+      const { bytesWritten } = await this.#file.writev(pending as Uint8Array[], position);
+      position += bytesWritten;
+      let skip = bytesWritten;
+      const rest: Uint8Array[] = [];
+      for (const chunk of pending) {
+        if (skip >= chunk.length) {
+          skip -= chunk.length;
+          continue;
+        }
+        rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+        skip = 0;
+      }
+      pending = rest;
+    }
+  }
+
   async read(offset: number, length: number): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(length);
     let filled = 0;

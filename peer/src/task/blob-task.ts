@@ -8,6 +8,12 @@ import { DigestMismatchError, TaskAbortedError } from './errors.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
+/** Reads a byte range of a task into the caller's buffers; see BlobTask.reader. */
+export interface TaskReader {
+  fill(into: Buffer): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** Largest single read a client stream takes from disk. */
 const READ_CHUNK = 1024 * 1024;
 
@@ -92,6 +98,17 @@ export class BlobTask {
     this.#hasher.feed(offset, chunk);
   }
 
+  /** Writes chunks that follow each other from `offset` in one gathered write, then feeds the hash. */
+  async writeChunks(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const partial = this.#requirePartial();
+    await partial.writev(offset, chunks);
+    let position = offset;
+    for (const chunk of chunks) {
+      this.#hasher.feed(position, chunk);
+      position += chunk.length;
+    }
+  }
+
   /** Feeds bytes of a piece already present (seen again in an in-order stream) to the whole-blob hash. */
   feedHash(offset: number, chunk: Uint8Array): void {
     this.#hasher.feed(offset, chunk);
@@ -134,37 +151,59 @@ export class BlobTask {
    * task's error if it fails first, so the caller can cut the response off.
    */
   async *read(start: number, end: number): AsyncGenerator<Buffer> {
-    const layout = await this.sized;
-    if (start >= end) return;
-    // Opened before waiting for pieces: a verified blob is committed and may be evicted at once
-    // (one larger than the cache is); this descriptor still reads it.
-    const file = await this.#openData();
+    const reader = this.reader(start, end);
     try {
-      let position = start;
-      while (position < end) {
+      for (let position = start; position < end; ) {
+        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, end - position));
+        const filled = await reader.fill(buffer);
+        position += filled;
+        yield filled === buffer.length ? buffer : buffer.subarray(0, filled);
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
+   * Bytes [start, end) for a client, read into the caller's buffers as they
+   * become readable: `fill` waits for the next readable piece and resolves
+   * with the bytes it put in `into` (0 once `end` is reached). It throws the
+   * task's error if the task fails first, so the caller can cut the response
+   * off. `close` releases the file.
+   */
+  reader(start: number, end: number): TaskReader {
+    let file: FileHandle | undefined;
+    let position = start;
+    return {
+      fill: async (into: Buffer): Promise<number> => {
+        if (position >= end || into.length === 0) return 0;
+        const layout = await this.sized;
+        // Opened before waiting for pieces: a verified blob is committed and may be evicted at once
+        // (one larger than the cache is); this descriptor still reads it.
+        file ??= await this.#openData();
         const index = pieceAt(layout, position);
         while (!this.readable(index)) {
           if (this.#state === 'failed') throw this.#error!;
           await this.#changed.promise;
         }
-        let readableEnd = Math.min(end, pieceStart(layout, index) + pieceLength(layout, index));
-        for (let next = index + 1; readableEnd < end && this.readable(next); next++) {
-          readableEnd = Math.min(end, pieceStart(layout, next) + pieceLength(layout, next));
+        // Only as far ahead as this buffer reaches: no rescan of the whole bitmap on every fill.
+        const want = Math.min(end, position + into.length);
+        let readableEnd = Math.min(want, pieceStart(layout, index) + pieceLength(layout, index));
+        for (let next = index + 1; readableEnd < want && this.readable(next); next++) {
+          readableEnd = Math.min(want, pieceStart(layout, next) + pieceLength(layout, next));
         }
-        while (position < readableEnd) {
-          const length = Math.min(READ_CHUNK, readableEnd - position);
-          const buffer = Buffer.allocUnsafe(length);
-          const { bytesRead } = await file.read(buffer, 0, length, position);
-          if (bytesRead === 0) throw new TaskAbortedError(`unexpected end of data for ${this.digest}`);
-          position += bytesRead;
-          // Re-check after the read: the task may have been found wrong meanwhile.
-          if (this.#state === 'failed') throw this.#error!;
-          yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
-        }
-      }
-    } finally {
-      await file.close();
-    }
+        const { bytesRead } = await file.read(into, 0, readableEnd - position, position);
+        if (bytesRead === 0) throw new TaskAbortedError(`unexpected end of data for ${this.digest}`);
+        // Re-check after the read: the task may have been found wrong meanwhile.
+        if (this.#state === 'failed') throw this.#error!;
+        position += bytesRead;
+        return bytesRead;
+      },
+      close: async () => {
+        await file?.close();
+        file = undefined;
+      },
+    };
   }
 
   async #complete(): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
+import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
 
@@ -82,6 +83,7 @@ export async function downloadFromOrigin(
       return;
     }
     let offset = response.start;
+    const writer = new BatchedWriter(task);
     try {
       for await (const received of response.body) {
         let chunk = received;
@@ -99,7 +101,7 @@ export async function downloadFromOrigin(
           if (task.has(index)) {
             task.feedHash(position, part);
           } else {
-            await task.write(position, part);
+            await writer.add(position, part);
             pieceHash.update(part);
           }
           options.onBytes?.(part.length);
@@ -107,6 +109,7 @@ export async function downloadFromOrigin(
           chunk = chunk.subarray(part.length);
           if (position === pieceEnd) {
             if (!task.has(index)) {
+              await writer.flush();
               const hex = pieceHash.digest('hex');
               await task.landPiece(index, hex);
               options.onPiece?.(index, hex);
@@ -120,8 +123,11 @@ export async function downloadFromOrigin(
         }
         if (position >= stopAt) break;
       }
+      await writer.flush();
     } catch (error) {
       response.cancel();
+      // Bytes taken in before the break go to disk before resuming after them; a write error ends here.
+      await writer.flush();
       if (signal.aborted || attempt >= maxAttempts) throw error;
       await sleep(backoff(attempt, options.retryDelayMs), undefined, { signal });
       continue;

@@ -8,7 +8,7 @@ import {
   removeHostsToml,
   upstreamServer,
 } from '../containerd-hosts.ts';
-import { onOff, registryEndpoints, registryName } from '../options.ts';
+import { booleanFlag, registryEndpoints, registryName } from '../options.ts';
 import { addOptions, configPath } from '../run.ts';
 
 export const containerdConfigOptions: readonly OptionSpec[] = [
@@ -48,7 +48,10 @@ export const containerdConfigOptions: readonly OptionSpec[] = [
 
 export const containerdConfigSchema = z
   .strictObject({
-    registry: z.array(registryName).min(1, 'give at least one registry, e.g. --registry docker.io'),
+    registry: z
+      .array(registryName)
+      .min(1, 'required: at least one registry, e.g. --registry docker.io')
+      .prefault([]),
     endpoint: z
       .string()
       .regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port, e.g. http://127.0.0.1:5050')
@@ -56,7 +59,7 @@ export const containerdConfigSchema = z
       .optional(),
     dir: z.string().min(1).default('/etc/containerd/certs.d'),
     server: registryEndpoints.default({}),
-    remove: onOff.default(false),
+    remove: booleanFlag.default(false),
   })
   .superRefine((config, ctx) => {
     if (!config.remove && config.endpoint === undefined) {

@@ -484,6 +484,16 @@ export declare namespace SchedulerMessage {
         field: '$.taskInfo.pieceSize';
         value: number;
     }
+    interface SchedulerMessageTaskInfoMembersIdFieldEvent {
+        field: '$.taskInfo.members[].id';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessageTaskInfoMembersAddrsFieldEvent {
+        field: '$.taskInfo.members[].addrs[]';
+        index: number;
+        value: string;
+    }
     interface SchedulerMessageAssignmentsDigestFieldEvent {
         field: '$.assignments.digest';
         value: string;
@@ -528,12 +538,13 @@ export declare namespace SchedulerMessage {
     }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent>;
 }
 export interface TaskInfo {
     digest: string;
     size: bigint;
     pieceSize: number;
+    members: PeerRef[];
 }
 export declare namespace TaskInfo {
     const codec: () => Codec<TaskInfo>;
@@ -549,9 +560,38 @@ export declare namespace TaskInfo {
         field: '$.pieceSize';
         value: number;
     }
+    interface TaskInfoMembersIdFieldEvent {
+        field: '$.members[].id';
+        value: string;
+        index: number;
+    }
+    interface TaskInfoMembersAddrsFieldEvent {
+        field: '$.members[].addrs[]';
+        index: number;
+        value: string;
+    }
     function encode(obj: Partial<TaskInfo>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskInfo>): TaskInfo;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskInfo>): Generator<TaskInfoDigestFieldEvent | TaskInfoSizeFieldEvent | TaskInfoPieceSizeFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskInfo>): Generator<TaskInfoDigestFieldEvent | TaskInfoSizeFieldEvent | TaskInfoPieceSizeFieldEvent | TaskInfoMembersIdFieldEvent | TaskInfoMembersAddrsFieldEvent>;
+}
+export interface PeerRef {
+    id: string;
+    addrs: string[];
+}
+export declare namespace PeerRef {
+    const codec: () => Codec<PeerRef>;
+    interface PeerRefIdFieldEvent {
+        field: '$.id';
+        value: string;
+    }
+    interface PeerRefAddrsFieldEvent {
+        field: '$.addrs[]';
+        index: number;
+        value: string;
+    }
+    function encode(obj: Partial<PeerRef>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerRef>): PeerRef;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerRef>): Generator<PeerRefIdFieldEvent | PeerRefAddrsFieldEvent>;
 }
 export interface Assignments {
     digest: string;

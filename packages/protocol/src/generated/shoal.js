@@ -1482,6 +1482,12 @@ export var TaskInfo;
                     w.uint32(24);
                     w.uint32(obj.pieceSize);
                 }
+                if (obj.members != null && obj.members.length > 0) {
+                    for (const value of obj.members) {
+                        w.uint32(34);
+                        PeerRef.codec().encode(value, w);
+                    }
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1489,7 +1495,8 @@ export var TaskInfo;
                 const obj = {
                     digest: '',
                     size: 0n,
-                    pieceSize: 0
+                    pieceSize: 0,
+                    members: []
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -1507,6 +1514,15 @@ export var TaskInfo;
                             obj.pieceSize = reader.uint32();
                             break;
                         }
+                        case 4: {
+                            if (opts.limits?.members != null && obj.members.length === opts.limits.members) {
+                                throw new MaxLengthError('Decode error - repeated field "members" had too many elements');
+                            }
+                            obj.members.push(PeerRef.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.members$
+                            }));
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -1515,6 +1531,9 @@ export var TaskInfo;
                 }
                 return obj;
             }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    members: 0
+                };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
                     const tag = reader.uint32();
@@ -1540,6 +1559,21 @@ export var TaskInfo;
                             };
                             break;
                         }
+                        case 4: {
+                            if (opts.limits?.members != null && obj.members === opts.limits.members) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "members" had too many elements');
+                            }
+                            for (const evt of PeerRef.codec().stream(reader, reader.uint32(), `${prefix}.members[]`, {
+                                limits: opts.limits?.members$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.members
+                                };
+                            }
+                            obj.members++;
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -1563,6 +1597,105 @@ export var TaskInfo;
     }
     TaskInfo.stream = stream;
 })(TaskInfo || (TaskInfo = {}));
+export var PeerRef;
+(function (PeerRef) {
+    let _codec;
+    PeerRef.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.id != null && obj.id !== '')) {
+                    w.uint32(10);
+                    w.string(obj.id);
+                }
+                if (obj.addrs != null && obj.addrs.length > 0) {
+                    for (const value of obj.addrs) {
+                        w.uint32(18);
+                        w.string(value);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    id: '',
+                    addrs: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.id = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements');
+                            }
+                            obj.addrs.push(reader.string());
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    addrs: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.id`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.addrs[]`,
+                                index: obj.addrs,
+                                value: reader.string()
+                            };
+                            obj.addrs++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PeerRef.codec());
+    }
+    PeerRef.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PeerRef.codec(), opts);
+    }
+    PeerRef.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PeerRef.codec(), opts);
+    }
+    PeerRef.stream = stream;
+})(PeerRef || (PeerRef = {}));
 export var Assignments;
 (function (Assignments) {
     let _codec;

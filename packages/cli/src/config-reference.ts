@@ -1,0 +1,82 @@
+import { containerdConfigOptions } from './commands/containerd-config.ts';
+import { peerOptions } from './commands/peer.ts';
+import { schedulerOptions } from './commands/scheduler.ts';
+import { envOf, flagOf, type OptionSpec } from './config.ts';
+
+export const REFERENCE_START = '<!-- config-reference:start -->';
+export const REFERENCE_END = '<!-- config-reference:end -->';
+
+export interface CommandReference {
+  command: string;
+  summary: string;
+  options: readonly OptionSpec[];
+}
+
+/** Every command with options, in the order the reference lists them. */
+export const COMMAND_REFERENCES: readonly CommandReference[] = [
+  { command: 'peer', summary: 'the peer daemon on every node', options: peerOptions },
+  { command: 'scheduler', summary: 'the piece scheduler', options: schedulerOptions },
+  {
+    command: 'containerd-config',
+    summary: "writes containerd's hosts.toml files",
+    options: containerdConfigOptions,
+  },
+];
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function code(text: string): string {
+  return `\`${text}\``;
+}
+
+/** Markdown tables (flag, YAML key, environment variable, default, description) for every command. */
+export function configReferenceMarkdown(commands: readonly CommandReference[] = COMMAND_REFERENCES): string {
+  const lines: string[] = [
+    'Generated from the option definitions by `node scripts/gen-config-reference.ts`; do not edit by hand.',
+    'Every option is a flag, a key of the YAML file given with `--config <file>` (or `SHOAL_CONFIG`), and a',
+    '`SHOAL_*` environment variable. Precedence: flag > environment > file > default. Repeatable options',
+    'take a YAML list (or, for `name=value` options, a YAML mapping) and a comma-separated variable.',
+  ];
+  for (const { command, summary, options } of commands) {
+    lines.push(
+      '',
+      `### \`shoal ${command}\` — ${summary}`,
+      '',
+      '| flag | YAML key | environment | default | description |',
+      '|---|---|---|---|---|',
+    );
+    for (const spec of options) {
+      const flag = spec.switch ? flagOf(spec) : `${flagOf(spec)} ${spec.arg}`;
+      const description =
+        spec.repeatable && !/repeatable/.test(spec.description)
+          ? `${spec.description} (repeatable)`
+          : spec.description;
+      lines.push(
+        `| ${code(cell(flag))} | ${code(spec.key)} | ${code(envOf(spec))} | ${
+          spec.defaultText ? code(cell(spec.defaultText)) : ''
+        } | ${cell(description)} |`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The text between the reference markers of a README, or undefined when the markers are missing. */
+export function extractReferenceSection(readme: string): string | undefined {
+  const start = readme.indexOf(REFERENCE_START);
+  const end = readme.indexOf(REFERENCE_END);
+  if (start < 0 || end < start) return undefined;
+  return readme.slice(start + REFERENCE_START.length, end).replace(/^\n/, '');
+}
+
+/** The README with the section between the markers replaced by `generated`. */
+export function replaceReferenceSection(readme: string, generated: string): string {
+  const start = readme.indexOf(REFERENCE_START);
+  const end = readme.indexOf(REFERENCE_END);
+  if (start < 0 || end < start) {
+    throw new Error(`the README has no ${REFERENCE_START} ... ${REFERENCE_END} section`);
+  }
+  return `${readme.slice(0, start + REFERENCE_START.length)}\n${generated}${readme.slice(end)}`;
+}

@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  BACKUP_SUFFIX,
+  installHostsToml,
+  MANAGED_MARKER,
+  removeHostsToml,
+  renderHostsToml,
+  upstreamServer,
+} from '../../packages/cli/src/containerd-hosts.ts';
+import { ctrContentDigests, ctrImageDigest, ctrPull, startContainerd } from '../fixtures/clients.ts';
+import { pushImage, smallImage } from '../fixtures/images.ts';
+import { CommandError, run } from '../fixtures/proc.ts';
+import { startRegistry } from '../fixtures/registry.ts';
+import { startPeer } from '../fixtures/shoal.ts';
+
+const SHOAL_BIN = resolve(import.meta.dirname, '../../packages/cli/bin/shoal.js');
+/** Never resolves (RFC 2606), so containerd can only have pulled through the peer. */
+const REGISTRY_NAME = 'registry.invalid:5000';
+
+/** The environment of the test without any SHOAL_* variable. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOAL_'))),
+    ...extra,
+  };
+}
+
+/** Runs the real `shoal containerd-config` CLI. */
+async function containerdConfig(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [SHOAL_BIN, 'containerd-config', ...args], {
+      env: cleanEnv(env),
+      timeoutMs: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    return { code: error.exitCode, stdout: error.stdout, stderr: error.stderr };
+  }
+}
+
+/** Parses the few hosts.toml constructs written here: top-level server and [host."url"] capabilities. */
+function parseHostsToml(text: string): { server?: string; hosts: Record<string, string[]> } {
+  let server: string | undefined;
+  const hosts: Record<string, string[]> = {};
+  let current: string | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const section = /^\[host\.("(?:[^"\\]|\\.)*")\]$/.exec(line);
+    if (section) {
+      current = JSON.parse(section[1]!) as string;
+      hosts[current] = [];
+      continue;
+    }
+    const kv = /^([a-z_]+)\s*=\s*(.+)$/.exec(line);
+    assert.ok(kv, `unexpected hosts.toml line: ${line}`);
+    const value = JSON.parse(kv[2]!) as unknown;
+    if (current === undefined && kv[1] === 'server') server = value as string;
+    else if (current !== undefined && kv[1] === 'capabilities') hosts[current] = value as string[];
+    else assert.fail(`unexpected hosts.toml key: ${line}`);
+  }
+  return { server, hosts };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('shoal containerd-config', { timeout: 300_000 }, () => {
+  let dir = '';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-e2e-containerd-config-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('knows where registries live', () => {
+    assert.equal(upstreamServer('docker.io'), 'https://registry-1.docker.io');
+    assert.equal(upstreamServer('index.docker.io'), 'https://registry-1.docker.io');
+    assert.equal(upstreamServer('ghcr.io'), 'https://ghcr.io');
+    assert.equal(upstreamServer('Registry.Example:5000'), 'https://registry.example:5000');
+    assert.equal(
+      upstreamServer('registry.example:5000', { 'registry.example:5000': 'http://10.0.0.5:5000/' }),
+      'http://10.0.0.5:5000',
+    );
+    const text = renderHostsToml({
+      registry: 'docker.io',
+      server: 'https://registry-1.docker.io',
+      endpoint: 'http://127.0.0.1:5050',
+      dir: '/etc/containerd/certs.d',
+    });
+    assert.ok(text.startsWith(MANAGED_MARKER));
+    assert.deepEqual(parseHostsToml(text), {
+      server: 'https://registry-1.docker.io',
+      hosts: { 'http://127.0.0.1:5050': ['pull', 'resolve'] },
+    });
+  });
+
+  it('writes atomically, keeps a foreign file as backup, and restores it on remove', async () => {
+    const hostsDir = join(dir, 'unit');
+    const spec = { server: 'https://ghcr.io', endpoint: 'http://127.0.0.1:5050', dir: hostsDir };
+    const file = join(hostsDir, 'ghcr.io', 'hosts.toml');
+
+    // No previous file: written, then deleted with its directory on remove.
+    assert.equal((await installHostsToml({ ...spec, registry: 'ghcr.io' })).action, 'written');
+    assert.equal((await stat(file)).mode & 0o777, 0o644);
+    assert.deepEqual(await readdir(join(hostsDir, 'ghcr.io')), ['hosts.toml'], 'no temporary files left');
+    assert.equal((await installHostsToml({ ...spec, registry: 'ghcr.io' })).action, 'unchanged');
+    assert.equal((await removeHostsToml(hostsDir, 'ghcr.io')).action, 'removed');
+    assert.equal(await exists(join(hostsDir, 'ghcr.io')), false);
+    assert.equal((await removeHostsToml(hostsDir, 'ghcr.io')).action, 'absent');
+
+    // A file of someone else's: kept as the backup, survives rewrites, comes back on remove.
+    const mine = 'server = "https://ghcr.io"\n\n[host."https://mirror.example"]\n  capabilities = ["pull"]\n';
+    await mkdir(join(hostsDir, 'ghcr.io'), { recursive: true });
+    await writeFile(file, mine);
+    await writeFile(join(hostsDir, 'ghcr.io', 'ca.crt'), 'certificate');
+    const replaced = await installHostsToml({ ...spec, registry: 'ghcr.io' });
+    assert.equal(replaced.action, 'replaced');
+    assert.equal(await readFile(`${file}${BACKUP_SUFFIX}`, 'utf8'), mine);
+    const updated = await installHostsToml({
+      ...spec,
+      endpoint: 'http://127.0.0.1:6060',
+      registry: 'ghcr.io',
+    });
+    assert.equal(updated.action, 'updated');
+    assert.equal(await readFile(`${file}${BACKUP_SUFFIX}`, 'utf8'), mine, 'a rewrite keeps the backup');
+    assert.deepEqual(parseHostsToml(await readFile(file, 'utf8')).hosts, {
+      'http://127.0.0.1:6060': ['pull', 'resolve'],
+    });
+    assert.equal((await removeHostsToml(hostsDir, 'ghcr.io')).action, 'restored');
+    assert.equal(await readFile(file, 'utf8'), mine);
+    assert.deepEqual((await readdir(join(hostsDir, 'ghcr.io'))).sort(), ['ca.crt', 'hosts.toml']);
+
+    // A foreign file found on remove is left alone.
+    assert.equal((await removeHostsToml(hostsDir, 'ghcr.io')).action, 'foreign');
+    assert.equal(await readFile(file, 'utf8'), mine);
+  });
+
+  it('takes options from flags, SHOAL_* variables and a YAML file, and exits 2 on bad ones', async () => {
+    const hostsDir = join(dir, 'cli');
+    const yaml = join(dir, 'containerd-config.yaml');
+    await writeFile(
+      yaml,
+      [
+        'registry: [docker.io, quay.io]',
+        'endpoint: http://127.0.0.1:7070',
+        `dir: ${JSON.stringify(hostsDir)}`,
+        'server:',
+        '  quay.io: http://127.0.0.1:1',
+        '',
+      ].join('\n'),
+    );
+    const [fromFile, fromEnv, usage, badUrl, noRegistry] = await Promise.all([
+      containerdConfig(['--config', yaml]),
+      containerdConfig([], {
+        SHOAL_REGISTRY: 'ghcr.io,registry.example:5000',
+        SHOAL_ENDPOINT: 'http://127.0.0.1:7071',
+        SHOAL_DIR: hostsDir,
+      }),
+      containerdConfig(['--registry', 'docker.io', '--endpoint', 'http://127.0.0.1:1', '--bogus']),
+      containerdConfig(['--registry', 'docker.io', '--endpoint', '127.0.0.1:5050', '--dir', hostsDir]),
+      containerdConfig(['--endpoint', 'http://127.0.0.1:5050', '--dir', hostsDir]),
+    ]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.match(fromFile.stdout, /docker\.io: wrote .*docker\.io\/hosts\.toml/);
+    const read = async (registry: string) =>
+      parseHostsToml(await readFile(join(hostsDir, registry, 'hosts.toml'), 'utf8'));
+    assert.deepEqual(await read('docker.io'), {
+      server: 'https://registry-1.docker.io',
+      hosts: { 'http://127.0.0.1:7070': ['pull', 'resolve'] },
+    });
+    assert.equal((await read('quay.io')).server, 'http://127.0.0.1:1', 'server override from YAML');
+    assert.deepEqual(await read('registry.example:5000'), {
+      server: 'https://registry.example:5000',
+      hosts: { 'http://127.0.0.1:7071': ['pull', 'resolve'] },
+    });
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown option '--bogus'/);
+    assert.equal(badUrl.code, 2);
+    assert.match(badUrl.stderr, /--endpoint \(flag --endpoint\): expected http\(s\):\/\/host:port/);
+    assert.equal(noRegistry.code, 2);
+    assert.match(noRegistry.stderr, /--registry .*at least one registry/);
+
+    const removed = await containerdConfig(['--config', yaml], { SHOAL_REMOVE: 'true' });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /quay\.io: removed/);
+    assert.deepEqual((await readdir(hostsDir)).sort(), ['ghcr.io', 'registry.example:5000']);
+  });
+
+  it('containerd pulls through a real peer using only the hosts.toml the CLI wrote', async () => {
+    const registry = await startRegistry();
+    const containerd = await startContainerd();
+    const peer = await startPeer({ endpoints: { [REGISTRY_NAME]: registry.url } });
+    try {
+      const image = await smallImage('containerd-config');
+      await pushImage(registry.url, 'ops/small', 'v1', image);
+      const hostsDir = join(dir, 'certs.d');
+      const existing = join(hostsDir, REGISTRY_NAME, 'hosts.toml');
+      const original = `server = "https://${REGISTRY_NAME}"\n`;
+      await mkdir(join(hostsDir, REGISTRY_NAME), { recursive: true });
+      await writeFile(existing, original);
+
+      // The server stays https://registry.invalid:5000, which cannot be reached.
+      const wrote = await containerdConfig([
+        '--registry',
+        REGISTRY_NAME,
+        '--endpoint',
+        peer.url,
+        '--dir',
+        hostsDir,
+      ]);
+      assert.equal(wrote.code, 0, wrote.stderr);
+      assert.deepEqual(parseHostsToml(await readFile(existing, 'utf8')), {
+        server: `https://${REGISTRY_NAME}`,
+        hosts: { [peer.url]: ['pull', 'resolve'] },
+      });
+
+      const before = await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' });
+      const ref = `${REGISTRY_NAME}/ops/small:v1`;
+      await ctrPull({ address: containerd.address, image: ref, hostsDir, timeoutMs: 120_000 });
+      assert.equal(await ctrImageDigest(containerd.address, ref), image.digest);
+      const content = await ctrContentDigests(containerd.address);
+      for (const digest of image.allDigests) assert.ok(content.includes(digest), `containerd has ${digest}`);
+      const grown = (await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' })) - before;
+      assert.ok(
+        grown >= image.totalBlobBytes,
+        `the peer fetched ${grown} bytes from origin, the image has ${image.totalBlobBytes}`,
+      );
+
+      const removed = await containerdConfig(['--remove', '--registry', REGISTRY_NAME, '--dir', hostsDir]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(await readFile(existing, 'utf8'), original, 'the previous hosts.toml is back');
+      assert.equal(await exists(`${existing}${BACKUP_SUFFIX}`), false);
+    } finally {
+      await peer.stop();
+      await containerd.stop();
+      await registry.stop();
+    }
+  });
+});

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { request as httpGet } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BlobDescription, ImageDescription } from '../fixtures/images.ts';
+import { layeredImage, pushImage } from '../fixtures/images.ts';
+import { freePort } from '../fixtures/net.ts';
+import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
+import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
+import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+
+const ORIGIN = 'registry.invalid:5000';
+const MiB = 1024 * 1024;
+
+/** GETs a blob through a peer, hashing as it streams; resolves to whether the body was whole and correct. */
+function fetchBlob(peer: RunningPeer, repo: string, blob: BlobDescription): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet(`${peer.url}/v2/${repo}/blobs/${blob.digest}`, (res) => {
+      const hash = createHash('sha256');
+      let length = 0;
+      res.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        length += chunk.length;
+      });
+      res.on('end', () =>
+        resolve(
+          res.statusCode === 200 && length === blob.size && `sha256:${hash.digest('hex')}` === blob.digest,
+        ),
+      );
+      res.on('error', () => resolve(false));
+      res.on('aborted', () => resolve(false));
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(180_000, () => req.destroy());
+    req.end();
+  });
+}
+
+async function pullAll(peer: RunningPeer, repo: string, image: ImageDescription): Promise<boolean> {
+  const results = await Promise.all(image.blobs.map((blob) => fetchBlob(peer, repo, blob)));
+  return results.every(Boolean);
+}
+
+interface Swarm {
+  proxy: TcpProxy;
+  scheduler: RunningScheduler;
+  peers: RunningPeer[];
+}
+
+let registry: RunningRegistry | undefined;
+let image: ImageDescription;
+let other: ImageDescription;
+const swarms: Swarm[] = [];
+
+async function startSwarm(count: number, originRate: number, schedulerListen?: string): Promise<Swarm> {
+  const proxy = await startTcpProxy({ target: registry!.host, rateBytesPerSecond: originRate });
+  const scheduler = await startScheduler(schedulerListen ? { listen: schedulerListen } : {});
+  const peers = await Promise.all(
+    Array.from({ length: count }, () =>
+      startPeer({
+        defaultRegistry: ORIGIN,
+        endpoints: { [ORIGIN]: proxy.url },
+        schedulers: scheduler.multiaddrs,
+      }),
+    ),
+  );
+  const swarm = { proxy, scheduler, peers };
+  swarms.push(swarm);
+  await waitForPeers(scheduler, count);
+  return swarm;
+}
+
+async function waitForPeers(scheduler: RunningScheduler, count: number): Promise<void> {
+  for (let i = 0; i < 100 && (await scheduler.metric('shoal_scheduler_peers')) < count; i++) await sleep(100);
+  assert.equal(await scheduler.metric('shoal_scheduler_peers'), count);
+}
+
+before(async () => {
+  [registry, image, other] = await Promise.all([
+    startRegistry(),
+    layeredImage([64 * MiB, 40 * MiB]),
+    layeredImage([24 * MiB], 'other'),
+  ]);
+  await pushImage(registry.url, 'chaos/app', 'v1', image);
+  await pushImage(registry.url, 'chaos/other', 'v1', other);
+});
+
+after(async () => {
+  for (const swarm of swarms) {
+    await Promise.all(swarm.peers.map((p) => p.stop()));
+    await swarm.scheduler.stop();
+    await swarm.proxy.stop();
+  }
+  await registry?.stop();
+});
+
+describe('resilience of the swarm', { timeout: 300_000 }, () => {
+  it('survives parents killed mid-transfer: the survivors complete with verified content', async () => {
+    const { peers, scheduler } = await startSwarm(6, 30e6);
+    const pulls = peers.map((peer) => pullAll(peer, 'chaos/app', image));
+    await sleep(2000);
+    const victims = peers.slice(4);
+    await Promise.all(victims.map((p) => p.kill()));
+    const results = await Promise.all(pulls);
+    assert.deepEqual(results.slice(0, 4), [true, true, true, true], 'every survivor got every blob intact');
+    await waitForPeers(scheduler, 4);
+  });
+
+  it('survives a parent whose stored pieces rotted: the bad parent is blocklisted, no corrupt byte is served', async () => {
+    const { peers, scheduler } = await startSwarm(3, 200e6);
+    const [seed, ...children] = peers as [RunningPeer, ...RunningPeer[]];
+    const blob = other.blobs.find((b) => b.size > 16 * MiB)!;
+    assert.ok(await fetchBlob(seed, 'chaos/other', blob));
+    // Flip bytes inside piece 1 of the seed's complete copy.
+    const file = await open(join(seed.dataDir, 'blobs', 'sha256', blob.digest.slice(7)), 'r+');
+    await file.write(Buffer.from('rotten bytes'), 0, 12, 4 * MiB + 100);
+    await file.close();
+    const results = await Promise.all(children.map((child) => fetchBlob(child, 'chaos/other', blob)));
+    assert.deepEqual(results, [true, true], 'children got the right bytes anyway');
+    const mismatches = await Promise.all(
+      children.map((c) => c.metric('shoal_pieces_total', { result: 'mismatch' })),
+    );
+    assert.ok(mismatches.reduce((a, b) => a + b, 0) >= 1, 'a child detected the rotten piece');
+    assert.ok((await scheduler.metric('shoal_scheduler_blocklist_events_total', { scope: 'task' })) >= 1);
+  });
+
+  it('survives the scheduler dying mid-rollout, then rebuilds its state when it returns', async () => {
+    const port = await freePort();
+    const listen = `/ip4/127.0.0.1/tcp/${port}`;
+    const swarm = await startSwarm(6, 40e6, listen);
+    const { peers, proxy } = swarm;
+    const before = proxy.bytesDown;
+    const pulls = peers.map((peer) => pullAll(peer, 'chaos/app', image));
+    await sleep(1500);
+    await swarm.scheduler.kill();
+    const results = await Promise.all(pulls);
+    assert.ok(results.every(Boolean), 'every peer completed with verified content');
+    const ratio = (proxy.bytesDown - before) / image.totalBlobBytes;
+    assert.ok(ratio <= 2, `origin sent ${ratio.toFixed(2)}x the image`);
+
+    // A scheduler back on the same address learns the swarm from the peers' re-registration.
+    swarm.scheduler = await startScheduler({ listen });
+    await waitForPeers(swarm.scheduler, 6);
+    assert.ok((await swarm.scheduler.metric('shoal_scheduler_tasks')) >= image.blobs.length);
+  });
+
+  it('with scheduler and origin both gone, a peer pulls by digest what another peer holds', async () => {
+    const swarm = swarms[swarms.length - 1]!;
+    const [holder, seeker] = swarm.peers as [RunningPeer, RunningPeer, ...RunningPeer[]];
+    // Only the holder has this image; the seeker met it in the DHT during the rollout.
+    assert.ok(await pullAll(holder, 'chaos/other', other));
+    const manifestUrl = `${holder.url}/v2/chaos/other/manifests/v1`;
+    const head = await fetch(manifestUrl, { method: 'HEAD' });
+    assert.equal(head.headers.get('docker-content-digest'), other.digest);
+    await swarm.scheduler.kill();
+    await swarm.proxy.stop();
+    const manifest = await fetch(`${seeker.url}/v2/chaos/other/manifests/${other.digest}`);
+    assert.equal(manifest.status, 200);
+    const bytes = Buffer.from(await manifest.arrayBuffer());
+    assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, other.digest);
+    assert.ok(await pullAll(seeker, 'chaos/other', other), 'blobs came from the holder through the DHT');
+    assert.ok(
+      (await seeker.metric('shoal_dht_operations_total', { operation: 'find_providers', result: 'ok' })) >= 1,
+    );
+  });
+});
