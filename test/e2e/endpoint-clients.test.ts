@@ -155,11 +155,14 @@ describe('containerd pulls through the endpoint as a hosts.toml mirror', { timeo
   });
 
   after(async () => {
-    await proxy?.stop();
     const dir = containerd?.dir;
-    await containerd?.stop();
+    try {
+      await proxy?.stop();
+      await containerd?.stop();
+    } finally {
+      await peer?.stop();
+    }
     if (dir) assert.deepEqual(await mountsUnder(dir), [], 'containerd left mounts behind');
-    await peer?.stop();
   });
 
   it('pulls and unpacks the small image', async () => {

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { request } from '../fixtures/http.ts';
+import { type ImageDescription, pushImage, smallImage } from '../fixtures/images.ts';
+import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
+import {
+  type RunningPeer,
+  type RunningScheduler,
+  startPeer,
+  startScheduler,
+  sumSamples,
+} from '../fixtures/shoal.ts';
+
+const REGISTRY_NAME = 'registry.invalid:5000';
+
+/** `promtool check metrics` with the exposition on stdin: its exit code and everything it printed. */
+function promtoolCheck(exposition: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+    child.stdin.end(exposition);
+  });
+}
+
+async function exposition(adminUrl: string): Promise<string> {
+  const res = await request(`${adminUrl}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+  return res.body.toString('utf8');
+}
+
+describe('metrics expositions pass promtool check metrics', { timeout: 240_000 }, () => {
+  let registry: RunningRegistry | undefined;
+  let scheduler: RunningScheduler | undefined;
+  let peer: RunningPeer | undefined;
+  let image: ImageDescription;
+
+  before(async () => {
+    registry = await startRegistry();
+    image = await smallImage('metrics-lint');
+    await pushImage(registry.url, 'ops/lint', 'v1', image);
+    scheduler = await startScheduler();
+    peer = await startPeer({
+      endpoints: { [REGISTRY_NAME]: registry.url },
+      schedulers: [scheduler.multiaddrs[0]!],
+    });
+    // Some traffic, so that labelled series and histogram buckets have samples, not just HELP and TYPE.
+    const ns = `?ns=${REGISTRY_NAME}`;
+    const manifest = await request(`${peer.url}/v2/ops/lint/manifests/v1${ns}`, {
+      headers: { accept: image.mediaType },
+    });
+    assert.equal(manifest.status, 200, manifest.body.toString('utf8'));
+    for (const blob of image.blobs) {
+      const res = await request(`${peer.url}/v2/ops/lint/blobs/${blob.digest}${ns}`);
+      assert.equal(res.status, 200, `${blob.digest}: ${res.body.toString('utf8').slice(0, 300)}`);
+    }
+    assert.equal((await request(`${peer.url}/v2/ops/lint/blobs/sha256:${'0'.repeat(64)}${ns}`)).status, 404);
+  });
+
+  after(async () => {
+    await peer?.stop();
+    await scheduler?.stop();
+    await registry?.stop();
+  });
+
+  it('shoal peer', async () => {
+    const text = await exposition(peer!.adminUrl);
+    assert.ok(sumSamples(text, 'shoal_endpoint_requests_total') > 0, 'the peer served requests');
+    const { code, output } = await promtoolCheck(text);
+    assert.equal(output.trim(), '', `promtool reported problems in the peer's /metrics:\n${output}`);
+    assert.equal(code, 0, `promtool exited ${code}`);
+  });
+
+  it('shoal scheduler', async () => {
+    const text = await exposition(scheduler!.adminUrl);
+    assert.ok(sumSamples(text, 'shoal_scheduler_assignments_total') > 0, 'the scheduler assigned pieces');
+    const { code, output } = await promtoolCheck(text);
+    assert.equal(output.trim(), '', `promtool reported problems in the scheduler's /metrics:\n${output}`);
+    assert.equal(code, 0, `promtool exited ${code}`);
+  });
+
+  it('promtool does report a misnamed metric (the check is live)', async () => {
+    const { code, output } = await promtoolCheck(
+      '# HELP shoal_bad_total A gauge named like a counter\n# TYPE shoal_bad_total gauge\nshoal_bad_total 1\n',
+    );
+    assert.notEqual(code, 0);
+    assert.match(output, /shoal_bad_total non-counter metrics should not have "_total" suffix/);
+  });
+});
