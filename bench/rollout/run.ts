@@ -72,7 +72,7 @@ const MANIFEST_ACCEPT = [
   '*/*',
 ].join(', ');
 /** Idle time after which a client request is abandoned (the peers fall back to the origin after 30 s). */
-const IDLE_TIMEOUT_MS = 120_000;
+const IDLE_TIMEOUT_MS = 90_000;
 const SAMPLE_INTERVAL_MS = 250;
 
 const { values: args } = parseArgs({
@@ -661,13 +661,22 @@ async function runShoal(env: Env) {
     let clientBytes = 0;
     const t0 = performance.now();
     const line = timeline(proxy, () => clientBytes, t0, env.image.totalBlobBytes);
-    const seconds = await Promise.all(
-      peers.map((peer) =>
-        pull(peer.url, ORIGIN, env.image, t0, (n) => {
-          clientBytes += n;
-        }),
-      ),
-    );
+    const perNode = peers.map(() => 0);
+    let seconds: PullTimes[];
+    try {
+      seconds = await Promise.all(
+        peers.map((peer, i) =>
+          pull(peer.url, ORIGIN, env.image, t0, (n) => {
+            clientBytes += n;
+            perNode[i]! += n;
+          }),
+        ),
+      );
+    } catch (error) {
+      line.stop();
+      await reportFailure(peers, scheduler, perNode, t0);
+      throw error;
+    }
     const tl = line.stop();
     const used = await cpu.stop();
     const metrics = await swarmMetrics(peers, scheduler);
@@ -701,6 +710,28 @@ async function runShoal(env: Env) {
     await Promise.all(peers.map((p) => p.stop().catch(() => {})));
     await scheduler.stop();
   }
+}
+
+/** What the swarm looked like when a pull failed: to stderr, for the investigation. */
+async function reportFailure(
+  peers: RunningPeer[],
+  scheduler: RunningScheduler,
+  perNode: number[],
+  t0: number,
+): Promise<void> {
+  log(`shoal pull failed after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`  client bytes per node: ${perNode.join(', ')}`);
+  try {
+    log(`  metrics: ${JSON.stringify(await swarmMetrics(peers, scheduler))}`);
+  } catch (error) {
+    log(`  metrics unavailable: ${(error as Error).message}`);
+  }
+  peers.forEach((peer, i) => {
+    const output = peer.daemon.output.trim();
+    if (output) log(`  peer${i} (${peer.peerId}) output:\n${output.slice(-4000)}`);
+  });
+  const output = scheduler.daemon.output.trim();
+  if (output) log(`  scheduler output:\n${output.slice(-4000)}`);
 }
 
 type ShoalRun = Awaited<ReturnType<typeof runShoal>>;

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
+import { CannotCacheError } from '../store/errors.ts';
 import { UpstreamStatusError } from '../task/errors.ts';
 import { discardBody, fileSource, sendBody } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 import { originSource, totalFromContentRange } from './origin-source.ts';
+import { passThrough } from './pass-through.ts';
 import { parseRange } from './range.ts';
 
 /**
@@ -72,6 +74,14 @@ export async function handleBlob(
   try {
     size = (await task.sized).size;
   } catch (error) {
+    if (error instanceof CannotCacheError || (error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      ctx.logger.warn(
+        { digest, reason: (error as Error).message },
+        'blob cannot be cached; streaming it through',
+      );
+      await passThrough(ctx, res, upstream, name, digest, authorization, firstByte('miss'));
+      return 'miss';
+    }
     relayTaskError(res, error as Error);
     return 'miss';
   }

@@ -2,9 +2,13 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, digestFromHex, isDigest } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
+import { CannotCacheError } from './errors.ts';
 import { chooseEvictions, type Watermarks } from './eviction-policy.ts';
 import { PartialBlob } from './partial-blob.ts';
 import type { StorePaths } from './paths.ts';
+
+/** After ENOSPC, how long new downloads go uncached. */
+const DISK_FULL_BACKOFF_MS = 60_000;
 
 interface BlobEntry {
   size: number;
@@ -47,6 +51,7 @@ export class BlobStore {
   readonly #onEvict: ((digest: Digest, size: number) => void) | undefined;
   readonly #now: () => number;
   #evicting: Promise<void> = Promise.resolve();
+  #diskFullUntil = 0;
 
   constructor(options: BlobStoreOptions) {
     this.paths = options.paths;
@@ -141,6 +146,12 @@ export class BlobStore {
   }
 
   async createPartial(digest: Digest, size: number, pieceSize?: number): Promise<PartialBlob> {
+    if (!this.fits(size)) {
+      throw new CannotCacheError(
+        `blob of ${size} bytes is larger than the cache (${this.#marks.capacity} bytes)`,
+      );
+    }
+    if (this.#now() < this.#diskFullUntil) throw new CannotCacheError('the disk was full moments ago');
     this.#partials.set(digest, size);
     try {
       const partial = await PartialBlob.create(this.paths, digest, size, pieceSize);
@@ -148,8 +159,23 @@ export class BlobStore {
       return partial;
     } catch (error) {
       this.#partials.delete(digest);
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') this.reportDiskFull();
       throw error;
     }
+  }
+
+  /**
+   * A write hit ENOSPC: new downloads stream through uncached for a while, and
+   * eviction makes room for the ones in progress.
+   */
+  reportDiskFull(): void {
+    if (this.#now() >= this.#diskFullUntil) {
+      this.#log.error('disk full: blobs are streamed through without caching for the next minute');
+    }
+    this.#diskFullUntil = this.#now() + DISK_FULL_BACKOFF_MS;
+    const target = Math.floor(this.usedBytes * 0.9);
+    this.#marks.capacity = Math.min(this.#marks.capacity, Math.max(target, 1));
+    void this.#evictIfNeeded();
   }
 
   /** Reopens and re-verifies a partial from an earlier run, if there is one. */

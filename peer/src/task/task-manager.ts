@@ -52,6 +52,7 @@ export class TaskManager {
       log.info({ size: task.layout?.size, ms: Date.now() - started }, 'blob complete');
       this.#options.onTaskEnd?.(task.digest, 'complete');
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') this.#options.store.reportDiskFull();
       await task.fail(error as Error);
       const reason = task.error ?? (error as Error);
       log.warn(

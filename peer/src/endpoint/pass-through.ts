@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Digest, Upstream } from '@shoal/oci';
+import { discardBody, readForRelay } from './body-io.ts';
+import { type EndpointContext, relayedResponseHeaders } from './context.ts';
+import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
+
+/**
+ * Streams a blob from upstream to one client without caching it (it does not
+ * fit, or the disk is full). The sha256 is computed on the way and the last
+ * chunk is held back until it matches, so a wrong body is cut off, never
+ * ended cleanly. Range is ignored (a 200 with the whole blob), since a range
+ * alone cannot be verified.
+ */
+export async function passThrough(
+  ctx: EndpointContext,
+  res: ServerResponse,
+  upstream: Upstream,
+  name: string,
+  digest: Digest,
+  authorization: string | undefined,
+  onChunk: (bytes: number) => void,
+): Promise<void> {
+  const response = await ctx.client.getBlob(upstream, name, digest, authorization ? { authorization } : {});
+  if (response.status !== 200) {
+    const body = await readForRelay(response.body);
+    res.writeHead(response.status >= 500 ? 502 : response.status, {
+      ...API_VERSION_HEADER,
+      ...relayedResponseHeaders(response.headers),
+      'content-length': body.length,
+    });
+    res.end(body);
+    return;
+  }
+  const size = Number(response.headers['content-length']);
+  if (!Number.isSafeInteger(size)) {
+    discardBody(response.body);
+    sendOciError(res, 502, 'UPSTREAM_ERROR', 'upstream blob response has no Content-Length');
+    return;
+  }
+  res.writeHead(200, {
+    ...API_VERSION_HEADER,
+    'content-type': 'application/octet-stream',
+    'content-length': size,
+    'docker-content-digest': digest,
+  });
+  const hash = createHash('sha256');
+  let held: Buffer | undefined;
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      if (res.destroyed) {
+        discardBody(response.body);
+        return;
+      }
+      hash.update(chunk);
+      if (held) {
+        onChunk(held.length);
+        if (!res.write(held))
+          await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+      }
+      held = chunk;
+    }
+  } catch (error) {
+    res.destroy(error as Error);
+    return;
+  }
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== digest) {
+    ctx.metrics.verificationFailures.inc({ kind: 'blob' });
+    ctx.logger.warn({ digest, actual }, 'streamed-through blob does not match its digest; response cut off');
+    res.destroy();
+    return;
+  }
+  if (held) onChunk(held.length);
+  res.end(held);
+}

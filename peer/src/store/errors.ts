@@ -1,0 +1,8 @@
+/** The blob cannot be cached here (larger than the cache, or the disk is full): it is streamed through instead. */
+export class CannotCacheError extends Error {
+  readonly code = 'CANNOT_CACHE';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CannotCacheError';
+  }
+}
