@@ -747,6 +747,24 @@ interface RunRecord {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** The commit the peers and scheduler ran from, and the source files changed on top of it. */
+async function codeState(): Promise<{ commit: string; uncommitted: string[] }> {
+  const cwd = resolve(import.meta.dirname, '../..');
+  try {
+    const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd })).stdout.trim();
+    const status = (
+      await run('git', ['status', '--porcelain', '--', 'packages', 'peer', 'scheduler'], { cwd })
+    ).stdout;
+    const uncommitted = status
+      .split('\n')
+      .map((line) => line.slice(3).trim())
+      .filter((path) => path.endsWith('.ts') && !path.includes('/test/'));
+    return { commit, uncommitted };
+  } catch {
+    return { commit: 'unknown', uncommitted: [] };
+  }
+}
+
 async function main(): Promise<void> {
   const loadBefore = loadavg();
   let registry: RunningRegistry | undefined;
@@ -828,6 +846,7 @@ async function main(): Promise<void> {
         args['peer-arg'].map((a) => ` --peer-arg=${a}`).join('') +
         args['scheduler-arg'].map((a) => ` --scheduler-arg=${a}`).join(''),
       date: new Date().toISOString(),
+      code: await codeState(),
       machine: {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model,

@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   originTimeoutMs?: number;
   /** a piece assignment not reported for this long frees its slot and is reissued */
   pieceTimeoutMs?: number;
+  /** fixed piece size for new tasks; undefined = chosen from the blob size */
+  pieceSize?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Dispatcher {
   readonly #originRangePieces: number;
   readonly #originTimeoutMs: number;
   readonly #pieceTimeoutMs: number;
+  readonly #pieceSize: number | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#state = options.state;
@@ -53,6 +56,7 @@ export class Dispatcher {
     this.#originRangePieces = options.originRangePieces ?? 4;
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
     this.#pieceTimeoutMs = options.pieceTimeoutMs ?? 15_000;
+    this.#pieceSize = options.pieceSize;
   }
 
   register(hostId: string, message: Register): void {
@@ -66,7 +70,9 @@ export class Dispatcher {
       this.#now(),
     );
     for (const holding of message.holdings) {
-      const task = this.#state.task(holding.digest, Number(holding.size), holding.pieceSize || undefined);
+      // A complete copy serves any layout; a partial one only its own.
+      const pieceSize = holding.complete ? this.#pieceSize : holding.pieceSize || this.#pieceSize;
+      const task = this.#state.task(holding.digest, Number(holding.size), pieceSize);
       if (!task) continue;
       const have = holding.complete
         ? Bitfield.full(task.pieceCount)
@@ -78,7 +84,7 @@ export class Dispatcher {
 
   openTask(hostId: string, message: OpenTask): void {
     const size = Number(message.size);
-    const task = this.#state.task(message.digest, size > 0 ? size : undefined);
+    const task = this.#state.task(message.digest, size > 0 ? size : undefined, this.#pieceSize);
     if (!task) {
       // Nobody knows the size yet: the requester learns it from the origin and opens again.
       this.#send(hostId, { taskInfo: { digest: message.digest, size: 0n, pieceSize: 0, members: [] } });

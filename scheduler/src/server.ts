@@ -15,6 +15,8 @@ export interface SchedulerConfig {
   originRangePieces?: number;
   originTimeoutMs?: number;
   pieceTimeoutMs?: number;
+  /** fixed piece size; 0 or absent = chosen from each blob's size */
+  pieceSize?: number;
 }
 
 export interface RunningScheduler {
@@ -50,6 +52,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     ...(config.originRangePieces ? { originRangePieces: config.originRangePieces } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
+    ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),
   });
   await service.start();
   const sweep = setInterval(() => dispatcher.sweep(), SWEEP_INTERVAL_MS);

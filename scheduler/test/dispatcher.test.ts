@@ -185,7 +185,7 @@ describe('Dispatcher: registration and opening', () => {
     h.register('a');
     h.dispatcher.openTask('a', { digest: DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 4 });
     assert.deepEqual(h.drain(), [
-      { to: 'a', message: { taskInfo: { digest: DIGEST, size: 0n, pieceSize: 0 } } },
+      { to: 'a', message: { taskInfo: { digest: DIGEST, size: 0n, pieceSize: 0, members: [] } } },
     ]);
     assert.equal(h.state.tasks.size, 0);
   });
@@ -197,7 +197,7 @@ describe('Dispatcher: registration and opening', () => {
     const [info, assignments, ...rest] = h.drain();
     assert.deepEqual(info, {
       to: 'a',
-      message: { taskInfo: { digest: DIGEST, size: BigInt(10 * PIECE), pieceSize: PIECE } },
+      message: { taskInfo: { digest: DIGEST, size: BigInt(10 * PIECE), pieceSize: PIECE, members: [] } },
     });
     assert.equal(assignments?.to, 'a');
     assert.deepEqual(assignments?.message.assignments?.origin, [{ first: 0, count: 4 }]);
@@ -231,11 +231,18 @@ describe('Dispatcher: registration and opening', () => {
     h.drain();
     h.dispatcher.openTask('b', { digest: DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 4 });
     const sent = h.drain();
-    assert.deepEqual(sent[0]?.message.taskInfo, {
-      digest: DIGEST,
-      size: BigInt(6 * PIECE),
-      pieceSize: PIECE,
-    });
+    const { members, ...info } = sent[0]!.message.taskInfo!;
+    assert.deepEqual(info, { digest: DIGEST, size: BigInt(6 * PIECE), pieceSize: PIECE });
+    // The newcomer learns who else is in the task, and the others learn of it.
+    assert.deepEqual(
+      members.map((m) => m.id),
+      ['a'],
+    );
+    const toA = sent.find((m) => m.to === 'a' && m.message.taskInfo);
+    assert.deepEqual(
+      toA?.message.taskInfo?.members.map((m) => m.id),
+      ['b'],
+    );
     assert.deepEqual(originRanges(sent, 'b'), [{ first: 4, count: 2 }]);
   });
 });

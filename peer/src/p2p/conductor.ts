@@ -276,6 +276,7 @@ class TaskSession {
         parentAddrs: assignment.parentAddrs,
         digest: task.digest,
         index: assignment.index,
+        pieceSize: layout.pieceSize,
         expectedLength: pieceLength(layout, assignment.index),
         expectedSha256: assignment.sha256,
         timeoutMs: this.#options.pieceTimeoutMs,

@@ -37,6 +37,8 @@ export async function fetchPiece(
     parentAddrs: string[];
     digest: string;
     index: number;
+    /** the requester's piece size; 0 when it has no layout yet */
+    pieceSize: number;
     /** undefined when the layout is not known yet (a first contact without a scheduler) */
     expectedLength: number | undefined;
     expectedSha256: Uint8Array;
@@ -69,7 +71,9 @@ export async function fetchPiece(
     });
     await sendWithBackpressure(
       stream,
-      frame(PieceRequest.encode({ digest: request.digest, index: request.index })),
+      frame(
+        PieceRequest.encode({ digest: request.digest, index: request.index, pieceSize: request.pieceSize }),
+      ),
     );
     const header = PieceResponse.decode(await readFrame(bytes, 4096, { signal }));
     if (header.status !== PieceStatus.ok) {

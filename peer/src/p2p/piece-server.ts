@@ -4,6 +4,8 @@ import { byteStream } from '@libp2p/utils';
 import { type Digest, isDigest } from '@shoal/oci';
 import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
 import {
+  MAX_PIECE_SIZE,
+  MIN_PIECE_SIZE,
   PIECE_PROTOCOL,
   PieceRequest,
   PieceResponse,
@@ -80,7 +82,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
     active++;
     try {
-      const found = await locate(request.digest as Digest, request.index);
+      const found = await locate(request.digest as Digest, request.index, request.pieceSize);
       if (!found) {
         options.onRequest('not_found');
         return respond(PieceStatus.notFound, 'piece not here');
@@ -113,10 +115,17 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   async function locate(
     digest: Digest,
     index: number,
+    pieceSize: number,
   ): Promise<{ source: PieceSource; offset: number; length: number; blobSize: number } | undefined> {
     const task = options.findTask(digest);
     const partial = task?.partial;
-    if (partial && index < partial.layout.count && partial.present.has(index)) {
+    const sameLayout = (size: number) => pieceSize === 0 || pieceSize === size;
+    if (
+      partial &&
+      sameLayout(partial.layout.pieceSize) &&
+      index < partial.layout.count &&
+      partial.present.has(index)
+    ) {
       const hash = partial.pieceHashes.get(index);
       return {
         source: {
@@ -143,8 +152,9 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         blobSize: manifest.length,
       };
     }
-    const layout = pieceLayout(pin.size);
-    if (index >= layout.count) {
+    const valid = pieceSize === 0 || (pieceSize >= MIN_PIECE_SIZE && pieceSize <= MAX_PIECE_SIZE);
+    const layout = valid ? pieceLayout(pin.size, pieceSize || undefined) : undefined;
+    if (!layout || index >= layout.count) {
       pin.release();
       return undefined;
     }

@@ -193,6 +193,7 @@ async function tryFetch(
       parentAddrs: provider.addrs,
       digest: task.digest,
       index,
+      pieceSize: task.layout?.pieceSize ?? 0,
       expectedLength,
       expectedSha256: new Uint8Array(0),
       timeoutMs: options.pieceTimeoutMs,

@@ -125,6 +125,7 @@ export async function startSwarm(
             parentAddrs: provider.addrs,
             digest,
             index: 0,
+            pieceSize: 0,
             expectedLength: undefined,
             expectedSha256: new Uint8Array(0),
             timeoutMs: config.pieceTimeoutMs,

@@ -1,8 +1,9 @@
+import { MAX_PIECE_SIZE, MIN_PIECE_SIZE } from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
-import { hostPort, logLevel, multiaddrList } from '../options.ts';
+import { hostPort, logLevel, multiaddrList, size } from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
 export const schedulerOptions: readonly OptionSpec[] = [
@@ -37,6 +38,12 @@ export const schedulerOptions: readonly OptionSpec[] = [
     defaultText: '4',
   },
   {
+    key: 'pieceSize',
+    arg: '<size>',
+    description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 4MiB, doubled for very large blobs',
+    defaultText: '0',
+  },
+  {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
@@ -50,6 +57,9 @@ export const schedulerSchema = z.strictObject({
   dataDir: z.string().min(1).default('/var/lib/shoal-scheduler'),
   pskFile: z.string().optional(),
   originRangePieces: z.coerce.number().int().min(1).max(1024).default(4),
+  pieceSize: size
+    .refine((v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE), 'expected 0 or 1MiB to 64MiB')
+    .default(0),
   logLevel: logLevel.default('info'),
 });
 
@@ -77,6 +87,7 @@ Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
         http: config.http,
         dataDir: config.dataDir,
         originRangePieces: config.originRangePieces,
+        pieceSize: config.pieceSize,
         ...(config.pskFile ? { pskFile: config.pskFile } : {}),
       },
       logger,

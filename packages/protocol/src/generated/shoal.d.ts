@@ -3,6 +3,7 @@ import type { Uint8ArrayList } from 'uint8arraylist';
 export interface PieceRequest {
     digest: string;
     index: number;
+    pieceSize: number;
 }
 export declare namespace PieceRequest {
     const codec: () => Codec<PieceRequest>;
@@ -14,9 +15,13 @@ export declare namespace PieceRequest {
         field: '$.index';
         value: number;
     }
+    interface PieceRequestPieceSizeFieldEvent {
+        field: '$.pieceSize';
+        value: number;
+    }
     function encode(obj: Partial<PieceRequest>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): PieceRequest;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): Generator<PieceRequestDigestFieldEvent | PieceRequestIndexFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): Generator<PieceRequestDigestFieldEvent | PieceRequestIndexFieldEvent | PieceRequestPieceSizeFieldEvent>;
 }
 export interface PieceResponse {
     status: number;

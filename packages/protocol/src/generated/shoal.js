@@ -17,13 +17,18 @@ export var PieceRequest;
                     w.uint32(16);
                     w.uint32(obj.index);
                 }
+                if ((obj.pieceSize != null && obj.pieceSize !== 0)) {
+                    w.uint32(24);
+                    w.uint32(obj.pieceSize);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
             }, (reader, length, opts = {}) => {
                 const obj = {
                     digest: '',
-                    index: 0
+                    index: 0,
+                    pieceSize: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -35,6 +40,10 @@ export var PieceRequest;
                         }
                         case 2: {
                             obj.index = reader.uint32();
+                            break;
+                        }
+                        case 3: {
+                            obj.pieceSize = reader.uint32();
                             break;
                         }
                         default: {
@@ -59,6 +68,13 @@ export var PieceRequest;
                         case 2: {
                             yield {
                                 field: `${prefix}.index`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.pieceSize`,
                                 value: reader.uint32()
                             };
                             break;
