@@ -1,6 +1,8 @@
 import { type Credentials, RegistryClient } from '@shoal/oci';
 import { loadOrCreateIdentity } from '@shoal/p2p';
 import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
+import { AccessGuard } from './endpoint/access-guard.ts';
+import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext } from './endpoint/context.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { UpstreamResolver } from './endpoint/upstreams.ts';
@@ -93,6 +95,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     upstreams,
     metrics,
     logger,
+    access: new AccessGuard({ probe: upstreamAccessProbe(client) }),
   };
   let registryServer: RegistryServer | undefined;
   let admin: AdminServer | undefined;

@@ -80,6 +80,7 @@ export class Dispatcher {
       if (have) task.addHolding(hostId, have);
     }
     this.#log.info({ host: hostId, holdings: message.holdings.length }, 'host registered');
+    this.#send(hostId, { swarm: { peers: this.#sampleHosts(hostId) } });
   }
 
   openTask(hostId: string, message: OpenTask): void {
@@ -274,6 +275,16 @@ export class Dispatcher {
     this.#metrics.assignments.inc({ kind: 'peer' }, pieces.length);
     this.#metrics.assignments.inc({ kind: 'origin' }, origin.length);
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
+  }
+
+  /** Up to MAX_MEMBERS_SENT other hosts, a random sample when there are more. */
+  #sampleHosts(except: string): { id: string; addrs: string[] }[] {
+    const all = [...this.#state.hosts.values()].filter((h) => h.id !== except && !this.#state.hosts.isBlocked(h.id));
+    for (let i = all.length - 1; i > 0 && all.length > MAX_MEMBERS_SENT; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    return all.slice(0, MAX_MEMBERS_SENT).map((h) => ({ id: h.id, addrs: h.addrs }));
   }
 
   #taskInfo(task: SwarmTask, forHost: string): TaskInfo {

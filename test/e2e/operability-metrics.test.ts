@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import {
+  extractSection,
+  METRICS_END,
+  METRICS_START,
+  metricsReferenceMarkdown,
+} from '../../scripts/metrics-reference.ts';
 import { request } from '../fixtures/http.ts';
 import { type ImageDescription, pushImage, smallImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
@@ -101,5 +109,18 @@ describe('metrics expositions pass promtool check metrics', { timeout: 240_000 }
     );
     assert.notEqual(code, 0);
     assert.match(output, /shoal_bad_total non-counter metrics should not have "_total" suffix/);
+  });
+});
+
+describe('metrics reference', () => {
+  it("README.md's section is the generated one (run: node scripts/gen-metrics-reference.ts --write)", async () => {
+    const readme = await readFile(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const section = extractSection(readme, METRICS_START, METRICS_END);
+    assert.ok(section !== undefined, `README.md must contain ${METRICS_START} ... ${METRICS_END}`);
+    assert.equal(
+      section,
+      await metricsReferenceMarkdown(),
+      'README.md is out of date: run node scripts/gen-metrics-reference.ts --write',
+    );
   });
 });

@@ -42,7 +42,23 @@ export function normalizeRegistry(registry: string): string {
   ) {
     throw new OciError('NAME_INVALID', `invalid registry "${truncate(registry)}"`);
   }
+  if (!isCanonicalUrlHost(host.toLowerCase())) {
+    throw new OciError('NAME_INVALID', `invalid registry "${truncate(registry)}": not a usable URL host`);
+  }
   return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
+}
+
+/**
+ * The registry's URL is built from its name, so the host must survive URL
+ * parsing unchanged: `a.0` (a failed IPv4 address) is no URL host at all, and
+ * `1.2.3` or `[0::1]` would silently address another spelling.
+ */
+function isCanonicalUrlHost(host: string): boolean {
+  try {
+    return new URL(`https://${host}`).hostname === host;
+  } catch {
+    return false;
+  }
 }
 
 export interface ImageReference {

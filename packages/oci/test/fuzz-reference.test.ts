@@ -71,10 +71,12 @@ const portLike = fc.oneof(
 );
 const registryLike = fc.tuple(hostLike, portLike).map(([host, port]) => `${host}${port}`);
 
+const word = fc
+  .array(fc.constantFrom(...'abcdefxyz0189'.split('')), { minLength: 1, maxLength: 6 })
+  .map((chars) => chars.join(''));
 const component = fc
-  .tuple(fc.stringMatching(/^[a-z0-9]{1,6}$/), fc.constantFrom('', '.', '_', '__', '-', '---'))
-  .map(([word, sep]) => `${word}${sep}`)
-  .chain((head) => fc.stringMatching(/^[a-z0-9]{1,4}$/).map((tail) => `${head}${tail}`));
+  .tuple(word, fc.option(fc.tuple(fc.constantFrom('.', '_', '__', '-', '---'), word), { nil: undefined }))
+  .map(([head, tail]) => (tail === undefined ? head : `${head}${tail[0]}${tail[1]}`));
 /** References that follow the grammar, so the accepting paths are exercised too. */
 const wellFormedReference = fc
   .tuple(
@@ -154,11 +156,36 @@ describe('fuzzing the OCI parsers', () => {
         if (port !== undefined && !registry.endsWith(']')) {
           assert.ok(Number(port) >= 1 && Number(port) <= 65535, registry);
         }
-        // Canonical names are fixed points.
+        // Canonical names are fixed points, and name the URL host they are used as.
         assert.equal(normalizeRegistry(registry), registry);
+        const url = new URL(`https://${registry}`);
+        assert.equal(url.hostname, port === undefined ? registry : registry.slice(0, -port.length - 1));
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('normalizeRegistry refuses hosts a URL would reject or respell', () => {
+    for (const registry of [
+      'a.0',
+      'A.0:5000',
+      'x.1.2',
+      '1.2.3',
+      '01.2.3.4',
+      '0x7f.1',
+      '[:::]',
+      '[0::1]',
+      '1.2.3.256',
+    ]) {
+      assert.throws(
+        () => normalizeRegistry(registry),
+        (error: unknown) => error instanceof OciError && error.code === 'NAME_INVALID',
+        registry,
+      );
+    }
+    for (const registry of ['1.2.3.4', '[::1]:5000', 'a0.b1', 'localhost', 'ghcr.io', 'A.b-c.IO:443']) {
+      assert.equal(normalizeRegistry(registry), registry.toLowerCase());
+    }
   });
 
   it('parseReference returns a well-formed reference that round-trips, or throws OciError', () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
 import { CannotCacheError } from '../store/errors.ts';
 import { UpstreamStatusError } from '../task/errors.ts';
+import { admit } from './access-guard.ts';
 import { discardBody, fileSource, sendBody } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import type { CacheResult } from './manifest-handler.ts';
@@ -34,6 +35,8 @@ export async function handleBlob(
       ctx.metrics.servedBytes.inc({ cache }, bytes);
     };
   };
+  // Cached bytes, a download another client started and peers all bypass upstream's own access check.
+  if (!(await admit(ctx.access, req, res, upstream, name))) return 'none';
   const pin = ctx.store.pin(digest);
   if (pin) {
     try {

@@ -4,6 +4,7 @@ import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
+import type { AccessGuard } from './access-guard.ts';
 import type { UpstreamResolver } from './upstreams.ts';
 
 /** Content-addressed objects other peers can supply when the origin cannot. */
@@ -24,6 +25,8 @@ export interface EndpointContext {
   peers: PeerContent;
   metrics: PeerMetrics;
   logger: Logger;
+  /** Who may read what this node serves without asking upstream (cache, peers, shared downloads). */
+  access: AccessGuard;
   /** Answer a tag from the last upstream answer while upstream is unreachable (marked with a header). */
   serveStaleTags: boolean;
 }

@@ -9,6 +9,7 @@ import {
   UpstreamUnavailableError,
 } from '@shoal/oci';
 import type { CachedManifest } from '../store/manifest-cache.ts';
+import { admit } from './access-guard.ts';
 import { discardBody, readForRelay, readLimited } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
@@ -36,6 +37,7 @@ export async function handleManifest(
   if ('digest' in reference) {
     const cached = await ctx.manifests.get(reference.digest);
     if (cached) {
+      if (!(await admit(ctx.access, req, res, upstream, name))) return 'none';
       sendManifest(res, cached);
       return 'hit';
     }
@@ -95,6 +97,8 @@ export async function handleManifest(
     sendOciError(res, 502, 'MANIFEST_INVALID', `upstream manifest hashes to ${digest}, expected ${expected}`);
     return 'miss';
   }
+  // Upstream served it without the client's credentials: the repository is public.
+  if (relayed.authorization === undefined) ctx.access.notePublic(upstream, name);
   const mediaType = upstreamResponse.headers['content-type'] ?? guessMediaType(bytes);
   const manifest: CachedManifest = { digest, mediaType, bytes };
   await ctx.manifests.put(manifest);
@@ -120,6 +124,7 @@ async function answerWithoutUpstream(
   reference: { tag: string } | { digest: Digest },
   cause: UpstreamUnavailableError,
 ): Promise<CacheResult> {
+  if (!(await admit(ctx.access, res.req, res, upstream, name, { offline: true }))) return 'none';
   let digest: Digest;
   let staleSince: number | undefined;
   if ('digest' in reference) {

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { OciError, UpstreamUnavailableError } from '@shoal/oci';
+import { OciError, type Upstream, UpstreamUnavailableError } from '@shoal/oci';
 import { closeServer, listen } from '@shoal/telemetry';
+import { type Refusal, sendRefusal } from './access-guard.ts';
 import { handleBlob } from './blob-handler.ts';
 import type { EndpointContext } from './context.ts';
 import { handleManifest } from './manifest-handler.ts';
@@ -94,6 +95,12 @@ async function dispatch(
   query: string,
 ): Promise<string> {
   if (route.kind === 'base') {
+    // Upstream's challenge, so that clients which authenticate only after one here (skopeo, Docker) do.
+    const challenge = req.headers.authorization ? undefined : await pingChallenge(ctx, ns);
+    if (challenge) {
+      sendRefusal(res, challenge);
+      return 'none';
+    }
     res.writeHead(200, { ...API_VERSION_HEADER, 'content-type': 'application/json', 'content-length': 2 });
     res.end(req.method === 'HEAD' ? undefined : '{}');
     return 'none';
@@ -108,4 +115,14 @@ async function dispatch(
       await handleTags(ctx, req, res, upstream, route.name, query);
       return 'none';
   }
+}
+
+async function pingChallenge(ctx: EndpointContext, ns: string | undefined): Promise<Refusal | undefined> {
+  let upstream: Upstream;
+  try {
+    upstream = ctx.upstreams.resolve(ns);
+  } catch {
+    return undefined;
+  }
+  return ctx.access.registryChallenge(upstream);
 }

@@ -64,7 +64,7 @@ export class Conductor {
       await task.resume();
       await session.open(task.layout?.size ?? 0);
       const outcome = await Promise.race([done.promise, task.finished.then(() => 'complete' as const)]);
-      if (outcome === 'fallback' && task.state === 'downloading') {
+      if (outcome === 'fallback' && (task.state === 'downloading' || task.state === 'preparing')) {
         session.stop();
         await this.#withoutScheduler(task, origin, session.knownParents());
       }

@@ -23,6 +23,8 @@ export interface TaskLine {
 
 interface Session {
   address: string;
+  /** the stream ended; listeners were told */
+  closed: boolean;
   channel: Channel;
   stream: Stream;
   sending: Promise<void>;
@@ -35,6 +37,8 @@ export interface SchedulerClientOptions {
   addresses: string[];
   /** Register message sent on every (re)connection: addresses, labels, slots, holdings. */
   registration: () => Promise<Register>;
+  /** Other peers of the swarm, as the scheduler lists them on registration. */
+  onSwarm?: (peers: { id: string; addrs: string[] }[]) => void;
   logger: Logger;
 }
 
@@ -64,7 +68,7 @@ export class SchedulerClient {
   openTask(digest: string, listener: TaskListener): TaskLine | undefined {
     const address = pickScheduler(digest, [...this.#sessions.keys()]);
     const session = address ? this.#sessions.get(address) : undefined;
-    if (!session) return undefined;
+    if (!session || session.closed || session.stream.status !== 'open') return undefined;
     session.listeners.set(digest, listener);
     return {
       send: (message) => this.#send(session, message),
@@ -96,6 +100,7 @@ export class SchedulerClient {
         const channel = messageChannel(stream, SchedulerMessage, PeerMessage);
         const session: Session = {
           address,
+          closed: false,
           channel,
           stream,
           sending: Promise.resolve(),
@@ -115,6 +120,7 @@ export class SchedulerClient {
       }
       const session = this.#sessions.get(address);
       if (session) {
+        session.closed = true;
         this.#sessions.delete(address);
         this.#options.logger.warn({ scheduler: address }, 'lost scheduler connection');
         for (const listener of session.listeners.values()) listener.onDisconnect();
@@ -129,6 +135,7 @@ export class SchedulerClient {
     try {
       for (;;) {
         const message = await session.channel.read();
+        if (message.swarm) this.#options.onSwarm?.(message.swarm.peers);
         const digest = message.taskInfo?.digest ?? message.assignments?.digest ?? message.reset?.digest;
         if (digest) session.listeners.get(digest)?.onMessage(message);
       }

@@ -1,4 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
 import { MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
 import { Bitfield, pieceLayout, type Register } from '@shoal/protocol';
@@ -40,6 +42,22 @@ export interface Swarm {
   readonly announcer: ContentAnnouncer;
   stop(): Promise<void>;
 }
+
+/** Connects to up to JOIN_PEERS of the listed peers, in the background. */
+async function joinPeers(node: ShoalNode, peers: { id: string; addrs: string[] }[], logger: Logger): Promise<void> {
+  for (const peer of peers.slice(0, JOIN_PEERS)) {
+    try {
+      const id = peerIdFromString(peer.id);
+      if (node.getConnections(id).length > 0) continue;
+      await node.peerStore.merge(id, { multiaddrs: peer.addrs.map((a) => multiaddr(a)) });
+      await node.dial(id, { signal: AbortSignal.timeout(5_000) });
+    } catch (error) {
+      logger.debug({ peer: peer.id, err: (error as Error).message }, 'could not connect to a swarm peer');
+    }
+  }
+}
+
+const JOIN_PEERS = 8;
 
 /**
  * This node's part in the swarm: the libp2p node, the piece server, the

@@ -159,7 +159,7 @@ export function registerPeerCommand(program: Command): void {
 Examples:
   shoal peer --registry 127.0.0.1:5050 --data-dir /var/lib/shoal --default-registry docker.io
   shoal peer --registry-endpoint localhost:5000=http://127.0.0.1:5000 --cache-size 50GiB
-  shoal peer --scheduler /dns4/shoal-scheduler/tcp/4600 --label zone=eu-1a --download-rate 200MB
+  shoal peer --scheduler /dns4/shoal-scheduler.shoal.svc.cluster.local/tcp/4600 --label zone=eu-1a
   SHOAL_CACHE_SIZE=10GiB shoal peer --config /etc/shoal/peer.yaml
 Then point clients at it, e.g. containerd:
   shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050`,

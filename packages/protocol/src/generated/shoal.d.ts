@@ -474,6 +474,7 @@ export interface SchedulerMessage {
     taskInfo?: TaskInfo;
     assignments?: Assignments;
     reset?: Reset;
+    swarm?: Swarm;
 }
 export declare namespace SchedulerMessage {
     const codec: () => Codec<SchedulerMessage>;
@@ -541,9 +542,38 @@ export declare namespace SchedulerMessage {
         field: '$.reset.reason';
         value: string;
     }
+    interface SchedulerMessageSwarmPeersIdFieldEvent {
+        field: '$.swarm.peers[].id';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessageSwarmPeersAddrsFieldEvent {
+        field: '$.swarm.peers[].addrs[]';
+        index: number;
+        value: string;
+    }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent>;
+}
+export interface Swarm {
+    peers: PeerRef[];
+}
+export declare namespace Swarm {
+    const codec: () => Codec<Swarm>;
+    interface SwarmPeersIdFieldEvent {
+        field: '$.peers[].id';
+        value: string;
+        index: number;
+    }
+    interface SwarmPeersAddrsFieldEvent {
+        field: '$.peers[].addrs[]';
+        index: number;
+        value: string;
+    }
+    function encode(obj: Partial<Swarm>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Swarm>): Swarm;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Swarm>): Generator<SwarmPeersIdFieldEvent | SwarmPeersAddrsFieldEvent>;
 }
 export interface TaskInfo {
     digest: string;

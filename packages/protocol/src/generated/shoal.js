@@ -1397,6 +1397,10 @@ export var SchedulerMessage;
                     w.uint32(26);
                     Reset.codec().encode(obj.reset, w);
                 }
+                if (obj.swarm != null) {
+                    w.uint32(34);
+                    Swarm.codec().encode(obj.swarm, w);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1421,6 +1425,12 @@ export var SchedulerMessage;
                         case 3: {
                             obj.reset = Reset.codec().decode(reader, reader.uint32(), {
                                 limits: opts.limits?.reset
+                            });
+                            break;
+                        }
+                        case 4: {
+                            obj.swarm = Swarm.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.swarm
                             });
                             break;
                         }
@@ -1454,6 +1464,12 @@ export var SchedulerMessage;
                             });
                             break;
                         }
+                        case 4: {
+                            yield* Swarm.codec().stream(reader, reader.uint32(), `${prefix}.swarm`, {
+                                limits: opts.limits?.swarm
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -1477,6 +1493,94 @@ export var SchedulerMessage;
     }
     SchedulerMessage.stream = stream;
 })(SchedulerMessage || (SchedulerMessage = {}));
+export var Swarm;
+(function (Swarm) {
+    let _codec;
+    Swarm.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if (obj.peers != null && obj.peers.length > 0) {
+                    for (const value of obj.peers) {
+                        w.uint32(10);
+                        PeerRef.codec().encode(value, w);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    peers: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            if (opts.limits?.peers != null && obj.peers.length === opts.limits.peers) {
+                                throw new MaxLengthError('Decode error - repeated field "peers" had too many elements');
+                            }
+                            obj.peers.push(PeerRef.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.peers$
+                            }));
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    peers: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            if (opts.limits?.peers != null && obj.peers === opts.limits.peers) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "peers" had too many elements');
+                            }
+                            for (const evt of PeerRef.codec().stream(reader, reader.uint32(), `${prefix}.peers[]`, {
+                                limits: opts.limits?.peers$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.peers
+                                };
+                            }
+                            obj.peers++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Swarm.codec());
+    }
+    Swarm.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Swarm.codec(), opts);
+    }
+    Swarm.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Swarm.codec(), opts);
+    }
+    Swarm.stream = stream;
+})(Swarm || (Swarm = {}));
 export var TaskInfo;
 (function (TaskInfo) {
     let _codec;
