@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { cell, markdownTable } from '../packages/cli/src/config-reference.ts';
 import { createPeerMetrics, type PeerGaugeSources } from '../peer/src/metrics.ts';
 import { createSchedulerMetrics, type SchedulerGaugeSources } from '../scheduler/src/metrics.ts';
 
@@ -30,15 +31,10 @@ async function rowsOf(registry: Registry): Promise<MetricRow[]> {
 }
 
 function table(rows: MetricRow[]): string[] {
-  const cell = (text: string) => text.replace(/\|/g, '\\|');
-  return [
-    '| metric | type | labels | meaning |',
-    '|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| \`${r.name}\` | ${r.type} | ${r.labels.map((l) => `\`${l}\``).join(', ')} | ${cell(r.help)} |`,
-    ),
-  ];
+  return markdownTable(
+    ['metric', 'type', 'labels', 'meaning'],
+    rows.map((r) => [`\`${r.name}\``, r.type, r.labels.map((l) => `\`${l}\``).join(', '), cell(r.help)]),
+  );
 }
 
 /** Markdown tables of every shoal metric, from the metric definitions of the peer and the scheduler. */

@@ -279,7 +279,9 @@ export class Dispatcher {
 
   /** Up to MAX_MEMBERS_SENT other hosts, a random sample when there are more. */
   #sampleHosts(except: string): { id: string; addrs: string[] }[] {
-    const all = [...this.#state.hosts.values()].filter((h) => h.id !== except && !this.#state.hosts.isBlocked(h.id));
+    const all = [...this.#state.hosts.values()].filter(
+      (h) => h.id !== except && !this.#state.hosts.isBlocked(h.id),
+    );
     for (let i = all.length - 1; i > 0 && all.length > MAX_MEMBERS_SENT; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [all[i], all[j]] = [all[j]!, all[i]!];

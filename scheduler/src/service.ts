@@ -1,10 +1,17 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import { messageChannel, type ShoalNode } from '@shoal/p2p';
-import { PeerMessage, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/protocol';
+import { PEER_MESSAGE_LIMITS, PeerMessage, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { Dispatcher } from './dispatcher.ts';
 
 type Channel = ReturnType<typeof messageChannel<PeerMessage, SchedulerMessage>>;
+
+/** What peers send, decoded with caps on repeated fields: one frame must not decode into millions of objects. */
+const peerMessages = {
+  encode: PeerMessage.encode,
+  decode: (bytes: Parameters<typeof PeerMessage.decode>[0]) =>
+    PeerMessage.decode(bytes, { limits: PEER_MESSAGE_LIMITS }),
+};
 
 interface Session {
   channel: Channel;
@@ -55,7 +62,7 @@ export class SchedulerService {
   }
 
   async #serve(stream: Stream, hostId: string): Promise<void> {
-    const channel = messageChannel(stream, PeerMessage, SchedulerMessage);
+    const channel = messageChannel(stream, peerMessages, SchedulerMessage);
     const previous = this.#sessions.get(hostId);
     previous?.stream.abort(new Error('replaced by a newer session'));
     const session: Session = { channel, stream, sending: Promise.resolve() };

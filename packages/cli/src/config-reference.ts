@@ -23,8 +23,17 @@ export const COMMAND_REFERENCES: readonly CommandReference[] = [
   },
 ];
 
-function cell(text: string): string {
+/** Text for a table cell: pipes escaped, one line. */
+export function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** A markdown table with padded columns, laid out as Biome formats markdown tables. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${widths.map((w, i) => (cells[i] ?? '').padEnd(w)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
 function code(text: string): string {
@@ -40,25 +49,26 @@ export function configReferenceMarkdown(commands: readonly CommandReference[] = 
     'take a YAML list (or, for `name=value` options, a YAML mapping) and a comma-separated variable.',
   ];
   for (const { command, summary, options } of commands) {
-    lines.push(
-      '',
-      `### \`shoal ${command}\` — ${summary}`,
-      '',
-      '| flag | YAML key | environment | default | description |',
-      '|---|---|---|---|---|',
-    );
-    for (const spec of options) {
+    const rows = options.map((spec) => {
       const flag = spec.switch ? flagOf(spec) : `${flagOf(spec)} ${spec.arg}`;
       const description =
         spec.repeatable && !/repeatable/.test(spec.description)
           ? `${spec.description} (repeatable)`
           : spec.description;
-      lines.push(
-        `| ${code(cell(flag))} | ${code(spec.key)} | ${code(envOf(spec))} | ${
-          spec.defaultText ? code(cell(spec.defaultText)) : ''
-        } | ${cell(description)} |`,
-      );
-    }
+      return [
+        code(cell(flag)),
+        code(spec.key),
+        code(envOf(spec)),
+        spec.defaultText ? code(cell(spec.defaultText)) : '',
+        cell(description),
+      ];
+    });
+    lines.push(
+      '',
+      `### \`shoal ${command}\` — ${summary}`,
+      '',
+      ...markdownTable(['flag', 'YAML key', 'environment', 'default', 'description'], rows),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,8 @@
 /** Protocol ids and the numeric codes carried in messages. */
 
+import type { DecodeOptions } from 'protons-runtime';
+import type { PeerMessage } from './generated/shoal.js';
+
 export const PIECE_PROTOCOL = '/shoal/piece/1.0.0';
 export const SCHEDULER_PROTOCOL = '/shoal/sched/1.0.0';
 /** kad-dht runs under shoal's own prefix so it never joins a public DHT. */
@@ -7,6 +10,18 @@ export const DHT_PROTOCOL_PREFIX = '/shoal';
 
 /** Largest length-prefixed control message accepted on any stream. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Caps on the repeated fields of a PeerMessage, for decoding what peers send.
+ * A frame within MAX_MESSAGE_BYTES made of empty entries (two bytes each)
+ * would otherwise decode into millions of objects: hundreds of MB of heap
+ * and seconds of CPU from a single message. The caps are far above what a
+ * real peer sends (a report lists at most one task's pieces).
+ */
+export const PEER_MESSAGE_LIMITS = {
+  register: { addrs: 256, labels: 256, holdings: 65_536 },
+  report: { done: 65_536, failed: 65_536 },
+} as const satisfies DecodeOptions<PeerMessage>['limits'];
 
 export const PieceStatus = {
   ok: 0,

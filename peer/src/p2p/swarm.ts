@@ -44,7 +44,11 @@ export interface Swarm {
 }
 
 /** Connects to up to JOIN_PEERS of the listed peers, in the background. */
-async function joinPeers(node: ShoalNode, peers: { id: string; addrs: string[] }[], logger: Logger): Promise<void> {
+async function joinPeers(
+  node: ShoalNode,
+  peers: { id: string; addrs: string[] }[],
+  logger: Logger,
+): Promise<void> {
   for (const peer of peers.slice(0, JOIN_PEERS)) {
     try {
       const id = peerIdFromString(peer.id);
@@ -120,6 +124,8 @@ export async function startSwarm(
     addresses: config.schedulers,
     registration,
     logger: deps.logger,
+    // Knowing a few peers directly keeps the DHT (and the swarm) working when no scheduler answers.
+    onSwarm: (peers) => void joinPeers(node, peers, deps.logger),
   });
   scheduler.start();
   const conductor = new Conductor({

@@ -1,16 +1,32 @@
+import { isDigest } from '@shoal/oci';
+import { MAX_PIECE_SIZE, MIN_PIECE_SIZE, pieceSizeFor } from '@shoal/protocol';
 import { HostRegistry } from './hosts.ts';
 import { SwarmTask } from './task.ts';
+
+/**
+ * Largest task the scheduler keeps state for (4 TiB at the largest piece size).
+ * Its per-piece tables are allocated up front, so a peer announcing a huge
+ * size or a tiny piece size must not make it allocate gigabytes.
+ */
+export const MAX_TASK_PIECES = 65_536;
 
 /** The scheduler's one home of state: hosts and tasks. */
 export class SwarmState {
   readonly hosts = new HostRegistry();
   readonly tasks = new Map<string, SwarmTask>();
 
-  /** The task for a digest, created when the size is known; undefined while nobody knows the size. */
+  /**
+   * The task for a digest, created when the size is known; undefined while
+   * nobody knows the size, and for digests, sizes or piece sizes no real blob has.
+   */
   task(digest: string, size?: number, pieceSize?: number): SwarmTask | undefined {
     const existing = this.tasks.get(digest);
     if (existing) return existing;
     if (size === undefined || size <= 0) return undefined;
+    if (!isDigest(digest) || !Number.isSafeInteger(size)) return undefined;
+    if (pieceSize !== undefined && !(pieceSize >= MIN_PIECE_SIZE && pieceSize <= MAX_PIECE_SIZE))
+      return undefined;
+    if (Math.ceil(size / (pieceSize ?? pieceSizeFor(size))) > MAX_TASK_PIECES) return undefined;
     const task = new SwarmTask(digest, size, pieceSize);
     this.tasks.set(digest, task);
     return task;
