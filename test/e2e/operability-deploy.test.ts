@@ -414,7 +414,7 @@ describe('deploy/', { timeout: 240_000 }, () => {
     }
     assert.match(text, /^FROM \$\{NODE_IMAGE\} AS deps$/m);
     assert.match(text, /^ARG NODE_IMAGE=node:24-slim$/m);
-    assert.match(text, /npm ci --omit=dev/);
+    assert.match(text, /npm install --omit=dev/);
     assert.match(text, /FROM app AS scheduler\n(?:.*\n)*?USER node\n/);
   });
 
