@@ -375,13 +375,17 @@ async function exposition(adminUrl: string): Promise<string> {
   return res.text();
 }
 
-/** Quantile from cumulative histogram buckets (upper bound of the bucket that holds it). */
-function bucketQuantile(buckets: Map<number, number>, q: number): number | undefined {
+/**
+ * Quantile from cumulative histogram buckets: the upper bound of the bucket that holds it, or
+ * "> X" when it lies beyond the largest finite bound X.
+ */
+function bucketQuantile(buckets: Map<number, number>, q: number): number | string | null {
   const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
   const total = sorted.at(-1)?.[1] ?? 0;
-  if (total === 0) return undefined;
-  for (const [le, count] of sorted) if (count >= q * total) return le;
-  return undefined;
+  if (total === 0) return null;
+  const finite = sorted.filter(([le]) => Number.isFinite(le));
+  for (const [le, count] of finite) if (count >= q * total) return le;
+  return `> ${finite.at(-1)?.[0] ?? 0}`;
 }
 
 async function swarmMetrics(peers: RunningPeer[], scheduler: RunningScheduler) {
@@ -431,9 +435,9 @@ async function swarmMetrics(peers: RunningPeer[], scheduler: RunningScheduler) {
     peers: perPeer,
     pieceFetchSeconds: {
       count: fetchCount,
-      p50UpTo: bucketQuantile(fetchBuckets, 0.5) ?? null,
-      p90UpTo: bucketQuantile(fetchBuckets, 0.9) ?? null,
-      p99UpTo: bucketQuantile(fetchBuckets, 0.99) ?? null,
+      p50UpTo: bucketQuantile(fetchBuckets, 0.5),
+      p90UpTo: bucketQuantile(fetchBuckets, 0.9),
+      p99UpTo: bucketQuantile(fetchBuckets, 0.99),
     },
     scheduler: {
       peers: s('shoal_scheduler_peers'),
@@ -662,21 +666,25 @@ async function runShoal(env: Env) {
     const t0 = performance.now();
     const line = timeline(proxy, () => clientBytes, t0, env.image.totalBlobBytes);
     const perNode = peers.map(() => 0);
-    let seconds: PullTimes[];
-    try {
-      seconds = await Promise.all(
-        peers.map((peer, i) =>
-          pull(peer.url, ORIGIN, env.image, t0, (n) => {
-            clientBytes += n;
-            perNode[i]! += n;
-          }),
-        ),
-      );
-    } catch (error) {
+    const settled = await Promise.allSettled(
+      peers.map((peer, i) =>
+        pull(peer.url, ORIGIN, env.image, t0, (n) => {
+          clientBytes += n;
+          perNode[i]! += n;
+        }),
+      ),
+    );
+    const errors = settled.flatMap((s, i) =>
+      s.status === 'rejected' ? [`node ${i}: ${(s.reason as Error).message}`] : [],
+    );
+    if (errors.some((e) => e.includes('DIGEST MISMATCH'))) throw new Error(errors.join('\n'));
+    if (errors.length > 0) {
+      const afterSeconds = round((performance.now() - t0) / 1000, 2);
       line.stop();
-      await reportFailure(peers, scheduler, perNode, t0);
-      throw error;
+      await cpu.stop();
+      return { failed: errors, afterSeconds, ...(await failureReport(peers, scheduler, perNode, settled)) };
     }
+    const seconds = settled.map((s) => (s as PromiseFulfilledResult<PullTimes>).value);
     const tl = line.stop();
     const used = await cpu.stop();
     const metrics = await swarmMetrics(peers, scheduler);
@@ -712,35 +720,45 @@ async function runShoal(env: Env) {
   }
 }
 
-/** What the swarm looked like when a pull failed: to stderr, for the investigation. */
-async function reportFailure(
+/** What the swarm looked like when a pull failed: node outcomes, metrics, and the warnings peers logged. */
+async function failureReport(
   peers: RunningPeer[],
   scheduler: RunningScheduler,
   perNode: number[],
-  t0: number,
-): Promise<void> {
-  log(`shoal pull failed after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  log(`  client bytes per node: ${perNode.join(', ')}`);
-  try {
-    log(`  metrics: ${JSON.stringify(await swarmMetrics(peers, scheduler))}`);
-  } catch (error) {
-    log(`  metrics unavailable: ${(error as Error).message}`);
-  }
-  peers.forEach((peer, i) => {
-    const output = peer.daemon.output.trim();
-    if (output) log(`  peer${i} (${peer.peerId}) output:\n${output.slice(-4000)}`);
-  });
-  const output = scheduler.daemon.output.trim();
-  if (output) log(`  scheduler output:\n${output.slice(-4000)}`);
+  settled: PromiseSettledResult<PullTimes>[],
+) {
+  log(`  a shoal run failed; client bytes per node: ${perNode.join(', ')}`);
+  const metrics = await swarmMetrics(peers, scheduler).catch((error: Error) => ({
+    unavailable: error.message,
+  }));
+  const logTail = (output: string) =>
+    output
+      .trim()
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .slice(-20);
+  return {
+    nodes: settled.map((s, i) => ({
+      seconds: s.status === 'fulfilled' ? round(s.value.seconds, 2) : null,
+      clientBytes: perNode[i],
+    })),
+    metrics,
+    peerLogs: Object.fromEntries(peers.map((p, i) => [`peer${i}`, logTail(p.daemon.output)])),
+    schedulerLog: logTail(scheduler.daemon.output),
+  };
 }
 
-type ShoalRun = Awaited<ReturnType<typeof runShoal>>;
+type ShoalOutcome = Awaited<ReturnType<typeof runShoal>>;
+type ShoalRun = Exclude<ShoalOutcome, { failed: string[] }>;
+type ShoalFailure = Extract<ShoalOutcome, { failed: string[] }>;
 type DirectRun = Awaited<ReturnType<typeof runDirect>>;
 
 interface RunRecord {
   run: number;
   loadAverage1mAtStart: number;
   shoal: ShoalRun | undefined;
+  /** a shoal run in which some node's pull failed (other than a digest mismatch, which aborts) */
+  shoalFailure?: ShoalFailure;
   direct: DirectRun | undefined;
 }
 
@@ -788,11 +806,18 @@ async function main(): Promise<void> {
       const load = round(loadavg()[0]!, 2);
       const order = i % 2 === 0 ? (['shoal', 'direct'] as const) : (['direct', 'shoal'] as const);
       let shoal: ShoalRun | undefined;
+      let shoalFailure: ShoalFailure | undefined;
       let direct: DirectRun | undefined;
       for (const section of order) {
         if (!ONLY.has(section)) continue;
         if (section === 'shoal') {
-          shoal = await runShoal(env);
+          const outcome = await runShoal(env);
+          if ('failed' in outcome) {
+            shoalFailure = outcome;
+            log(`  run ${i + 1} shoal FAILED after ${outcome.afterSeconds} s: ${outcome.failed.join('; ')}`);
+            continue;
+          }
+          shoal = outcome;
           log(
             `  run ${i + 1} shoal: p50 ${shoal.p50} s, max ${shoal.max} s (${shoal.maxOverLowerBound}x T_lb), ` +
               `origin ${shoal.originEgressRatio}x, origin done ${shoal.originDoneSeconds} s, ` +
@@ -805,7 +830,13 @@ async function main(): Promise<void> {
           );
         }
       }
-      runs.push({ run: i + 1, loadAverage1mAtStart: load, shoal, direct });
+      runs.push({
+        run: i + 1,
+        loadAverage1mAtStart: load,
+        shoal,
+        ...(shoalFailure ? { shoalFailure } : {}),
+        direct,
+      });
     }
     const med = (pick: (r: RunRecord) => number | undefined) => {
       const values = runs.map(pick).filter((v): v is number => v !== undefined);
@@ -821,6 +852,8 @@ async function main(): Promise<void> {
             originEgressRatio: med((r) => r.shoal?.originEgressRatio),
             originDoneSeconds: med((r) => r.shoal?.originDoneSeconds ?? undefined),
             machineBusy: med((r) => r.shoal?.cpuSeconds.machineBusy),
+            completedRuns: runs.filter((r) => r.shoal).length,
+            failedRuns: runs.filter((r) => r.shoalFailure).length,
           }
         : undefined,
       direct: ONLY.has('direct')
@@ -879,6 +912,7 @@ async function main(): Promise<void> {
       },
       pass: summary.shoal
         ? {
+            everyRunCompleted: summary.shoal.failedRuns === 0,
             originEgressRatio:
               (summary.shoal.originEgressRatio ?? Number.POSITIVE_INFINITY) <= TARGETS.originEgressRatio,
             maxOverLowerBound:
@@ -889,6 +923,7 @@ async function main(): Promise<void> {
       runs,
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (summary.shoal && summary.shoal.failedRuns > 0) process.exitCode = 1;
   } finally {
     await origin?.close();
     await registry?.stop();

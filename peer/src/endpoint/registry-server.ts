@@ -12,6 +12,15 @@ import { handleTags } from './tags-handler.ts';
 
 /** Request headers above this size are refused with 431 before any handler runs. */
 export const MAX_HEADER_BYTES = 16 * 1024;
+/** Requests one client address may have in flight; more are answered 429 at once. */
+export const DEFAULT_MAX_REQUESTS_PER_CLIENT = 256;
+/** A client that has not sent its whole request head by then (a slowloris) is answered 408 and dropped. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+
+export interface RegistryServerOptions {
+  maxRequestsPerClient?: number;
+  headersTimeoutMs?: number;
+}
 
 export interface RegistryServer {
   readonly server: Server;
@@ -19,20 +28,64 @@ export interface RegistryServer {
 }
 
 /** The node-local, read-only OCI distribution endpoint. */
-export async function startRegistryServer(ctx: EndpointContext, address: string): Promise<RegistryServer> {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0 }, (req, res) => {
-    void handleRequest(ctx, req, res);
-  });
+export async function startRegistryServer(
+  ctx: EndpointContext,
+  address: string,
+  options: RegistryServerOptions = {},
+): Promise<RegistryServer> {
+  const maxPerClient = options.maxRequestsPerClient ?? DEFAULT_MAX_REQUESTS_PER_CLIENT;
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const inFlight = new Map<string, number>();
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Bodies stream for as long as they take; only the request head has a deadline.
+      requestTimeout: 0,
+      headersTimeout,
+      // Node checks the deadline at this interval: a late head is dropped within a quarter of the timeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const client = req.socket.remoteAddress ?? '';
+      const count = (inFlight.get(client) ?? 0) + 1;
+      if (count > maxPerClient) {
+        ctx.metrics.requests.inc({
+          route: 'unknown',
+          method: req.method ?? '',
+          status: '429',
+          cache: 'none',
+        });
+        sendOciError(
+          res,
+          429,
+          'TOOMANYREQUESTS',
+          `more than ${maxPerClient} requests in flight from this client`,
+          {
+            'retry-after': '1',
+          },
+        );
+        return;
+      }
+      inFlight.set(client, count);
+      res.once('close', () => {
+        const left = (inFlight.get(client) ?? 1) - 1;
+        if (left > 0) inFlight.set(client, left);
+        else inFlight.delete(client);
+      });
+      void handleRequest(ctx, req, res);
+    },
+  );
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
-    const body = ociErrorBody(
-      tooLarge ? 'SIZE_INVALID' : 'UNSUPPORTED',
-      tooLarge ? 'request headers too large' : 'malformed HTTP request',
-    );
+    const [status, reason, code, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'SIZE_INVALID', 'request headers too large']
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'UNSUPPORTED', 'request headers not received in time']
+          : [400, 'Bad Request', 'UNSUPPORTED', 'malformed HTTP request'];
+    const body = ociErrorBody(code, message);
     socket.end(
-      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `HTTP/1.1 ${status} ${reason}\r\n` +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UpstreamUnavailableError } from '@shoal/oci';
 import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
@@ -65,8 +66,12 @@ export async function downloadFromOrigin(
     try {
       response = await source.open(position, signal, end === undefined ? undefined : end - 1);
     } catch (error) {
-      // An answer like 401 or 404 is final on the first try and goes back to the client as it is.
-      if (error instanceof UpstreamStatusError || attempt >= maxAttempts || signal.aborted) throw error;
+      // An answer like 401 or 404 is final and goes back to the client as it is; an origin the
+      // client already retried in vain before any byte came is reported at once too.
+      const neverAnswered = attempt === 1 && error instanceof UpstreamUnavailableError;
+      if (error instanceof UpstreamStatusError || neverAnswered || attempt >= maxAttempts || signal.aborted) {
+        throw error;
+      }
       await sleep(backoff(attempt, options.retryDelayMs), undefined, { signal });
       continue;
     }

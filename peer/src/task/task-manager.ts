@@ -19,6 +19,8 @@ export interface TaskManagerOptions {
 /** At most one download task per digest on this node, however many clients ask. */
 export class TaskManager {
   readonly #tasks = new Map<Digest, BlobTask>();
+  /** Per digest, the end of the latest run (cleanup included). */
+  readonly #ending = new Map<Digest, Promise<void>>();
   readonly #options: TaskManagerOptions;
 
   constructor(options: TaskManagerOptions) {
@@ -36,10 +38,16 @@ export class TaskManager {
   /** Joins the running task for `digest`, or starts one fetching from `origin`. */
   join(digest: Digest, origin: OriginSource): BlobTask {
     const running = this.#tasks.get(digest);
-    if (running) return running;
+    if (running && running.state !== 'failed') return running;
+    // A failed task may still be closing its partial: the new attempt starts once it has.
+    const previous = this.#ending.get(digest) ?? Promise.resolve();
     const task = new BlobTask(digest, this.#options.store);
     this.#tasks.set(digest, task);
-    void this.#run(task, origin);
+    const ended = previous.then(() => this.#run(task, origin));
+    this.#ending.set(digest, ended);
+    void ended.finally(() => {
+      if (this.#ending.get(digest) === ended) this.#ending.delete(digest);
+    });
     return task;
   }
 
@@ -61,7 +69,7 @@ export class TaskManager {
       );
       this.#options.onTaskEnd?.(task.digest, 'failed', reason);
     } finally {
-      this.#tasks.delete(task.digest);
+      if (this.#tasks.get(task.digest) === task) this.#tasks.delete(task.digest);
     }
   }
 
