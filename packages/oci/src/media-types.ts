@@ -29,3 +29,15 @@ export function isManifestMediaType(mediaType: string): boolean {
 
 /** Accept header a mirror sends upstream when the client did not say what it accepts. */
 export const DEFAULT_MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES, '*/*'].join(', ');
+
+/**
+ * Accept header to send upstream for a client's: registries (distribution 2.8)
+ * refuse an OCI manifest to `*/*` alone, so when the client names no manifest
+ * type the known ones are added.
+ */
+export function manifestAcceptFor(clientAccept: string | undefined): string {
+  if (!clientAccept) return DEFAULT_MANIFEST_ACCEPT;
+  return MANIFEST_MEDIA_TYPES.some((type) => clientAccept.includes(type))
+    ? clientAccept
+    : `${MANIFEST_MEDIA_TYPES.join(', ')}, ${clientAccept}`;
+}

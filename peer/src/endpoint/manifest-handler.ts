@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  DEFAULT_MANIFEST_ACCEPT,
   type Digest,
   MAX_MANIFEST_BYTES,
+  manifestAcceptFor,
   sha256Digest,
   type Upstream,
   type UpstreamResponse,
@@ -49,7 +49,7 @@ export async function handleManifest(
       upstream,
       name,
       'digest' in reference ? reference.digest : reference.tag,
-      { ...relayed, accept: relayed.accept ?? DEFAULT_MANIFEST_ACCEPT },
+      { ...relayed, accept: manifestAcceptFor(relayed.accept) },
     );
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;

@@ -88,6 +88,8 @@ export async function startRegistryServer(
       `HTTP/1.1 ${status} ${reason}\r\n` +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
+    // A slowloris would keep its half of the connection open: close it once the answer is out.
+    if (status === 408) socket.destroySoon();
   });
   await listen(server, address);
   return { server, close: () => closeServer(server) };
