@@ -32,7 +32,7 @@ export const DEFAULT_MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES, '*/*'].join(', 
 
 /**
  * Accept header to send upstream for a client's: registries (distribution 2.8)
- * refuse an OCI manifest to `*/*` alone, so when the client names no manifest
+ * refuse an OCI manifest to the any-type wildcard alone, so when the client names no manifest
  * type the known ones are added.
  */
 export function manifestAcceptFor(clientAccept: string | undefined): string {
