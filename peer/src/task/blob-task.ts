@@ -32,6 +32,7 @@ export class BlobTask {
   #state: TaskState = 'preparing';
   #error: Error | undefined;
   readonly #hasher = new ContiguousHasher();
+  #completing = false;
   #changed = Promise.withResolvers<void>();
   readonly #layoutKnown = Promise.withResolvers<PieceLayout>();
   readonly #finished = Promise.withResolvers<void>();
@@ -120,7 +121,11 @@ export class BlobTask {
     partial.markPiece(index, sha256Hex);
     this.#notify();
     await this.catchUpHash();
-    if (partial.present.complete) await this.#complete();
+    if (partial.present.complete && !this.#completing) {
+      // Concurrent sources can land the last pieces together: only one verifies and commits.
+      this.#completing = true;
+      await this.#complete();
+    }
   }
 
   /** Fails the task: readers stop with `error`; a wrong blob is discarded, anything else kept for resume. */
@@ -208,6 +213,8 @@ export class BlobTask {
 
   async #complete(): Promise<void> {
     const partial = this.#requirePartial();
+    // Another landing may still be feeding the hash from disk: finish it here before the digest.
+    await this.catchUpHash();
     const actual = this.#hasher.digestHex();
     if (`sha256:${actual}` !== this.digest) {
       await this.fail(new DigestMismatchError(this.digest, actual));
