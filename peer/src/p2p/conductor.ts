@@ -16,7 +16,7 @@ import { UpstreamStatusError } from '../task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
-import { downloadFromProviders, findProviders, type Provider } from './provider-download.ts';
+import { downloadFromProviders, findProviders, type Provider, probeHolders } from './provider-download.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SchedulerClient, TaskLine } from './scheduler-client.ts';
 
@@ -24,6 +24,8 @@ export interface ConductorOptions {
   node: ShoalNode;
   scheduler: SchedulerClient;
   announcer: ContentAnnouncer;
+  /** Peers of the swarm this node knows of, whatever they hold. */
+  swarmPeers: () => Provider[];
   metrics: PeerMetrics;
   logger: Logger;
   downloadLimiter: RateLimiter;
@@ -87,20 +89,23 @@ export class Conductor {
   ): Promise<void> {
     const { node, metrics, logger } = this.#options;
     const found = await findProviders(node, task.digest, metrics);
-    const providers = [...new Map([...knownParents, ...found].map((p) => [p.id, p])).values()];
-    logger.info({ digest: task.digest, providers: providers.length }, 'continuing without a scheduler');
-    if (providers.length === 0) {
-      await downloadFromOrigin(task, origin, this.#originOptions());
-      return;
-    }
-    await downloadFromProviders(task, origin, providers, {
+    let providers = [...new Map([...knownParents, ...found].map((p) => [p.id, p])).values()];
+    const downloadOptions = {
       node,
       metrics,
       logger,
       limiter: this.#options.downloadLimiter,
       concurrency: this.#options.downloadSlots,
       pieceTimeoutMs: this.#options.pieceTimeoutMs,
-    });
+    };
+    if (providers.length === 0)
+      providers = await probeHolders(this.#options.swarmPeers(), task.digest, downloadOptions);
+    logger.info({ digest: task.digest, providers: providers.length }, 'continuing without a scheduler');
+    if (providers.length === 0) {
+      await downloadFromOrigin(task, origin, this.#originOptions());
+      return;
+    }
+    await downloadFromProviders(task, origin, providers, downloadOptions);
   }
 
   #originOptions() {

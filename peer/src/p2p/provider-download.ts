@@ -67,6 +67,39 @@ export async function findProviders(
   return [...found.values()];
 }
 
+/**
+ * Among peers known from the swarm (not announced for this blob), those that
+ * hold it: each is asked for piece 0. For the outage path only, when neither
+ * the scheduler nor the DHT names anyone.
+ */
+export async function probeHolders(
+  candidates: Provider[],
+  digest: string,
+  options: ProviderDownloadOptions,
+): Promise<Provider[]> {
+  const answers = await Promise.all(
+    candidates.map(async (candidate) => {
+      try {
+        await fetchPiece(options.node, {
+          parent: candidate.id,
+          parentAddrs: candidate.addrs,
+          digest,
+          index: 0,
+          pieceSize: 0,
+          expectedLength: undefined,
+          expectedSha256: new Uint8Array(0),
+          timeoutMs: Math.min(options.pieceTimeoutMs, 5_000),
+          limiter: options.limiter,
+        });
+        return candidate;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return answers.filter((a): a is Provider => a !== undefined);
+}
+
 /** How long a piece owned by another member may take to appear before this node fetches it from the origin. */
 const OWNER_GRACE_MS = 8_000;
 const RETRY_DELAY_MS = 200;

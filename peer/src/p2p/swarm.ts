@@ -14,7 +14,7 @@ import { ContentAnnouncer } from './announcer.ts';
 import { Conductor } from './conductor.ts';
 import { fetchPiece } from './piece-fetcher.ts';
 import { startPieceServer } from './piece-server.ts';
-import { findProviders } from './provider-download.ts';
+import { findProviders, type Provider } from './provider-download.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { SchedulerClient } from './scheduler-client.ts';
 
@@ -119,19 +119,33 @@ export async function startSwarm(
     deps.metrics.dhtOperations.inc({ operation: kind, result: ok ? 'ok' : 'error' }),
   );
   for (const { digest } of deps.store.entries()) announcer.provide(digest);
+  const swarmPeers = new Map<string, Provider>();
+  /** Peers listed by a scheduler, and anyone connected now (peers that joined later dialled us). */
+  const knownPeers = (): Provider[] => {
+    const known = new Map(swarmPeers);
+    for (const connection of node.getConnections()) {
+      const id = connection.remotePeer.toString();
+      if (!known.has(id)) known.set(id, { id, addrs: [connection.remoteAddr.toString()] });
+    }
+    return [...known.values()];
+  };
   const scheduler = new SchedulerClient({
     node,
     addresses: config.schedulers,
     registration,
     logger: deps.logger,
     // Knowing a few peers directly keeps the DHT (and the swarm) working when no scheduler answers.
-    onSwarm: (peers) => void joinPeers(node, peers, deps.logger),
+    onSwarm: (peers) => {
+      for (const peer of peers) swarmPeers.set(peer.id, peer);
+      void joinPeers(node, peers, deps.logger);
+    },
   });
   scheduler.start();
   const conductor = new Conductor({
     node,
     scheduler,
     announcer,
+    swarmPeers: () => knownPeers(),
     metrics: deps.metrics,
     logger: deps.logger,
     downloadLimiter,
@@ -142,7 +156,10 @@ export async function startSwarm(
   const content: PeerContent = {
     announce: (digest) => announcer.provide(digest),
     fetchManifest: async (digest) => {
-      for (const provider of await findProviders(node, digest, deps.metrics)) {
+      // Manifests are small: asking every known peer is cheap when the DHT names nobody.
+      const announced = await findProviders(node, digest, deps.metrics);
+      const candidates = new Map([...announced, ...knownPeers()].map((p) => [p.id, p]));
+      for (const provider of candidates.values()) {
         try {
           const piece = await fetchPiece(node, {
             parent: provider.id,

@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
  */
 
 /** Bytes of discarded network buffers between two young-generation collections. */
-const COLLECT_EVERY_BYTES = 16 * 1024 * 1024;
+const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
 type Collector = (options: { type: 'minor' }) => void;
 
