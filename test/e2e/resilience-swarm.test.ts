@@ -159,7 +159,11 @@ describe('resilience of the swarm', { timeout: 300_000 }, () => {
     await swarm.scheduler.kill();
     await swarm.proxy.stop();
     const manifest = await fetch(`${seeker.url}/v2/chaos/other/manifests/${other.digest}`);
-    assert.equal(manifest.status, 200);
+    assert.equal(
+      manifest.status,
+      200,
+      `${await manifest.clone().text()}\n${seeker.daemon.output.slice(-3000)}`,
+    );
     const bytes = Buffer.from(await manifest.arrayBuffer());
     assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, other.digest);
     assert.ok(await pullAll(seeker, 'chaos/other', other), 'blobs came from the holder through the DHT');

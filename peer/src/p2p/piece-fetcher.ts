@@ -79,10 +79,15 @@ export async function fetchPiece(
     if (header.status !== PieceStatus.ok) {
       throw new PieceFetchError('UNAVAILABLE', `parent answered status ${header.status}: ${header.message}`);
     }
-    if (header.length !== request.expectedLength) {
+    // Without a layout yet (first contact, no scheduler) any piece up to the maximum size is plausible.
+    const lengthOk =
+      request.expectedLength === undefined
+        ? header.length <= MAX_PIECE_SIZE
+        : header.length === request.expectedLength;
+    if (!lengthOk) {
       throw new PieceFetchError(
         'MISMATCH',
-        `parent sent ${header.length} bytes for a piece of ${request.expectedLength}`,
+        `parent sent ${header.length} bytes for a piece of ${request.expectedLength ?? 'unknown length'}`,
       );
     }
     const hash = createHash('sha256');
