@@ -80,7 +80,11 @@ export class Dispatcher {
       if (have) task.addHolding(hostId, have);
     }
     this.#log.info({ host: hostId, holdings: message.holdings.length }, 'host registered');
-    this.#send(hostId, { swarm: { peers: this.#sampleHosts(hostId) } });
+    const sample = this.#sampleHosts(hostId);
+    this.#send(hostId, { swarm: { peers: sample } });
+    // And the sampled peers hear of the newcomer, so knowledge of each other is mutual.
+    const newcomer = this.#state.hosts.get(hostId)!;
+    for (const peer of sample) this.#send(peer.id, { swarm: { peers: [{ id: hostId, addrs: newcomer.addrs }] } });
   }
 
   openTask(hostId: string, message: OpenTask): void {

@@ -166,6 +166,7 @@ describe('Dispatcher: registration and opening', () => {
     assert.deepEqual(h.drain(), [
       { to: 'a', message: { swarm: { peers: [] } } },
       { to: 'b', message: { swarm: { peers: [{ id: 'a', addrs: addrsOf('a') }] } } },
+      { to: 'a', message: { swarm: { peers: [{ id: 'b', addrs: addrsOf('b') }] } } },
     ]);
   });
 
