@@ -2,7 +2,8 @@
  * Endpoint benchmark: the peer's registry endpoint against the real
  * distribution registry, in one run, medians of several runs.
  *
- *   node bench/endpoint/run.ts [--runs 3] [--size-mib 1024] [--only cached,cold,rss] [--cpu-prof DIR]
+ *   node bench/endpoint/run.ts [--runs 3] [--size-mib 1024] [--only cached,cold,rss]
+ *                              [--cpu-prof DIR] [--peer-node-options=--max-semi-space-size=8]
  *
  * cached  cached blob throughput: the peer serving from its cache vs the
  *         registry serving from its disk (sendfile); TTFB of cached blobs.
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     'size-mib': { type: 'string', default: '1024' },
     only: { type: 'string', default: SECTIONS.join(',') },
     'cpu-prof': { type: 'string' },
+    'peer-node-options': { type: 'string' },
   },
 });
 const RUNS = positiveInt(args.runs, '--runs');
@@ -51,6 +53,8 @@ for (const s of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s}`);
 }
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+/** Node options for the peer processes (NODE_OPTIONS), to compare runtime settings. */
+const PEER_NODE_OPTIONS = args['peer-node-options'] ?? '';
 
 function positiveInt(value: string | undefined, flag: string): number {
   const n = Number(value);
@@ -212,10 +216,13 @@ interface Env {
 let profileCount = 0;
 
 async function startBenchPeer(env: Env, origin: string, dataDir?: string): Promise<RunningPeer> {
-  const vars: NodeJS.ProcessEnv = {};
+  const options = [PEER_NODE_OPTIONS];
   if (PROFILE_DIR) {
-    vars.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=peer-${process.pid}-${profileCount++}.cpuprofile`;
+    options.push(
+      `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=peer-${process.pid}-${profileCount++}.cpuprofile`,
+    );
   }
+  const vars: NodeJS.ProcessEnv = { NODE_OPTIONS: options.join(' ').trim() };
   const peer = await startPeer({
     endpoints: { [env.registryName]: origin },
     defaultRegistry: env.registryName,
@@ -358,21 +365,24 @@ async function benchRss(env: Env) {
   type Kind = (typeof kinds)[number];
   const peaks: Record<Kind, number[]> = { coldCappedOrigin: [], coldUncappedOrigin: [], cached: [] };
   const slowest: Record<Kind, number[]> = { coldCappedOrigin: [], coldUncappedOrigin: [], cached: [] };
+  const growth: Record<Kind, number[]> = { coldCappedOrigin: [], coldUncappedOrigin: [], cached: [] };
   const idle: number[] = [];
   const measure = async (kind: Kind, run: number, origin: string, dataDir: string) => {
     // A fresh process each time, so VmHWM is this transfer's peak (and start-up's).
     const peer = await startBenchPeer(env, origin, dataDir);
     try {
-      if (kind !== 'cached') idle.push(kibToMB(await procStatusKiB(peer.daemon.pid, 'VmRSS')));
+      const idleMB = kibToMB(await procStatusKiB(peer.daemon.pid, 'VmRSS'));
+      idle.push(idleMB);
       const watch = watchRss(peer.daemon.pid);
       const url = blobUrl(peer.url, env.blob.digest);
       const both = await Promise.all([fetchWhole(url, 'client 1'), fetchWhole(url, 'client 2')]);
       const peak = await watch.stop();
       const slow = Math.min(...both.map(mbps));
       peaks[kind].push(peak.hwmMB);
+      growth[kind].push(peak.sampledPeakMB - idleMB);
       slowest[kind].push(slow);
       log(
-        `  run ${run + 1} ${kind}: VmHWM ${peak.hwmMB.toFixed(1)} MB ` +
+        `  run ${run + 1} ${kind}: idle ${idleMB.toFixed(1)} MB, VmHWM ${peak.hwmMB.toFixed(1)} MB ` +
           `(sampled ${peak.sampledPeakMB.toFixed(1)}), slowest client ${slow.toFixed(0)} MB/s`,
       );
     } finally {
@@ -399,6 +409,12 @@ async function benchRss(env: Env) {
       coldCappedOrigin: figure(peaks.coldCappedOrigin),
       coldUncappedOrigin: figure(peaks.coldUncappedOrigin),
       cached: figure(peaks.cached),
+    },
+    growthOverIdleMB: {
+      measure: 'sampled peak VmRSS during the transfers minus VmRSS of the idle process just before',
+      coldCappedOrigin: figure(growth.coldCappedOrigin),
+      coldUncappedOrigin: figure(growth.coldUncappedOrigin),
+      cached: figure(growth.cached),
     },
     slowestClientMBps: {
       coldCappedOrigin: figure(slowest.coldCappedOrigin, 0),
@@ -444,7 +460,9 @@ async function main(): Promise<void> {
     const rss = ONLY.has('rss') ? await benchRss(env) : undefined;
     const result = {
       bench: 'endpoint',
-      command: `node bench/endpoint/run.ts --runs ${RUNS} --size-mib ${SIZE_MIB} --only ${[...ONLY].join(',')}`,
+      command:
+        `node bench/endpoint/run.ts --runs ${RUNS} --size-mib ${SIZE_MIB} --only ${[...ONLY].join(',')}` +
+        (PEER_NODE_OPTIONS ? ` --peer-node-options='${PEER_NODE_OPTIONS}'` : ''),
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,

@@ -204,6 +204,8 @@ interface PullTimes {
   seconds: number;
   /** from the common start to the first blob byte */
   firstByteSeconds: number;
+  /** from the common start to the end of each blob: config, then the layers in manifest order */
+  blobSeconds: number[];
 }
 
 interface Descriptor {
@@ -254,7 +256,7 @@ async function pullWith(
   }
   const parsed = JSON.parse(manifest.body.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
   const blobs = [parsed.config, ...parsed.layers];
-  await Promise.all(
+  const blobSeconds = await Promise.all(
     blobs.map(async (blob) => {
       const url = `${base}/v2/${REPOSITORY}/blobs/${blob.digest}${query}`;
       const got = await get(url, agent, {}, counted);
@@ -263,10 +265,15 @@ async function pullWith(
       if (got.digest !== blob.digest) {
         throw new Error(`DIGEST MISMATCH: GET ${url} hashes to ${got.digest}`);
       }
+      return (performance.now() - t0) / 1000;
     }),
   );
   const done = performance.now();
-  return { seconds: (done - t0) / 1000, firstByteSeconds: ((firstByte ?? done) - t0) / 1000 };
+  return {
+    seconds: (done - t0) / 1000,
+    firstByteSeconds: ((firstByte ?? done) - t0) / 1000,
+    blobSeconds,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,6 +562,8 @@ async function netnsOrigin(registry: RunningRegistry): Promise<Origin> {
 interface NodeTimes {
   nodeSeconds: number[];
   firstByteSeconds: number[];
+  /** per blob (config, then layers), when the last node had it */
+  slowestNodePerBlob: number[];
   p50: number;
   max: number;
 }
@@ -564,6 +573,9 @@ function nodeTimes(pulls: PullTimes[]): NodeTimes {
   return {
     nodeSeconds: seconds.map((s) => round(s, 2)),
     firstByteSeconds: pulls.map((p) => round(p.firstByteSeconds, 2)),
+    slowestNodePerBlob: (pulls[0]?.blobSeconds ?? []).map((_, b) =>
+      round(Math.max(...pulls.map((p) => p.blobSeconds[b] ?? 0)), 2),
+    ),
     p50: round(median(seconds), 2),
     max: round(Math.max(...seconds), 2),
   };
@@ -680,9 +692,15 @@ async function runShoal(env: Env) {
     if (errors.some((e) => e.includes('DIGEST MISMATCH'))) throw new Error(errors.join('\n'));
     if (errors.length > 0) {
       const afterSeconds = round((performance.now() - t0) / 1000, 2);
-      line.stop();
+      const tl = line.stop();
       await cpu.stop();
-      return { failed: errors, afterSeconds, ...(await failureReport(peers, scheduler, perNode, settled)) };
+      return {
+        failed: errors,
+        afterSeconds,
+        originEgressRatio: round(tl.originBytes / env.image.totalBlobBytes, 4),
+        ...(await failureReport(peers, scheduler, perNode, settled)),
+        timeline: { columns: ['seconds', 'originMB', 'clientsMB'], samples: tl.samples },
+      };
     }
     const seconds = settled.map((s) => (s as PromiseFulfilledResult<PullTimes>).value);
     const tl = line.stop();
@@ -740,6 +758,7 @@ async function failureReport(
   return {
     nodes: settled.map((s, i) => ({
       seconds: s.status === 'fulfilled' ? round(s.value.seconds, 2) : null,
+      blobSeconds: s.status === 'fulfilled' ? s.value.blobSeconds.map((b) => round(b, 2)) : null,
       clientBytes: perNode[i],
     })),
     metrics,
