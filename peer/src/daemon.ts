@@ -1,13 +1,12 @@
 import { type Credentials, RegistryClient } from '@shoal/oci';
-import { loadOrCreateIdentity } from '@shoal/p2p';
 import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
 import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
-import type { EndpointContext } from './endpoint/context.ts';
+import type { EndpointContext, PeerContent } from './endpoint/context.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { UpstreamResolver } from './endpoint/upstreams.ts';
 import { createPeerMetrics } from './metrics.ts';
-import { type Swarm, type SwarmConfig, startSwarm } from './p2p/swarm.ts';
+import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
@@ -61,15 +60,12 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     onEvict: (digest, size) => {
       metrics.evictions.inc();
       metrics.evictedBytes.inc(size);
-      swarm.announcer.withdraw(digest);
+      swarm.withdraw(digest);
     },
   });
   await store.init();
   const manifests = new ManifestCache(paths);
-  const swarm: Swarm = await startSwarm(
-    { ...config.swarm, privateKey: await loadOrCreateIdentity(config.dataDir) },
-    { store, manifests, tasks: () => tasks, metrics, logger },
-  );
+  const swarm = await joinSwarm(config, { store, manifests, tasks: () => tasks, metrics, logger });
   const originOnly: TaskRunner = (task, origin) =>
     downloadFromOrigin(task, origin, {
       onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
@@ -77,11 +73,11 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   const tasks: TaskManager = new TaskManager({
     store,
     logger,
-    runner: config.swarm.schedulers.length > 0 ? swarm.runner : originOnly,
+    runner: swarm.runner ?? originOnly,
     onTaskEnd: (digest, result, reason) => {
       metrics.tasks.inc({ result });
       if (reason instanceof DigestMismatchError) metrics.verificationFailures.inc({ kind: 'blob' });
-      if (result === 'complete') swarm.announcer.provide(digest);
+      if (result === 'complete') swarm.content.announce(digest);
     },
   });
   const client = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});
@@ -102,16 +98,11 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   try {
     registryServer = await startRegistryServer(context, config.registry);
     const registryAddress = addressOf(registryServer);
-    const peerId = swarm.node.peerId.toString();
+    const peerId = swarm.info().peerId;
     admin = await startAdminServer({
       listen: config.http,
       metrics: metricsRegistry,
-      info: () => ({
-        peerId,
-        multiaddrs: swarm.node.getMultiaddrs().map((ma) => ma.toString()),
-        registry: registryAddress,
-        schedulersConnected: swarm.scheduler.connected,
-      }),
+      info: () => ({ ...swarm.info(), registry: registryAddress }),
       notReadyReason: () => null,
     });
     logger.info({ registry: registryAddress, admin: admin.address, peerId }, 'peer daemon ready');
@@ -119,7 +110,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     return {
       registryAddress,
       adminAddress: admin.address,
-      peerId,
+      peerId: peerId ?? '',
       context,
       async stop() {
         await started.registryServer.close();
@@ -142,4 +133,52 @@ function addressOf(server: RegistryServer): string {
   const address = server.server.address();
   if (address === null || typeof address === 'string') return String(address);
   return `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** What the daemon needs of its part in the swarm. */
+interface SwarmPart {
+  /** How tasks run through the swarm; undefined: from the origin alone. */
+  readonly runner: TaskRunner | undefined;
+  readonly content: PeerContent;
+  withdraw(digest: string): void;
+  info(): { peerId: string | null; multiaddrs: string[]; schedulersConnected: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * Without schedulers the peer is a plain mirror and loads no libp2p at all
+ * (about a third of its memory); with them, the swarm module is loaded here.
+ */
+async function joinSwarm(
+  config: PeerDaemonConfig,
+  deps: Parameters<typeof import('./p2p/swarm.ts').startSwarm>[1],
+): Promise<SwarmPart> {
+  if (config.swarm.schedulers.length === 0) {
+    return {
+      runner: undefined,
+      content: { announce: () => {}, fetchManifest: async () => undefined },
+      withdraw: () => {},
+      info: () => ({ peerId: null, multiaddrs: [], schedulersConnected: 0 }),
+      stop: async () => {},
+    };
+  }
+  const [{ startSwarm }, { loadOrCreateIdentity }] = await Promise.all([
+    import('./p2p/swarm.ts'),
+    import('@shoal/p2p'),
+  ]);
+  const swarm = await startSwarm(
+    { ...config.swarm, privateKey: await loadOrCreateIdentity(config.dataDir) },
+    deps,
+  );
+  return {
+    runner: swarm.runner,
+    content: swarm.content,
+    withdraw: (digest) => swarm.announcer.withdraw(digest),
+    info: () => ({
+      peerId: swarm.node.peerId.toString(),
+      multiaddrs: swarm.node.getMultiaddrs().map((ma) => ma.toString()),
+      schedulersConnected: swarm.scheduler.connected,
+    }),
+    stop: () => swarm.stop(),
+  };
 }
