@@ -84,7 +84,8 @@ export class Dispatcher {
     this.#send(hostId, { swarm: { peers: sample } });
     // And the sampled peers hear of the newcomer, so knowledge of each other is mutual.
     const newcomer = this.#state.hosts.get(hostId)!;
-    for (const peer of sample) this.#send(peer.id, { swarm: { peers: [{ id: hostId, addrs: newcomer.addrs }] } });
+    for (const peer of sample)
+      this.#send(peer.id, { swarm: { peers: [{ id: hostId, addrs: newcomer.addrs }] } });
   }
 
   openTask(hostId: string, message: OpenTask): void {
