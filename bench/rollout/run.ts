@@ -308,6 +308,8 @@ interface CpuWatch {
     benchSeconds: number;
     /** share of all cores busy over the interval, every process on the machine included */
     machineBusy: number;
+    /** CPU seconds all processes on the machine used over the interval */
+    machineBusySeconds: number;
   }>;
 }
 
@@ -332,6 +334,8 @@ async function watchCpu(pids: Record<string, number>): Promise<CpuWatch> {
         machineBusy: round(
           (jiffiesAfter.busy - jiffiesBefore.busy) / Math.max(1, jiffiesAfter.total - jiffiesBefore.total),
         ),
+        // /proc/stat counts in USER_HZ, 100 per second on Linux.
+        machineBusySeconds: round((jiffiesAfter.busy - jiffiesBefore.busy) / 100, 2),
       };
     },
   };
@@ -728,6 +732,8 @@ async function runShoal(env: Env) {
         benchProcess: used.benchSeconds,
         swarmAndClientsPerCoreSecond: round(totalCpu / (used.wallSeconds * cpus().length)),
         machineBusy: used.machineBusy,
+        /** used meanwhile by processes this benchmark did not start (other work on the machine) */
+        otherProcesses: round(used.machineBusySeconds - totalCpu - (used.perProcess.registry ?? 0), 2),
       },
       metrics,
       timeline: { columns: ['seconds', 'originMB', 'clientsMB'], samples: tl.samples },
@@ -840,7 +846,7 @@ async function main(): Promise<void> {
           log(
             `  run ${i + 1} shoal: p50 ${shoal.p50} s, max ${shoal.max} s (${shoal.maxOverLowerBound}x T_lb), ` +
               `origin ${shoal.originEgressRatio}x, origin done ${shoal.originDoneSeconds} s, ` +
-              `machine busy ${shoal.cpuSeconds.machineBusy}, load ${load}`,
+              `machine busy ${shoal.cpuSeconds.machineBusy}, other processes ${shoal.cpuSeconds.otherProcesses} CPU s, load ${load}`,
           );
         } else {
           direct = await runDirect(env);
@@ -871,6 +877,7 @@ async function main(): Promise<void> {
             originEgressRatio: med((r) => r.shoal?.originEgressRatio),
             originDoneSeconds: med((r) => r.shoal?.originDoneSeconds ?? undefined),
             machineBusy: med((r) => r.shoal?.cpuSeconds.machineBusy),
+            otherProcessesCpuSeconds: med((r) => r.shoal?.cpuSeconds.otherProcesses),
             completedRuns: runs.filter((r) => r.shoal).length,
             failedRuns: runs.filter((r) => r.shoalFailure).length,
           }

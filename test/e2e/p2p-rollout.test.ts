@@ -43,7 +43,7 @@ describe('a rollout through the swarm: six peers pull one image at the same mome
     [registry, image] = await Promise.all([startRegistry(), rolloutImage()]);
     await pushImage(registry.url, 'rollout/app', 'v1', image);
     // Every byte the origin sends passes through this proxy, which counts them.
-    proxy = await startTcpProxy({ target: registry.host, rateBytesPerSecond: 80e6 });
+    proxy = await startTcpProxy({ target: registry.host, rateBytesPerSecond: 40e6 });
     scheduler = await startScheduler();
     const started = await Promise.all(
       Array.from({ length: PEERS }, () =>
