@@ -188,6 +188,32 @@ export class Dispatcher {
       return;
     }
     this.#log.warn({ host: hostId, digest: task.digest, error: message.error }, 'peer reports a failed task');
+    if (message.digestMismatch && !task.sealed) this.#poisoned(task, hostId);
+  }
+
+  /**
+   * Every piece of a blob matched the piece table, yet the blob did not match
+   * its digest: the table was poisoned. It is dropped, the hosts that filled it
+   * are blocklisted for the task and struck, and everyone starts over (from the
+   * origin, since nobody holds a trusted piece any more).
+   */
+  #poisoned(task: SwarmTask, reportedBy: string): void {
+    this.#log.warn(
+      { digest: task.digest, reporters: [...task.tableReporters], reportedBy },
+      'piece table poisoned',
+    );
+    this.#metrics.poisonedTables.inc();
+    for (const reporter of task.tableReporters) {
+      task.blocklist.add(reporter);
+      this.#metrics.blocklistEvents.inc({ scope: 'task' });
+      if (this.#state.hosts.strike(reporter)) this.#metrics.blocklistEvents.inc({ scope: 'cluster' });
+    }
+    for (const peer of task.peers.values()) {
+      if (peer.active)
+        this.#send(peer.id, { reset: { digest: task.digest, reason: 'piece table poisoned' } });
+      peer.active = false;
+    }
+    task.resetTable();
   }
 
   hostLeft(hostId: string): void {

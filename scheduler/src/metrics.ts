@@ -53,6 +53,11 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       labelNames: ['reason'] as const,
       registers,
     }),
+    poisonedTables: new Counter({
+      name: 'shoal_scheduler_poisoned_tables_total',
+      help: 'Piece tables dropped because a blob built from them failed its digest',
+      registers,
+    }),
     blocklistEvents: new Counter({
       name: 'shoal_scheduler_blocklist_events_total',
       help: 'Hosts blocklisted, by scope (task or cluster)',

@@ -316,13 +316,55 @@ describe('Dispatcher: pieces from peers', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 2);
   });
 
+  it('drops a poisoned piece table: reporters blocklisted and struck, everyone reset', async () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.open('b', 4);
+    h.drain();
+    // a fetched pieces 0-3 from the origin and filled the table; b built its copy from them.
+    h.report('a', { done: [0, 1, 2, 3].map((i) => originDone(i)) });
+    h.drain();
+    h.dispatcher.taskDone('b', { digest: DIGEST, ok: false, error: 'mismatch', digestMismatch: true });
+    const sent = h.drain();
+    assert.deepEqual(
+      sent.filter((m) => m.message.reset).map((m) => m.to),
+      ['a'],
+      'the peers still downloading are told to start over',
+    );
+    const task = h.state.tasks.get(DIGEST)!;
+    assert.ok(
+      task.table.every((entry) => entry === undefined),
+      'the table is gone',
+    );
+    assert.ok(task.blocklist.has('a'), 'its reporter is blocklisted for the task');
+    assert.equal(h.state.hosts.get('a')!.strikes, 1);
+    assert.ok(
+      task.holders.every((holders) => holders.size === 0),
+      'nobody holds a trusted piece',
+    );
+    assert.equal(await counter(h, 'shoal_scheduler_poisoned_tables_total'), 1);
+  });
+
+  it("a mismatch after the table was sealed by a verified copy is the reporter's own fault", async () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.open('b', 4);
+    h.report('a', { done: [0, 1, 2, 3].map((i) => originDone(i)) });
+    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '', digestMismatch: false });
+    h.dispatcher.taskDone('b', { digest: DIGEST, ok: false, error: 'mismatch', digestMismatch: true });
+    assert.ok(h.state.tasks.get(DIGEST)!.table.every((entry) => entry !== undefined));
+    assert.equal(await counter(h, 'shoal_scheduler_poisoned_tables_total'), 0);
+  });
+
   it('taskDone ok marks the host as holding every piece and serves waiting requesters', () => {
     const h = harness();
     h.register('a', 'b');
     h.open('a', 4);
     h.open('b', 4, 4);
     h.drain();
-    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '' });
+    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '', digestMismatch: false });
     const task = h.state.tasks.get(DIGEST)!;
     for (const holders of task.holders) assert.ok(holders.has('a'));
     assert.equal(task.originInFlight.size, 0);

@@ -12,7 +12,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
-import { UpstreamStatusError } from '../task/errors.ts';
+import { DigestMismatchError, UpstreamStatusError } from '../task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
@@ -71,9 +71,17 @@ export class Conductor {
         await this.#withoutScheduler(task, origin, session.knownParents());
       }
       await task.finished;
-      line.send({ taskDone: { digest: task.digest, ok: true, error: '' } });
+      line.send({ taskDone: { digest: task.digest, ok: true, error: '', digestMismatch: false } });
     } catch (error) {
-      line.send({ taskDone: { digest: task.digest, ok: false, error: (error as Error).message } });
+      const reason = task.error ?? (error as Error);
+      line.send({
+        taskDone: {
+          digest: task.digest,
+          ok: false,
+          error: reason.message,
+          digestMismatch: reason instanceof DigestMismatchError,
+        },
+      });
       throw error;
     } finally {
       session.stop();

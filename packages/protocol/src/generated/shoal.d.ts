@@ -187,9 +187,13 @@ export declare namespace PeerMessage {
         field: '$.taskDone.error';
         value: string;
     }
+    interface PeerMessageTaskDoneDigestMismatchFieldEvent {
+        field: '$.taskDone.digestMismatch';
+        value: boolean;
+    }
     function encode(obj: Partial<PeerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): PeerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent>;
 }
 export interface Register {
     addrs: string[];
@@ -451,6 +455,7 @@ export interface TaskDone {
     digest: string;
     ok: boolean;
     error: string;
+    digestMismatch: boolean;
 }
 export declare namespace TaskDone {
     const codec: () => Codec<TaskDone>;
@@ -466,9 +471,13 @@ export declare namespace TaskDone {
         field: '$.error';
         value: string;
     }
+    interface TaskDoneDigestMismatchFieldEvent {
+        field: '$.digestMismatch';
+        value: boolean;
+    }
     function encode(obj: Partial<TaskDone>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): TaskDone;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): Generator<TaskDoneDigestFieldEvent | TaskDoneOkFieldEvent | TaskDoneErrorFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): Generator<TaskDoneDigestFieldEvent | TaskDoneOkFieldEvent | TaskDoneErrorFieldEvent | TaskDoneDigestMismatchFieldEvent>;
 }
 export interface SchedulerMessage {
     taskInfo?: TaskInfo;

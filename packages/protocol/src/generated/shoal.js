@@ -1295,6 +1295,10 @@ export var TaskDone;
                     w.uint32(26);
                     w.string(obj.error);
                 }
+                if ((obj.digestMismatch != null && obj.digestMismatch !== false)) {
+                    w.uint32(32);
+                    w.bool(obj.digestMismatch);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1302,7 +1306,8 @@ export var TaskDone;
                 const obj = {
                     digest: '',
                     ok: false,
-                    error: ''
+                    error: '',
+                    digestMismatch: false
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -1318,6 +1323,10 @@ export var TaskDone;
                         }
                         case 3: {
                             obj.error = reader.string();
+                            break;
+                        }
+                        case 4: {
+                            obj.digestMismatch = reader.bool();
                             break;
                         }
                         default: {
@@ -1350,6 +1359,13 @@ export var TaskDone;
                             yield {
                                 field: `${prefix}.error`,
                                 value: reader.string()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.digestMismatch`,
+                                value: reader.bool()
                             };
                             break;
                         }
