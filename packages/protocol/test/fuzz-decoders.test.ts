@@ -60,7 +60,7 @@ const report = fc.record({
   failed: fc.array(fc.record({ index: u32, parent: text, reason: u32 }), { maxLength: 4 }),
   want: u32,
 });
-const taskDone = fc.record({ digest: text, ok: fc.boolean(), error: text });
+const taskDone = fc.record({ digest: text, ok: fc.boolean(), error: text, digestMismatch: fc.boolean() });
 const peerMessage = fc.record(
   { register, openTask, report, taskDone },
   { requiredKeys: [] },
