@@ -5,7 +5,7 @@
  *
  *   node bench/rollout/run.ts [--nodes 10] [--origin-rate 20MB] [--peer-rate 0] [--image-mib 160]
  *                             [--runs 3] [--only shoal,direct] [--netns] [--peer-arg ARG]...
- *                             [--scheduler-arg ARG]... [--cpu-prof DIR]
+ *                             [--scheduler-arg ARG]... [--cpu-prof DIR] [--log-dir DIR]
  *
  * origin   the CNCF distribution registry holding an image of about
  *          --image-mib MiB in three uncompressed layers, behind a TCP proxy
@@ -20,20 +20,29 @@
  *          pulling the manifest by tag and then every blob in parallel from
  *          its own peer's endpoint, as containerd does.
  *
- * Every body is hashed and checked against its digest; a mismatch, a short
- * body or an error status fails the benchmark. Node times are measured from
- * the common start. The lower bound is T_lb = S / min(B_origin, B_peer), S the
- * image's blob bytes. Every process (peers, scheduler, registry, proxy and
- * clients) runs on this one machine, so they share its CPUs: the JSON carries
- * the CPU seconds each used, the machine's busy fraction, the swarm's metrics
- * and a timeline of origin and client bytes. Progress goes to stderr, the
- * JSON result to stdout.
+ * Every body is hashed and checked against its digest: a mismatch aborts the
+ * benchmark. A pull that fails otherwise (error status, cut-off body, no data
+ * for 90 s) fails its run, which is recorded with the swarm's metrics, the
+ * daemons' last log lines and the timeline, left out of the medians, and makes
+ * the exit code 1. Node times are measured from the common start. The lower
+ * bound is T_lb = S / min(B_origin, B_peer), S the image's blob bytes.
+ *
+ * Every process (peers, scheduler, registry, proxy and clients) runs on this
+ * one machine and they share its CPUs: each run records the CPU seconds of
+ * every process it started, the CPU seconds other processes on the machine
+ * used meanwhile, the swarm's metrics, the warnings the daemons logged, and a
+ * timeline (origin bytes, client bytes, bytes the peers took in, machine busy
+ * share). --peer-arg / --scheduler-arg pass extra flags to every `shoal peer`
+ * / `shoal scheduler` (e.g. --peer-arg=--upload-slots --peer-arg=16);
+ * --cpu-prof DIR profiles the daemons; --log-dir DIR keeps their full logs.
+ * Progress goes to stderr, the JSON result to stdout.
  */
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, release } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../packages/cli/src/sizes.ts';
 import {
@@ -74,6 +83,8 @@ const MANIFEST_ACCEPT = [
 /** Idle time after which a client request is abandoned (the peers fall back to the origin after 30 s). */
 const IDLE_TIMEOUT_MS = 90_000;
 const SAMPLE_INTERVAL_MS = 250;
+/** How often the peers' byte counters are read for the timeline (an HTTP request to every peer). */
+const SWARM_POLL_MS = 1000;
 
 const { values: args } = parseArgs({
   options: {
@@ -87,6 +98,7 @@ const { values: args } = parseArgs({
     'peer-arg': { type: 'string', multiple: true, default: [] },
     'scheduler-arg': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
+    'log-dir': { type: 'string' },
   },
 });
 const NODES = positiveInt(args.nodes, '--nodes');
@@ -101,6 +113,7 @@ for (const s of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s}`);
 }
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+const LOG_DIR = args['log-dir'] ? resolve(args['log-dir']) : undefined;
 
 function positiveInt(value: string | undefined, flag: string): number {
   const n = Number(value);
@@ -341,22 +354,59 @@ async function watchCpu(pids: Record<string, number>): Promise<CpuWatch> {
   };
 }
 
-/** Samples origin egress and client bytes; `originDone` is when the origin had sent `target` bytes. */
-function timeline(proxy: TcpProxy, clientBytes: () => number, t0: number, target: number) {
+/**
+ * Samples origin egress, client bytes, the machine's busy share and (with `peers`) the blob bytes
+ * the peers have taken in from any source; `originDone` is when the origin had sent `target` bytes.
+ */
+function timeline(
+  proxy: TcpProxy,
+  clientBytes: () => number,
+  t0: number,
+  target: number,
+  peers: RunningPeer[] = [],
+) {
   const originBase = proxy.bytesDown;
-  const samples: [number, number, number][] = [];
+  const samples: [number, number, number, number, number | null][] = [];
   let originDone: number | undefined;
-  const sample = () => {
+  let jiffies: { busy: number; total: number } | undefined;
+  let swarmBytes = 0;
+  let polling = false;
+  const pollSwarm = async () => {
+    if (polling || peers.length === 0) return;
+    polling = true;
+    try {
+      const texts = await Promise.all(peers.map((p) => exposition(p.adminUrl)));
+      swarmBytes = texts.reduce((n, text) => n + sumSamples(text, 'shoal_downloaded_bytes_total'), 0);
+    } catch {
+      // a peer too busy to answer now: keep the last value
+    } finally {
+      polling = false;
+    }
+  };
+  const sample = async () => {
     const t = (performance.now() - t0) / 1000;
     const origin = proxy.bytesDown - originBase;
     if (originDone === undefined && origin >= target) originDone = t;
-    samples.push([round(t, 2), round(origin / 1e6, 1), round(clientBytes() / 1e6, 1)]);
+    const now = await machineJiffies();
+    const busy = jiffies ? (now.busy - jiffies.busy) / Math.max(1, now.total - jiffies.total) : null;
+    jiffies = now;
+    samples.push([
+      round(t, 2),
+      round(origin / 1e6, 1),
+      round(clientBytes() / 1e6, 1),
+      round(swarmBytes / 1e6, 1),
+      busy === null ? null : round(busy, 2),
+    ]);
   };
-  const timer = setInterval(sample, SAMPLE_INTERVAL_MS);
+  void sample();
+  const timer = setInterval(() => void sample(), SAMPLE_INTERVAL_MS);
+  const swarmTimer = setInterval(() => void pollSwarm(), SWARM_POLL_MS);
   return {
-    stop() {
+    async stop() {
       clearInterval(timer);
-      sample();
+      clearInterval(swarmTimer);
+      await pollSwarm();
+      await sample();
       return {
         originBytes: proxy.bytesDown - originBase,
         originDoneSeconds: originDone === undefined ? undefined : round(originDone, 2),
@@ -365,6 +415,8 @@ function timeline(proxy: TcpProxy, clientBytes: () => number, t0: number, target
     },
   };
 }
+
+const TIMELINE_COLUMNS = ['seconds', 'originMB', 'clientsMB', 'peersTakenInMB', 'machineBusy'];
 
 /** Sample lines of a Prometheus exposition. */
 function parseExposition(text: string): { name: string; labels: Record<string, string>; value: number }[] {
@@ -604,7 +656,7 @@ async function runDirect(env: Env) {
       }),
     ),
   );
-  const tl = line.stop();
+  const tl = await line.stop();
   const times = nodeTimes(seconds);
   return {
     ...times,
@@ -655,7 +707,20 @@ async function startPeers(scheduler: RunningScheduler, originUrl: string): Promi
   }
 }
 
+/** With --log-dir, everything a daemon prints goes to `<dir>/<name>.log` as well. */
+function keepLog(daemon: Daemon, name: string): void {
+  if (!LOG_DIR) return;
+  const file = createWriteStream(join(LOG_DIR, `${name}.log`));
+  file.write(daemon.output);
+  daemon.child.stdout?.pipe(file, { end: false });
+  daemon.child.stderr?.pipe(file, { end: false });
+  void daemon.exited.then(() => file.end());
+}
+
+let shoalRunCount = 0;
+
 async function runShoal(env: Env) {
+  const runName = `run${++shoalRunCount}`;
   const { proxy } = env.origin;
   // startScheduler passes this process's environment on: profile it through NODE_OPTIONS for the spawn only.
   if (PROFILE_DIR) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`;
@@ -664,7 +729,9 @@ async function runShoal(env: Env) {
   });
   let peers: RunningPeer[] = [];
   try {
+    keepLog(scheduler.daemon, `${runName}-scheduler`);
     peers = await startPeers(scheduler, proxy.url);
+    for (const [i, peer] of peers.entries()) keepLog(peer.daemon, `${runName}-peer${i}`);
     await waitFor(
       'every peer registered',
       async () => (await scheduler.metric('shoal_scheduler_peers')) === NODES,
@@ -680,7 +747,8 @@ async function runShoal(env: Env) {
     const cpu = await watchCpu(pids);
     let clientBytes = 0;
     const t0 = performance.now();
-    const line = timeline(proxy, () => clientBytes, t0, env.image.totalBlobBytes);
+    const startedAtMs = Date.now();
+    const line = timeline(proxy, () => clientBytes, t0, env.image.totalBlobBytes, peers);
     const perNode = peers.map(() => 0);
     const settled = await Promise.allSettled(
       peers.map((peer, i) =>
@@ -696,20 +764,22 @@ async function runShoal(env: Env) {
     if (errors.some((e) => e.includes('DIGEST MISMATCH'))) throw new Error(errors.join('\n'));
     if (errors.length > 0) {
       const afterSeconds = round((performance.now() - t0) / 1000, 2);
-      const tl = line.stop();
+      const tl = await line.stop();
       await cpu.stop();
       return {
         failed: errors,
         afterSeconds,
         originEgressRatio: round(tl.originBytes / env.image.totalBlobBytes, 4),
         ...(await failureReport(peers, scheduler, perNode, settled)),
-        timeline: { columns: ['seconds', 'originMB', 'clientsMB'], samples: tl.samples },
+        warnings: logWarnings(peers, scheduler, startedAtMs),
+        timeline: { columns: TIMELINE_COLUMNS, samples: tl.samples },
       };
     }
     const seconds = settled.map((s) => (s as PromiseFulfilledResult<PullTimes>).value);
-    const tl = line.stop();
+    const tl = await line.stop();
     const used = await cpu.stop();
     const metrics = await swarmMetrics(peers, scheduler);
+    const warnings = logWarnings(peers, scheduler, startedAtMs);
     const times = nodeTimes(seconds);
     const peerCpu = peers.map((_, i) => used.perProcess[`peer${i}`] ?? 0);
     const totalCpu =
@@ -736,12 +806,54 @@ async function runShoal(env: Env) {
         otherProcesses: round(used.machineBusySeconds - totalCpu - (used.perProcess.registry ?? 0), 2),
       },
       metrics,
-      timeline: { columns: ['seconds', 'originMB', 'clientsMB'], samples: tl.samples },
+      warnings,
+      timeline: { columns: TIMELINE_COLUMNS, samples: tl.samples },
     };
   } finally {
     await Promise.all(peers.map((p) => p.stop().catch(() => {})));
     await scheduler.stop();
   }
+}
+
+/**
+ * Warnings and errors the peers and the scheduler logged (JSON lines at level 40 and above):
+ * counts by message, and the first few with their time from the common start.
+ */
+function logWarnings(peers: RunningPeer[], scheduler: RunningScheduler, startedAtMs: number) {
+  const counts: Record<string, number> = {};
+  const first: { seconds: number; who: string; msg: string; digest?: string }[] = [];
+  const outputs = [
+    ...peers.map((p, i) => [`peer${i}`, p.daemon.output] as const),
+    ['scheduler', scheduler.daemon.output] as const,
+  ];
+  for (const [who, output] of outputs) {
+    for (const line of output.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as {
+          level?: number;
+          time?: number;
+          msg?: string;
+          digest?: string;
+          err?: { message?: string };
+        };
+        if ((entry.level ?? 0) < 40) continue;
+        const msg = `${entry.msg ?? '?'}${entry.err?.message ? ` (${entry.err.message})` : ''}`;
+        const key = `${who === 'scheduler' ? 'scheduler' : 'peer'}: ${msg}`;
+        counts[key] = (counts[key] ?? 0) + 1;
+        if (entry.time !== undefined && entry.time >= startedAtMs) {
+          first.push({
+            seconds: round((entry.time - startedAtMs) / 1000, 2),
+            who,
+            msg,
+            ...(entry.digest ? { digest: entry.digest.slice(0, 19) } : {}),
+          });
+        }
+      } catch {}
+    }
+  }
+  first.sort((a, b) => a.seconds - b.seconds);
+  return { counts, first: first.slice(0, 40) };
 }
 
 /** What the swarm looked like when a pull failed: node outcomes, metrics, and the warnings peers logged. */
@@ -958,4 +1070,5 @@ async function main(): Promise<void> {
 }
 
 if (PROFILE_DIR) await mkdir(PROFILE_DIR, { recursive: true });
+if (LOG_DIR) await mkdir(LOG_DIR, { recursive: true });
 await main();
