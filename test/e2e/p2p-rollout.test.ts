@@ -57,7 +57,9 @@ describe('a rollout through the swarm: six peers pull one image at the same mome
     peers.push(...started);
     containerd = await startContainerd();
     // Let every peer register before the rollout starts.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (let i = 0; i < 200 && (await scheduler.metric('shoal_scheduler_peers')) < PEERS; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     assert.equal(await scheduler.metric('shoal_scheduler_peers'), PEERS);
   });
 
