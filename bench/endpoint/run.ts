@@ -18,6 +18,7 @@
  * steadier measure of cost than wall time. Progress goes to stderr, the JSON
  * result to stdout.
  */
+
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -30,6 +31,7 @@ import { run } from '../../test/fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../../test/fixtures/registry.ts';
 import { type RunningPeer, startPeer } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
+import { log, positiveInt } from '../common.ts';
 
 const REPOSITORY = 'bench/endpoint';
 const ORIGIN_CAP_BYTES_PER_SECOND = 100e6;
@@ -55,16 +57,6 @@ for (const s of ONLY) {
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 /** Node options for the peer processes (NODE_OPTIONS), to compare runtime settings. */
 const PEER_NODE_OPTIONS = args['peer-node-options'] ?? '';
-
-function positiveInt(value: string | undefined, flag: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got ${value}`);
-  return n;
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Client and measurements

@@ -37,6 +37,7 @@
  * --cpu-prof DIR profiles the daemons; --log-dir DIR keeps their full logs.
  * Progress goes to stderr, the JSON result to stdout.
  */
+
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -64,6 +65,7 @@ import {
   sumSamples,
 } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
+import { log, positiveInt } from '../common.ts';
 import { forward } from './forward.ts';
 
 /** The name clients use for the origin; it does not resolve, so only the peers' endpoint mapping reaches it. */
@@ -114,16 +116,6 @@ for (const s of ONLY) {
 }
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const LOG_DIR = args['log-dir'] ? resolve(args['log-dir']) : undefined;
-
-function positiveInt(value: string | undefined, flag: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got ${value}`);
-  return n;
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
 
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
