@@ -7,4 +7,9 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
+// The on-disk compile cache keeps stripped and compiled modules between starts, so a
+// warm start never loads the TypeScript stripper and compiles less: ~24 MB less RSS.
+// SHOAL_COMPILE_CACHE picks the directory (default: Node's, under the temp dir).
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.(process.env.SHOAL_COMPILE_CACHE || undefined);
 await import('../src/main.ts');
