@@ -46,6 +46,13 @@ export class Dispatcher {
   readonly #originTimeoutMs: number;
   readonly #pieceTimeoutMs: number;
   readonly #pieceSize: number | undefined;
+  /**
+   * Peers that still want pieces after their last decision, oldest first. A slot
+   * freed anywhere can unblock them, whatever task reported it.
+   */
+  readonly #starved = new Map<string, { task: SwarmTask; peer: TaskPeer }>();
+  /** hosts whose upload slots were freed since the starved peers were last served */
+  readonly #freed = new Set<string>();
 
   constructor(options: DispatcherOptions) {
     this.#state = options.state;
@@ -172,6 +179,7 @@ export class Dispatcher {
     peer.want = message.want;
     this.#dispatch(task, peer);
     if (newPieces || message.failed.length > 0) this.#dispatchWaiting(task, hostId);
+    this.#serveStarved();
   }
 
   taskDone(hostId: string, message: TaskDone): void {
@@ -180,15 +188,19 @@ export class Dispatcher {
     const peer = task.peer(hostId);
     peer.active = false;
     peer.want = 0;
+    this.#starved.delete(starvedKey(task, peer));
     task.releaseOrigin(peer);
+    // Fetches it no longer reports (duplicates, pieces it got elsewhere) give their slots back.
+    this.#releaseInFlight(peer);
     if (message.ok) {
       for (let index = 0; index < task.pieceCount; index++) task.markHas(peer, index);
       task.sealed = true;
       this.#dispatchWaiting(task, hostId);
-      return;
+    } else {
+      this.#log.warn({ host: hostId, digest: task.digest, error: message.error }, 'peer reports a failed task');
+      if (message.digestMismatch && !task.sealed) this.#poisoned(task, hostId);
     }
-    this.#log.warn({ host: hostId, digest: task.digest, error: message.error }, 'peer reports a failed task');
-    if (message.digestMismatch && !task.sealed) this.#poisoned(task, hostId);
+    this.#serveStarved();
   }
 
   /**
@@ -212,14 +224,21 @@ export class Dispatcher {
       if (peer.active)
         this.#send(peer.id, { reset: { digest: task.digest, reason: 'piece table poisoned' } });
       peer.active = false;
+      this.#starved.delete(starvedKey(task, peer));
+      this.#releaseInFlight(peer);
     }
     task.resetTable();
   }
 
   hostLeft(hostId: string): void {
+    for (const [key, entry] of this.#starved) if (entry.peer.id === hostId) this.#starved.delete(key);
+    for (const task of this.#state.tasks.values()) {
+      for (const flight of task.peers.get(hostId)?.inFlight.values() ?? []) this.#freed.add(flight.parent);
+    }
     const touched = this.#state.removeHost(hostId);
     for (const task of touched) this.#dispatchWaiting(task, hostId);
     this.#state.prune();
+    this.#serveStarved();
   }
 
   /** Periodic sweep: stalled origin ranges and silent piece assignments are reissued. */
@@ -245,6 +264,41 @@ export class Dispatcher {
       }
       if (changed) this.#dispatchWaiting(task, '', stalled);
     }
+    this.#serveStarved();
+  }
+
+  /**
+   * Offers freed upload slots to starved peers of every task, oldest first. Tries
+   * at most a few peers per freed slot, so one report costs little however many
+   * peers wait; whoever is not reached stays starved for the next freed slot.
+   */
+  #serveStarved(): void {
+    if (this.#freed.size === 0 || this.#starved.size === 0) {
+      this.#freed.clear();
+      return;
+    }
+    let free = 0;
+    for (const id of this.#freed) {
+      const host = this.#state.hosts.get(id);
+      if (host) free += Math.max(0, host.uploadSlots - host.activeUploads);
+    }
+    this.#freed.clear();
+    let attempts = free * STARVED_TRIES_PER_SLOT;
+    for (const [key, { task, peer }] of [...this.#starved]) {
+      if (free <= 0 || attempts-- <= 0) break;
+      if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
+        this.#starved.delete(key);
+        continue;
+      }
+      free -= this.#dispatch(task, peer);
+    }
+    // Slots freed while serving (none today) are not carried over: they have no one left to try.
+    this.#freed.clear();
+  }
+
+  #releaseInFlight(peer: TaskPeer): void {
+    for (const flight of peer.inFlight.values()) this.#releaseSlot(flight.parent);
+    peer.inFlight.clear();
   }
 
   /** Dispatches every waiting peer but `except`; peers in `last` go after the others (a stalled range goes to someone else first). */
@@ -256,12 +310,17 @@ export class Dispatcher {
     for (const peer of waiting) if (last.has(peer.id)) this.#dispatch(task, peer);
   }
 
-  #dispatch(task: SwarmTask, peer: TaskPeer): void {
-    if (!peer.active) return;
+  /** Decides for one peer and sends what it gets; returns how many parent slots it took. */
+  #dispatch(task: SwarmTask, peer: TaskPeer): number {
+    const key = starvedKey(task, peer);
+    if (!peer.active) {
+      this.#starved.delete(key);
+      return 0;
+    }
     const started = performance.now();
     const hosts = this.#state.hosts;
     const requester = hosts.get(peer.id);
-    if (!requester) return;
+    if (!requester) return 0;
     const eligible = (id: string) => id !== peer.id && !task.blocklist.has(id) && !hosts.isBlocked(id);
     const output = assignPieces({
       pieceCount: task.pieceCount,
@@ -302,10 +361,14 @@ export class Dispatcher {
       this.#metrics.backToSource.inc();
     }
     this.#metrics.assignmentLatency.observe((performance.now() - started) / 1000);
-    if (pieces.length === 0 && origin.length === 0) return;
+    // Wanting more than it got: it waits for a slot or a piece. Re-queued at the back once served.
+    this.#starved.delete(key);
+    if (peer.want > 0) this.#starved.set(key, { task, peer });
+    if (pieces.length === 0 && origin.length === 0) return 0;
     this.#metrics.assignments.inc({ kind: 'peer' }, pieces.length);
     this.#metrics.assignments.inc({ kind: 'origin' }, origin.length);
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
+    return pieces.length;
   }
 
   /** Up to MAX_MEMBERS_SENT other hosts, a random sample when there are more. */
@@ -335,7 +398,15 @@ export class Dispatcher {
   #releaseSlot(parent: string): void {
     const host = this.#state.hosts.get(parent);
     if (host && host.activeUploads > 0) host.activeUploads--;
+    this.#freed.add(parent);
   }
+}
+
+/** Starved peers offered one freed slot before it is left for the next event. */
+const STARVED_TRIES_PER_SLOT = 4;
+
+function starvedKey(task: SwarmTask, peer: TaskPeer): string {
+  return `${task.digest} ${peer.id}`;
 }
 
 /** Members listed in a task info: enough to carry on without a scheduler, small enough to send often. */

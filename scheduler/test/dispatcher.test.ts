@@ -718,3 +718,68 @@ describe('Dispatcher: piece timeouts', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 });
+
+describe('Dispatcher: upload slots shared across tasks', () => {
+  /** p holds two complete blobs and serves one piece at a time. */
+  function oneSlotParent(): Harness {
+    const h = harness();
+    const complete = (digest: string) => ({
+      digest,
+      size: BigInt(4 * PIECE),
+      pieceSize: 0,
+      bitfield: new Uint8Array(0),
+      complete: true,
+    });
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { uploadSlots: 1, holdings: [complete(digestOf(1)), complete(digestOf(2))] }),
+    );
+    h.register('a', 'b');
+    return h;
+  }
+
+  it('a slot freed by a report in one task serves a peer waiting in another', () => {
+    const h = oneSlotParent();
+    h.open('a', 4, 1, digestOf(1));
+    h.open('b', 4, 1, digestOf(2));
+    const first = h.drain();
+    assert.equal(pieceAssignments(first, 'a').length, 1);
+    assert.equal(pieceAssignments(first, 'b').length, 0, 'p has no free slot yet');
+    const piece = pieceAssignments(first, 'a')[0]!;
+    h.report('a', { done: [peerDone(piece.index, 'p')], want: 0 }, digestOf(1));
+    const next = h.drain();
+    assert.deepEqual(
+      pieceAssignments(next, 'b').map((p) => p.parent),
+      ['p'],
+      'b, waiting in the other task, gets the freed slot',
+    );
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+
+  it('taskDone gives back the slots of fetches the peer no longer reports', () => {
+    const h = oneSlotParent();
+    h.open('a', 4, 1, digestOf(1));
+    h.open('b', 4, 1, digestOf(2));
+    assert.equal(pieceAssignments(h.drain(), 'a').length, 1);
+    // a finished the blob another way (its in-flight piece is never reported).
+    h.dispatcher.taskDone('a', { digest: digestOf(1), ok: true, error: '', digestMismatch: false });
+    assert.equal(h.state.tasks.get(digestOf(1))!.peers.get('a')!.inFlight.size, 0);
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
+      ['p'],
+    );
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+
+  it('a departing downloader frees slots for peers waiting in other tasks', () => {
+    const h = oneSlotParent();
+    h.open('a', 4, 1, digestOf(1));
+    h.open('b', 4, 1, digestOf(2));
+    h.drain();
+    h.dispatcher.hostLeft('a');
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
+      ['p'],
+    );
+  });
+});
