@@ -1,6 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KadDHT } from '@libp2p/kad-dht';
 import { blobCid } from '@shoal/p2p';
 import type { Logger } from '@shoal/telemetry';
+
+const MAX_DEFER_MS = 60_000;
+const BUSY_POLL_MS = 500;
 
 /**
  * Announces complete blobs as DHT provider records (the library re-provides
@@ -15,10 +19,23 @@ export class ContentAnnouncer {
   #stopped = false;
   readonly #abort = new AbortController();
 
-  constructor(dht: KadDHT, logger: Logger, onLookup: (kind: 'provide' | 'withdraw', ok: boolean) => void) {
+  readonly #busy: () => boolean;
+
+  /**
+   * `busy` says whether downloads are running: a provide walks the DHT (dials and
+   * queries), so it waits for a quiet moment, at most MAX_DEFER_MS. In a rollout
+   * every peer completes at once; their announcements must not slow the transfers.
+   */
+  constructor(
+    dht: KadDHT,
+    logger: Logger,
+    onLookup: (kind: 'provide' | 'withdraw', ok: boolean) => void,
+    busy: () => boolean = () => false,
+  ) {
     this.#dht = dht;
     this.#log = logger;
     this.#onLookup = onLookup;
+    this.#busy = busy;
   }
 
   provide(digest: string): void {
@@ -38,9 +55,17 @@ export class ContentAnnouncer {
     this.#abort.abort();
   }
 
+  async #quietMoment(): Promise<void> {
+    const deadline = Date.now() + MAX_DEFER_MS;
+    while (this.#busy() && Date.now() < deadline && !this.#abort.signal.aborted) {
+      await sleep(BUSY_POLL_MS).catch(() => undefined);
+    }
+  }
+
   #enqueue(kind: 'provide' | 'withdraw', digest: string, work: (signal: AbortSignal) => Promise<void>): void {
     this.#queue = this.#queue.then(async () => {
       if (this.#stopped) return;
+      if (kind === 'provide') await this.#quietMoment();
       try {
         await work(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(30_000)]));
         this.#onLookup(kind, true);

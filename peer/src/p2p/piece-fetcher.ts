@@ -52,7 +52,8 @@ export async function fetchPiece(
   const peerId = peerIdFromString(request.parent);
   let stream: Awaited<ReturnType<ShoalNode['dialProtocol']>>;
   try {
-    if (request.parentAddrs.length > 0) {
+    // Updating the peer store costs a write per piece; a connected parent needs no addresses.
+    if (request.parentAddrs.length > 0 && node.getConnections(peerId).length === 0) {
       await node.peerStore.merge(peerId, { multiaddrs: request.parentAddrs.map((a) => multiaddr(a)) });
     }
     stream = await node.dialProtocol(peerId, PIECE_PROTOCOL, { signal });

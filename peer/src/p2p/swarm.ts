@@ -5,6 +5,7 @@ import { MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
 import { Bitfield, pieceLayout, type Register } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import type { Registry } from 'prom-client';
 import type { PeerContent } from '../endpoint/context.ts';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -74,6 +75,8 @@ export async function startSwarm(
     manifests: ManifestCache;
     tasks: () => TaskManager;
     metrics: PeerMetrics;
+    /** The registry /metrics serves; libp2p's own metrics join it. */
+    metricsRegistry?: Registry;
     logger: Logger;
   },
 ): Promise<Swarm> {
@@ -81,6 +84,7 @@ export async function startSwarm(
     privateKey: config.privateKey,
     listen: config.listen,
     dht: true,
+    ...(deps.metricsRegistry ? { metricsRegistry: deps.metricsRegistry } : {}),
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const downloadLimiter = new RateLimiter(config.downloadRate);
@@ -115,8 +119,11 @@ export async function startSwarm(
         };
       }),
   });
-  const announcer = new ContentAnnouncer(node.services.dht!, deps.logger, (kind, ok) =>
-    deps.metrics.dhtOperations.inc({ operation: kind, result: ok ? 'ok' : 'error' }),
+  const announcer = new ContentAnnouncer(
+    node.services.dht!,
+    deps.logger,
+    (kind, ok) => deps.metrics.dhtOperations.inc({ operation: kind, result: ok ? 'ok' : 'error' }),
+    () => deps.tasks().active > 0,
   );
   for (const { digest } of deps.store.entries()) announcer.provide(digest);
   const swarmPeers = new Map<string, Provider>();
