@@ -61,8 +61,9 @@ const report = fc.record({
   want: u32,
 });
 const taskDone = fc.record({ digest: text, ok: fc.boolean(), error: text, digestMismatch: fc.boolean() });
+const preheatDone = fc.record({ job: text, digest: text, ok: fc.boolean(), error: text });
 const peerMessage = fc.record(
-  { register, openTask, report, taskDone },
+  { register, openTask, report, taskDone, preheatDone },
   { requiredKeys: [] },
 ) as fc.Arbitrary<PeerMessage>;
 
@@ -84,6 +85,14 @@ const schedulerMessage = fc.record(
       origin: fc.array(fc.record({ first: u32, count: u32 }), { maxLength: 3 }),
     }),
     reset: fc.record({ digest: text, reason: text }),
+    preheat: fc.record({
+      job: text,
+      registry: text,
+      repository: text,
+      digest: text,
+      manifest: fc.boolean(),
+      tag: text,
+    }),
   },
   { requiredKeys: [] },
 ) as fc.Arbitrary<SchedulerMessage>;

@@ -61,6 +61,7 @@ export interface PeerMessage {
     openTask?: OpenTask;
     report?: PieceReport;
     taskDone?: TaskDone;
+    preheatDone?: PreheatDone;
 }
 export declare namespace PeerMessage {
     const codec: () => Codec<PeerMessage>;
@@ -191,9 +192,25 @@ export declare namespace PeerMessage {
         field: '$.taskDone.digestMismatch';
         value: boolean;
     }
+    interface PeerMessagePreheatDoneJobFieldEvent {
+        field: '$.preheatDone.job';
+        value: string;
+    }
+    interface PeerMessagePreheatDoneDigestFieldEvent {
+        field: '$.preheatDone.digest';
+        value: string;
+    }
+    interface PeerMessagePreheatDoneOkFieldEvent {
+        field: '$.preheatDone.ok';
+        value: boolean;
+    }
+    interface PeerMessagePreheatDoneErrorFieldEvent {
+        field: '$.preheatDone.error';
+        value: string;
+    }
     function encode(obj: Partial<PeerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): PeerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent | PeerMessagePreheatDoneJobFieldEvent | PeerMessagePreheatDoneDigestFieldEvent | PeerMessagePreheatDoneOkFieldEvent | PeerMessagePreheatDoneErrorFieldEvent>;
 }
 export interface Register {
     addrs: string[];
@@ -479,11 +496,40 @@ export declare namespace TaskDone {
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): TaskDone;
     function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskDone>): Generator<TaskDoneDigestFieldEvent | TaskDoneOkFieldEvent | TaskDoneErrorFieldEvent | TaskDoneDigestMismatchFieldEvent>;
 }
+export interface PreheatDone {
+    job: string;
+    digest: string;
+    ok: boolean;
+    error: string;
+}
+export declare namespace PreheatDone {
+    const codec: () => Codec<PreheatDone>;
+    interface PreheatDoneJobFieldEvent {
+        field: '$.job';
+        value: string;
+    }
+    interface PreheatDoneDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PreheatDoneOkFieldEvent {
+        field: '$.ok';
+        value: boolean;
+    }
+    interface PreheatDoneErrorFieldEvent {
+        field: '$.error';
+        value: string;
+    }
+    function encode(obj: Partial<PreheatDone>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PreheatDone>): PreheatDone;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PreheatDone>): Generator<PreheatDoneJobFieldEvent | PreheatDoneDigestFieldEvent | PreheatDoneOkFieldEvent | PreheatDoneErrorFieldEvent>;
+}
 export interface SchedulerMessage {
     taskInfo?: TaskInfo;
     assignments?: Assignments;
     reset?: Reset;
     swarm?: Swarm;
+    preheat?: Preheat;
 }
 export declare namespace SchedulerMessage {
     const codec: () => Codec<SchedulerMessage>;
@@ -561,9 +607,71 @@ export declare namespace SchedulerMessage {
         index: number;
         value: string;
     }
+    interface SchedulerMessagePreheatJobFieldEvent {
+        field: '$.preheat.job';
+        value: string;
+    }
+    interface SchedulerMessagePreheatRegistryFieldEvent {
+        field: '$.preheat.registry';
+        value: string;
+    }
+    interface SchedulerMessagePreheatRepositoryFieldEvent {
+        field: '$.preheat.repository';
+        value: string;
+    }
+    interface SchedulerMessagePreheatDigestFieldEvent {
+        field: '$.preheat.digest';
+        value: string;
+    }
+    interface SchedulerMessagePreheatManifestFieldEvent {
+        field: '$.preheat.manifest';
+        value: boolean;
+    }
+    interface SchedulerMessagePreheatTagFieldEvent {
+        field: '$.preheat.tag';
+        value: string;
+    }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent | SchedulerMessagePreheatJobFieldEvent | SchedulerMessagePreheatRegistryFieldEvent | SchedulerMessagePreheatRepositoryFieldEvent | SchedulerMessagePreheatDigestFieldEvent | SchedulerMessagePreheatManifestFieldEvent | SchedulerMessagePreheatTagFieldEvent>;
+}
+export interface Preheat {
+    job: string;
+    registry: string;
+    repository: string;
+    digest: string;
+    manifest: boolean;
+    tag: string;
+}
+export declare namespace Preheat {
+    const codec: () => Codec<Preheat>;
+    interface PreheatJobFieldEvent {
+        field: '$.job';
+        value: string;
+    }
+    interface PreheatRegistryFieldEvent {
+        field: '$.registry';
+        value: string;
+    }
+    interface PreheatRepositoryFieldEvent {
+        field: '$.repository';
+        value: string;
+    }
+    interface PreheatDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PreheatManifestFieldEvent {
+        field: '$.manifest';
+        value: boolean;
+    }
+    interface PreheatTagFieldEvent {
+        field: '$.tag';
+        value: string;
+    }
+    function encode(obj: Partial<Preheat>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Preheat>): Preheat;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Preheat>): Generator<PreheatJobFieldEvent | PreheatRegistryFieldEvent | PreheatRepositoryFieldEvent | PreheatDigestFieldEvent | PreheatManifestFieldEvent | PreheatTagFieldEvent>;
 }
 export interface Swarm {
     peers: PeerRef[];

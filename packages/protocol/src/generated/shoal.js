@@ -261,6 +261,10 @@ export var PeerMessage;
                     w.uint32(34);
                     TaskDone.codec().encode(obj.taskDone, w);
                 }
+                if (obj.preheatDone != null) {
+                    w.uint32(42);
+                    PreheatDone.codec().encode(obj.preheatDone, w);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -291,6 +295,12 @@ export var PeerMessage;
                         case 4: {
                             obj.taskDone = TaskDone.codec().decode(reader, reader.uint32(), {
                                 limits: opts.limits?.taskDone
+                            });
+                            break;
+                        }
+                        case 5: {
+                            obj.preheatDone = PreheatDone.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.preheatDone
                             });
                             break;
                         }
@@ -327,6 +337,12 @@ export var PeerMessage;
                         case 4: {
                             yield* TaskDone.codec().stream(reader, reader.uint32(), `${prefix}.taskDone`, {
                                 limits: opts.limits?.taskDone
+                            });
+                            break;
+                        }
+                        case 5: {
+                            yield* PreheatDone.codec().stream(reader, reader.uint32(), `${prefix}.preheatDone`, {
+                                limits: opts.limits?.preheatDone
                             });
                             break;
                         }
@@ -1392,6 +1408,124 @@ export var TaskDone;
     }
     TaskDone.stream = stream;
 })(TaskDone || (TaskDone = {}));
+export var PreheatDone;
+(function (PreheatDone) {
+    let _codec;
+    PreheatDone.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.job != null && obj.job !== '')) {
+                    w.uint32(10);
+                    w.string(obj.job);
+                }
+                if ((obj.digest != null && obj.digest !== '')) {
+                    w.uint32(18);
+                    w.string(obj.digest);
+                }
+                if ((obj.ok != null && obj.ok !== false)) {
+                    w.uint32(24);
+                    w.bool(obj.ok);
+                }
+                if ((obj.error != null && obj.error !== '')) {
+                    w.uint32(34);
+                    w.string(obj.error);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    job: '',
+                    digest: '',
+                    ok: false,
+                    error: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.job = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.digest = reader.string();
+                            break;
+                        }
+                        case 3: {
+                            obj.ok = reader.bool();
+                            break;
+                        }
+                        case 4: {
+                            obj.error = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.job`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.digest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.ok`,
+                                value: reader.bool()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.error`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PreheatDone.codec());
+    }
+    PreheatDone.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PreheatDone.codec(), opts);
+    }
+    PreheatDone.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PreheatDone.codec(), opts);
+    }
+    PreheatDone.stream = stream;
+})(PreheatDone || (PreheatDone = {}));
 export var SchedulerMessage;
 (function (SchedulerMessage) {
     let _codec;
@@ -1416,6 +1550,10 @@ export var SchedulerMessage;
                 if (obj.swarm != null) {
                     w.uint32(34);
                     Swarm.codec().encode(obj.swarm, w);
+                }
+                if (obj.preheat != null) {
+                    w.uint32(42);
+                    Preheat.codec().encode(obj.preheat, w);
                 }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
@@ -1447,6 +1585,12 @@ export var SchedulerMessage;
                         case 4: {
                             obj.swarm = Swarm.codec().decode(reader, reader.uint32(), {
                                 limits: opts.limits?.swarm
+                            });
+                            break;
+                        }
+                        case 5: {
+                            obj.preheat = Preheat.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.preheat
                             });
                             break;
                         }
@@ -1486,6 +1630,12 @@ export var SchedulerMessage;
                             });
                             break;
                         }
+                        case 5: {
+                            yield* Preheat.codec().stream(reader, reader.uint32(), `${prefix}.preheat`, {
+                                limits: opts.limits?.preheat
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -1509,6 +1659,156 @@ export var SchedulerMessage;
     }
     SchedulerMessage.stream = stream;
 })(SchedulerMessage || (SchedulerMessage = {}));
+export var Preheat;
+(function (Preheat) {
+    let _codec;
+    Preheat.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.job != null && obj.job !== '')) {
+                    w.uint32(10);
+                    w.string(obj.job);
+                }
+                if ((obj.registry != null && obj.registry !== '')) {
+                    w.uint32(18);
+                    w.string(obj.registry);
+                }
+                if ((obj.repository != null && obj.repository !== '')) {
+                    w.uint32(26);
+                    w.string(obj.repository);
+                }
+                if ((obj.digest != null && obj.digest !== '')) {
+                    w.uint32(34);
+                    w.string(obj.digest);
+                }
+                if ((obj.manifest != null && obj.manifest !== false)) {
+                    w.uint32(40);
+                    w.bool(obj.manifest);
+                }
+                if ((obj.tag != null && obj.tag !== '')) {
+                    w.uint32(50);
+                    w.string(obj.tag);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    job: '',
+                    registry: '',
+                    repository: '',
+                    digest: '',
+                    manifest: false,
+                    tag: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.job = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.registry = reader.string();
+                            break;
+                        }
+                        case 3: {
+                            obj.repository = reader.string();
+                            break;
+                        }
+                        case 4: {
+                            obj.digest = reader.string();
+                            break;
+                        }
+                        case 5: {
+                            obj.manifest = reader.bool();
+                            break;
+                        }
+                        case 6: {
+                            obj.tag = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.job`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.registry`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.repository`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.digest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.manifest`,
+                                value: reader.bool()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.tag`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Preheat.codec());
+    }
+    Preheat.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Preheat.codec(), opts);
+    }
+    Preheat.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Preheat.codec(), opts);
+    }
+    Preheat.stream = stream;
+})(Preheat || (Preheat = {}));
 export var Swarm;
 (function (Swarm) {
     let _codec;
