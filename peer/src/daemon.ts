@@ -1,10 +1,9 @@
-import { type Credentials, RegistryClient } from '@shoal/oci';
+import { type Credentials, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
 import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
-import { UpstreamResolver } from './endpoint/upstreams.ts';
 import { createPeerMetrics } from './metrics.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isTag, OciError, validateRepository } from '@shoal/oci';
+import { isTag, OciError, UpstreamResolver, validateRepository } from '@shoal/oci';
 import fc from 'fast-check';
 import { parseRange } from '../src/endpoint/range.ts';
 import { parseRequestUrl } from '../src/endpoint/routes.ts';
-import { UpstreamResolver } from '../src/endpoint/upstreams.ts';
 
 const RUNS = 3000;
 const SHA256 = /^sha256:[a-f0-9]{64}$/;

@@ -4,6 +4,7 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UpstreamResolver } from '@shoal/oci';
 import type { EndpointContext } from '../src/endpoint/context.ts';
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
@@ -11,7 +12,6 @@ import {
   type RegistryServer,
   startRegistryServer,
 } from '../src/endpoint/registry-server.ts';
-import { UpstreamResolver } from '../src/endpoint/upstreams.ts';
 
 const LIMIT = 8;
 const HEADERS_TIMEOUT_MS = 400;

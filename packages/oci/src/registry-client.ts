@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { basicAuthorization, type Credentials, parseWwwAuthenticate, TokenCache } from './auth.ts';
+import { discardBody, readBodyLimited } from './body.ts';
 import { type Digest, parseDigest } from './digest.ts';
 import { OciError, UpstreamUnavailableError } from './errors.ts';
 import { DEFAULT_MANIFEST_ACCEPT } from './media-types.ts';
@@ -12,6 +13,11 @@ export interface Upstream {
   registry: string;
   /** Base URL, e.g. http://127.0.0.1:5000 or https://registry-1.docker.io. */
   url: string;
+  /**
+   * A mirror in front of the registry: every request carries `?ns=<registry>` so the mirror
+   * knows which registry is meant (containerd's convention, which shoal's endpoint follows).
+   */
+  viaMirror?: boolean;
 }
 
 export interface UpstreamRequestOptions {
@@ -54,7 +60,6 @@ export const DEFAULT_USER_AGENT = 'shoal/0.1.0';
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
-const DISCARD_LIMIT = 64 * 1024;
 /**
  * Bytes a response body buffers before the socket is paused. Above undici's
  * 64 KiB default so a large blob body is not paused and resumed for every
@@ -203,7 +208,7 @@ export class RegistryClient {
         continue;
       }
       if (attempt < this.maxRetries && isRetryableStatus(response.status)) {
-        discard(response.body);
+        discardBody(response.body);
         await this.backoff(attempt, response.headers['retry-after'], signal);
         continue;
       }
@@ -268,10 +273,10 @@ export class RegistryClient {
         return refused;
       }
     } catch (error) {
-      discard(refused.body);
+      discardBody(refused.body);
       throw error;
     }
-    discard(refused.body);
+    discardBody(refused.body);
     return (await this.follow(method, url, { ...baseHeaders, authorization }, signal)).response;
   }
 
@@ -334,14 +339,14 @@ export class RegistryClient {
 
     const { response } = await this.follow('GET', url, headers, undefined);
     if (isRetryableStatus(response.status)) {
-      discard(response.body);
+      discardBody(response.body);
       throw new TransientError(`token endpoint ${describeUrl(url)} answered ${response.status}`);
     }
     if (response.status < 200 || response.status > 299) {
-      discard(response.body);
+      discardBody(response.body);
       return undefined;
     }
-    const text = await readLimited(response.body, MAX_TOKEN_RESPONSE_BYTES);
+    const text = (await readBodyLimited(response.body, MAX_TOKEN_RESPONSE_BYTES))?.toString('utf8');
     if (text === undefined) return undefined;
     let doc: unknown;
     try {
@@ -382,7 +387,7 @@ export class RegistryClient {
       };
       const location = response.headers.location;
       if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return { response, url };
-      discard(response.body);
+      discardBody(response.body);
       if (redirects >= MAX_REDIRECTS) {
         throw new UpstreamUnavailableError(`${describeUrl(start)}: more than ${MAX_REDIRECTS} redirects`);
       }
@@ -433,7 +438,9 @@ function joinUrl(up: Upstream, path: string): URL {
   if ((base.protocol !== 'http:' && base.protocol !== 'https:') || base.username || base.password) {
     throw new TypeError(`upstream URL for registry ${up.registry} must be http(s) without user info`);
   }
-  return new URL(`${base.origin}${base.pathname.replace(/\/+$/, '')}${path}`);
+  const url = new URL(`${base.origin}${base.pathname.replace(/\/+$/, '')}${path}`);
+  if (up.viaMirror) url.searchParams.set('ns', up.registry);
+  return url;
 }
 
 function rangeHeader(range: { start: number; end?: number }): string {
@@ -477,31 +484,6 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
-}
-
-/** Throws the body away without waiting for it; a large body closes its connection instead of being read. */
-function discard(body: Readable): void {
-  const dumpable = body as Readable & { dump?: (opts: { limit: number }) => Promise<void> };
-  if (typeof dumpable.dump === 'function') {
-    dumpable.dump({ limit: DISCARD_LIMIT }).catch(() => {});
-  } else {
-    body.destroy();
-  }
-}
-
-async function readLimited(body: Readable, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    total += buffer.byteLength;
-    if (total > limit) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -453,6 +453,25 @@ describe('RegistryClient', () => {
     assert.equal(origin.requests.length, 2);
   });
 
+  it('names the registry with ?ns= on every request to a mirror', async () => {
+    origin.handler = (_req, res) => {
+      res.end('{}');
+    };
+    const c = client();
+    const mirror: Upstream = { registry: 'registry.test:5000', url: origin.url, viaMirror: true };
+    await text((await c.getManifest(mirror, REPO, 'v1')).body);
+    await text((await c.getBlob(mirror, REPO, DIGEST)).body);
+    await text((await c.getTags(mirror, REPO, 'n=1')).body);
+    assert.deepEqual(
+      origin.requests.map((r) => r.url),
+      [
+        `/v2/${REPO}/manifests/v1?ns=registry.test%3A5000`,
+        `/v2/${REPO}/blobs/${DIGEST}?ns=registry.test%3A5000`,
+        `/v2/${REPO}/tags/list?n=1&ns=registry.test%3A5000`,
+      ],
+    );
+  });
+
   it('retries a request whose headers time out', async () => {
     let calls = 0;
     origin.handler = (_req, res) => {

@@ -1,11 +1,10 @@
-import type { Digest, RegistryClient } from '@shoal/oci';
+import type { Digest, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import type { AccessGuard } from './access-guard.ts';
-import type { UpstreamResolver } from './upstreams.ts';
 
 /** Content-addressed objects other peers can supply when the origin cannot. */
 export interface PeerContent {

@@ -1,4 +1,6 @@
-import { DOCKER_HUB, normalizeRegistry, OciError, type Upstream } from '@shoal/oci';
+import { OciError } from './errors.ts';
+import { DOCKER_HUB, normalizeRegistry } from './reference.ts';
+import type { Upstream } from './registry-client.ts';
 
 export interface UpstreamConfig {
   /** registry name -> base URL, e.g. { "localhost:5000": "http://127.0.0.1:5000" } */
