@@ -64,7 +64,14 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   });
   await store.init();
   const manifests = new ManifestCache(paths);
-  const swarm = await joinSwarm(config, { store, manifests, tasks: () => tasks, metrics, logger });
+  const swarm = await joinSwarm(config, {
+    store,
+    manifests,
+    tasks: () => tasks,
+    metrics,
+    metricsRegistry,
+    logger,
+  });
   const originOnly: TaskRunner = (task, origin) =>
     downloadFromOrigin(task, origin, {
       onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),

@@ -30,15 +30,16 @@ const SWEEP_INTERVAL_MS = 1000;
 
 /** Wires the libp2p node, state, dispatcher, protocol service and admin HTTP into a running scheduler. */
 export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
+  const metricsRegistry = createMetricsRegistry({ service: 'scheduler' });
   const node = await createShoalNode({
     privateKey: await loadOrCreateIdentity(config.dataDir),
     listen: config.listen,
     // A DHT server every peer is connected to: the swarm's bootstrap point for content routing.
     dht: true,
+    metricsRegistry,
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const state = new SwarmState();
-  const metricsRegistry = createMetricsRegistry({ service: 'scheduler' });
   const metrics = createSchedulerMetrics(metricsRegistry, {
     peers: () => state.hosts.size,
     tasks: () => state.tasks.size,

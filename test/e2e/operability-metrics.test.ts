@@ -90,6 +90,15 @@ describe('metrics expositions pass promtool check metrics', { timeout: 240_000 }
   it('shoal peer', async () => {
     const text = await exposition(peer!.adminUrl);
     assert.ok(sumSamples(text, 'shoal_endpoint_requests_total') > 0, 'the peer served requests');
+    // libp2p's own metrics share the registry: the peer's connection to its scheduler is counted.
+    assert.ok(
+      sumSamples(text, 'libp2p_connection_manager_connections', { service: 'peer' }) >= 1,
+      'libp2p connections in the peer exposition',
+    );
+    assert.ok(
+      sumSamples(text, 'libp2p_data_transfer_bytes_total') > 0,
+      'libp2p bytes in the peer exposition',
+    );
     const { code, output } = await promtoolCheck(text);
     assert.equal(output.trim(), '', `promtool reported problems in the peer's /metrics:\n${output}`);
     assert.equal(code, 0, `promtool exited ${code}`);
@@ -98,6 +107,14 @@ describe('metrics expositions pass promtool check metrics', { timeout: 240_000 }
   it('shoal scheduler', async () => {
     const text = await exposition(scheduler!.adminUrl);
     assert.ok(sumSamples(text, 'shoal_scheduler_assignments_total') > 0, 'the scheduler assigned pieces');
+    assert.ok(
+      sumSamples(text, 'libp2p_connection_manager_connections', { service: 'scheduler' }) >= 1,
+      'libp2p connections in the scheduler exposition',
+    );
+    assert.ok(
+      sumSamples(text, 'libp2p_protocol_streams', { protocol: 'inbound /shoal/sched/1.0.0' }) >= 1,
+      "the peer's scheduler stream in libp2p's stream counts",
+    );
     const { code, output } = await promtoolCheck(text);
     assert.equal(output.trim(), '', `promtool reported problems in the scheduler's /metrics:\n${output}`);
     assert.equal(code, 0, `promtool exited ${code}`);

@@ -10,6 +10,8 @@ import { tcp } from '@libp2p/tcp';
 import { tls } from '@libp2p/tls';
 import { DHT_PROTOCOL_PREFIX } from '@shoal/protocol';
 import { createLibp2p, type Libp2p } from 'libp2p';
+import type { Registry } from 'prom-client';
+import { libp2pMetrics } from './libp2p-metrics.ts';
 
 export interface ShoalNodeOptions {
   privateKey: PrivateKey;
@@ -23,6 +25,8 @@ export interface ShoalNodeOptions {
   dhtPublicOnly?: boolean;
   /** Inbound streams allowed per protocol per connection. */
   maxInboundStreams?: number;
+  /** The service's metrics registry: libp2p's own metrics (connections, streams, bytes, dials) join it. */
+  metricsRegistry?: Registry;
 }
 
 export type ShoalNode = Libp2p<{ identify: unknown; dht?: KadDHT }>;
@@ -68,6 +72,7 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
       ? { connectionProtector: preSharedKey({ psk: await readFile(options.pskFile) }) }
       : {}),
     connectionManager: { maxConnections: 1024 },
+    ...(options.metricsRegistry ? { metrics: libp2pMetrics(options.metricsRegistry) } : {}),
     services: services as never,
   });
   return node as unknown as ShoalNode;
