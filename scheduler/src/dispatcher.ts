@@ -197,7 +197,10 @@ export class Dispatcher {
       task.sealed = true;
       this.#dispatchWaiting(task, hostId);
     } else {
-      this.#log.warn({ host: hostId, digest: task.digest, error: message.error }, 'peer reports a failed task');
+      this.#log.warn(
+        { host: hostId, digest: task.digest, error: message.error },
+        'peer reports a failed task',
+      );
       if (message.digestMismatch && !task.sealed) this.#poisoned(task, hostId);
     }
     this.#serveStarved();

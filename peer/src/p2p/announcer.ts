@@ -38,12 +38,18 @@ export class ContentAnnouncer {
     this.#busy = busy;
   }
 
-  provide(digest: string): void {
-    this.#enqueue('provide', digest, async (signal) => {
+  /**
+   * Announces a digest. `urgent` (a download going on without a scheduler, whose
+   * peers find each other through the DHT) skips the queue and the quiet wait.
+   */
+  provide(digest: string, options: { urgent?: boolean } = {}): void {
+    const work = async (signal: AbortSignal) => {
       for await (const _event of this.#dht.provide(blobCid(digest), { signal })) {
         // drain the query
       }
-    });
+    };
+    if (options.urgent) void this.#run('provide', digest, work);
+    else this.#enqueue('provide', digest, work);
   }
 
   withdraw(digest: string): void {
@@ -64,15 +70,19 @@ export class ContentAnnouncer {
 
   #enqueue(kind: 'provide' | 'withdraw', digest: string, work: (signal: AbortSignal) => Promise<void>): void {
     this.#queue = this.#queue.then(async () => {
-      if (this.#stopped) return;
       if (kind === 'provide') await this.#quietMoment();
-      try {
-        await work(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(30_000)]));
-        this.#onLookup(kind, true);
-      } catch (error) {
-        this.#onLookup(kind, false);
-        this.#log.debug({ digest, kind, err: (error as Error).message }, 'DHT announcement failed');
-      }
+      await this.#run(kind, digest, work);
     });
+  }
+
+  async #run(kind: 'provide' | 'withdraw', digest: string, work: (signal: AbortSignal) => Promise<void>) {
+    if (this.#stopped) return;
+    try {
+      await work(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(30_000)]));
+      this.#onLookup(kind, true);
+    } catch (error) {
+      this.#onLookup(kind, false);
+      this.#log.debug({ digest, kind, err: (error as Error).message }, 'DHT announcement failed');
+    }
   }
 }

@@ -56,8 +56,6 @@ export class Conductor {
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);
     line = this.#options.scheduler.openTask(task.digest, session);
-    // Announce early: without a scheduler, peers find each other's partial downloads through the DHT.
-    this.#options.announcer.provide(task.digest);
     if (!line) {
       await this.#withoutScheduler(task, origin);
       return;
@@ -96,6 +94,8 @@ export class Conductor {
     knownParents: Provider[] = [],
   ): Promise<void> {
     const { node, metrics, logger } = this.#options;
+    // Announce the partial download at once: without a scheduler, peers find each other through the DHT.
+    this.#options.announcer.provide(task.digest, { urgent: true });
     const found = await findProviders(node, task.digest, metrics);
     let providers = [...new Map([...knownParents, ...found].map((p) => [p.id, p])).values()];
     const downloadOptions = {
