@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { request as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ociLayoutDigests, skopeoCopyToOci, writeRegistriesConf } from '../fixtures/clients.ts';
 import type { BlobDescription, ImageDescription } from '../fixtures/images.ts';
 import { layeredImage, pushImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
@@ -124,5 +126,72 @@ describe('resilience of the swarm', { timeout: 300_000 }, () => {
     );
     assert.ok(mismatches.reduce((a, b) => a + b, 0) >= 1, 'a child detected the rotten piece');
     assert.ok((await scheduler.metric('shoal_scheduler_blocklist_events_total', { scope: 'task' })) >= 1);
+  });
+
+  it('with scheduler and origin both gone, a peer pulls by digest (and by its last tag answer) an image another peer holds', async () => {
+    const swarm = await startSwarm(3, 200e6);
+    const [holder, byDigest, byTag] = swarm.peers as [RunningPeer, RunningPeer, RunningPeer];
+    const ref = `${ORIGIN}/chaos/other`;
+    // The holder pulls the whole image (tag, manifest, blobs) while everything is up.
+    const held = await fetch(`${holder.url}/v2/chaos/other/manifests/v1`);
+    assert.equal(held.headers.get('docker-content-digest'), other.digest);
+    assert.ok(await pullAll(holder, 'chaos/other', other));
+    // The other two have met the registry (a client's /v2/ ping: it asks for no credentials);
+    // one of them resolved the tag too, without fetching any blob.
+    for (const peer of [byDigest, byTag]) assert.equal((await fetch(`${peer.url}/v2/`)).status, 200);
+    const resolved = await fetch(`${byTag.url}/v2/chaos/other/manifests/v1`, { method: 'HEAD' });
+    assert.equal(resolved.headers.get('docker-content-digest'), other.digest);
+    // Every blob and the manifest are provided in the DHT before the lights go out.
+    const provided = other.blobs.length + 1;
+    for (
+      let i = 0;
+      i < 100 &&
+      (await holder.metric('shoal_dht_operations_total', { operation: 'provide', result: 'ok' })) < provided;
+      i++
+    )
+      await sleep(100);
+    assert.ok(
+      (await holder.metric('shoal_dht_operations_total', { operation: 'provide', result: 'ok' })) >= provided,
+    );
+
+    await swarm.scheduler.kill();
+    await swarm.proxy.stop();
+    const work = await mkdtemp(join(tmpdir(), 'shoal-e2e-outage-'));
+    try {
+      // By digest with a real client: the manifest and every blob come from the holder.
+      const conf = await writeRegistriesConf(join(work, 'registries.conf'), {
+        prefix: ORIGIN,
+        mirror: byDigest.host,
+      });
+      const dest = join(work, 'by-digest');
+      await skopeoCopyToOci({
+        image: `${ref}@${other.digest}`,
+        destDir: dest,
+        tag: 'v1',
+        registriesConf: conf,
+        timeoutMs: 120_000,
+      });
+      const layout = await ociLayoutDigests(dest, { verify: true });
+      assert.deepEqual(layout.all, [...other.allDigests].sort());
+      assert.equal(layout.roots[0]?.digest, other.digest);
+
+      // By tag: the last upstream answer, marked stale; the blobs from the peers that hold them.
+      const manifest = await fetch(`${byTag.url}/v2/chaos/other/manifests/v1`);
+      assert.equal(manifest.status, 200);
+      assert.ok(manifest.headers.get('x-shoal-stale-tag'), 'the answer says it is from memory');
+      const bytes = Buffer.from(await manifest.arrayBuffer());
+      assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, other.digest);
+      assert.ok(await pullAll(byTag, 'chaos/other', other), 'blobs came from the peers');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    for (const peer of [byDigest, byTag]) {
+      assert.equal(await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' }), 0);
+      assert.ok(
+        (await peer.metric('shoal_downloaded_bytes_total', { source: 'peer' })) >= other.totalBlobBytes,
+      );
+    }
+    // The first seeker could only have it from the holder; the second from either.
+    assert.ok((await holder.metric('shoal_uploaded_bytes_total')) >= other.totalBlobBytes);
   });
 });

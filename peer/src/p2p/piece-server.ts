@@ -88,13 +88,12 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         return respond(PieceStatus.notFound, 'piece not here');
       }
       try {
-        const { source, offset, length } = found;
+        const { source, offset, length, blobSize } = found;
         options.onRequest('ok');
         const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
-        await sendWithBackpressure(
-          stream,
-          frame(PieceResponse.encode({ status: PieceStatus.ok, length, sha256, message: '' })),
-        );
+        // The blob's size lets a requester without a scheduler lay the blob out from this answer alone.
+        const header = { status: PieceStatus.ok, length, sha256, message: '', blobSize: BigInt(blobSize) };
+        await sendWithBackpressure(stream, frame(PieceResponse.encode(header)));
         for (let done = 0; done < length; ) {
           const size = Math.min(SEND_CHUNK, length - done);
           await options.limiter.take(size);

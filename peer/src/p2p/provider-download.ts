@@ -102,16 +102,22 @@ export async function probeHolders(
 
 /** How long a piece owned by another member may take to appear before this node fetches it from the origin. */
 const OWNER_GRACE_MS = 8_000;
+/** How long a piece may find no source at all (no peer has it, the origin does not answer) before the task fails. */
+const GIVE_UP_MS = 30_000;
+/** After the origin failed, how long before it is tried again for another piece. */
+const ORIGIN_RETRY_MS = 5_000;
 const RETRY_DELAY_MS = 200;
 
 /**
- * Completes a task without a scheduler. The peers known to want the blob (DHT
- * providers and parents the scheduler had named) split its pieces among
- * themselves by rendezvous hashing: each fetches its own share from the
+ * Completes a task without a scheduler. The peers known to want or hold the
+ * blob (DHT providers, parents the scheduler had named) split its pieces
+ * among themselves by rendezvous hashing: each fetches its own share from the
  * origin and the rest from the others, so a piece still leaves the origin
- * about once. A piece whose owner does not deliver it within a grace period is
- * fetched from the origin anyway. There is no piece table here: the
- * whole-blob digest is the check.
+ * about once. Every piece is asked of the peers first (a provider may hold the
+ * whole blob); one owned by another member that does not appear within a grace
+ * period is fetched from the origin too. With the origin unreachable, peers
+ * are asked until a piece has found no source for a while. There is no piece
+ * table here: the whole-blob digest is the check.
  */
 export async function downloadFromProviders(
   task: BlobTask,
@@ -133,43 +139,82 @@ export async function downloadFromProviders(
   const self = options.node.peerId.toString();
   const members = [self, ...providers.map((p) => p.id)];
   const byId = new Map(providers.map((p) => [p.id, p]));
+  const fromOrigin = serialOrigin(task, origin, options);
+  // In order: a client streaming the blob gets its bytes as early as possible.
   const missing = [...Array(layout.count).keys()].filter((index) => !task.has(index));
-  const own = missing.filter((index) => ownerOf(task.digest, index, members) === self);
-  const others = shuffle(missing.filter((index) => ownerOf(task.digest, index, members) !== self));
-  const started = Date.now();
+  const downloading = () => task.state === 'downloading';
 
-  const originWorker = async () => {
-    for (const index of own) {
-      if (task.state !== 'downloading') return;
-      if (!task.has(index)) await fromOrigin(task, origin, index, options);
+  const obtain = async (index: number): Promise<void> => {
+    const owner = ownerOf(task.digest, index, members);
+    const ownerFirst =
+      owner === self ? providers : [byId.get(owner)!, ...providers.filter((p) => p.id !== owner)];
+    const wanted = Date.now();
+    while (!task.has(index) && downloading()) {
+      for (const provider of ownerFirst) {
+        const piece = await tryFetch(task, provider, index, pieceLength(layout, index), options);
+        if (!piece || task.has(index) || !downloading()) continue;
+        await land(task, index, piece);
+        options.metrics.pieces.inc({ result: 'ok' });
+        return;
+      }
+      const waited = Date.now() - wanted;
+      if ((owner === self || waited > OWNER_GRACE_MS) && (await fromOrigin.fetch(index))) return;
+      if (waited > GIVE_UP_MS) throw fromOrigin.lastError ?? new PieceUnavailableError(task.digest, index);
+      await sleep(RETRY_DELAY_MS);
     }
   };
   let cursor = 0;
-  const peerWorker = async () => {
-    while (cursor < others.length && task.state === 'downloading') {
-      const index = others[cursor++]!;
-      const owner = byId.get(ownerOf(task.digest, index, members))!;
-      const order = [owner, ...providers.filter((p) => p !== owner)];
-      while (!task.has(index) && task.state === 'downloading') {
-        let landed = false;
-        for (const provider of order) {
-          const piece = await tryFetch(task, provider, index, pieceLength(layout, index), options);
-          if (!piece || task.has(index) || task.state !== 'downloading') continue;
-          await land(task, index, piece);
-          options.metrics.pieces.inc({ result: 'ok' });
-          landed = true;
-          break;
-        }
-        if (landed) break;
-        if (Date.now() - started > OWNER_GRACE_MS) {
-          await fromOrigin(task, origin, index, options);
-          break;
-        }
-        await sleep(RETRY_DELAY_MS);
-      }
-    }
+  const worker = async () => {
+    while (cursor < missing.length && downloading()) await obtain(missing[cursor++]!);
   };
-  await Promise.all([originWorker(), ...Array.from({ length: options.concurrency }, peerWorker)]);
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+}
+
+/** No peer had a piece and the origin did not supply it either. */
+export class PieceUnavailableError extends Error {
+  readonly code = 'PIECE_UNAVAILABLE';
+  constructor(digest: string, index: number) {
+    super(`piece ${index} of ${digest} is on no reachable peer and the origin did not supply it`);
+    this.name = 'PieceUnavailableError';
+  }
+}
+
+/**
+ * Single pieces from the origin, one request at a time (the origin sees one
+ * stream per node, as with a whole-blob download); after a failure the origin
+ * is left alone for a while. `fetch` resolves to whether the piece landed.
+ */
+function serialOrigin(task: BlobTask, origin: OriginSource, options: ProviderDownloadOptions) {
+  let turn: Promise<unknown> = Promise.resolve();
+  let failedAt = Number.NEGATIVE_INFINITY;
+  const state = {
+    lastError: undefined as Error | undefined,
+    fetch(index: number): Promise<boolean> {
+      const attempt = turn.then(async () => {
+        if (task.has(index)) return true;
+        if (Date.now() - failedAt < ORIGIN_RETRY_MS) return false;
+        try {
+          await downloadFromOrigin(task, origin, {
+            ...originOptions(options),
+            range: { first: index, count: 1 },
+            onPiece: () => options.metrics.pieces.inc({ result: 'origin' }),
+          });
+          return task.has(index);
+        } catch (error) {
+          failedAt = Date.now();
+          state.lastError = error as Error;
+          options.logger.debug(
+            { digest: task.digest, index, err: (error as Error).message },
+            'origin piece failed',
+          );
+          return false;
+        }
+      });
+      turn = attempt;
+      return attempt;
+    },
+  };
+  return state;
 }
 
 /** Rendezvous hashing of a piece over the members: the one with the highest weight owns it. Pure. */
@@ -184,15 +229,6 @@ export function ownerOf(digest: string, index: number, members: readonly string[
     }
   }
   return best;
-}
-
-async function fromOrigin(
-  task: BlobTask,
-  origin: OriginSource,
-  index: number,
-  options: ProviderDownloadOptions,
-) {
-  await downloadFromOrigin(task, origin, { ...originOptions(options), range: { first: index, count: 1 } });
 }
 
 /** Piece 0 from the first provider that has it; its header tells the blob's size. */
@@ -247,12 +283,4 @@ function originOptions(options: ProviderDownloadOptions) {
     onBytes: (bytes: number) => options.metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
     pace: (bytes: number) => options.limiter.take(bytes),
   };
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }
