@@ -1,7 +1,10 @@
+import { type Credentials, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import { createShoalNode, loadOrCreateIdentity } from '@shoal/p2p';
 import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
 import { Dispatcher } from './dispatcher.ts';
 import { createSchedulerMetrics } from './metrics.ts';
+import { handlePreheatHttp } from './preheat/http.ts';
+import { PreheatRunner } from './preheat/runner.ts';
 import { SchedulerService } from './service.ts';
 import { SwarmState } from './state/swarm-state.ts';
 
@@ -17,6 +20,12 @@ export interface SchedulerConfig {
   pieceTimeoutMs?: number;
   /** fixed piece size; 0 or absent = chosen from each blob's size */
   pieceSize?: number;
+  /** registry name -> base URL, for resolving images to preheat (default https://<name>) */
+  registryEndpoints?: Record<string, string>;
+  /** upstream credentials for resolving images to preheat */
+  credentials?: (registry: string) => Credentials | undefined;
+  /** peers a `seed` preheat asks (default 2) */
+  preheatSeeds?: number;
 }
 
 export interface RunningScheduler {
@@ -30,6 +39,11 @@ const SWEEP_INTERVAL_MS = 1000;
 
 /** Wires the libp2p node, state, dispatcher, protocol service and admin HTTP into a running scheduler. */
 export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
+  // Checked before anything is started: a bad registry name must not leave a running node behind.
+  const upstreams = new UpstreamResolver({
+    endpoints: config.registryEndpoints ?? {},
+    defaultRegistry: 'docker.io',
+  });
   const metricsRegistry = createMetricsRegistry({ service: 'scheduler' });
   const node = await createShoalNode({
     privateKey: await loadOrCreateIdentity(config.dataDir),
@@ -44,7 +58,10 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     peers: () => state.hosts.size,
     tasks: () => state.tasks.size,
   });
-  const service: SchedulerService = new SchedulerService(node, () => dispatcher, logger);
+  const service: SchedulerService = new SchedulerService(node, () => dispatcher, logger, {
+    onPreheatDone: (hostId, message) => preheat.onPreheatDone(hostId, message),
+    onHostLeft: (hostId) => preheat.onHostLeft(hostId),
+  });
   const dispatcher = new Dispatcher({
     state,
     logger,
@@ -55,8 +72,20 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
     ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),
   });
+  const registryClient = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});
+  const preheat = new PreheatRunner({
+    client: registryClient,
+    upstreams,
+    peers: () => state.hosts.values(),
+    send: (hostId, message) => service.send(hostId, message),
+    logger,
+    seeds: config.preheatSeeds ?? 2,
+  });
   await service.start();
-  const sweep = setInterval(() => dispatcher.sweep(), SWEEP_INTERVAL_MS);
+  const sweep = setInterval(() => {
+    dispatcher.sweep();
+    preheat.sweep();
+  }, SWEEP_INTERVAL_MS);
   sweep.unref();
   const multiaddrs = () => node.getMultiaddrs().map((ma) => ma.toString());
   let admin: AdminServer;
@@ -66,9 +95,12 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       metrics: metricsRegistry,
       info: () => ({ peerId: node.peerId.toString(), multiaddrs: multiaddrs() }),
       notReadyReason: () => (node.status === 'started' ? null : `libp2p node is ${node.status}`),
+      routes: (req, res) => handlePreheatHttp(preheat, req, res),
     });
   } catch (error) {
     clearInterval(sweep);
+    preheat.stop();
+    await registryClient.close();
     await node.stop();
     throw error;
   }
@@ -82,7 +114,9 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     adminAddress: admin.address,
     async stop() {
       clearInterval(sweep);
+      preheat.stop();
       await admin.close();
+      await registryClient.close();
       await node.stop();
     },
   };

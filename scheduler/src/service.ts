@@ -1,6 +1,12 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import { messageChannel, type ShoalNode } from '@shoal/p2p';
-import { PEER_MESSAGE_LIMITS, PeerMessage, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/protocol';
+import {
+  PEER_MESSAGE_LIMITS,
+  PeerMessage,
+  type PreheatDone,
+  SCHEDULER_PROTOCOL,
+  SchedulerMessage,
+} from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { Dispatcher } from './dispatcher.ts';
 
@@ -12,6 +18,12 @@ const peerMessages = {
   decode: (bytes: Parameters<typeof PeerMessage.decode>[0]) =>
     PeerMessage.decode(bytes, { limits: PEER_MESSAGE_LIMITS }),
 };
+
+/** What besides piece dispatch wants to hear from sessions. */
+export interface SessionEvents {
+  onPreheatDone?: (hostId: string, message: PreheatDone) => void;
+  onHostLeft?: (hostId: string) => void;
+}
 
 interface Session {
   channel: Channel;
@@ -29,11 +41,13 @@ export class SchedulerService {
   readonly #dispatcher: () => Dispatcher;
   readonly #log: Logger;
   readonly #sessions = new Map<string, Session>();
+  readonly #events: SessionEvents;
 
-  constructor(node: ShoalNode, dispatcher: () => Dispatcher, logger: Logger) {
+  constructor(node: ShoalNode, dispatcher: () => Dispatcher, logger: Logger, events: SessionEvents = {}) {
     this.#node = node;
     this.#dispatcher = dispatcher;
     this.#log = logger;
+    this.#events = events;
   }
 
   get sessionCount(): number {
@@ -75,6 +89,7 @@ export class SchedulerService {
         if (message.openTask) dispatcher.openTask(hostId, message.openTask);
         if (message.report) dispatcher.report(hostId, message.report);
         if (message.taskDone) dispatcher.taskDone(hostId, message.taskDone);
+        if (message.preheatDone) this.#events.onPreheatDone?.(hostId, message.preheatDone);
       }
     } catch (error) {
       const closedNormally =
@@ -90,6 +105,7 @@ export class SchedulerService {
       if (this.#sessions.get(hostId) === session) {
         this.#sessions.delete(hostId);
         dispatcher.hostLeft(hostId);
+        this.#events.onHostLeft?.(hostId);
         this.#log.info({ host: hostId }, 'host left');
       }
     }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -10,6 +10,8 @@ export interface AdminServerOptions {
   info: () => unknown;
   /** Readiness: null when ready, else the reason it is not. */
   notReadyReason: () => string | null;
+  /** A service's own API: answers the request and returns true, or false to leave it to the built-in routes. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface AdminServer {
@@ -29,8 +31,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
       res.end(text);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
     try {
+      if (options.routes && (await options.routes(req, res))) return;
+      if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
       switch (path) {
         case '/healthz':
           return json(200, { status: 'ok' });
@@ -51,6 +54,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
           return json(404, { error: 'not found' });
       }
     } catch (error) {
+      if (res.headersSent) return res.destroy();
       return json(500, { error: (error as Error).message });
     }
   });
