@@ -3,6 +3,7 @@ import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer 
 import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
+import { preheatObject } from './endpoint/preheat.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { createPeerMetrics } from './metrics.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
@@ -70,6 +71,8 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     tasks: () => tasks,
     metrics,
     metricsRegistry,
+    // Async: a request arriving before the endpoint context exists is refused, not thrown.
+    preheat: async (request) => preheatObject(context, request),
     logger,
   });
   const originOnly: TaskRunner = (task, origin) =>

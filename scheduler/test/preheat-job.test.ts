@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type PreheatItem, PreheatJob, type PreheatResolution } from '../src/preheat/job.ts';
-import { choosePreheatPeers } from '../src/preheat/peer-choice.ts';
+import { type CandidatePeer, choosePreheatPeers } from '../src/preheat/peer-choice.ts';
 import { checkPreheatRequest } from '../src/preheat/request.ts';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -178,7 +178,7 @@ describe('preheat job state', () => {
 });
 
 describe('preheat peer choice', () => {
-  const peer = (id: string, zone?: string) => ({ id, labels: zone ? { zone } : {} });
+  const peer = (id: string, zone?: string): CandidatePeer => ({ id, labels: zone ? { zone } : {} });
 
   it('"all" asks every peer; "seed" asks the given number, spread over zones', () => {
     const peers = [peer('a1', 'a'), peer('a2', 'a'), peer('a3', 'a'), peer('b1', 'b'), peer('n1')];

@@ -1,5 +1,7 @@
 import { containerdConfigOptions } from './commands/containerd-config.ts';
+import { getOptions } from './commands/get.ts';
 import { peerOptions } from './commands/peer.ts';
+import { preheatOptions } from './commands/preheat.ts';
 import { schedulerOptions } from './commands/scheduler.ts';
 import { envOf, flagOf, type OptionSpec } from './config.ts';
 
@@ -21,6 +23,8 @@ export const COMMAND_REFERENCES: readonly CommandReference[] = [
     summary: "writes containerd's hosts.toml files",
     options: containerdConfigOptions,
   },
+  { command: 'preheat', summary: 'has peers fetch an image ahead of pulls', options: preheatOptions },
+  { command: 'get', summary: 'downloads an image or a blob through a peer', options: getOptions },
 ];
 
 /** Text for a table cell: pipes escaped, one line. */

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerContainerdConfigCommand } from './commands/containerd-config.ts';
+import { registerGetCommand } from './commands/get.ts';
 import { registerPeerCommand } from './commands/peer.ts';
+import { registerPreheatCommand } from './commands/preheat.ts';
 import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { ConfigError } from './config.ts';
 
@@ -31,12 +33,16 @@ Examples:
   shoal peer --registry 127.0.0.1:5050 --default-registry docker.io
   shoal scheduler --listen /ip4/0.0.0.0/tcp/4600 --http 0.0.0.0:9600
   shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050
+  shoal preheat docker.io/library/alpine:3.20 --scheduler-http http://127.0.0.1:9600 --scope all
+  shoal get docker.io/library/alpine:3.20 -o ./alpine
   shoal help peer`,
   )
   .addHelpText('afterAll', EXIT_CODES_HELP);
 registerPeerCommand(program);
 registerSchedulerCommand(program);
 registerContainerdConfigCommand(program);
+registerPreheatCommand(program);
+registerGetCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { normalizeRegistry } from '@shoal/oci';
 import { LOG_LEVELS } from '@shoal/telemetry';
 import { z } from 'zod';
+import { parseDuration } from './durations.ts';
 import { parseSize } from './sizes.ts';
 
 /** Validators shared by every command's schema. */
@@ -12,6 +13,16 @@ export const hostPort = z
 export const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
     return parseSize(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** A duration such as 90s, 10m or 1h, in milliseconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
     return z.NEVER;

@@ -34,3 +34,16 @@ export function parseSize(value: string | number): number {
   }
   return Math.floor(Number(match[1]) * unit);
 }
+
+/** Bytes for people: "512 B", "12.3 MB", "1.05 GB" (decimal units, as registries and Docker show them). */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 999.5 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  if (unit === 0) return `${bytes} B`;
+  return `${value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)} ${units[unit]}`;
+}

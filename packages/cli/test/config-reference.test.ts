@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { containerdConfigSchema } from '../src/commands/containerd-config.ts';
+import { getSchema } from '../src/commands/get.ts';
 import { peerSchema } from '../src/commands/peer.ts';
+import { preheatSchema } from '../src/commands/preheat.ts';
 import { schedulerSchema } from '../src/commands/scheduler.ts';
 import {
   COMMAND_REFERENCES,
@@ -33,6 +35,8 @@ describe('configuration reference', () => {
       peer: peerSchema,
       scheduler: schedulerSchema,
       'containerd-config': containerdConfigSchema,
+      preheat: preheatSchema,
+      get: getSchema,
     };
     for (const { command, options } of COMMAND_REFERENCES) {
       const schema = schemas[command];

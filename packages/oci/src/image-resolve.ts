@@ -34,7 +34,8 @@ export interface ResolvedImage {
   blobs: Descriptor[];
 }
 
-const ERROR_BODY_LIMIT = 64 * 1024;
+/** Bytes of an error body read for its message. */
+export const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
  * GET of a manifest by tag or digest. The bytes must hash to the digest asked
@@ -55,10 +56,7 @@ export async function fetchManifest(
   const where = `${upstream.registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
   if (response.status !== 200) {
     const body = await readBodyLimited(response.body, ERROR_BODY_LIMIT).catch(() => undefined);
-    throw new OciError(
-      codeForStatus(response.status),
-      `${where}: registry answered ${response.status}${registryMessage(body)}`,
-    );
+    throw registryStatusError(response.status, where, body, 'MANIFEST_UNKNOWN');
   }
   const bytes = await readBodyLimited(response.body, MAX_MANIFEST_BYTES);
   if (bytes === undefined) {
@@ -125,14 +123,30 @@ function uniqueBlobs(manifest: ParsedImageManifest): Descriptor[] {
   return [...byDigest.values()];
 }
 
-function codeForStatus(status: number): OciErrorCode {
+/**
+ * An OciError for a registry's answer other than 200: `<what>: registry answered <status>: <message>`,
+ * the message taken from the registry's JSON error body when it has one.
+ */
+export function registryStatusError(
+  status: number,
+  what: string,
+  body: Buffer | undefined,
+  notFound: OciErrorCode,
+): OciError {
+  return new OciError(
+    codeForStatus(status, notFound),
+    `${what}: registry answered ${status}${registryMessage(body)}`,
+  );
+}
+
+function codeForStatus(status: number, notFound: OciErrorCode): OciErrorCode {
   switch (status) {
     case 401:
       return 'UNAUTHORIZED';
     case 403:
       return 'DENIED';
     case 404:
-      return 'MANIFEST_UNKNOWN';
+      return notFound;
     case 429:
       return 'TOOMANYREQUESTS';
     default:

@@ -2,7 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { messageChannel, type ShoalNode } from '@shoal/p2p';
-import { PeerMessage, type Register, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/protocol';
+import {
+  PeerMessage,
+  type Preheat,
+  type Register,
+  SCHEDULER_PROTOCOL,
+  SchedulerMessage,
+} from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import { pickScheduler } from './scheduler-pick.ts';
 
@@ -39,6 +45,8 @@ export interface SchedulerClientOptions {
   registration: () => Promise<Register>;
   /** Other peers of the swarm, as the scheduler lists them on registration. */
   onSwarm?: (peers: { id: string; addrs: string[] }[]) => void;
+  /** The scheduler asks this node to cache an object; `reply` answers on the same session. */
+  onPreheat?: (request: Preheat, reply: (message: PeerMessage) => void) => void;
   logger: Logger;
 }
 
@@ -136,6 +144,8 @@ export class SchedulerClient {
       for (;;) {
         const message = await session.channel.read();
         if (message.swarm) this.#options.onSwarm?.(message.swarm.peers);
+        if (message.preheat)
+          this.#options.onPreheat?.(message.preheat, (reply) => this.#send(session, reply));
         const digest = message.taskInfo?.digest ?? message.assignments?.digest ?? message.reset?.digest;
         if (digest) session.listeners.get(digest)?.onMessage(message);
       }

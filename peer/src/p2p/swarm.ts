@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
-import { Bitfield, pieceLayout, type Register } from '@shoal/protocol';
+import { Bitfield, type Preheat, pieceLayout, type Register } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { Registry } from 'prom-client';
 import type { PeerContent } from '../endpoint/context.ts';
@@ -77,6 +77,8 @@ export async function startSwarm(
     metrics: PeerMetrics;
     /** The registry /metrics serves; libp2p's own metrics join it. */
     metricsRegistry?: Registry;
+    /** Caches an object a scheduler asked for; rejects with the reason it could not. */
+    preheat?: (request: Preheat) => Promise<void>;
     logger: Logger;
   },
 ): Promise<Swarm> {
@@ -145,6 +147,18 @@ export async function startSwarm(
     onSwarm: (peers) => {
       for (const peer of peers) swarmPeers.set(peer.id, peer);
       void joinPeers(node, peers, deps.logger);
+    },
+    onPreheat: (request, reply) => {
+      const answer = (ok: boolean, error: string) =>
+        reply({ preheatDone: { job: request.job, digest: request.digest, ok, error } });
+      if (!deps.preheat) return answer(false, 'this node does not preheat');
+      deps.preheat(request).then(
+        () => answer(true, ''),
+        (error: Error) => {
+          deps.logger.warn({ digest: request.digest, err: error.message }, 'preheat failed');
+          answer(false, error.message);
+        },
+      );
     },
   });
   scheduler.start();

@@ -1,11 +1,9 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { credentialsFor, loadDockerConfig, normalizeRegistry } from '@shoal/oci';
+import { normalizeRegistry } from '@shoal/oci';
 import { createLogger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
+import { upstreamCredentials } from '../docker-config.ts';
 import {
   booleanFlag,
   hostPort,
@@ -170,8 +168,7 @@ Then point clients at it, e.g. containerd:
     const logger = createLogger({ level: config.logLevel, name: 'shoal-peer' });
     // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
     const { startPeerDaemon } = await import('@shoal/peer');
-    const dockerConfigPath = config.dockerConfig ?? defaultDockerConfigPath();
-    const dockerConfig = dockerConfigPath ? await loadDockerConfig(dockerConfigPath) : undefined;
+    const credentials = await upstreamCredentials(config.dockerConfig);
     const daemon = await startPeerDaemon(
       {
         registry: config.registry,
@@ -193,17 +190,10 @@ Then point clients at it, e.g. containerd:
           stallTimeoutMs: 30_000,
           ...(config.pskFile ? { pskFile: config.pskFile } : {}),
         },
-        ...(dockerConfig
-          ? { credentials: (registry: string) => credentialsFor(dockerConfig, registry) }
-          : {}),
+        ...(credentials ? { credentials } : {}),
       },
       logger,
     );
     await runUntilSignal(logger, () => daemon.stop());
   });
-}
-
-function defaultDockerConfigPath(): string | undefined {
-  const path = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-  return existsSync(path) ? path : undefined;
 }

@@ -3,7 +3,8 @@ import { createLogger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
-import { hostPort, logLevel, multiaddrList, size } from '../options.ts';
+import { upstreamCredentials } from '../docker-config.ts';
+import { hostPort, logLevel, multiaddrList, registryEndpoints, size } from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
 export const schedulerOptions: readonly OptionSpec[] = [
@@ -44,6 +45,25 @@ export const schedulerOptions: readonly OptionSpec[] = [
     defaultText: '0',
   },
   {
+    key: 'registryEndpoint',
+    arg: '<name=url>',
+    description:
+      'where a registry lives, for resolving images to preheat, e.g. localhost:5000=http://127.0.0.1:5000 (repeatable)',
+    repeatable: true,
+  },
+  {
+    key: 'dockerConfig',
+    arg: '<file>',
+    description: 'docker config.json with upstream credentials, for resolving images to preheat',
+    defaultText: '$DOCKER_CONFIG/config.json or ~/.docker/config.json',
+  },
+  {
+    key: 'preheatSeeds',
+    arg: '<n>',
+    description: 'peers a preheat with scope "seed" asks to fetch the image, spread over zones',
+    defaultText: '2',
+  },
+  {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
@@ -60,6 +80,9 @@ export const schedulerSchema = z.strictObject({
   pieceSize: size
     .refine((v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE), 'expected 0 or 1MiB to 64MiB')
     .default(0),
+  registryEndpoint: registryEndpoints.default({}),
+  dockerConfig: z.string().optional(),
+  preheatSeeds: z.coerce.number().int().min(1).max(1024).default(2),
   logLevel: logLevel.default('info'),
 });
 
@@ -73,6 +96,7 @@ export function registerSchedulerCommand(program: Command): void {
 Examples:
   shoal scheduler --listen /ip4/0.0.0.0/tcp/4600 --http 0.0.0.0:9600 --data-dir /var/lib/shoal-scheduler
   shoal scheduler --psk-file /etc/shoal/swarm.key
+  shoal scheduler --registry-endpoint registry.internal:5000=http://10.0.0.5:5000 --preheat-seeds 3
 Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
     );
   addOptions(command, schedulerOptions);
@@ -81,6 +105,7 @@ Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
     const logger = createLogger({ level: config.logLevel, name: 'shoal-scheduler' });
     // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
     const { startScheduler } = await import('@shoal/scheduler');
+    const credentials = await upstreamCredentials(config.dockerConfig);
     const scheduler = await startScheduler(
       {
         listen: config.listen,
@@ -88,6 +113,9 @@ Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
         dataDir: config.dataDir,
         originRangePieces: config.originRangePieces,
         pieceSize: config.pieceSize,
+        registryEndpoints: config.registryEndpoint,
+        preheatSeeds: config.preheatSeeds,
+        ...(credentials ? { credentials } : {}),
         ...(config.pskFile ? { pskFile: config.pskFile } : {}),
       },
       logger,
