@@ -12,7 +12,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
-import { DigestMismatchError, UpstreamStatusError } from '../task/errors.ts';
+import { DigestMismatchError, UntrustedPiecesError, UpstreamStatusError } from '../task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
@@ -69,6 +69,8 @@ export class Conductor {
         await this.#withoutScheduler(task, origin, session.knownParents());
       }
       await task.finished;
+      // The last pieces' hashes go out before the news that the task is done: they are piece-table entries.
+      session.flushFinalReport();
       line.send({ taskDone: { digest: task.digest, ok: true, error: '', digestMismatch: false } });
     } catch (error) {
       const reason = task.error ?? (error as Error);
@@ -199,7 +201,8 @@ class TaskSession {
         { digest: this.#task.digest, reason: message.reset.reason },
         'scheduler reset the task',
       );
-      this.#done.resolve('fallback');
+      // Its pieces were checked against the table now found poisoned: none may be served or kept.
+      await this.#task.fail(new UntrustedPiecesError(this.#task.digest, message.reset.reason));
     }
   }
 
@@ -390,9 +393,19 @@ class TaskSession {
     }, REPORT_DELAY_MS);
   }
 
+  /** What landed since the last report, with nothing more wanted: the task is complete. */
+  flushFinalReport(): void {
+    clearTimeout(this.#reportTimer);
+    this.#reportTimer = undefined;
+    if (this.#pendingDone.length > 0) this.#sendReport(0);
+  }
+
   #flushReport(): void {
     if (this.#stopped || this.#task.state !== 'downloading') return;
-    const want = Math.max(0, this.#options.downloadSlots - this.#activeFetches - this.#queue.length);
+    this.#sendReport(Math.max(0, this.#options.downloadSlots - this.#activeFetches - this.#queue.length));
+  }
+
+  #sendReport(want: number): void {
     const report = {
       digest: this.#task.digest,
       done: this.#pendingDone,

@@ -17,6 +17,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { BlobTask } from '../task/blob-task.ts';
+import { servedPieceBytes } from '../test-lie.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface PieceServerOptions {
@@ -97,7 +98,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         for (let done = 0; done < length; ) {
           const size = Math.min(SEND_CHUNK, length - done);
           await options.limiter.take(size);
-          const chunk = await source.read(offset + done, size);
+          const chunk = servedPieceBytes(await source.read(offset + done, size), done);
           await sendWithBackpressure(stream, chunk);
           options.onUpload(size);
           done += size;

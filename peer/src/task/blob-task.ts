@@ -4,7 +4,7 @@ import { type PieceLayout, pieceAt, pieceLength, pieceStart } from '@shoal/proto
 import type { BlobStore } from '../store/blob-store.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
-import { DigestMismatchError, TaskAbortedError } from './errors.ts';
+import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
@@ -128,7 +128,7 @@ export class BlobTask {
     }
   }
 
-  /** Fails the task: readers stop with `error`; a wrong blob is discarded, anything else kept for resume. */
+  /** Fails the task: readers stop with `error`; wrong or untrusted pieces are discarded, anything else kept for resume. */
   async fail(error: Error): Promise<void> {
     if (this.#state === 'complete' || this.#state === 'failed') return;
     this.#state = 'failed';
@@ -139,7 +139,8 @@ export class BlobTask {
     this.#notify();
     const partial = this.#partial;
     if (!partial) return;
-    if (error instanceof DigestMismatchError) await this.#store.discardPartial(partial);
+    if (error instanceof DigestMismatchError || error instanceof UntrustedPiecesError)
+      await this.#store.discardPartial(partial);
     else await this.#store.suspendPartial(partial);
   }
 

@@ -7,6 +7,19 @@ export class DigestMismatchError extends Error {
   }
 }
 
+/**
+ * The scheduler found the piece table this download checked its pieces
+ * against to be poisoned: none of the pieces can be trusted, so they are
+ * discarded and the next request starts over.
+ */
+export class UntrustedPiecesError extends Error {
+  readonly code = 'UNTRUSTED_PIECES';
+  constructor(digest: string, reason: string) {
+    super(`pieces of ${digest} cannot be trusted: ${reason}`);
+    this.name = 'UntrustedPiecesError';
+  }
+}
+
 /** Upstream answered with a status the client should see (401 with a challenge, 404, 429...). */
 export class UpstreamStatusError extends Error {
   readonly code = 'UPSTREAM_STATUS';

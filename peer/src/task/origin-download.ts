@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamUnavailableError } from '@shoal/oci';
 import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
+import { originPieceBytes } from '../test-lie.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
@@ -35,7 +36,7 @@ export interface OriginDownloadOptions {
   onBytes?: (bytes: number) => void;
   /** Waits before bytes are taken in, to hold a download rate. */
   pace?: (bytes: number) => Promise<void>;
-  /** A piece fetched here landed, with its sha256 (for the scheduler's piece table). */
+  /** A piece fetched here is written and lands now, with its sha256 (for the scheduler's piece table). */
   onPiece?: (index: number, sha256Hex: string) => void;
 }
 
@@ -104,7 +105,10 @@ export async function downloadFromOrigin(
         while (chunk.length > 0 && position < stopAt) {
           const index = pieceAt(layout, position);
           const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
-          const part = chunk.subarray(0, Math.min(chunk.length, pieceEnd - position));
+          const part = originPieceBytes(
+            chunk.subarray(0, Math.min(chunk.length, pieceEnd - position)),
+            position - pieceStart(layout, index),
+          );
           if (task.has(index)) {
             task.feedHash(position, part);
           } else {
@@ -118,8 +122,9 @@ export async function downloadFromOrigin(
             if (!task.has(index)) {
               await writer.flush();
               const hex = pieceHash.digest('hex');
-              await task.landPiece(index, hex);
+              // Told first: landing the last piece completes the task, and its hash must not miss the last report.
               options.onPiece?.(index, hex);
+              await task.landPiece(index, hex);
             }
             pieceHash = createHash('sha256');
             if (task.state === 'failed' || task.state === 'complete') {

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ociLayoutDigests, skopeoCopyToOci, writeRegistriesConf } from '../fixtures/clients.ts';
+import { type BlobDescription, type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
+import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
+import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
+import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+
+/**
+ * A peer that lies (SHOAL_TEST_LIE, a test-only switch of the peer daemon) in a
+ * swarm of honest ones: wrong bytes against a true piece table, and a piece
+ * table poisoned to match its wrong bytes.
+ */
+
+const ORIGIN = 'registry.invalid:5000';
+const MiB = 1024 * 1024;
+const PIECE_SIZE = MiB;
+
+/** How one GET of a blob ended: whole and right, cut off, or (never acceptable) a clean end of wrong bytes. */
+type Outcome = 'exact' | 'cut' | 'wrong';
+
+function getBlob(peer: RunningPeer, repo: string, blob: BlobDescription): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = httpGet(`${peer.url}/v2/${repo}/blobs/${blob.digest}`, (res) => {
+      const hash = createHash('sha256');
+      let length = 0;
+      res.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        length += chunk.length;
+      });
+      res.on('end', () => {
+        if (res.statusCode !== 200 || length !== blob.size) return resolve('cut');
+        resolve(`sha256:${hash.digest('hex')}` === blob.digest ? 'exact' : 'wrong');
+      });
+      res.on('error', () => resolve('cut'));
+      res.on('aborted', () => resolve('cut'));
+    });
+    req.on('error', () => resolve('cut'));
+    req.setTimeout(120_000, () => req.destroy());
+    req.end();
+  });
+}
+
+/** Every outcome of fetching each blob, retried from scratch after a cut-off (as a client that checks digests would). */
+async function pullBlobs(peer: RunningPeer, repo: string, image: ImageDescription): Promise<Outcome[][]> {
+  return Promise.all(
+    image.blobs.map(async (blob) => {
+      const outcomes: Outcome[] = [];
+      for (let attempt = 0; attempt < 6; attempt++) {
+        const outcome = await getBlob(peer, repo, blob);
+        outcomes.push(outcome);
+        if (outcome !== 'cut') break;
+        await sleep(300);
+      }
+      return outcomes;
+    }),
+  );
+}
+
+function piecesOf(image: ImageDescription): number {
+  return image.blobs.reduce((sum, blob) => sum + Math.ceil(blob.size / PIECE_SIZE), 0);
+}
+
+interface Swarm {
+  proxy: TcpProxy;
+  scheduler: RunningScheduler;
+  liar: RunningPeer;
+  honest: RunningPeer[];
+}
+
+let registry: RunningRegistry | undefined;
+let image: ImageDescription;
+let work = '';
+const swarms: Swarm[] = [];
+
+async function startSwarm(
+  lie: 'pieces' | 'table',
+  honestCount: number,
+  liarArgs: string[] = [],
+): Promise<Swarm> {
+  const proxy = await startTcpProxy({ target: registry!.host, rateBytesPerSecond: 200e6 });
+  const scheduler = await startScheduler({ extraArgs: ['--piece-size', String(PIECE_SIZE)] });
+  const options = {
+    defaultRegistry: ORIGIN,
+    endpoints: { [ORIGIN]: proxy.url },
+    schedulers: scheduler.multiaddrs,
+  };
+  const [liar, ...honest] = await Promise.all([
+    startPeer({ ...options, env: { SHOAL_TEST_LIE: lie }, extraArgs: liarArgs }),
+    ...Array.from({ length: honestCount }, () =>
+      startPeer({ ...options, extraArgs: ['--log-level', 'info'] }),
+    ),
+  ]);
+  const swarm = { proxy, scheduler, liar: liar!, honest };
+  swarms.push(swarm);
+  const count = honestCount + 1;
+  for (let i = 0; i < 100 && (await scheduler.metric('shoal_scheduler_peers')) < count; i++) await sleep(100);
+  assert.equal(await scheduler.metric('shoal_scheduler_peers'), count);
+  return swarm;
+}
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'shoal-e2e-liar-'));
+  [registry, image] = await Promise.all([startRegistry(), layeredImage([16 * MiB, 8 * MiB], 'liar')]);
+  await pushImage(registry.url, 'lies/app', 'v1', image);
+});
+
+after(async () => {
+  for (const swarm of swarms) {
+    await Promise.all([swarm.liar, ...swarm.honest].map((p) => p.stop()));
+    await swarm.scheduler.stop();
+    await swarm.proxy.stop();
+  }
+  await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('a lying peer in the swarm', { timeout: 300_000 }, () => {
+  it('serving wrong bytes: no corrupt byte reaches a client, the liar is blocklisted for the task and then cluster-wide, pieces come from elsewhere', async () => {
+    const { scheduler, liar, honest } = await startSwarm('pieces', 3);
+    const [first, second, third] = honest as [RunningPeer, RunningPeer, RunningPeer];
+    // The liar holds the image first: every piece table entry is true (it came from the origin through it).
+    for (const outcomes of await pullBlobs(liar, 'lies/app', image)) assert.deepEqual(outcomes, ['exact']);
+
+    // Two honest peers pull it at once: one with skopeo by tag, one blob by blob.
+    const conf = await writeRegistriesConf(join(work, 'registries-pieces.conf'), {
+      prefix: ORIGIN,
+      mirror: first.host,
+    });
+    const dest = join(work, 'pieces');
+    const [, direct] = await Promise.all([
+      skopeoCopyToOci({ image: `${ORIGIN}/lies/app:v1`, destDir: dest, registriesConf: conf }),
+      pullBlobs(second, 'lies/app', image),
+    ]);
+    const layout = await ociLayoutDigests(dest, { verify: true });
+    assert.deepEqual(layout.all, [...image.allDigests].sort());
+    // Not even a cut-off: a bad piece is caught before it lands, so clients only ever see right bytes.
+    for (const outcomes of direct) assert.deepEqual(outcomes, ['exact']);
+
+    const lied = await liar.metric('shoal_piece_requests_served_total', { status: 'ok' });
+    assert.ok(lied > 0, 'the liar served pieces');
+    const mismatches =
+      (await first.metric('shoal_pieces_total', { result: 'mismatch' })) +
+      (await second.metric('shoal_pieces_total', { result: 'mismatch' }));
+    assert.ok(mismatches >= 1, 'the honest peers caught the bad pieces');
+    assert.ok(
+      (await scheduler.metric('shoal_scheduler_piece_failures_total', { reason: 'mismatch' })) >= mismatches,
+    );
+    assert.ok((await scheduler.metric('shoal_scheduler_blocklist_events_total', { scope: 'task' })) >= 1);
+    assert.equal(
+      await scheduler.metric('shoal_scheduler_blocklist_events_total', { scope: 'cluster' }),
+      1,
+      'the liar, and only the liar, is blocklisted cluster-wide',
+    );
+    for (const peer of [first, second]) {
+      const landed =
+        (await peer.metric('shoal_pieces_total', { result: 'ok' })) +
+        (await peer.metric('shoal_pieces_total', { result: 'origin' }));
+      assert.ok(landed >= piecesOf(image), 'every piece was fetched again from an honest source');
+    }
+
+    // Blocklisted cluster-wide: a newcomer is never sent to the liar, even though it holds every piece.
+    for (const outcomes of await pullBlobs(third, 'lies/app', image)) assert.deepEqual(outcomes, ['exact']);
+    assert.equal(await third.metric('shoal_pieces_total', { result: 'mismatch' }), 0);
+    assert.equal(await liar.metric('shoal_piece_requests_served_total', { status: 'ok' }), lied);
+  });
+
+  it('poisoning the piece table: the table is detected and dropped, the liar blocklisted, clients never get a wrong blob', async () => {
+    // A slow liar: it is still fetching its share from the origin when the honest peers arrive.
+    const { scheduler, liar, honest } = await startSwarm('table', 3, ['--download-rate', String(4 * MiB)]);
+    const [first, second, newcomer] = honest as [RunningPeer, RunningPeer, RunningPeer];
+    const liarPull = Promise.all(image.blobs.map((blob) => getBlob(liar, 'lies/app', blob)));
+    for (let i = 0; i < 100 && (await scheduler.metric('shoal_scheduler_origin_pieces_total')) < 2; i++)
+      await sleep(50);
+    const pulls = await Promise.all([first, second].map((peer) => pullBlobs(peer, 'lies/app', image)));
+    // Pieces that matched the poisoned table may have streamed before the blob failed its digest
+    // (or the table was found out): such a response is cut off, never ended cleanly, and the retry is exact.
+    for (const outcomes of pulls.flat()) {
+      assert.equal(outcomes.at(-1), 'exact', `attempts: ${outcomes.join(', ')}`);
+      assert.ok(!outcomes.includes('wrong'), 'never a complete body of wrong bytes');
+    }
+    // The liar's own client is cut off: its copy never matches the digest.
+    assert.deepEqual(
+      await liarPull,
+      image.blobs.map(() => 'cut'),
+    );
+    assert.ok(
+      (await scheduler.metric('shoal_scheduler_poisoned_tables_total')) >= 1,
+      'the table was dropped',
+    );
+    assert.ok((await scheduler.metric('shoal_scheduler_blocklist_events_total', { scope: 'task' })) >= 1);
+
+    // The table rebuilt from honest reports serves a newcomer at once, without a bad piece.
+    for (const outcomes of await pullBlobs(newcomer, 'lies/app', image))
+      assert.deepEqual(outcomes, ['exact']);
+    assert.equal(await newcomer.metric('shoal_pieces_total', { result: 'mismatch' }), 0);
+  });
+});
