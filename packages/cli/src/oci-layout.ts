@@ -31,20 +31,29 @@ export class OciLayout {
     this.dir = dir;
   }
 
-  /** Opens `dir` as a layout, creating it; a directory that holds something else is refused. */
-  static async open(dir: string): Promise<OciLayout> {
-    let entries: string[] = [];
+  /** Throws LayoutError when `dir` exists and holds something other than a layout. Creates nothing. */
+  static async check(dir: string): Promise<{ exists: boolean }> {
+    let entries: string[];
     try {
       entries = await readdir(dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { exists: false };
+      if (code === 'ENOTDIR') throw new LayoutError(`${dir} is a file, not a directory for an OCI layout`);
+      throw error;
     }
     if (entries.length > 0 && !entries.includes('oci-layout')) {
       throw new LayoutError(`${dir} is neither empty nor an OCI layout (it has no oci-layout file)`);
     }
+    return { exists: entries.includes('oci-layout') };
+  }
+
+  /** Opens `dir` as a layout, creating it; a directory that holds something else is refused. */
+  static async open(dir: string): Promise<OciLayout> {
+    const { exists } = await OciLayout.check(dir);
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     const layout = new OciLayout(dir);
-    if (!entries.includes('oci-layout')) {
+    if (!exists) {
       await layout.#writeFile('oci-layout', `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
     }
     return layout;

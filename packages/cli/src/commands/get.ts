@@ -19,7 +19,7 @@ import { downloadBlob, hasBlob } from '../blob-download.ts';
 import { ConfigError, type OptionSpec, resolveConfig } from '../config.ts';
 import { upstreamCredentials } from '../docker-config.ts';
 import { formatDuration } from '../durations.ts';
-import { OciLayout } from '../oci-layout.ts';
+import { LayoutError, OciLayout } from '../oci-layout.ts';
 import { booleanFlag } from '../options.ts';
 import { createProgress } from '../progress.ts';
 import { addOptions, configPath } from '../run.ts';
@@ -142,6 +142,10 @@ async function getImage(
   config: GetConfig,
 ): Promise<void> {
   const started = Date.now();
+  // A wrong output directory is a usage error, told before anything is downloaded.
+  await OciLayout.check(config.output).catch((error: Error) => {
+    throw error instanceof LayoutError ? new ConfigError(error.message) : error;
+  });
   const image = await resolveImage(client, upstream, ref.repository, ref.digest ?? ref.tag!, {
     ...(config.platform ? { platform: config.platform } : {}),
   });
