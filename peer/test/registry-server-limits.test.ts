@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamResolver } from '@shoal/oci';
+import { createLogger } from '@shoal/telemetry';
 import type { EndpointContext } from '../src/endpoint/context.ts';
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
@@ -46,7 +47,7 @@ function stalledContext() {
       },
       requestDuration: { observe: noop },
     },
-    logger: { error: noop, warn: noop, info: noop, debug: noop },
+    logger: createLogger({ level: 'silent' }),
   } as unknown as EndpointContext;
   return {
     ctx,

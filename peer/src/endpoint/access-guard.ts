@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Upstream } from '@shoal/oci';
-import { API_VERSION_HEADER, ociErrorBody } from './oci-response.ts';
+import { API_VERSION_HEADER, noteAnsweredError, ociErrorBody } from './oci-response.ts';
 
 /** An answer refusing a client, relayed as is: upstream's status, auth challenge and error body. */
 export interface Refusal {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+  /** Why, when the refusal is shoal's own rather than upstream's (for the log). */
+  reason?: string;
 }
 
 /** What upstream said when asked whether a repository may be read with some (or no) credentials. */
@@ -291,6 +293,7 @@ export function sendRefusal(res: ServerResponse, refusal: Refusal): void {
     res.destroy();
     return;
   }
+  if (refusal.reason) noteAnsweredError(res, refusal.reason);
   res.writeHead(refusal.status, {
     ...API_VERSION_HEADER,
     ...refusal.headers,
@@ -304,15 +307,12 @@ function refuse(refusal: Refusal): AccessDecision {
 }
 
 function unavailable(upstream: Upstream, repository: string): AccessDecision {
+  const reason = `upstream registry ${upstream.registry} is unreachable: cannot check read access to ${repository}`;
   return refuse({
     status: 503,
     headers: { 'content-type': 'application/json' },
-    body: Buffer.from(
-      ociErrorBody(
-        'UNAVAILABLE',
-        `upstream registry ${upstream.registry} is unreachable: cannot check read access to ${repository}`,
-      ),
-    ),
+    body: Buffer.from(ociErrorBody('UNAVAILABLE', reason)),
+    reason,
   });
 }
 

@@ -72,7 +72,11 @@ export async function handleBlob(
     }
     return 'miss';
   }
-  const task = ctx.tasks.join(digest, originSource(ctx.client, upstream, name, digest, authorization));
+  const task = ctx.tasks.join(
+    digest,
+    originSource(ctx.client, upstream, name, digest, authorization),
+    ctx.logger,
+  );
   let size: number;
   try {
     size = (await task.sized).size;

@@ -28,6 +28,19 @@ export function ociErrorBody(code: OciErrorCode | string, message: string): stri
   return JSON.stringify({ errors: [{ code, message, detail: null }] });
 }
 
+/** The message of the error each response answered with, for the request's log line. */
+const answeredErrors = new WeakMap<ServerResponse, string>();
+
+/** Remembers why a response is an error, for the request's log line. */
+export function noteAnsweredError(res: ServerResponse, message: string): void {
+  answeredErrors.set(res, message);
+}
+
+/** Why a response is an error, when shoal answered with one of its own. */
+export function answeredError(res: ServerResponse): string | undefined {
+  return answeredErrors.get(res);
+}
+
 export function sendOciError(
   res: ServerResponse,
   status: number,
@@ -39,6 +52,7 @@ export function sendOciError(
     res.destroy();
     return;
   }
+  noteAnsweredError(res, message);
   const body = ociErrorBody(code, message);
   res.writeHead(status, {
     ...API_VERSION_HEADER,

@@ -6,7 +6,8 @@ import { type Refusal, sendRefusal } from './access-guard.ts';
 import { handleBlob } from './blob-handler.ts';
 import type { EndpointContext } from './context.ts';
 import { handleManifest } from './manifest-handler.ts';
-import { API_VERSION_HEADER, ociErrorBody, sendOciError, statusOf } from './oci-response.ts';
+import { API_VERSION_HEADER, answeredError, ociErrorBody, sendOciError, statusOf } from './oci-response.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
 import { parseRequestUrl, type Route } from './routes.ts';
 import { handleTags } from './tags-handler.ts';
 
@@ -46,6 +47,9 @@ export async function startRegistryServer(
       connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
+      // Every answer carries the request's id, refusals included, so a client's report can be found in the log.
+      const requestId = requestIdFor(req.headers[REQUEST_ID_HEADER]);
+      res.setHeader(REQUEST_ID_HEADER, requestId);
       const client = req.socket.remoteAddress ?? '';
       const count = (inFlight.get(client) ?? 0) + 1;
       if (count > maxPerClient) {
@@ -72,7 +76,7 @@ export async function startRegistryServer(
         if (left > 0) inFlight.set(client, left);
         else inFlight.delete(client);
       });
-      void handleRequest(ctx, req, res);
+      void handleRequest(ctx, req, res, requestId);
     },
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
@@ -95,18 +99,44 @@ export async function startRegistryServer(
   return { server, close: () => closeServer(server) };
 }
 
-async function handleRequest(ctx: EndpointContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Longest URL written to the log. */
+const LOGGED_URL_LENGTH = 512;
+
+async function handleRequest(
+  endpoint: EndpointContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+): Promise<void> {
   const started = performance.now();
+  // The handlers log through the request's own logger: every line about this request carries its id.
+  const log = endpoint.logger.child({ reqId: requestId });
+  const ctx: EndpointContext = { ...endpoint, logger: log };
   let routeName = 'unknown';
   let cache = 'none';
   res.on('close', () => {
+    const ms = performance.now() - started;
     ctx.metrics.requests.inc({
       route: routeName,
       method: req.method ?? '',
       status: String(res.statusCode),
       cache,
     });
-    ctx.metrics.requestDuration.observe({ route: routeName }, (performance.now() - started) / 1000);
+    ctx.metrics.requestDuration.observe({ route: routeName }, ms / 1000);
+    // Headers are never logged: they may hold credentials.
+    const failure = answeredError(res);
+    const line = {
+      method: req.method,
+      url: req.url?.slice(0, LOGGED_URL_LENGTH),
+      status: res.statusCode,
+      route: routeName,
+      cache,
+      ms: Math.round(ms),
+      ...(res.writableFinished ? {} : { cutOff: true }),
+      ...(failure ? { error: failure } : {}),
+    };
+    if (res.statusCode >= 500) log.warn(line, 'request answered with a server error');
+    else log.debug(line, 'request');
   });
   try {
     // Before routing: write methods get 405 on every path, push endpoints like blobs/uploads/ included.

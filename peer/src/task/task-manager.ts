@@ -35,15 +35,19 @@ export class TaskManager {
     return this.#tasks.get(digest);
   }
 
-  /** Joins the running task for `digest`, or starts one fetching from `origin`. */
-  join(digest: Digest, origin: OriginSource): BlobTask {
+  /**
+   * Joins the running task for `digest`, or starts one fetching from `origin`.
+   * A task started here logs through `logger` (the starting request's, so its
+   * lines carry that request's id).
+   */
+  join(digest: Digest, origin: OriginSource, logger: Logger = this.#options.logger): BlobTask {
     const running = this.#tasks.get(digest);
     if (running && running.state !== 'failed') return running;
     // A failed task may still be closing its partial: the new attempt starts once it has.
     const previous = this.#ending.get(digest) ?? Promise.resolve();
     const task = new BlobTask(digest, this.#options.store);
     this.#tasks.set(digest, task);
-    const ended = previous.then(() => this.#run(task, origin));
+    const ended = previous.then(() => this.#run(task, origin, logger));
     this.#ending.set(digest, ended);
     void ended.finally(() => {
       if (this.#ending.get(digest) === ended) this.#ending.delete(digest);
@@ -51,8 +55,8 @@ export class TaskManager {
     return task;
   }
 
-  async #run(task: BlobTask, origin: OriginSource): Promise<void> {
-    const log = this.#options.logger.child({ digest: task.digest });
+  async #run(task: BlobTask, origin: OriginSource, logger: Logger): Promise<void> {
+    const log = logger.child({ digest: task.digest });
     const started = Date.now();
     try {
       await this.#options.runner(task, origin);
