@@ -5,7 +5,13 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ociLayoutDigests, skopeoCopyToOci, writeRegistriesConf } from '../fixtures/clients.ts';
 import { request } from '../fixtures/http.ts';
-import { type ImageDescription, layeredImage, multiArchImage, pushImage } from '../fixtures/images.ts';
+import {
+  type ImageDescription,
+  layeredImage,
+  multiArchImage,
+  pushImage,
+  smallImage,
+} from '../fixtures/images.ts';
 import { CommandError, run } from '../fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
 import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
@@ -56,16 +62,19 @@ describe('shoal preheat: peers fetch an image before anyone pulls it', { timeout
   const peers: RunningPeer[] = [];
   let multi: ImageDescription;
   let layered: ImageDescription;
+  let small: ImageDescription;
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'shoal-e2e-preheat-'));
-    [registry, multi, layered] = await Promise.all([
+    [registry, multi, layered, small] = await Promise.all([
       startRegistry(),
       multiArchImage('preheat'),
       layeredImage([10 * MiB, 3 * MiB], 'preheat'),
+      smallImage('preheat'),
     ]);
     await pushImage(registry.url, 'preheat/multi', 'v1', multi);
     await pushImage(registry.url, 'preheat/layered', 'v1', layered);
+    await pushImage(registry.url, 'preheat/small', 'v1', small);
     // Every byte the origin sends passes through this proxy, which counts them.
     proxy = await startTcpProxy({ target: registry.host });
     scheduler = await startScheduler({ extraArgs: ['--registry-endpoint', `${ORIGIN}=${proxy.url}`] });
@@ -161,6 +170,27 @@ describe('shoal preheat: peers fetch an image before anyone pulls it', { timeout
     const unreachable = await shoal(['preheat', 'alpine', '--scheduler-http', 'http://127.0.0.1:1']);
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach the scheduler at http:\/\/127\.0\.0\.1:1/);
+  });
+
+  it("scope seed: two peers (the scheduler's --preheat-seeds default) fetch the image, the others nothing", async () => {
+    const taken = await Promise.all(peers.map((p) => p.metric('shoal_downloaded_bytes_total')));
+    const result = await shoal([
+      'preheat',
+      `${ORIGIN}/preheat/small:v1`,
+      '--scheduler-http',
+      scheduler!.adminUrl,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /on 2 peers: 4 blobs and 1 manifest, /);
+    const view = await job(jobIdOf(result.stdout));
+    assert.equal(view.state, 'succeeded');
+    assert.equal(view.peers.length, 2);
+    const seeded = new Set(view.peers.map((p) => p.id));
+    for (const [i, peer] of peers.entries()) {
+      const grew = (await peer.metric('shoal_downloaded_bytes_total')) - taken[i]!;
+      if (seeded.has(peer.peerId)) assert.equal(grew, small.totalBlobBytes, `seed ${i} fetched the image`);
+      else assert.equal(grew, 0, `peer ${i} was left alone`);
+    }
   });
 
   it('scope all: every peer ends up holding every manifest and blob, the origin sending each blob about once', async () => {

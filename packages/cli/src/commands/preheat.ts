@@ -139,9 +139,7 @@ async function preheat(image: string, config: PreheatConfig): Promise<void> {
         throw new Error(`the scheduler answered ${answer.status} for job ${id}: ${answer.error}`);
       }
       const job = answer.body as JobView;
-      if (job.state === 'running') {
-        progress.update(job.bytes.done, job.bytes.total, describeProgress(job));
-      }
+      if (job.state !== 'pending') progress.update(job.bytes.done, job.bytes.total, describeProgress(job));
       if (job.state === 'succeeded' || job.state === 'failed') {
         progress.stop();
         report(job, Date.now() - started);
@@ -161,8 +159,11 @@ async function preheat(image: string, config: PreheatConfig): Promise<void> {
 }
 
 function describeProgress(job: JobView): string {
-  const peers = job.peers.length;
-  return `${job.blobs.done}/${job.blobs.total} blobs on ${peers} peer${peers === 1 ? '' : 's'}`;
+  return `${job.blobs.done}/${job.blobs.total} blobs on ${count(job.peers.length, 'peer')}`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** The final summary; a failed job throws, so the command exits 1. */
@@ -170,11 +171,11 @@ function report(job: JobView, elapsedMs: number): void {
   const peers = job.peers.length;
   const what = `${job.image}${job.digest ? ` (${job.digest}${job.platform ? `, ${job.platform}` : ''})` : ''}`;
   if (job.state === 'succeeded') {
-    const perPeer = peers > 0 ? job.bytes.total / peers : 0;
+    const each = Math.max(peers, 1);
     process.stdout.write(
-      `preheated ${what} on ${peers} peer${peers === 1 ? '' : 's'}: ` +
-        `${job.blobs.total / Math.max(peers, 1)} blobs and ${job.manifests.total / Math.max(peers, 1)} manifests, ` +
-        `${formatSize(perPeer)} per peer, in ${formatDuration(elapsedMs)}\n`,
+      `preheated ${what} on ${count(peers, 'peer')}: ` +
+        `${count(job.blobs.total / each, 'blob')} and ${count(job.manifests.total / each, 'manifest')}, ` +
+        `${formatSize(job.bytes.total / each)} per peer, in ${formatDuration(elapsedMs)}\n`,
     );
     return;
   }
