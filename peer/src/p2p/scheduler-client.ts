@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -11,6 +12,7 @@ import {
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import { pickScheduler } from './scheduler-pick.ts';
+import { dnsNameOf, expandTarget, type ResolvedAddress, type SchedulerTarget } from './scheduler-targets.ts';
 
 type Channel = ReturnType<typeof messageChannel<SchedulerMessage, PeerMessage>>;
 
@@ -28,7 +30,10 @@ export interface TaskLine {
 }
 
 interface Session {
+  /** the target's key */
   address: string;
+  /** the scheduler's peer id: what digests are hashed to, however a peer names the scheduler */
+  schedulerId: string;
   /** the stream ended; listeners were told */
   closed: boolean;
   channel: Channel;
@@ -37,10 +42,34 @@ interface Session {
   listeners: Map<string, TaskListener>;
 }
 
+/** Resolves a host name to its addresses (node:dns lookup() with `all`). */
+export type HostLookup = (name: string, family: 0 | 4 | 6) => Promise<ResolvedAddress[]>;
+
+/** getaddrinfo: /etc/hosts, then DNS with the resolver's search domains, as every other program on the node. */
+export const systemLookup: HostLookup = (name, family) => lookup(name, { all: true, family });
+
+/** Names are resolved again this often, so that new scheduler instances are found. */
+export const RESOLVE_INTERVAL_MS = 30_000;
+/** A failed connection asks for an early resolution, at most this often. */
+const MIN_RESOLVE_GAP_MS = 1_000;
+
+/** Errors meaning the name has no address now (as opposed to a resolver that could not answer). */
+const NAME_HAS_NO_ADDRESS = new Set(['ENOTFOUND', 'ENODATA']);
+
+interface TargetState {
+  target: SchedulerTarget;
+  /** no longer resolved: its session may finish, but is not reopened */
+  retired: boolean;
+}
+
 export interface SchedulerClientOptions {
   node: ShoalNode;
-  /** scheduler multiaddrs, with or without /p2p/<id> */
+  /** scheduler multiaddrs, with or without /p2p/<id>; /dns4, /dns6 and /dns names are resolved here */
   addresses: string[];
+  /** Host name resolution; systemLookup by default. */
+  lookup?: HostLookup;
+  /** How often names are resolved again; RESOLVE_INTERVAL_MS by default. */
+  resolveIntervalMs?: number;
   /** Register message sent on every (re)connection: addresses, labels, slots, holdings. */
   registration: () => Promise<Register>;
   /** Other peers of the swarm, as the scheduler lists them on registration. */
@@ -51,32 +80,46 @@ export interface SchedulerClientOptions {
 }
 
 /**
- * Keeps one long-lived stream to each configured scheduler, re-registering on
- * reconnect, and routes messages by digest to the task that opened them.
+ * Keeps one long-lived stream to each scheduler, re-registering on reconnect,
+ * and routes messages by digest to the task that opened them. A name stands
+ * for every scheduler it resolves to (see scheduler-targets.ts); names are
+ * resolved again periodically and after a failed connection, so that new
+ * instances are joined and replaced ones dropped.
  */
 export class SchedulerClient {
   readonly #options: SchedulerClientOptions;
+  readonly #lookup: HostLookup;
   readonly #sessions = new Map<string, Session>();
+  readonly #targets = new Map<string, TargetState>();
+  /** per configured name, the targets it last resolved to, and the last resolution error */
+  readonly #lastTargets = new Map<string, SchedulerTarget[]>();
+  readonly #lastErrors = new Map<string, string>();
+  #wakeResolver: (() => void) | undefined;
   #stopped = false;
   readonly #abort = new AbortController();
 
   constructor(options: SchedulerClientOptions) {
     this.#options = options;
+    this.#lookup = options.lookup ?? systemLookup;
   }
 
   start(): void {
-    for (const address of this.#options.addresses) void this.#maintain(address);
+    void this.#watchNames();
   }
 
+  /** Schedulers with an open session. */
   get connected(): number {
-    return this.#sessions.size;
+    return new Set([...this.#sessions.values()].map((s) => s.schedulerId)).size;
   }
 
   /** Opens a line for a task with the scheduler responsible for its digest, or undefined when none is connected. */
   openTask(digest: string, listener: TaskListener): TaskLine | undefined {
-    const address = pickScheduler(digest, [...this.#sessions.keys()]);
-    const session = address ? this.#sessions.get(address) : undefined;
-    if (!session || session.closed || session.stream.status !== 'open') return undefined;
+    const sessions = [...this.#sessions.values()];
+    const schedulerId = pickScheduler(digest, [...new Set(sessions.map((s) => s.schedulerId))]);
+    const session = sessions.find(
+      (s) => s.schedulerId === schedulerId && !s.closed && s.stream.status === 'open',
+    );
+    if (!session) return undefined;
     session.listeners.set(digest, listener);
     return {
       send: (message) => this.#send(session, message),
@@ -89,6 +132,7 @@ export class SchedulerClient {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
+    this.#wakeResolver?.();
     for (const session of this.#sessions.values()) await session.stream.close().catch(() => {});
   }
 
@@ -98,16 +142,84 @@ export class SchedulerClient {
       .catch((error: Error) => session.stream.abort(error));
   }
 
-  async #maintain(address: string): Promise<void> {
-    let delay = 250;
+  /** Resolves the configured names now, then again every interval or sooner after a failure. */
+  async #watchNames(): Promise<void> {
+    const watched = this.#options.addresses.some((address) => dnsNameOf(address) !== undefined);
     while (!this.#stopped) {
+      await this.#resolveTargets();
+      if (!watched || this.#stopped) return;
+      const wait = new AbortController();
+      this.#wakeResolver = () => wait.abort();
+      await sleep(this.#options.resolveIntervalMs ?? RESOLVE_INTERVAL_MS, undefined, {
+        signal: AbortSignal.any([wait.signal, this.#abort.signal]),
+      }).catch(() => {});
+      this.#wakeResolver = undefined;
+      await sleep(MIN_RESOLVE_GAP_MS, undefined, { signal: this.#abort.signal }).catch(() => {});
+    }
+  }
+
+  /** Starts a session loop for every new target and retires the targets no longer resolved. */
+  async #resolveTargets(): Promise<void> {
+    const current = new Map<string, SchedulerTarget>();
+    for (const address of this.#options.addresses) {
+      for (const target of await this.#targetsOf(address)) current.set(target.key, target);
+    }
+    if (this.#stopped) return;
+    for (const [key, target] of current) {
+      const state = this.#targets.get(key);
+      if (state) {
+        state.target = target;
+        state.retired = false;
+        continue;
+      }
+      const fresh: TargetState = { target, retired: false };
+      this.#targets.set(key, fresh);
+      void this.#maintain(key, fresh);
+    }
+    for (const [key, state] of this.#targets) if (!current.has(key)) state.retired = true;
+  }
+
+  async #targetsOf(address: string): Promise<SchedulerTarget[]> {
+    const dns = dnsNameOf(address);
+    if (!dns) return expandTarget(address, []);
+    const log = this.#options.logger;
+    let targets: SchedulerTarget[];
+    try {
+      targets = expandTarget(address, await this.#lookup(dns.name, dns.family));
+      this.#lastErrors.delete(address);
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      // Said once per new error: a broken name is retried every few seconds.
+      const level = this.#lastErrors.get(address) === message ? 'debug' : 'warn';
+      this.#lastErrors.set(address, message);
+      log[level]({ scheduler: address, err: message }, 'cannot resolve the scheduler name');
+      // A resolver that did not answer says nothing about the schedulers: keep what the name gave before.
+      if (!NAME_HAS_NO_ADDRESS.has(code ?? '')) return this.#lastTargets.get(address) ?? [];
+      targets = [];
+    }
+    const before = this.#lastTargets.get(address);
+    const keys = (list: SchedulerTarget[] | undefined) => JSON.stringify(list?.map((t) => t.addrs));
+    if (keys(before) !== keys(targets)) {
+      log.info({ scheduler: address, resolved: targets.flatMap((t) => t.addrs) }, 'scheduler name resolved');
+    }
+    this.#lastTargets.set(address, targets);
+    return targets;
+  }
+
+  async #maintain(address: string, state: TargetState): Promise<void> {
+    let delay = 250;
+    while (!this.#stopped && !state.retired) {
       try {
-        const stream = await this.#options.node.dialProtocol(multiaddr(address), SCHEDULER_PROTOCOL, {
-          signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(10_000)]),
-        });
+        const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(10_000)]);
+        const connection = await this.#options.node.dial(
+          state.target.addrs.map((a) => multiaddr(a)),
+          { signal },
+        );
+        const stream = await connection.newStream(SCHEDULER_PROTOCOL, { signal });
         const channel = messageChannel(stream, SchedulerMessage, PeerMessage);
         const session: Session = {
           address,
+          schedulerId: connection.remotePeer.toString(),
           closed: false,
           channel,
           stream,
@@ -116,7 +228,10 @@ export class SchedulerClient {
         };
         await channel.write({ register: await this.#options.registration() });
         this.#sessions.set(address, session);
-        this.#options.logger.info({ scheduler: address }, 'connected to scheduler');
+        this.#options.logger.info(
+          { scheduler: address, schedulerId: session.schedulerId },
+          'connected to scheduler',
+        );
         delay = 250;
         await this.#readLoop(session);
       } catch (error) {
@@ -125,6 +240,8 @@ export class SchedulerClient {
           { scheduler: address, err: (error as Error).message },
           'scheduler connection failed',
         );
+        // The instance may be gone and another may have taken its place.
+        this.#wakeResolver?.();
       }
       const session = this.#sessions.get(address);
       if (session) {
@@ -133,10 +250,11 @@ export class SchedulerClient {
         this.#options.logger.warn({ scheduler: address }, 'lost scheduler connection');
         for (const listener of session.listeners.values()) listener.onDisconnect();
       }
-      if (this.#stopped) return;
+      if (this.#stopped || state.retired) break;
       await sleep(delay, undefined, { signal: this.#abort.signal }).catch(() => {});
       delay = Math.min(delay * 2, 5_000);
     }
+    if (this.#targets.get(address) === state) this.#targets.delete(address);
   }
 
   async #readLoop(session: Session): Promise<void> {
