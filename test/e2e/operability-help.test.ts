@@ -20,7 +20,15 @@ async function shoal(
 
 describe('shoal --help', { timeout: 120_000 }, () => {
   it('every command has examples and documents the exit codes', async () => {
-    const commands = [[], ['peer'], ['scheduler'], ['containerd-config'], ['preheat'], ['get']];
+    const commands = [
+      [],
+      ['peer'],
+      ['scheduler'],
+      ['all-in-one'],
+      ['containerd-config'],
+      ['preheat'],
+      ['get'],
+    ];
     const results = await Promise.all(commands.map((c) => shoal([...c, '--help'])));
     for (const [i, { code, stdout }] of results.entries()) {
       const what = `shoal ${commands[i]!.join(' ')} --help`;

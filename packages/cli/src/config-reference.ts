@@ -1,3 +1,4 @@
+import { allInOneOptions } from './commands/all-in-one.ts';
 import { containerdConfigOptions } from './commands/containerd-config.ts';
 import { getOptions } from './commands/get.ts';
 import { peerOptions } from './commands/peer.ts';
@@ -18,6 +19,11 @@ export interface CommandReference {
 export const COMMAND_REFERENCES: readonly CommandReference[] = [
   { command: 'peer', summary: 'the peer daemon on every node', options: peerOptions },
   { command: 'scheduler', summary: 'the piece scheduler', options: schedulerOptions },
+  {
+    command: 'all-in-one',
+    summary: 'a scheduler and a peer in one process, for one machine',
+    options: allInOneOptions,
+  },
   {
     command: 'containerd-config',
     summary: "writes containerd's hosts.toml files",

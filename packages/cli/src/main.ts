@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAllInOneCommand } from './commands/all-in-one.ts';
 import { registerContainerdConfigCommand } from './commands/containerd-config.ts';
 import { registerGetCommand } from './commands/get.ts';
 import { registerPeerCommand } from './commands/peer.ts';
@@ -32,6 +33,7 @@ const program = new Command()
 Examples:
   shoal peer --registry 127.0.0.1:5050 --default-registry docker.io
   shoal scheduler --listen /ip4/0.0.0.0/tcp/4600 --http 0.0.0.0:9600
+  shoal all-in-one --default-registry docker.io
   shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050
   shoal preheat docker.io/library/alpine:3.20 --scheduler-http http://127.0.0.1:9600 --scope all
   shoal get docker.io/library/alpine:3.20 -o ./alpine
@@ -40,6 +42,7 @@ Examples:
   .addHelpText('afterAll', EXIT_CODES_HELP);
 registerPeerCommand(program);
 registerSchedulerCommand(program);
+registerAllInOneCommand(program);
 registerContainerdConfigCommand(program);
 registerPreheatCommand(program);
 registerGetCommand(program);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { allInOneSchema } from '../src/commands/all-in-one.ts';
 import { containerdConfigSchema } from '../src/commands/containerd-config.ts';
 import { getSchema } from '../src/commands/get.ts';
 import { peerSchema } from '../src/commands/peer.ts';
@@ -34,6 +35,7 @@ describe('configuration reference', () => {
     const schemas: Record<string, { shape: Record<string, unknown> }> = {
       peer: peerSchema,
       scheduler: schedulerSchema,
+      'all-in-one': allInOneSchema,
       'containerd-config': containerdConfigSchema,
       preheat: preheatSchema,
       get: getSchema,

@@ -1,5 +1,6 @@
 import { normalizeRegistry } from '@shoal/oci';
-import { createLogger } from '@shoal/telemetry';
+import type { PeerDaemon } from '@shoal/peer';
+import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
@@ -166,34 +167,39 @@ Then point clients at it, e.g. containerd:
   command.action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig(peerSchema, peerOptions, flags, process.env, configPath(flags));
     const logger = createLogger({ level: config.logLevel, name: 'shoal-peer' });
-    // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
-    const { startPeerDaemon } = await import('@shoal/peer');
-    const credentials = await upstreamCredentials(config.dockerConfig);
-    const daemon = await startPeerDaemon(
-      {
-        registry: config.registry,
-        http: config.http,
-        dataDir: config.dataDir,
-        registryEndpoints: config.registryEndpoint,
-        defaultRegistry: config.defaultRegistry,
-        cacheSize: config.cacheSize,
-        serveStaleTags: config.staleTags,
-        swarm: {
-          listen: config.listen,
-          schedulers: config.scheduler,
-          labels: config.label,
-          uploadSlots: config.uploadSlots,
-          downloadSlots: config.downloadSlots,
-          downloadRate: config.downloadRate,
-          uploadRate: config.uploadRate,
-          pieceTimeoutMs: 15_000,
-          stallTimeoutMs: 30_000,
-          ...(config.pskFile ? { pskFile: config.pskFile } : {}),
-        },
-        ...(credentials ? { credentials } : {}),
-      },
-      logger,
-    );
+    const daemon = await launchPeer(config, logger);
     await runUntilSignal(logger, () => daemon.stop());
   });
+}
+
+/** Starts a peer daemon from a resolved configuration (`shoal peer`, `shoal all-in-one`). */
+export async function launchPeer(config: PeerConfig, logger: Logger): Promise<PeerDaemon> {
+  // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
+  const { startPeerDaemon } = await import('@shoal/peer');
+  const credentials = await upstreamCredentials(config.dockerConfig);
+  return startPeerDaemon(
+    {
+      registry: config.registry,
+      http: config.http,
+      dataDir: config.dataDir,
+      registryEndpoints: config.registryEndpoint,
+      defaultRegistry: config.defaultRegistry,
+      cacheSize: config.cacheSize,
+      serveStaleTags: config.staleTags,
+      swarm: {
+        listen: config.listen,
+        schedulers: config.scheduler,
+        labels: config.label,
+        uploadSlots: config.uploadSlots,
+        downloadSlots: config.downloadSlots,
+        downloadRate: config.downloadRate,
+        uploadRate: config.uploadRate,
+        pieceTimeoutMs: 15_000,
+        stallTimeoutMs: 30_000,
+        ...(config.pskFile ? { pskFile: config.pskFile } : {}),
+      },
+      ...(credentials ? { credentials } : {}),
+    },
+    logger,
+  );
 }

@@ -1,5 +1,6 @@
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE } from '@shoal/protocol';
-import { createLogger } from '@shoal/telemetry';
+import type { RunningScheduler } from '@shoal/scheduler';
+import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
@@ -103,23 +104,30 @@ Peers then use: shoal peer --scheduler /dns4/<scheduler-host>/tcp/4600`,
   command.action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig(schedulerSchema, schedulerOptions, flags, process.env, configPath(flags));
     const logger = createLogger({ level: config.logLevel, name: 'shoal-scheduler' });
-    // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
-    const { startScheduler } = await import('@shoal/scheduler');
-    const credentials = await upstreamCredentials(config.dockerConfig);
-    const scheduler = await startScheduler(
-      {
-        listen: config.listen,
-        http: config.http,
-        dataDir: config.dataDir,
-        originRangePieces: config.originRangePieces,
-        pieceSize: config.pieceSize,
-        registryEndpoints: config.registryEndpoint,
-        preheatSeeds: config.preheatSeeds,
-        ...(credentials ? { credentials } : {}),
-        ...(config.pskFile ? { pskFile: config.pskFile } : {}),
-      },
-      logger,
-    );
+    const scheduler = await launchScheduler(config, logger);
     await runUntilSignal(logger, () => scheduler.stop());
   });
+}
+
+export type SchedulerSettings = z.output<typeof schedulerSchema>;
+
+/** Starts a scheduler from a resolved configuration (`shoal scheduler`, `shoal all-in-one`). */
+export async function launchScheduler(config: SchedulerSettings, logger: Logger): Promise<RunningScheduler> {
+  // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
+  const { startScheduler } = await import('@shoal/scheduler');
+  const credentials = await upstreamCredentials(config.dockerConfig);
+  return startScheduler(
+    {
+      listen: config.listen,
+      http: config.http,
+      dataDir: config.dataDir,
+      originRangePieces: config.originRangePieces,
+      pieceSize: config.pieceSize,
+      registryEndpoints: config.registryEndpoint,
+      preheatSeeds: config.preheatSeeds,
+      ...(credentials ? { credentials } : {}),
+      ...(config.pskFile ? { pskFile: config.pskFile } : {}),
+    },
+    logger,
+  );
 }
