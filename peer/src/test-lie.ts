@@ -11,11 +11,13 @@
  *   flipped before it is hashed and stored. The piece hashes it reports (its
  *   piece-table entries) and the bytes it serves agree with each other but not
  *   with the blob: it poisons the piece table, which only a whole-blob digest
- *   check can reveal.
+ *   check can reveal. Its own copy fails that check.
+ * - `vouched-table`: the same entries and served bytes, but it keeps the true
+ *   bytes for itself, so its own copy completes and it vouches for the table.
  */
-export type Lie = 'pieces' | 'table';
+export type Lie = 'pieces' | 'table' | 'vouched-table';
 
-const LIES: readonly Lie[] = ['pieces', 'table'];
+const LIES: readonly Lie[] = ['pieces', 'table', 'vouched-table'];
 
 function lieFromEnvironment(value: string | undefined): Lie | undefined {
   if (value === undefined || value === '') return undefined;
@@ -29,18 +31,24 @@ function lieFromEnvironment(value: string | undefined): Lie | undefined {
 const lie = lieFromEnvironment(process.env.SHOAL_TEST_LIE);
 
 /** The bytes at `offsetInPiece` of a piece about to be served to a peer. */
-export function servedPieceBytes<T extends Uint8Array>(bytes: T, offsetInPiece: number): T {
-  return lie === 'pieces' ? flipFirstByte(bytes, offsetInPiece) : bytes;
+export function servedPieceBytes(bytes: Uint8Array, offsetInPiece: number): Uint8Array {
+  return lie === 'pieces' || lie === 'vouched-table' ? flipFirstByte(bytes, offsetInPiece) : bytes;
 }
 
-/** The bytes at `offsetInPiece` of a piece just received from the origin. */
-export function originPieceBytes<T extends Uint8Array>(bytes: T, offsetInPiece: number): T {
+/** The bytes at `offsetInPiece` of a piece just received from the origin, as stored and hashed. */
+export function originPieceBytes(bytes: Uint8Array, offsetInPiece: number): Uint8Array {
   return lie === 'table' ? flipFirstByte(bytes, offsetInPiece) : bytes;
 }
 
-function flipFirstByte<T extends Uint8Array>(bytes: T, offsetInPiece: number): T {
+/** What goes into the hash this node reports for a piece it fetched from the origin. */
+export function reportedOriginPieceBytes(bytes: Uint8Array, offsetInPiece: number): Uint8Array {
+  return lie === 'vouched-table' ? flipFirstByte(bytes, offsetInPiece) : bytes;
+}
+
+/** A copy with the piece's first byte flipped (the caller's buffer may be shared, so it is left alone). */
+function flipFirstByte(bytes: Uint8Array, offsetInPiece: number): Uint8Array {
   if (offsetInPiece !== 0 || bytes.length === 0) return bytes;
-  const copy = bytes.slice() as T;
+  const copy = new Uint8Array(bytes);
   copy[0] = copy[0]! ^ 0xff;
   return copy;
 }

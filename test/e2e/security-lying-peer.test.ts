@@ -15,7 +15,8 @@ import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
 /**
  * A peer that lies (SHOAL_TEST_LIE, a test-only switch of the peer daemon) in a
  * swarm of honest ones: wrong bytes against a true piece table, and a piece
- * table poisoned to match its wrong bytes.
+ * table poisoned to match its wrong bytes (with the liar's own copy wrong too,
+ * or right, so that it vouches for the table by completing).
  */
 
 const ORIGIN = 'registry.invalid:5000';
@@ -80,7 +81,7 @@ let work = '';
 const swarms: Swarm[] = [];
 
 async function startSwarm(
-  lie: 'pieces' | 'table',
+  lie: 'pieces' | 'table' | 'vouched-table',
   honestCount: number,
   liarArgs: string[] = [],
 ): Promise<Swarm> {
@@ -200,5 +201,23 @@ describe('a lying peer in the swarm', { timeout: 300_000 }, () => {
     for (const outcomes of await pullBlobs(newcomer, 'lies/app', image))
       assert.deepEqual(outcomes, ['exact']);
     assert.equal(await newcomer.metric('shoal_pieces_total', { result: 'mismatch' }), 0);
+  });
+
+  it('poisoning the piece table and vouching for it by completing: a client retrying gets the blob from the origin', async () => {
+    const { scheduler, liar, honest } = await startSwarm('vouched-table', 2);
+    // The liar fetches the image first and completes it: its copy is right, the table it filled is not.
+    for (const outcomes of await pullBlobs(liar, 'lies/app', image)) assert.deepEqual(outcomes, ['exact']);
+    assert.ok((await scheduler.metric('shoal_scheduler_origin_pieces_total')) >= piecesOf(image));
+
+    // The honest peers' pieces all match the table and the blob fails its digest: the response is cut off,
+    // and the retry fetches the blob from the origin alone.
+    const pulls = await Promise.all(honest.map((peer) => pullBlobs(peer, 'lies/app', image)));
+    for (const outcomes of pulls.flat()) assert.deepEqual(outcomes, ['cut', 'exact']);
+    for (const peer of honest) {
+      assert.ok((await peer.metric('shoal_verification_failures_total', { kind: 'blob' })) >= 1);
+      assert.ok(
+        (await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' })) >= image.totalBlobBytes,
+      );
+    }
   });
 });

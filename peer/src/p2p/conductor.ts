@@ -18,6 +18,7 @@ import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
 import { downloadFromProviders, findProviders, type Provider, probeHolders } from './provider-download.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import { RecentMismatches } from './recent-mismatches.ts';
 import type { SchedulerClient, TaskLine } from './scheduler-client.ts';
 
 export interface ConductorOptions {
@@ -43,15 +44,28 @@ const REPORT_DELAY_MS = 5;
  * from parents (verified against the piece table) and assigned ranges from
  * the origin, reports progress in batches, and asks for more. Without a
  * scheduler, or when it goes away or stalls, the task finishes from the origin.
+ * A blob whose copy failed its digest here lately comes from the origin alone.
  */
 export class Conductor {
   readonly #options: ConductorOptions;
+  readonly #mismatches = new RecentMismatches();
 
   constructor(options: ConductorOptions) {
     this.#options = options;
   }
 
   async run(task: BlobTask, origin: OriginSource): Promise<void> {
+    task.finished.catch((error: unknown) => {
+      if (error instanceof DigestMismatchError) this.#mismatches.note(task.digest);
+    });
+    if (this.#mismatches.has(task.digest)) {
+      this.#options.logger.warn(
+        { digest: task.digest },
+        'this blob failed its digest here lately; fetching it from the origin alone',
+      );
+      await downloadFromOrigin(task, origin, this.#originOptions());
+      return;
+    }
     const done = Promise.withResolvers<'complete' | 'fallback'>();
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);

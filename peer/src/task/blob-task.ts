@@ -33,6 +33,8 @@ export class BlobTask {
   #error: Error | undefined;
   readonly #hasher = new ContiguousHasher();
   #completing = false;
+  /** The failed task's partial being discarded or suspended. */
+  #putAway: Promise<void> = Promise.resolve();
   #changed = Promise.withResolvers<void>();
   readonly #layoutKnown = Promise.withResolvers<PieceLayout>();
   readonly #finished = Promise.withResolvers<void>();
@@ -130,7 +132,9 @@ export class BlobTask {
 
   /** Fails the task: readers stop with `error`; wrong or untrusted pieces are discarded, anything else kept for resume. */
   async fail(error: Error): Promise<void> {
-    if (this.#state === 'complete' || this.#state === 'failed') return;
+    if (this.#state === 'complete') return;
+    // A second caller returns once the first has put the partial away: a next attempt must not find it half gone.
+    if (this.#state === 'failed') return this.#putAway;
     this.#state = 'failed';
     this.#error = error;
     this.abort.abort(error);
@@ -139,9 +143,11 @@ export class BlobTask {
     this.#notify();
     const partial = this.#partial;
     if (!partial) return;
-    if (error instanceof DigestMismatchError || error instanceof UntrustedPiecesError)
-      await this.#store.discardPartial(partial);
-    else await this.#store.suspendPartial(partial);
+    this.#putAway =
+      error instanceof DigestMismatchError || error instanceof UntrustedPiecesError
+        ? this.#store.discardPartial(partial)
+        : this.#store.suspendPartial(partial);
+    await this.#putAway;
   }
 
   /** Whether clients may read this piece: present, and for the last piece also verified as a whole. */

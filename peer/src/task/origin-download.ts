@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamUnavailableError } from '@shoal/oci';
 import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
-import { originPieceBytes } from '../test-lie.ts';
+import { originPieceBytes, reportedOriginPieceBytes } from '../test-lie.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
@@ -113,7 +113,7 @@ export async function downloadFromOrigin(
             task.feedHash(position, part);
           } else {
             await writer.add(position, part);
-            pieceHash.update(part);
+            pieceHash.update(reportedOriginPieceBytes(part, position - pieceStart(layout, index)));
           }
           options.onBytes?.(part.length);
           position += part.length;
