@@ -7,11 +7,11 @@ import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } 
 import { ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
-import { tls } from '@libp2p/tls';
 import { DHT_PROTOCOL_PREFIX } from '@shoal/protocol';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { Registry } from 'prom-client';
 import { libp2pMetrics } from './libp2p-metrics.ts';
+import { socketTls } from './socket-tls.ts';
 
 export interface ShoalNodeOptions {
   privateKey: PrivateKey;
@@ -55,7 +55,7 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
-    connectionEncrypters: [tls(), noise()],
+    connectionEncrypters: [socketTls(), noise()],
     streamMuxers: [
       yamux({
         maxInboundStreams: options.maxInboundStreams ?? 256,

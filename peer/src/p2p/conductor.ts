@@ -66,6 +66,8 @@ export class Conductor {
       await downloadFromOrigin(task, origin, this.#originOptions());
       return;
     }
+    // Pieces from peers land out of order: the whole-blob hash reads them back on another thread.
+    task.offloadHashing();
     const done = Promise.withResolvers<'complete' | 'fallback'>();
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);
@@ -313,11 +315,11 @@ class TaskSession {
         limiter: this.#options.downloadLimiter,
         onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'peer' }, bytes),
       });
-      if (this.#stopped || task.has(assignment.index) || task.state !== 'downloading') return;
-      let offset = pieceStart(layout, assignment.index);
-      for (const chunk of piece.chunks) {
-        await task.write(offset, chunk);
-        offset += chunk.length;
+      try {
+        if (this.#stopped || task.has(assignment.index) || task.state !== 'downloading') return;
+        await task.writeChunks(pieceStart(layout, assignment.index), piece.chunks);
+      } finally {
+        piece.release();
       }
       await task.landPiece(assignment.index, piece.sha256Hex);
       timer();

@@ -4,6 +4,7 @@ import { byteStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
 import { MAX_PIECE_SIZE, PIECE_PROTOCOL, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
+import { BufferPool } from './buffer-pool.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export class PieceFetchError extends Error {
@@ -16,7 +17,10 @@ export class PieceFetchError extends Error {
 }
 
 export interface FetchedPiece {
+  /** The piece's bytes, in order; valid until release(). */
   chunks: Uint8Array[];
+  /** Gives the chunks' memory back for reuse; the caller must not touch them afterwards. */
+  release(): void;
   length: number;
   /** size of the whole blob, as the parent knows it */
   blobSize: number;
@@ -25,6 +29,13 @@ export interface FetchedPiece {
 }
 
 const READ_CHUNK = 1024 * 1024;
+
+/**
+ * Received bytes are copied into these as they arrive: the network's own
+ * buffers then die young (cheap to collect), and a piece held until it is
+ * verified and written occupies reused memory instead of garbage.
+ */
+const pool = new BufferPool(READ_CHUNK, { maxIdle: 64 });
 
 /**
  * Fetches one piece from a parent over /shoal/piece/1.0.0 and checks it
@@ -66,6 +77,12 @@ export async function fetchPiece(
       },
     );
   }
+  const buffers: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
+  const release = () => {
+    for (const buffer of buffers.splice(0)) pool.give(buffer);
+    chunks.length = 0;
+  };
   try {
     const bytes = byteStream(stream, {
       maxBufferSize: (request.expectedLength ?? MAX_PIECE_SIZE) + 64 * 1024,
@@ -92,17 +109,36 @@ export async function fetchPiece(
       );
     }
     const hash = createHash('sha256');
-    const chunks: Uint8Array[] = [];
+    let buffer: Buffer | undefined;
+    let filled = 0;
     for (let received = 0; received < header.length; ) {
-      const want = Math.min(READ_CHUNK, header.length - received);
-      await request.limiter.take(want, signal);
-      const list = await bytes.read({ bytes: want, signal });
-      for (const chunk of list) {
-        hash.update(chunk);
-        chunks.push(chunk);
+      // Whatever has arrived, copied out at once: the network's buffers are garbage a moment later.
+      const list = await bytes.read({ signal });
+      if (list === null) throw new Error(`stream ended after ${received} of ${header.length} bytes`);
+      if (received + list.byteLength > header.length) {
+        throw new PieceFetchError('MISMATCH', `parent sent more than the ${header.length} bytes announced`);
       }
-      received += want;
-      request.onBytes?.(want);
+      for (const part of list) {
+        for (let taken = 0; taken < part.length; ) {
+          buffer ??= pool.take();
+          const n = Math.min(part.length - taken, buffer.length - filled);
+          buffer.set(taken === 0 && n === part.length ? part : part.subarray(taken, taken + n), filled);
+          filled += n;
+          taken += n;
+          if (filled === buffer.length || received + taken === header.length) {
+            const chunk = buffer.subarray(0, filled);
+            hash.update(chunk);
+            chunks.push(chunk);
+            buffers.push(buffer);
+            buffer = undefined;
+            filled = 0;
+          }
+        }
+        received += part.length;
+      }
+      request.onBytes?.(list.byteLength);
+      // Paced after the fact: the bytes are here already, the next ones wait their turn.
+      await request.limiter.take(list.byteLength, signal);
     }
     const sha256Hex = hash.digest('hex');
     if (
@@ -117,12 +153,14 @@ export async function fetchPiece(
     await stream.close().catch(() => {});
     return {
       chunks,
+      release,
       length: header.length,
       blobSize: Number(header.blobSize),
       sha256Hex,
       millis: Math.max(1, Math.round(performance.now() - started)),
     };
   } catch (error) {
+    release();
     stream.abort(error as Error);
     if (error instanceof PieceFetchError) throw error;
     throw new PieceFetchError(

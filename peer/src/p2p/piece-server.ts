@@ -18,6 +18,7 @@ import type { Logger } from '@shoal/telemetry';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { servedPieceBytes } from '../test-lie.ts';
+import { BufferPool } from './buffer-pool.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface PieceServerOptions {
@@ -39,7 +40,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Where a piece's bytes can be read from on this node. */
 type PieceSource = {
-  read(offset: number, length: number): Promise<Buffer>;
+  /** Fills `target` with the blob's bytes from `offset` on. */
+  readInto(target: Buffer, offset: number): Promise<void>;
   close(): Promise<void>;
   sha256?: string;
 };
@@ -50,6 +52,7 @@ type PieceSource = {
  */
 export async function startPieceServer(options: PieceServerOptions): Promise<{ active(): number }> {
   let active = 0;
+  const pool = new BufferPool(SEND_CHUNK, { maxIdle: options.uploadSlots * 4 });
   await options.node.handle(
     PIECE_PROTOCOL,
     (stream: Stream) => {
@@ -95,15 +98,20 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         // The blob's size lets a requester without a scheduler lay the blob out from this answer alone.
         const header = { status: PieceStatus.ok, length, sha256, message: '', blobSize: BigInt(blobSize) };
         await sendWithBackpressure(stream, frame(PieceResponse.encode(header)));
+        const buffers: Buffer[] = [];
         for (let done = 0; done < length; ) {
           const size = Math.min(SEND_CHUNK, length - done);
           await options.limiter.take(size);
-          const chunk = servedPieceBytes(await source.read(offset + done, size), done);
-          await sendWithBackpressure(stream, chunk);
+          const buffer = pool.take();
+          buffers.push(buffer);
+          const chunk = buffer.subarray(0, size);
+          await source.readInto(chunk, offset + done);
+          await sendWithBackpressure(stream, servedPieceBytes(chunk, done));
           options.onUpload(size);
           done += size;
         }
         await stream.close();
+        releaseWhenDelivered(stream, buffers);
       } finally {
         await found.source.close();
       }
@@ -129,7 +137,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       const hash = partial.pieceHashes.get(index);
       return {
         source: {
-          read: (o, l) => partial.read(o, l),
+          readInto: (target, o) => partial.readInto(target, o),
           close: async () => {},
           ...(hash ? { sha256: hash } : {}),
         },
@@ -144,7 +152,9 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       if (!manifest) return undefined;
       return {
         source: {
-          read: async (offset, length) => manifest.subarray(offset, offset + length),
+          readInto: async (target, offset) => {
+            manifest.copy(target, 0, offset, offset + target.length);
+          },
           close: async () => {},
         },
         offset: 0,
@@ -161,15 +171,12 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     const file = await open(pin.path, 'r');
     return {
       source: {
-        async read(offset, length) {
-          const buffer = Buffer.allocUnsafe(length);
-          let filled = 0;
-          while (filled < length) {
-            const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled);
+        async readInto(target, offset) {
+          for (let filled = 0; filled < target.length; ) {
+            const { bytesRead } = await file.read(target, filled, target.length - filled, offset + filled);
             if (bytesRead === 0) throw new Error('blob file ended early');
             filled += bytesRead;
           }
-          return buffer;
         },
         async close() {
           await file.close();
@@ -180,6 +187,27 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       length: pieceLength(layout, index),
       blobSize: pin.size,
     };
+  }
+
+  /**
+   * The sent bytes are views of `buffers` until they are encrypted, which may
+   * be well after send() returned. The requester closes its side only after
+   * it read the whole piece, so a stream closed cleanly both ways has
+   * delivered every byte: only then are the buffers reused. Aborted streams
+   * keep theirs (they are collected).
+   */
+  function releaseWhenDelivered(stream: Stream, buffers: Buffer[]): void {
+    const release = () => {
+      for (const buffer of buffers) pool.give(buffer);
+    };
+    if (stream.status === 'closed') return release();
+    stream.addEventListener(
+      'close',
+      (event) => {
+        if (!event.error) release();
+      },
+      { once: true },
+    );
   }
 
   return { active: () => active };

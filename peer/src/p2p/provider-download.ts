@@ -241,10 +241,10 @@ async function firstPiece(task: BlobTask, providers: Provider[], options: Provid
 }
 
 async function land(task: BlobTask, index: number, piece: FetchedPiece): Promise<void> {
-  let offset = pieceStart(task.layout!, index);
-  for (const chunk of piece.chunks) {
-    await task.write(offset, chunk);
-    offset += chunk.length;
+  try {
+    await task.writeChunks(pieceStart(task.layout!, index), piece.chunks);
+  } finally {
+    piece.release();
   }
   await task.landPiece(index, piece.sha256Hex);
 }

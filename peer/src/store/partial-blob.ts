@@ -113,14 +113,6 @@ export class PartialBlob {
     await rm(paths.partialMeta(digest), { force: true });
   }
 
-  async write(offset: number, data: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < data.length) {
-      const { bytesWritten } = await this.#file.write(data, written, data.length - written, offset + written);
-      written += bytesWritten;
-    }
-  }
-
   /** Writes `chunks` back to back from `offset` with as few system calls as it takes (pwritev). */
   async writev(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
     let pending = chunks.filter((chunk) => chunk.length > 0);
@@ -142,15 +134,14 @@ export class PartialBlob {
     }
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
+  /** Fills `buffer` with the bytes from `offset` on. */
+  async readInto(buffer: Uint8Array, offset: number): Promise<void> {
     let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await this.#file.read(buffer, filled, length - filled, offset + filled);
+    while (filled < buffer.length) {
+      const { bytesRead } = await this.#file.read(buffer, filled, buffer.length - filled, offset + filled);
       if (bytesRead === 0) throw new Error(`short read in partial ${this.digest}`);
       filled += bytesRead;
     }
-    return buffer;
   }
 
   /** Records a piece as present (its bytes are already written); the bitmap is persisted soon after. */

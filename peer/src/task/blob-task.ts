@@ -5,6 +5,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
 import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
+import { FileHasher } from './file-hasher.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
@@ -32,6 +33,11 @@ export class BlobTask {
   #state: TaskState = 'preparing';
   #error: Error | undefined;
   readonly #hasher = new ContiguousHasher();
+  /** Set once hashing moved to another thread: the whole-blob hash is then read back from the file. */
+  #offloaded = false;
+  #fileHasher: FileHasher | undefined;
+  /** Scratch buffer of the catch-up reads on this thread. */
+  #catchUpBuffer: Buffer | undefined;
   #completing = false;
   /** The failed task's partial being discarded or suspended. */
   #putAway: Promise<void> = Promise.resolve();
@@ -90,15 +96,20 @@ export class BlobTask {
     return this.#partial?.present.has(index) ?? false;
   }
 
+  /** Bytes from the start that the whole-blob hash has taken (or, offloaded, been told to take). */
   get hashedBytes(): number {
-    return this.#hasher.position;
+    return this.#offloaded ? (this.#fileHasher?.position ?? 0) : this.#hasher.position;
   }
 
-  /** Writes bytes of a piece not yet present, feeding the whole-blob hash when they are next in order. */
-  async write(offset: number, chunk: Uint8Array): Promise<void> {
-    const partial = this.#requirePartial();
-    await partial.write(offset, chunk);
-    this.#hasher.feed(offset, chunk);
+  /**
+   * Computes the whole-blob hash on another thread from here on, reading
+   * landed pieces back from the partial file, instead of on this one from the
+   * bytes written. For sources that do not deliver in order (pieces from
+   * peers), whose pieces would mostly be read back anyway; it frees this
+   * thread of one sha256 pass over the blob.
+   */
+  offloadHashing(): void {
+    this.#offloaded = true;
   }
 
   /** Writes chunks that follow each other from `offset` in one gathered write, then feeds the hash. */
@@ -107,14 +118,14 @@ export class BlobTask {
     await partial.writev(offset, chunks);
     let position = offset;
     for (const chunk of chunks) {
-      this.#hasher.feed(position, chunk);
+      this.feedHash(position, chunk);
       position += chunk.length;
     }
   }
 
   /** Feeds bytes of a piece already present (seen again in an in-order stream) to the whole-blob hash. */
   feedHash(offset: number, chunk: Uint8Array): void {
-    this.#hasher.feed(offset, chunk);
+    if (!this.#offloaded) this.#hasher.feed(offset, chunk);
   }
 
   /** Marks a piece whose bytes are written and verified; completes the task when it was the last. */
@@ -141,6 +152,7 @@ export class BlobTask {
     this.#layoutKnown.reject(error);
     this.#finished.reject(error);
     this.#notify();
+    this.#fileHasher?.close();
     const partial = this.#partial;
     if (!partial) return;
     this.#putAway =
@@ -222,7 +234,12 @@ export class BlobTask {
     const partial = this.#requirePartial();
     // Another landing may still be feeding the hash from disk: finish it here before the digest.
     await this.catchUpHash();
-    const actual = this.#hasher.digestHex();
+    let actual: string;
+    try {
+      actual = this.#fileHasher ? await this.#fileHasher.digestHex() : this.#hasher.digestHex();
+    } finally {
+      this.#fileHasher?.close();
+    }
     if (`sha256:${actual}` !== this.digest) {
       await this.fail(new DigestMismatchError(this.digest, actual));
       return;
@@ -235,18 +252,28 @@ export class BlobTask {
 
   /**
    * Advances the whole-blob hash over present pieces it has not seen, reading
-   * them back from disk (pieces that landed out of order, or a resumed partial).
+   * them back from disk (pieces that landed out of order, or a resumed
+   * partial). Offloaded, it only tells the other thread how far to read.
    */
   async catchUpHash(): Promise<void> {
     const partial = this.#requirePartial();
     const { layout } = partial;
+    if (this.#offloaded) {
+      this.#fileHasher ??= new FileHasher(partial.dataPath);
+      this.#fileHasher.advance(presentPrefixEnd(partial, this.#fileHasher.position));
+      return;
+    }
     while (this.#hasher.position < layout.size) {
       const position = this.#hasher.position;
       const index = pieceAt(layout, position);
       if (!partial.present.has(index)) return;
       const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
+      this.#catchUpBuffer ??= Buffer.allocUnsafe(READ_CHUNK);
       for (let offset = position; offset < pieceEnd; offset += READ_CHUNK) {
-        this.#hasher.feed(offset, await partial.read(offset, Math.min(READ_CHUNK, pieceEnd - offset)));
+        const bytes = this.#catchUpBuffer.subarray(0, Math.min(READ_CHUNK, pieceEnd - offset));
+        await partial.readInto(bytes, offset);
+        // Hashed before the next read reuses the buffer.
+        this.#hasher.feed(offset, bytes);
       }
     }
   }
@@ -279,4 +306,16 @@ export class BlobTask {
     this.#changed = Promise.withResolvers<void>();
     previous.resolve();
   }
+}
+
+/** End of the run of present pieces from `position` on (a piece boundary, or the blob's size). */
+function presentPrefixEnd(partial: PartialBlob, position: number): number {
+  const { layout } = partial;
+  let end = position;
+  while (end < layout.size) {
+    const index = pieceAt(layout, end);
+    if (!partial.present.has(index)) break;
+    end = pieceStart(layout, index) + pieceLength(layout, index);
+  }
+  return end;
 }

@@ -21,6 +21,11 @@ export class HostRegistry {
   readonly #hosts = new Map<string, Host>();
   /** Hosts blocklisted cluster-wide, kept across reconnects. */
   readonly #blocked = new Set<string>();
+  /** Hosts with an upload slot free, in the order they last got one (a decision searches them when few). */
+  readonly #free = new Set<string>();
+  /** Highest speed of any host; recomputed only when the host holding it slowed down or left. */
+  #fastest = 0;
+  #fastestStale = false;
 
   upsert(
     id: string,
@@ -32,11 +37,53 @@ export class HostRegistry {
       existing.addrs = fields.addrs;
       existing.labels = fields.labels;
       existing.uploadSlots = fields.uploadSlots;
+      this.#syncFree(existing);
       return existing;
     }
     const host: Host = { id, ...fields, activeUploads: 0, speed: 0, strikes: 0, connectedAt: now };
     this.#hosts.set(id, host);
+    this.#syncFree(host);
     return host;
+  }
+
+  /** An assignment in flight from this host as parent takes one of its upload slots. */
+  takeSlot(id: string): void {
+    const host = this.#hosts.get(id);
+    if (!host) return;
+    host.activeUploads++;
+    this.#syncFree(host);
+  }
+
+  /** The assignment ended (reported, failed, timed out, its downloader left): the slot is free again. */
+  releaseSlot(id: string): void {
+    const host = this.#hosts.get(id);
+    if (!host || host.activeUploads === 0) return;
+    host.activeUploads--;
+    this.#syncFree(host);
+  }
+
+  /** Connected hosts with an upload slot free (blocklisted ones included: eligibility is the caller's). */
+  get freeHosts(): ReadonlySet<string> {
+    return this.#free;
+  }
+
+  /** The best measured speed of any connected host, 0 when none is measured. */
+  get fastestSpeed(): number {
+    if (this.#fastestStale) {
+      this.#fastest = 0;
+      for (const host of this.#hosts.values()) this.#fastest = Math.max(this.#fastest, host.speed);
+      this.#fastestStale = false;
+    }
+    return this.#fastest;
+  }
+
+  get blockedCount(): number {
+    return this.#blocked.size;
+  }
+
+  #syncFree(host: Host): void {
+    if (host.activeUploads < host.uploadSlots) this.#free.add(host.id);
+    else this.#free.delete(host.id);
   }
 
   get(id: string): Host | undefined {
@@ -44,7 +91,10 @@ export class HostRegistry {
   }
 
   remove(id: string): void {
+    const host = this.#hosts.get(id);
+    if (host && host.speed > 0 && host.speed >= this.#fastest) this.#fastestStale = true;
     this.#hosts.delete(id);
+    this.#free.delete(id);
   }
 
   get size(): number {
@@ -75,6 +125,9 @@ export class HostRegistry {
     const host = this.#hosts.get(id);
     if (!host || millis <= 0 || bytes <= 0) return;
     const sample = (bytes * 1000) / millis;
-    host.speed = host.speed === 0 ? sample : host.speed * (1 - SPEED_SMOOTHING) + sample * SPEED_SMOOTHING;
+    const previous = host.speed;
+    host.speed = previous === 0 ? sample : previous * (1 - SPEED_SMOOTHING) + sample * SPEED_SMOOTHING;
+    if (host.speed >= this.#fastest) this.#fastest = host.speed;
+    else if (previous >= this.#fastest) this.#fastestStale = true;
   }
 }

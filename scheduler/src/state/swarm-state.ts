@@ -37,10 +37,7 @@ export class SwarmState {
     const touched: SwarmTask[] = [];
     for (const task of this.tasks.values()) {
       // Its own fetches end with it: their parents get the upload slots back.
-      for (const flight of task.peers.get(id)?.inFlight.values() ?? []) {
-        const parent = this.hosts.get(flight.parent);
-        if (parent && parent.activeUploads > 0) parent.activeUploads--;
-      }
+      for (const flight of task.peers.get(id)?.inFlight.values() ?? []) this.hosts.releaseSlot(flight.parent);
       if (task.removePeer(id)) touched.push(task);
       // Its children's in-flight fetches from it will fail; free those slots now.
       for (const peer of task.peers.values()) {

@@ -77,6 +77,12 @@ export class SwarmTask {
     if (peer.have.set(index)) this.holders[index]!.add(peer.id);
   }
 
+  /** Moves a holder of a piece to the back of its holders: searches, which look at the first few, try others first. */
+  passOver(index: number, id: string): void {
+    const holders = this.holders[index];
+    if (holders?.delete(id)) holders.add(id);
+  }
+
   /** Forgets a peer entirely (it left): its pieces vanish from the swarm view, its origin range is freed. */
   removePeer(id: string): TaskPeer | undefined {
     const peer = this.peers.get(id);

@@ -1,0 +1,60 @@
+/** Measurements of the link benchmark: medians, and CPU and memory of other processes from /proc. */
+
+import { readFile } from 'node:fs/promises';
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface Figure {
+  median: number;
+  samples: number[];
+}
+
+export const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+
+export function figure(samples: number[], digits = 1): Figure {
+  return { median: round(median(samples), digits), samples: samples.map((v) => round(v, digits)) };
+}
+
+async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+const kibToMB = (kib: number) => (kib * 1024) / 1e6;
+
+/** User+system CPU seconds a process has used so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Samples VmRSS of a process until stopped; also reads VmHWM (the kernel's peak since start) at the end. */
+export function watchRss(
+  pid: number,
+  intervalMs = 20,
+): { stop(): Promise<{ sampledPeakMB: number; hwmMB: number }> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      peak = Math.max(peak, await procStatusKiB(pid, 'VmRSS').catch(() => 0));
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { sampledPeakMB: kibToMB(peak), hwmMB: kibToMB(await procStatusKiB(pid, 'VmHWM')) };
+    },
+  };
+}

@@ -1,0 +1,394 @@
+/**
+ * Link benchmark: one parent peer serves a cached blob to one child peer over
+ * the real piece protocol, against the ceiling of the same machine measured in
+ * the same run.
+ *
+ *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,piece] [--cpu-prof DIR]
+ *                          [--peer-arg ARG]... [--peer-node-options OPTS]
+ *
+ * piece  a real `shoal scheduler` and two real `shoal peer` processes. The
+ *        parent pulls the blob once from the distribution registry through its
+ *        endpoint (so it is cached there); each run starts a fresh child, and
+ *        curl GETs the blob through the child's endpoint (to /dev/null): the
+ *        scheduler assigns every piece from the parent, the child verifies each
+ *        against the piece table, writes it and checks the whole digest. The
+ *        time is curl's total. Each run checks that no byte came from the
+ *        origin and hashes the blob the child stored.
+ * raw    the ceiling: two Node processes, raw TCP over loopback; the sender
+ *        reads the same file, the receiver hashes sha256 and writes a file
+ *        (bench/link/raw-tcp.ts). The time runs from the accepted connection
+ *        to the closed file.
+ *
+ * Runs alternate which section goes first. Also recorded: CPU seconds per GiB
+ * of every process involved, and the peak RSS of both peers (VmRSS sampled
+ * every 20 ms while the blob moves, and the kernel's VmHWM). --peer-arg
+ * passes extra flags to both peers, --peer-node-options sets their
+ * NODE_OPTIONS, --cpu-prof DIR profiles both peers. Progress goes to stderr,
+ * the JSON result to stdout.
+ */
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { deterministicBytes, pushBlob } from '../../test/fixtures/images.ts';
+import { run } from '../../test/fixtures/proc.ts';
+import { type RunningRegistry, startRegistry } from '../../test/fixtures/registry.ts';
+import {
+  type RunningPeer,
+  type RunningScheduler,
+  startPeer,
+  startScheduler,
+} from '../../test/fixtures/shoal.ts';
+import { log, positiveInt } from '../common.ts';
+import { cpuSeconds, figure, median, round, watchRss } from './measure.ts';
+
+const REPOSITORY = 'bench/link';
+const RAW_TCP = resolve(import.meta.dirname, 'raw-tcp.ts');
+const TARGETS = { linkOverCeiling: 0.6, peakRssMB: 200 };
+const SECTIONS = ['raw', 'piece'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    'size-mib': { type: 'string', default: '1024' },
+    only: { type: 'string', default: SECTIONS.join(',') },
+    'cpu-prof': { type: 'string' },
+    'peer-arg': { type: 'string', multiple: true, default: [] },
+    'peer-node-options': { type: 'string', default: '' },
+  },
+});
+const RUNS = positiveInt(args.runs, '--runs');
+const SIZE_MIB = positiveInt(args['size-mib'], '--size-mib');
+const SIZE = SIZE_MIB * 1024 * 1024;
+const ONLY = new Set(args.only.split(',').map((s) => s.trim()));
+for (const s of ONLY) {
+  if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s}`);
+}
+const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+const PEER_ARGS = args['peer-arg'];
+const PEER_NODE_OPTIONS = args['peer-node-options'];
+
+const mbps = (seconds: number) => SIZE / seconds / 1e6;
+const perGiB = (cpu: number) => cpu / (SIZE / 2 ** 30);
+
+interface Blob {
+  digest: string;
+  path: string;
+  size: number;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+async function makeBlob(dir: string): Promise<Blob> {
+  const path = join(dir, 'blob.bin');
+  const hash = createHash('sha256');
+  async function* hashed() {
+    for await (const chunk of deterministicBytes(REPOSITORY, SIZE)) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  await pipeline(hashed, createWriteStream(path));
+  return { digest: `sha256:${hash.digest('hex')}`, path, size: SIZE };
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw: the ceiling
+
+/** Starts `node raw-tcp.ts ...`; resolves each JSON line it prints, in order. */
+function rawProcess(argv: string[]): { lines: AsyncIterator<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [RAW_TCP, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+  return { lines: createInterface({ input: child.stdout })[Symbol.asyncIterator](), exited };
+}
+
+async function nextJson<T>(lines: AsyncIterator<string>, what: string): Promise<T> {
+  const line = await lines.next();
+  if (line.done) throw new Error(`${what} ended without output`);
+  return JSON.parse(line.value) as T;
+}
+
+interface RawResult {
+  mbps: number;
+  receiverCpuPerGiB: number;
+  senderCpuPerGiB: number;
+}
+
+async function rawRun(blob: Blob, work: string): Promise<RawResult> {
+  const outFile = join(work, 'raw-received.bin');
+  try {
+    const receiver = rawProcess(['receive', outFile]);
+    const { port } = await nextJson<{ port: number }>(receiver.lines, 'raw receiver');
+    const sender = rawProcess(['send', blob.path, String(port)]);
+    const [received, sent] = await Promise.all([
+      nextJson<{ bytes: number; sha256: string; seconds: number; cpuSeconds: number }>(
+        receiver.lines,
+        'raw receiver',
+      ),
+      nextJson<{ cpuSeconds: number }>(sender.lines, 'raw sender'),
+    ]);
+    const codes = await Promise.all([receiver.exited, sender.exited]);
+    if (codes.some((c) => c !== 0)) throw new Error(`raw TCP processes exited with ${codes.join(', ')}`);
+    if (received.bytes !== SIZE || `sha256:${received.sha256}` !== blob.digest) {
+      throw new Error(`raw TCP: received ${received.bytes} bytes, sha256:${received.sha256}`);
+    }
+    return {
+      mbps: mbps(received.seconds),
+      receiverCpuPerGiB: perGiB(received.cpuSeconds),
+      senderCpuPerGiB: perGiB(sent.cpuSeconds),
+    };
+  } finally {
+    await rm(outFile, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// piece: two real peers and a scheduler
+
+interface Swarm {
+  registry: RunningRegistry;
+  scheduler: RunningScheduler;
+  parent: RunningPeer;
+  peers: Set<RunningPeer>;
+}
+
+let profileCount = 0;
+
+async function startBenchPeer(swarm: Omit<Swarm, 'parent'>, role: string): Promise<RunningPeer> {
+  const options = [PEER_NODE_OPTIONS];
+  if (PROFILE_DIR) {
+    options.push(
+      `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=${role}-${process.pid}-${profileCount++}.cpuprofile`,
+    );
+  }
+  const peer = await startPeer({
+    endpoints: { [swarm.registry.host]: swarm.registry.url },
+    defaultRegistry: swarm.registry.host,
+    schedulers: swarm.scheduler.multiaddrs,
+    extraArgs: PEER_ARGS,
+    env: { NODE_OPTIONS: options.join(' ').trim() },
+  });
+  swarm.peers.add(peer);
+  return peer;
+}
+
+async function stopBenchPeer(swarm: Swarm, peer: RunningPeer): Promise<void> {
+  swarm.peers.delete(peer);
+  await peer.stop();
+}
+
+async function waitForPeers(scheduler: RunningScheduler, count: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await scheduler.metric('shoal_scheduler_peers')) >= count) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the scheduler did not see ${count} peers within 30 s`);
+}
+
+function blobUrl(base: string, digest: string): string {
+  return `${base}/v2/${REPOSITORY}/blobs/${digest}`;
+}
+
+/** One GET with curl, body discarded; returns curl's total seconds. */
+async function curlWhole(url: string, what: string): Promise<number> {
+  const { stdout } = await run(
+    'curl',
+    ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url],
+    {
+      timeoutMs: 600_000,
+    },
+  );
+  const [status, bytes, total] = stdout.trim().split(/\s+/).map(Number) as [number, number, number];
+  if (status !== 200 || bytes !== SIZE) throw new Error(`${what}: HTTP ${status}, ${bytes} of ${SIZE} bytes`);
+  return total;
+}
+
+interface PieceResult {
+  mbps: number;
+  parentCpuPerGiB: number;
+  childCpuPerGiB: number;
+  parentPeakMB: number;
+  childPeakMB: number;
+  childHwmMB: number;
+  fromPeersBytes: number;
+}
+
+async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
+  const child = await startBenchPeer(swarm, 'child');
+  try {
+    await waitForPeers(swarm.scheduler, 2);
+    const parentPid = swarm.parent.daemon.pid;
+    const childPid = child.daemon.pid;
+    const cpuBefore = [await cpuSeconds(parentPid), await cpuSeconds(childPid)];
+    const watches = [watchRss(parentPid), watchRss(childPid)];
+    const seconds = await curlWhole(blobUrl(child.url, blob.digest), 'child GET');
+    const [parentRss, childRss] = await Promise.all(watches.map((w) => w.stop()));
+    const cpuAfter = [await cpuSeconds(parentPid), await cpuSeconds(childPid)];
+    const fromOrigin = await child.metric('shoal_downloaded_bytes_total', { source: 'origin' });
+    const fromPeers = await child.metric('shoal_downloaded_bytes_total', { source: 'peer' });
+    if (fromOrigin > 0) throw new Error(`the child took ${fromOrigin} bytes from the origin`);
+    const stored = await sha256File(
+      join(child.dataDir, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)),
+    );
+    if (stored !== blob.digest) throw new Error(`the child stored ${stored}, expected ${blob.digest}`);
+    return {
+      mbps: mbps(seconds),
+      parentCpuPerGiB: perGiB(cpuAfter[0]! - cpuBefore[0]!),
+      childCpuPerGiB: perGiB(cpuAfter[1]! - cpuBefore[1]!),
+      parentPeakMB: parentRss!.sampledPeakMB,
+      childPeakMB: childRss!.sampledPeakMB,
+      childHwmMB: childRss!.hwmMB,
+      fromPeersBytes: fromPeers,
+    };
+  } finally {
+    await stopBenchPeer(swarm, child);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'shoal-bench-link-'));
+  if (PROFILE_DIR) await mkdir(PROFILE_DIR, { recursive: true });
+  const loadBefore = loadavg()[0]!;
+  const peers = new Set<RunningPeer>();
+  let registry: RunningRegistry | undefined;
+  let scheduler: RunningScheduler | undefined;
+  try {
+    log(`writing a ${SIZE_MIB} MiB blob`);
+    const blob = await makeBlob(work);
+    let swarm: Swarm | undefined;
+    if (ONLY.has('piece')) {
+      registry = await startRegistry();
+      await pushBlob(registry.url, REPOSITORY, blob, { timeoutMs: 600_000 });
+      scheduler = await startScheduler();
+      const base = { registry, scheduler, peers };
+      const parent = await startBenchPeer(base, 'parent');
+      await waitForPeers(scheduler, 1);
+      log('parent pulls the blob from the registry');
+      await curlWhole(blobUrl(parent.url, blob.digest), 'parent fill');
+      swarm = { ...base, parent };
+    }
+    const raw: RawResult[] = [];
+    const piece: PieceResult[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const order: Section[] = i % 2 === 0 ? ['raw', 'piece'] : ['piece', 'raw'];
+      for (const section of order) {
+        if (!ONLY.has(section)) continue;
+        if (section === 'raw') {
+          const r = await rawRun(blob, work);
+          raw.push(r);
+          log(
+            `  run ${i + 1} raw: ${r.mbps.toFixed(0)} MB/s, receiver ${r.receiverCpuPerGiB.toFixed(2)} CPU s/GiB`,
+          );
+        } else {
+          const r = await pieceRun(swarm!, blob);
+          piece.push(r);
+          log(
+            `  run ${i + 1} piece: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
+              `child ${r.childCpuPerGiB.toFixed(2)}, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
+              `child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)})`,
+          );
+        }
+      }
+    }
+    const rawMBps = median(raw.map((r) => r.mbps));
+    const pieceMBps = median(piece.map((r) => r.mbps));
+    const ratio = pieceMBps / rawMBps;
+    const worstPeak = Math.max(...piece.flatMap((r) => [r.parentPeakMB, r.childHwmMB]));
+    const result = {
+      bench: 'link',
+      command:
+        `node bench/link/run.ts --runs ${RUNS} --size-mib ${SIZE_MIB} --only ${[...ONLY].join(',')}` +
+        PEER_ARGS.map((a) => ` --peer-arg=${a}`).join('') +
+        (PEER_NODE_OPTIONS ? ` --peer-node-options='${PEER_NODE_OPTIONS}'` : ''),
+      date: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        kernel: release(),
+        node: process.version,
+        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2) },
+      },
+      blob: { bytes: SIZE, digest: blob.digest },
+      runs: RUNS,
+      units: { throughput: 'MB/s (1e6 bytes/s)', cpu: 'CPU s per GiB moved', rss: 'MB (1e6 bytes)' },
+      ...(raw.length
+        ? {
+            ceiling: {
+              what: 'raw TCP between two Node processes, receiver hashes sha256 and writes a file',
+              mbps: figure(
+                raw.map((r) => r.mbps),
+                0,
+              ),
+              receiverCpuPerGiB: figure(
+                raw.map((r) => r.receiverCpuPerGiB),
+                2,
+              ),
+              senderCpuPerGiB: figure(
+                raw.map((r) => r.senderCpuPerGiB),
+                2,
+              ),
+            },
+          }
+        : {}),
+      ...(piece.length
+        ? {
+            link: {
+              what: 'child peer GETs the blob through its endpoint (curl), every piece from the parent peer',
+              mbps: figure(
+                piece.map((r) => r.mbps),
+                0,
+              ),
+              parentCpuPerGiB: figure(
+                piece.map((r) => r.parentCpuPerGiB),
+                2,
+              ),
+              childCpuPerGiB: figure(
+                piece.map((r) => r.childCpuPerGiB),
+                2,
+              ),
+              fromPeersBytes: piece.map((r) => r.fromPeersBytes),
+              peakRssMB: {
+                parentSampled: figure(piece.map((r) => r.parentPeakMB)),
+                childSampled: figure(piece.map((r) => r.childPeakMB)),
+                childHwm: figure(piece.map((r) => r.childHwmMB)),
+                target: `< ${TARGETS.peakRssMB}`,
+                pass: worstPeak < TARGETS.peakRssMB,
+              },
+            },
+          }
+        : {}),
+      ...(raw.length && piece.length
+        ? {
+            ratio: round(ratio),
+            target: `>= ${TARGETS.linkOverCeiling}`,
+            pass: ratio >= TARGETS.linkOverCeiling,
+          }
+        : {}),
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    for (const peer of peers) await peer.stop().catch(() => {});
+    await scheduler?.stop();
+    await registry?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

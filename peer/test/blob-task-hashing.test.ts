@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Digest } from '@shoal/oci';
+import { createLogger } from '@shoal/telemetry';
+import { BufferPool } from '../src/p2p/buffer-pool.ts';
+import { BlobStore } from '../src/store/blob-store.ts';
+import { StorePaths } from '../src/store/paths.ts';
+import { BlobTask } from '../src/task/blob-task.ts';
+import { DigestMismatchError } from '../src/task/errors.ts';
+import { FileHasher } from '../src/task/file-hasher.ts';
+
+const MIB = 1024 * 1024;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+describe('whole-blob hashing', { timeout: 60_000 }, () => {
+  let dir = '';
+  let store: BlobStore;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-hashing-'));
+    store = new BlobStore({
+      paths: new StorePaths(join(dir, 'store')),
+      capacity: 1024 * MIB,
+      logger: createLogger({ level: 'silent' }),
+    });
+    await store.init();
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Lands the pieces of `blob` in `order`, each with its own hash; `served` may differ from `blob`. */
+  async function assemble(task: BlobTask, blob: Buffer, order: number[], served = blob): Promise<void> {
+    const pieceSize = MIB;
+    await task.create(blob.length, pieceSize);
+    await Promise.all(
+      order.map(async (index) => {
+        const bytes = served.subarray(index * pieceSize, (index + 1) * pieceSize);
+        // Two chunks per piece, as pieces arrive from the network.
+        await task.writeChunks(index * pieceSize, [bytes.subarray(0, 1000), bytes.subarray(1000)]);
+        await task.landPiece(index, sha256(bytes));
+      }),
+    );
+  }
+
+  for (const offloaded of [false, true]) {
+    const where = offloaded ? 'on the hashing thread' : 'on this thread';
+
+    it(`completes a blob whose pieces land out of order, hashed ${where}`, async () => {
+      const blob = randomBytes(3 * MIB + 777);
+      const digest = `sha256:${sha256(blob)}` as Digest;
+      const task = new BlobTask(digest, store);
+      if (offloaded) task.offloadHashing();
+      await assemble(task, blob, [2, 0, 3, 1]);
+      await task.finished;
+      assert.equal(task.state, 'complete');
+      assert.equal(task.hashedBytes, blob.length);
+      assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
+    });
+
+    it(`fails a blob whose bytes do not hash to its digest, hashed ${where}`, async () => {
+      const blob = randomBytes(2 * MIB + 5);
+      const wrong = Buffer.from(blob);
+      wrong[MIB + 17]! ^= 0xff;
+      const digest = `sha256:${sha256(blob)}` as Digest;
+      const task = new BlobTask(digest, store);
+      if (offloaded) task.offloadHashing();
+      await assemble(task, blob, [1, 2, 0], wrong);
+      await assert.rejects(task.finished, DigestMismatchError);
+      assert.equal(task.state, 'failed');
+      assert.equal(store.has(digest), false);
+    });
+  }
+});
+
+describe('FileHasher', { timeout: 30_000 }, () => {
+  let dir = '';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-file-hasher-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hashes a file as far as it is told, in steps', async () => {
+    const bytes = randomBytes(5 * MIB + 3);
+    const path = join(dir, 'file');
+    await writeFile(path, bytes);
+    const hasher = new FileHasher(path);
+    for (const end of [1, 1, MIB, 3 * MIB + 1, bytes.length]) hasher.advance(end);
+    assert.equal(hasher.position, bytes.length);
+    assert.equal(await hasher.digestHex(), sha256(bytes));
+    hasher.close();
+  });
+
+  it('fails the digest when the file is shorter than asked, and when it cannot be opened', async () => {
+    const path = join(dir, 'short');
+    await writeFile(path, randomBytes(1000));
+    const short = new FileHasher(path);
+    short.advance(2000);
+    await assert.rejects(short.digestHex(), /file ends at 1000/);
+    short.close();
+    const missing = new FileHasher(join(dir, 'missing'));
+    await assert.rejects(missing.digestHex(), /ENOENT/);
+    missing.close();
+  });
+
+  it('runs several files at once without mixing them up', async () => {
+    const files = await Promise.all(
+      [1, 2, 3].map(async (n) => {
+        const bytes = randomBytes(n * MIB + n);
+        const path = join(dir, `many-${n}`);
+        await writeFile(path, bytes);
+        return { bytes, hasher: new FileHasher(path) };
+      }),
+    );
+    for (const { bytes, hasher } of files) hasher.advance(bytes.length);
+    const digests = await Promise.all(files.map(({ hasher }) => hasher.digestHex()));
+    assert.deepEqual(
+      digests,
+      files.map(({ bytes }) => sha256(bytes)),
+    );
+    for (const { hasher } of files) hasher.close();
+  });
+});
+
+describe('BufferPool', () => {
+  it('hands a given-back buffer out again, once, and only buffers of its size', () => {
+    const pool = new BufferPool(1024, { maxIdle: 2 });
+    const a = pool.take();
+    assert.equal(a.length, 1024);
+    pool.give(a);
+    pool.give(a);
+    pool.give(Buffer.alloc(10));
+    assert.equal(pool.idle, 1);
+    assert.equal(pool.take(), a);
+    assert.notEqual(pool.take(), a);
+  });
+
+  it('keeps at most maxIdle buffers and drops them after a quiet spell', async () => {
+    const pool = new BufferPool(16, { maxIdle: 2, idleMs: 20 });
+    for (const buffer of [pool.take(), pool.take(), pool.take()]) pool.give(buffer);
+    assert.equal(pool.idle, 2);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(pool.idle, 0);
+  });
+});
