@@ -11,7 +11,6 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
 import { assignPieces } from './policy/assign.ts';
-import type { ParentView } from './policy/parent-score.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import type { SwarmTask, TaskPeer } from './state/task.ts';
 
@@ -51,6 +50,8 @@ export class Dispatcher {
    * freed anywhere can unblock them, whatever task reported it.
    */
   readonly #starved = new Map<string, { task: SwarmTask; peer: TaskPeer }>();
+  /** The same peers by task, oldest first: new pieces in a task are offered to its starved peers only. */
+  readonly #starvedByTask = new Map<SwarmTask, Map<string, TaskPeer>>();
   /** hosts whose upload slots were freed since the starved peers were last served */
   readonly #freed = new Set<string>();
 
@@ -115,12 +116,16 @@ export class Dispatcher {
     peer.want = message.want;
     const have = safeBitfield(task.pieceCount, message.bitfield);
     if (have) for (const index of have.present()) task.markHas(peer, index);
-    this.#send(hostId, { taskInfo: this.#taskInfo(task, hostId) });
+    const info = this.#taskInfo(task, hostId);
+    this.#send(hostId, { taskInfo: info });
     if (isNew) {
-      // Tell the others about the newcomer: without a scheduler they carry on among themselves.
-      for (const other of task.peers.values()) {
-        if (other.id !== hostId && other.active)
-          this.#send(other.id, { taskInfo: this.#taskInfo(task, other.id) });
+      // The members it was told about hear of it too, so they know each other both ways and carry on
+      // among themselves without a scheduler. Only those: telling every member would cost each open
+      // a message per peer of the task, and a rollout of N peers N^2.
+      const newcomer = [{ id: hostId, addrs: this.#state.hosts.get(hostId)?.addrs ?? [] }];
+      for (const member of info.members) {
+        if (task.peers.get(member.id)?.active)
+          this.#send(member.id, { taskInfo: { ...info, members: newcomer } });
       }
     }
     this.#dispatch(task, peer);
@@ -178,7 +183,10 @@ export class Dispatcher {
     }
     peer.want = message.want;
     this.#dispatch(task, peer);
-    if (newPieces || message.failed.length > 0) this.#dispatchWaiting(task, hostId);
+    // Failures can free origin pieces for anyone (a rare event): everyone waiting is asked. New
+    // pieces only add what the reporter can upload: its starved fellows are offered them.
+    if (message.failed.length > 0) this.#dispatchWaiting(task, hostId);
+    else if (newPieces) this.#offerHolder(task, hostId);
     this.#serveStarved();
   }
 
@@ -188,14 +196,15 @@ export class Dispatcher {
     const peer = task.peer(hostId);
     peer.active = false;
     peer.want = 0;
-    this.#starved.delete(starvedKey(task, peer));
+    this.#unstarve(task, peer);
     task.releaseOrigin(peer);
     // Fetches it no longer reports (duplicates, pieces it got elsewhere) give their slots back.
     this.#releaseInFlight(peer);
     if (message.ok) {
       for (let index = 0; index < task.pieceCount; index++) task.markHas(peer, index);
       task.sealed = true;
-      this.#dispatchWaiting(task, hostId);
+      // It holds every piece, so nothing is left for the origin: only its upload slots are new.
+      this.#offerHolder(task, hostId);
     } else {
       this.#log.warn(
         { host: hostId, digest: task.digest, error: message.error },
@@ -227,16 +236,18 @@ export class Dispatcher {
       if (peer.active)
         this.#send(peer.id, { reset: { digest: task.digest, reason: 'piece table poisoned' } });
       peer.active = false;
-      this.#starved.delete(starvedKey(task, peer));
+      this.#unstarve(task, peer);
       this.#releaseInFlight(peer);
     }
     task.resetTable();
   }
 
   hostLeft(hostId: string): void {
-    for (const [key, entry] of this.#starved) if (entry.peer.id === hostId) this.#starved.delete(key);
     for (const task of this.#state.tasks.values()) {
-      for (const flight of task.peers.get(hostId)?.inFlight.values() ?? []) this.#freed.add(flight.parent);
+      const peer = task.peers.get(hostId);
+      if (!peer) continue;
+      this.#unstarve(task, peer);
+      for (const flight of peer.inFlight.values()) this.#freed.add(flight.parent);
     }
     const touched = this.#state.removeHost(hostId);
     for (const task of touched) this.#dispatchWaiting(task, hostId);
@@ -281,22 +292,73 @@ export class Dispatcher {
       return;
     }
     let free = 0;
+    const freed = new Set<string>();
     for (const id of this.#freed) {
       const host = this.#state.hosts.get(id);
-      if (host) free += Math.max(0, host.uploadSlots - host.activeUploads);
+      const slots = host ? host.uploadSlots - host.activeUploads : 0;
+      if (slots <= 0) continue;
+      free += slots;
+      freed.add(id);
     }
     this.#freed.clear();
-    let attempts = free * STARVED_TRIES_PER_SLOT;
-    for (const [key, { task, peer }] of [...this.#starved]) {
-      if (free <= 0 || attempts-- <= 0) break;
+    // The oldest few, taken before any is served: a peer served and still starved goes to the back.
+    const oldest: { task: SwarmTask; peer: TaskPeer }[] = [];
+    for (const entry of this.#starved.values()) {
+      if (oldest.length >= free * STARVED_TRIES_PER_SLOT) break;
+      oldest.push(entry);
+    }
+    for (const { task, peer } of oldest) {
+      if (free <= 0) break;
       if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
-        this.#starved.delete(key);
+        this.#unstarve(task, peer);
         continue;
       }
-      free -= this.#dispatch(task, peer);
+      // Only the freed hosts are new to it: the decision looks for parents among them.
+      free -= this.#dispatch(task, peer, freed);
     }
     // Slots freed while serving (none today) are not carried over: they have no one left to try.
     this.#freed.clear();
+  }
+
+  /**
+   * A host gained pieces of a task: its starved fellows there, oldest first, are
+   * offered them while it has upload slots free, a few tries per slot, so a
+   * report costs little however many peers wait.
+   */
+  #offerHolder(task: SwarmTask, hostId: string): void {
+    const host = this.#state.hosts.get(hostId);
+    const starved = this.#starvedByTask.get(task);
+    if (!host || !starved) return;
+    const free = () => host.uploadSlots - host.activeUploads;
+    const oldest: TaskPeer[] = [];
+    for (const peer of starved.values()) {
+      if (oldest.length >= free() * STARVED_TRIES_PER_SLOT) break;
+      if (peer.id !== hostId) oldest.push(peer);
+    }
+    const only = new Set([hostId]);
+    for (const peer of oldest) {
+      if (free() <= 0) break;
+      this.#dispatch(task, peer, only);
+    }
+  }
+
+  #starve(task: SwarmTask, peer: TaskPeer): void {
+    const key = starvedKey(task, peer);
+    this.#starved.delete(key);
+    this.#starved.set(key, { task, peer });
+    let byTask = this.#starvedByTask.get(task);
+    if (!byTask) {
+      byTask = new Map();
+      this.#starvedByTask.set(task, byTask);
+    }
+    byTask.delete(peer.id);
+    byTask.set(peer.id, peer);
+  }
+
+  #unstarve(task: SwarmTask, peer: TaskPeer): void {
+    this.#starved.delete(starvedKey(task, peer));
+    const byTask = this.#starvedByTask.get(task);
+    if (byTask?.delete(peer.id) && byTask.size === 0) this.#starvedByTask.delete(task);
   }
 
   #releaseInFlight(peer: TaskPeer): void {
@@ -313,11 +375,14 @@ export class Dispatcher {
     for (const peer of waiting) if (last.has(peer.id)) this.#dispatch(task, peer);
   }
 
-  /** Decides for one peer and sends what it gets; returns how many parent slots it took. */
-  #dispatch(task: SwarmTask, peer: TaskPeer): number {
-    const key = starvedKey(task, peer);
+  /**
+   * Decides for one peer and sends what it gets; returns how many parent slots it took.
+   * `among`: the only hosts with free slots that changed since it was last decided for
+   * (a starved peer offered freed slots): parents are looked for among them.
+   */
+  #dispatch(task: SwarmTask, peer: TaskPeer, among?: ReadonlySet<string>): number {
     if (!peer.active) {
-      this.#starved.delete(key);
+      this.#unstarve(task, peer);
       return 0;
     }
     const started = performance.now();
@@ -325,31 +390,49 @@ export class Dispatcher {
     const requester = hosts.get(peer.id);
     if (!requester) return 0;
     const eligible = (id: string) => id !== peer.id && !task.blocklist.has(id) && !hosts.isBlocked(id);
+    // Without any blocklist every holder counts: a piece's rarity is the size of its holder set.
+    const anyBlocked = task.blocklist.size > 0 || hosts.blockedCount > 0;
     const output = assignPieces({
       pieceCount: task.pieceCount,
       requester: {
         id: peer.id,
         labels: requester.labels,
         has: (index) => peer.have.has(index),
-        inFlight: new Set(peer.inFlight.keys()),
+        inFlight: peer.inFlight,
         want: peer.want,
         canTakeOrigin: peer.origin === undefined,
       },
-      holdersOf: (index) => [...task.holders[index]!].filter(eligible),
+      holdersOf: (index) => task.holders[index]!,
       holderCount: (index) => {
+        const holders = task.holders[index]!;
+        if (!anyBlocked) return holders.size - (holders.has(peer.id) ? 1 : 0);
         let count = 0;
-        for (const id of task.holders[index]!) if (eligible(id)) count++;
+        for (const id of holders) if (eligible(id)) count++;
         return count;
       },
       originInFlight: (index) => task.originInFlight.has(index),
-      parents: eligibleParents(hosts, eligible),
+      parent: (id) => {
+        const host = eligible(id) ? hosts.get(id) : undefined;
+        if (!host) return undefined;
+        return {
+          id,
+          freeSlots: Math.max(0, host.uploadSlots - host.activeUploads),
+          uploadSlots: host.uploadSlots,
+          speed: host.speed,
+          labels: host.labels,
+        };
+      },
+      fastestSpeed: hosts.fastestSpeed,
+      freeParents: among ?? hosts.freeHosts,
+      holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,
       originRangePieces: this.#originRangePieces,
     });
+    for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
     const pieces = output.pieces.map(({ index, parent }) => {
       peer.inFlight.set(index, { parent, since: now });
       const host = hosts.get(parent)!;
-      host.activeUploads++;
+      hosts.takeSlot(parent);
       return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
     });
     peer.want = Math.max(0, peer.want - pieces.length);
@@ -365,8 +448,8 @@ export class Dispatcher {
     }
     this.#metrics.assignmentLatency.observe((performance.now() - started) / 1000);
     // Wanting more than it got: it waits for a slot or a piece. Re-queued at the back once served.
-    this.#starved.delete(key);
-    if (peer.want > 0) this.#starved.set(key, { task, peer });
+    if (peer.want > 0) this.#starve(task, peer);
+    else this.#unstarve(task, peer);
     if (pieces.length === 0 && origin.length === 0) return 0;
     this.#metrics.assignments.inc({ kind: 'peer' }, pieces.length);
     this.#metrics.assignments.inc({ kind: 'origin' }, origin.length);
@@ -399,8 +482,7 @@ export class Dispatcher {
   }
 
   #releaseSlot(parent: string): void {
-    const host = this.#state.hosts.get(parent);
-    if (host && host.activeUploads > 0) host.activeUploads--;
+    this.#state.hosts.releaseSlot(parent);
     this.#freed.add(parent);
   }
 }
@@ -414,25 +496,6 @@ function starvedKey(task: SwarmTask, peer: TaskPeer): string {
 
 /** Members listed in a task info: enough to carry on without a scheduler, small enough to send often. */
 const MAX_MEMBERS_SENT = 64;
-
-/** Parent views of every eligible connected host, built once per decision. */
-function eligibleParents(
-  hosts: SwarmState['hosts'],
-  eligible: (id: string) => boolean,
-): Map<string, ParentView> {
-  const into = new Map<string, ParentView>();
-  for (const host of hosts.values()) {
-    if (!eligible(host.id)) continue;
-    into.set(host.id, {
-      id: host.id,
-      freeSlots: Math.max(0, host.uploadSlots - host.activeUploads),
-      uploadSlots: host.uploadSlots,
-      speed: host.speed,
-      labels: host.labels,
-    });
-  }
-  return into;
-}
 
 function safeBitfield(count: number, bytes: Uint8Array): Bitfield | undefined {
   if (bytes.length === 0) return undefined;

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type AssignInput, type AssignOutput, assignPieces } from '../src/policy/assign.ts';
+import {
+  type AssignInput,
+  type AssignOutput,
+  assignPieces,
+  MAX_PARENT_SCAN,
+  PARENT_CANDIDATES,
+} from '../src/policy/assign.ts';
 import type { ParentView } from '../src/policy/parent-score.ts';
 
 interface ParentSpec {
@@ -24,6 +30,8 @@ interface Scenario {
   originInFlight?: readonly number[];
   parents?: Readonly<Record<string, ParentSpec>>;
   originRangePieces?: number;
+  /** also hand the policy the parents with a free slot (the caller's shortcut for busy swarms) */
+  freeParents?: boolean;
 }
 
 function input(s: Scenario): AssignInput {
@@ -53,8 +61,15 @@ function input(s: Scenario): AssignInput {
     holdersOf: (index) => holders[index] ?? [],
     holderCount: (index) => (holders[index] ?? []).length,
     originInFlight: (index) => originInFlight.has(index),
-    parents,
+    parent: (id) => parents.get(id),
+    fastestSpeed: Math.max(0, ...[...parents.values()].map((p) => p.speed)),
     originRangePieces: s.originRangePieces ?? 4,
+    ...(s.freeParents
+      ? {
+          freeParents: new Set([...parents.values()].filter((p) => p.freeSlots > 0).map((p) => p.id)),
+          holds: (id: string, index: number) => (holders[index] ?? []).includes(id),
+        }
+      : {}),
   };
 }
 
@@ -193,6 +208,57 @@ describe('assignPieces: peer pieces', () => {
   });
 });
 
+describe('assignPieces: cost', () => {
+  /** Holders h0..h(n-1) of every piece, each with `free` slots; counts the parent lookups. */
+  function crowd(n: number, free: (i: number) => number, scenario: Partial<Scenario> = {}) {
+    const ids = Array.from({ length: n }, (_, i) => `h${i}`);
+    const parents = Object.fromEntries(ids.map((id, i) => [id, { freeSlots: free(i), uploadSlots: 8 }]));
+    const base = input({ pieceCount: 64, want: 8, holders: everyPiece(64, ids), parents, ...scenario });
+    let lookups = 0;
+    const counted: AssignInput = {
+      ...base,
+      parent: (id) => {
+        lookups++;
+        return base.parent(id);
+      },
+    };
+    return { output: assignPieces(counted), lookups: () => lookups };
+  }
+
+  it('looks at no more than PARENT_CANDIDATES free parents per piece, however many hold it', () => {
+    const run = crowd(2000, () => 8);
+    assert.equal(run.output.pieces.length, 8);
+    assert.ok(run.lookups() <= 8 * PARENT_CANDIDATES, `${run.lookups()} parent lookups`);
+  });
+
+  it('takes the best-scoring of the candidates it looked at', () => {
+    // h0..h6 nearly busy, h7 idle: h7 is among the first PARENT_CANDIDATES and wins every piece it can.
+    const run = crowd(PARENT_CANDIDATES, (i) => (i === PARENT_CANDIDATES - 1 ? 8 : 1), { want: 1 });
+    assert.deepEqual(run.output.pieces, [{ index: 0, parent: `h${PARENT_CANDIDATES - 1}` }]);
+  });
+
+  it('searches the few free parents instead of thousands of busy holders', () => {
+    // 2000 holders, only the last two with a slot: through the free parents, a handful of lookups.
+    const free = new Set(['h1998', 'h1999']);
+    const run = crowd(2000, (i) => (free.has(`h${i}`) ? 1 : 0), { freeParents: true });
+    assert.deepEqual(run.output.pieces.map((p) => p.parent).sort(), ['h1998', 'h1999']);
+    assert.ok(run.lookups() <= 2 * 64, `${run.lookups()} parent lookups`);
+  });
+
+  it('gives up on a piece after MAX_PARENT_SCAN busy holders and names them', () => {
+    // Without the shortcut the free two sit behind 1998 busy holders: each piece's search stops early.
+    const free = new Set(['h1998', 'h1999']);
+    const run = crowd(2000, (i) => (free.has(`h${i}`) ? 1 : 0));
+    assert.deepEqual(run.output.pieces, []);
+    assert.ok(run.lookups() <= 64 * MAX_PARENT_SCAN, `${run.lookups()} parent lookups`);
+    assert.equal(run.output.busy.length, 64 * MAX_PARENT_SCAN);
+    assert.deepEqual(
+      run.output.busy.filter((b) => b.index === 0).map((b) => b.parent),
+      Array.from({ length: MAX_PARENT_SCAN }, (_, i) => `h${i}`),
+    );
+  });
+});
+
 describe('assignPieces: back-to-source', () => {
   it('takes the lowest run of pieces nobody holds, at most originRangePieces, contiguous', () => {
     const out = assignPieces(
@@ -278,8 +344,22 @@ const scenarioArb = fc.integer({ min: 1, max: 24 }).chain((pieceCount) => {
 function checkInvariants(s: Scenario & { holders: readonly (readonly string[])[] }): void {
   const assignInput = input({ ...s, holders: Object.fromEntries(s.holders.map((h, i) => [i, h])) });
   const out = assignPieces(assignInput);
+  // The free-parents shortcut searches elsewhere and may pick other parents, under the same rules.
+  const viaFree = assignPieces(
+    input({ ...s, holders: Object.fromEntries(s.holders.map((h, i) => [i, h])), freeParents: true }),
+  );
+  assert.deepEqual(viaFree.origin, out.origin);
+  checkOutput(s, assignInput, out);
+  checkOutput(s, assignInput, viaFree);
+}
+
+function checkOutput(
+  s: Scenario & { holders: readonly (readonly string[])[] },
+  assignInput: AssignInput,
+  out: AssignOutput,
+): void {
   const me = assignInput.requester;
-  const eligibleParent = (id: string) => id !== me.id && assignInput.parents.has(id);
+  const eligibleParent = (id: string) => id !== me.id && assignInput.parent(id) !== undefined;
 
   // Peer pieces.
   const seen = new Set<number>();
@@ -291,13 +371,13 @@ function checkInvariants(s: Scenario & { holders: readonly (readonly string[])[]
     assert.ok(!me.has(index), `piece ${index} is already had`);
     assert.ok(!me.inFlight.has(index), `piece ${index} is already in flight`);
     assert.notEqual(parent, me.id, 'requester is its own parent');
-    assert.ok(assignInput.parents.has(parent), `parent ${parent} is not eligible`);
+    assert.ok(assignInput.parent(parent), `parent ${parent} is not eligible`);
     assert.ok([...assignInput.holdersOf(index)].includes(parent), `parent ${parent} does not hold ${index}`);
     used.set(parent, (used.get(parent) ?? 0) + 1);
   }
   assert.ok(out.pieces.length <= Math.max(0, me.want), 'more pieces than wanted');
   for (const [parent, n] of used) {
-    assert.ok(n <= assignInput.parents.get(parent)!.freeSlots, `parent ${parent} over its free slots`);
+    assert.ok(n <= assignInput.parent(parent)!.freeSlots, `parent ${parent} over its free slots`);
   }
 
   // Rarest first, ties by index: the output is in that order, and any piece left out
@@ -314,7 +394,7 @@ function checkInvariants(s: Scenario & { holders: readonly (readonly string[])[]
   for (let i = 0; i < s.pieceCount; i++) {
     if (me.has(i) || me.inFlight.has(i) || seen.has(i)) continue;
     const spare = [...assignInput.holdersOf(i)].some(
-      (h) => eligibleParent(h) && assignInput.parents.get(h)!.freeSlots - (used.get(h) ?? 0) > 0,
+      (h) => eligibleParent(h) && assignInput.parent(h)!.freeSlots - (used.get(h) ?? 0) > 0,
     );
     if (!spare) continue;
     assert.equal(out.pieces.length, me.want, `piece ${i} left out although want is not met`);

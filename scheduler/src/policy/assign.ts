@@ -8,7 +8,7 @@ export interface AssignInput {
     labels: Readonly<Record<string, string>>;
     has(index: number): boolean;
     /** pieces already assigned to it and not yet reported */
-    inFlight: ReadonlySet<number>;
+    inFlight: { has(index: number): boolean };
     /** piece fetches it can start now */
     want: number;
     /** it holds no origin range and may take one */
@@ -20,8 +20,17 @@ export interface AssignInput {
   holderCount(index: number): number;
   /** a peer is fetching this piece from the origin right now */
   originInFlight(index: number): boolean;
-  /** eligible parents: connected, not blocklisted for this task or cluster-wide */
-  parents: ReadonlyMap<string, ParentView>;
+  /** an eligible parent (connected, not blocklisted for this task or cluster-wide), or undefined */
+  parent(id: string): ParentView | undefined;
+  /** the best measured speed among the parents: the yardstick of the speed score */
+  fastestSpeed: number;
+  /**
+   * Optional shortcut for busy swarms: the parents with a free upload slot, and
+   * whether one holds a piece. When fewer of them exist than a piece has holders,
+   * the best parent is looked for among them instead of among the holders.
+   */
+  freeParents?: { readonly size: number; [Symbol.iterator](): Iterator<string> };
+  holds?(id: string, index: number): boolean;
   /** size of one back-to-source range, in pieces */
   originRangePieces: number;
 }
@@ -34,73 +43,133 @@ export interface PieceChoice {
 export interface AssignOutput {
   pieces: PieceChoice[];
   origin?: { first: number; count: number };
+  /**
+   * Holders a search passed over for having no free slot. The caller may move
+   * them to the back of the piece's holders, so the next search, which stops
+   * after MAX_PARENT_SCAN of them, starts with others.
+   */
+  busy: PieceChoice[];
 }
+
+/**
+ * Parents with a free slot compared per piece: the best of the first ones found
+ * is good enough (capacity dominates the score, and a parent whose slots run out
+ * drops out of the search), and it keeps a decision's cost independent of how
+ * many peers hold the piece.
+ */
+export const PARENT_CANDIDATES = 8;
+
+/**
+ * Parents a search looks at for one piece before it gives up on the piece for
+ * now: a piece whose first holders are all busy waits for the next decision
+ * (by then the caller has moved those holders back), rather than costing a
+ * pass over thousands of them.
+ */
+export const MAX_PARENT_SCAN = 64;
 
 /**
  * Decides which missing pieces the requester fetches now and from whom.
  * Pure: no clocks, no I/O; the caller commits the result to state.
  *
  * - Pieces some eligible parent holds: rarest first (ties: lower index, which
- *   also favours in-order streaming), each from the best-scoring parent with a
- *   free slot; never the requester itself.
+ *   also favours in-order streaming), each from the best-scoring of the first
+ *   PARENT_CANDIDATES parents with a free slot; never the requester itself.
  * - Pieces nobody holds and nobody is fetching from the origin: the requester
  *   takes the lowest such run (at most originRangePieces) from the origin, so
  *   concurrent requesters split a blob's back-to-source by range and every
  *   piece leaves the origin once.
+ *
+ * Cost: one pass over the pieces (O(1) work each, bucketed by holder count
+ * instead of sorted), then a parent search per piece tried, through whichever
+ * is smaller, the piece's holders or the free parents, that stops after
+ * PARENT_CANDIDATES parents with a free slot or MAX_PARENT_SCAN looked at.
+ * Pieces are tried until `want` are chosen. It grows linearly with the pieces
+ * of one task and not with the number of peers.
  */
 export function assignPieces(input: AssignInput): AssignOutput {
   const { requester } = input;
-  const wanted: number[] = [];
+  // Rarity buckets: holder count -> pieces, each in index order because the pass runs in index order.
+  const byCount = new Map<number, number[]>();
+  let originFirst = -1;
   for (let index = 0; index < input.pieceCount; index++) {
     if (requester.has(index) || requester.inFlight.has(index)) continue;
-    wanted.push(index);
+    const count = input.holderCount(index);
+    if (count === 0) {
+      if (originFirst < 0 && requester.canTakeOrigin && !input.originInFlight(index)) originFirst = index;
+      continue;
+    }
+    if (requester.want <= 0) continue;
+    const bucket = byCount.get(count);
+    if (bucket) bucket.push(index);
+    else byCount.set(count, [index]);
   }
+
+  /** free slots of the parents this decision took from (the rest: as the input says) */
   const slots = new Map<string, number>();
-  for (const [id, view] of input.parents) slots.set(id, view.freeSlots);
-  let fastest = 0;
-  for (const view of input.parents.values()) fastest = Math.max(fastest, view.speed);
-
-  const available = wanted
-    .filter((index) => input.holderCount(index) > 0)
-    .sort((a, b) => input.holderCount(a) - input.holderCount(b) || a - b);
   const pieces: PieceChoice[] = [];
-  for (const index of available) {
-    if (pieces.length >= requester.want) break;
-    let best: string | undefined;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    for (const holder of input.holdersOf(index)) {
-      if (holder === requester.id) continue;
-      const view = input.parents.get(holder);
-      const free = slots.get(holder) ?? 0;
-      if (!view || free <= 0) continue;
-      const score = scoreParent({ ...view, freeSlots: free }, requester.labels, fastest);
-      if (score > bestScore) {
-        bestScore = score;
-        best = holder;
-      }
+  const busy: PieceChoice[] = [];
+  const counts = [...byCount.keys()].sort((a, b) => a - b);
+  search: for (const count of counts) {
+    for (const index of byCount.get(count)!) {
+      if (pieces.length >= requester.want) break search;
+      const parent = bestParent(input, index, count, slots, busy);
+      if (parent === undefined) continue;
+      slots.set(parent.id, parent.free - 1);
+      pieces.push({ index, parent: parent.id });
     }
-    if (best === undefined) continue;
-    slots.set(best, (slots.get(best) ?? 0) - 1);
-    pieces.push({ index, parent: best });
   }
 
-  const output: AssignOutput = { pieces };
-  if (requester.canTakeOrigin) {
-    const first = wanted.find((index) => input.holderCount(index) === 0 && !input.originInFlight(index));
-    if (first !== undefined) {
-      let count = 1;
-      while (
-        count < input.originRangePieces &&
-        first + count < input.pieceCount &&
-        !requester.has(first + count) &&
-        !requester.inFlight.has(first + count) &&
-        input.holderCount(first + count) === 0 &&
-        !input.originInFlight(first + count)
-      ) {
-        count++;
-      }
-      output.origin = { first, count };
+  const output: AssignOutput = { pieces, busy };
+  if (originFirst >= 0) {
+    const first = originFirst;
+    let count = 1;
+    while (
+      count < input.originRangePieces &&
+      first + count < input.pieceCount &&
+      !requester.has(first + count) &&
+      !requester.inFlight.has(first + count) &&
+      input.holderCount(first + count) === 0 &&
+      !input.originInFlight(first + count)
+    ) {
+      count++;
     }
+    output.origin = { first, count };
   }
   return output;
+}
+
+/** The best-scoring of the first PARENT_CANDIDATES eligible holders of a piece with a free slot. */
+function bestParent(
+  input: AssignInput,
+  index: number,
+  holderCount: number,
+  slots: ReadonlyMap<string, number>,
+  busy: PieceChoice[],
+): { id: string; free: number } | undefined {
+  const { requester } = input;
+  const viaFree = input.freeParents !== undefined && input.holds && input.freeParents.size < holderCount;
+  const candidates = viaFree ? input.freeParents! : input.holdersOf(index);
+  let best: { id: string; free: number } | undefined;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  let found = 0;
+  let scanned = 0;
+  for (const id of candidates) {
+    if (++scanned > MAX_PARENT_SCAN) break;
+    if (id === requester.id) continue;
+    if (viaFree && !input.holds!(id, index)) continue;
+    const view = input.parent(id);
+    if (!view) continue;
+    const free = slots.get(id) ?? view.freeSlots;
+    if (free <= 0) {
+      if (!viaFree) busy.push({ index, parent: id });
+      continue;
+    }
+    const score = scoreParent({ ...view, freeSlots: free }, requester.labels, input.fastestSpeed);
+    if (score > bestScore) {
+      bestScore = score;
+      best = { id, free };
+    }
+    if (++found >= PARENT_CANDIDATES) break;
+  }
+  return best;
 }

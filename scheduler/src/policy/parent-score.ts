@@ -21,6 +21,8 @@ export const LOCALITY_WEIGHTS: Readonly<Record<string, number>> = {
   'topology.kubernetes.io/zone': 0.1,
 };
 
+const LOCALITY_ENTRIES = Object.entries(LOCALITY_WEIGHTS);
+
 /**
  * Free capacity first (an idle parent beats a busy one), then measured speed
  * relative to the fastest known, then locality. Unmeasured parents get the
@@ -34,7 +36,7 @@ export function scoreParent(
   const capacity = parent.uploadSlots > 0 ? parent.freeSlots / parent.uploadSlots : 0;
   const speed = fastestSpeed > 0 ? (parent.speed > 0 ? parent.speed / fastestSpeed : 0.5) : 0.5;
   let locality = 0;
-  for (const [label, weight] of Object.entries(LOCALITY_WEIGHTS)) {
+  for (const [label, weight] of LOCALITY_ENTRIES) {
     const mine = requesterLabels[label];
     if (mine !== undefined && parent.labels[label] === mine) locality += weight;
   }
