@@ -1,0 +1,527 @@
+/**
+ * Scheduler benchmark: one real `shoal scheduler` process and K simulated peers
+ * on real libp2p connections, many per child process (bench/scheduler/sim-peers.ts).
+ *
+ *   node bench/scheduler/run.ts [--peers 2000] [--workers 4] [--tasks 4] [--blob-mib 256]
+ *                               [--seeds 4] [--fetch-ms 100] [--download-slots 8] [--upload-slots 8]
+ *                               [--echo-seconds 5] [--deadline-seconds 180] [--runs 3]
+ *                               [--scheduler-arg ARG]... [--cpu-prof DIR]
+ *
+ * Each run starts a fresh scheduler and fresh peers, then:
+ *
+ * connect  every peer dials the scheduler from a loopback address of its own
+ *          (127.10.x.y: the scheduler limits inbound connections per address),
+ *          with its own Ed25519 identity, TLS and yamux, and registers; --seeds
+ *          of them announce every task complete (Register holdings).
+ * echo     baseline on the same connections and the same scheduler process:
+ *          every peer runs round trips of a piece-report-sized message on the
+ *          scheduler's ping protocol (an echo), paced like the swarm's reports,
+ *          for --echo-seconds. What libp2p, the event loop and the machine cost
+ *          without any scheduling.
+ * swarm    every other peer opens all --tasks tasks at once (--blob-mib MiB each,
+ *          the default piece size) with --download-slots fetches per task,
+ *          "fetches" each assigned piece in --fetch-ms (nothing moves), reports
+ *          it as the real peer does (batched for 5 ms, with its free slots as
+ *          `want`) and ends each task with TaskDone.
+ *
+ * Assignment latency is measured at the peer: from a request (OpenTask, or a
+ * PieceReport with want > 0) to the next Assignments of that task. It includes
+ * libp2p both ways, the scheduler's queue, its decision, and any wait for a
+ * parent with a free upload slot (a request nobody can serve yet is answered
+ * when a slot frees). The scheduler's own view, the time one decision takes,
+ * is its shoal_scheduler_assignment_duration_seconds histogram; decisions per
+ * second are that histogram's count over the swarm phase. Scheduler memory is
+ * /proc/<pid>/status: VmRSS when idle, when every peer is connected, its peak
+ * during the swarm, and VmHWM. JSON goes to stdout, progress to stderr.
+ */
+
+import { type ChildProcess, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { cpus, loadavg, release } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MIB, pieceLayout } from '../../packages/protocol/src/pieces.ts';
+import { request } from '../../test/fixtures/http.ts';
+import { type RunningScheduler, startScheduler, sumSamples } from '../../test/fixtures/shoal.ts';
+import { log, positiveInt } from '../common.ts';
+import type { ParentCommand, SimConfig, SimTask, WorkerReport } from './sim-peers.ts';
+
+const SIM_PEERS = resolve(import.meta.dirname, 'sim-peers.ts');
+const LATENCY_METRIC = 'shoal_scheduler_assignment_duration_seconds';
+const TARGETS = { peers: 2000, p99Ms: 50, rssBytes: 1024 * MIB };
+/** A PieceReport with a few pieces done, as it goes over the wire. */
+const ECHO_PAYLOAD_BYTES = 160;
+
+const { values: args } = parseArgs({
+  options: {
+    peers: { type: 'string', default: '2000' },
+    workers: { type: 'string', default: '4' },
+    tasks: { type: 'string', default: '4' },
+    'blob-mib': { type: 'string', default: '256' },
+    seeds: { type: 'string', default: '4' },
+    'fetch-ms': { type: 'string', default: '100' },
+    'download-slots': { type: 'string', default: '8' },
+    'upload-slots': { type: 'string', default: '8' },
+    'echo-seconds': { type: 'string', default: '5' },
+    'deadline-seconds': { type: 'string', default: '180' },
+    runs: { type: 'string', default: '3' },
+    'scheduler-arg': { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const PEERS = positiveInt(args.peers, '--peers');
+const WORKERS = Math.min(PEERS, positiveInt(args.workers, '--workers'));
+const TASKS = positiveInt(args.tasks, '--tasks');
+const BLOB_MIB = positiveInt(args['blob-mib'], '--blob-mib');
+const SEEDS = Number(args.seeds);
+if (!Number.isSafeInteger(SEEDS) || SEEDS < 0 || SEEDS >= PEERS)
+  throw new Error(`--seeds expects 0..${PEERS - 1}, got ${args.seeds}`);
+const FETCH_MS = Number(args['fetch-ms']);
+if (!Number.isFinite(FETCH_MS) || FETCH_MS < 0)
+  throw new Error(`--fetch-ms expects >= 0, got ${args['fetch-ms']}`);
+const DOWNLOAD_SLOTS = positiveInt(args['download-slots'], '--download-slots');
+const UPLOAD_SLOTS = positiveInt(args['upload-slots'], '--upload-slots');
+const ECHO_SECONDS = positiveInt(args['echo-seconds'], '--echo-seconds');
+const DEADLINE_SECONDS = positiveInt(args['deadline-seconds'], '--deadline-seconds');
+const RUNS = positiveInt(args.runs, '--runs');
+const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+
+const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+
+function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function summarize(values: Float64Array) {
+  const sorted = Float64Array.from(values).sort();
+  return {
+    count: sorted.length,
+    p50: round(percentile(sorted, 0.5), 2),
+    p90: round(percentile(sorted, 0.9), 2),
+    p99: round(percentile(sorted, 0.99), 2),
+    max: round(sorted.at(-1) ?? Number.NaN, 2),
+  };
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scheduler process: memory, CPU, metrics
+
+async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+}
+
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Highest VmRSS seen while it runs, sampled every 200 ms. */
+function watchRss(pid: number) {
+  let peak = 0;
+  const sample = () =>
+    procStatus(pid)
+      .then(({ rss }) => {
+        peak = Math.max(peak, rss);
+      })
+      .catch(() => {});
+  const timer = setInterval(() => void sample(), 200);
+  void sample();
+  return {
+    async stop(): Promise<number> {
+      clearInterval(timer);
+      await sample();
+      return peak;
+    },
+  };
+}
+
+interface HistogramSnapshot {
+  buckets: [number, number][];
+  count: number;
+  sum: number;
+}
+
+function histogram(text: string, name: string): HistogramSnapshot {
+  const buckets = new Map<number, number>();
+  for (const match of text.matchAll(
+    new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm'),
+  )) {
+    const le = match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]);
+    buckets.set(le, (buckets.get(le) ?? 0) + Number(match[2]));
+  }
+  return {
+    buckets: [...buckets].sort((a, b) => a[0] - b[0]),
+    count: sumSamples(text, `${name}_count`),
+    sum: sumSamples(text, `${name}_sum`),
+  };
+}
+
+/** Upper bound of the bucket holding quantile q of the observations between two snapshots, in ms. */
+function histogramQuantileMs(
+  before: HistogramSnapshot,
+  after: HistogramSnapshot,
+  q: number,
+): number | string {
+  const count = after.count - before.count;
+  if (count <= 0) return Number.NaN;
+  const previous = new Map(before.buckets);
+  for (const [le, cumulative] of after.buckets) {
+    if (cumulative - (previous.get(le) ?? 0) >= q * count)
+      return Number.isFinite(le) ? round(le * 1000, 2) : `> ${round(after.buckets.at(-2)![0] * 1000, 2)}`;
+  }
+  return Number.NaN;
+}
+
+async function metricsText(scheduler: RunningScheduler): Promise<string> {
+  return (await request(`${scheduler.adminUrl}/metrics`, { timeoutMs: 30_000 })).body.toString('utf8');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulated peers
+
+class Workers {
+  readonly #children: ChildProcess[] = [];
+  readonly #waiting = new Map<string, { pending: number; reports: WorkerReport[]; done: () => void }>();
+  onProgress: ((worker: number, report: Extract<WorkerReport, { type: 'progress' }>) => void) | undefined;
+  errors: string[] = [];
+
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      const child = fork(SIM_PEERS, [], {
+        serialization: 'advanced',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // Many connections and promises each: room to breathe, and the machine is small.
+        execArgv: [
+          '--max-old-space-size=4096',
+          ...(process.env.SIM_IMPORT ? ['--import', process.env.SIM_IMPORT] : []),
+        ],
+      });
+      child.on('message', (report: WorkerReport) => this.#onReport(i, report));
+      child.on('exit', (code) => {
+        if (code !== 0 && code !== null) this.errors.push(`worker ${i} exited with code ${code}`);
+      });
+      this.#children.push(child);
+    }
+  }
+
+  #onReport(worker: number, report: WorkerReport): void {
+    if (report.type === 'error') {
+      if (this.errors.length < 20) this.errors.push(`worker ${worker}: ${report.message}`);
+      return;
+    }
+    if (report.type === 'progress') {
+      this.onProgress?.(worker, report);
+      return;
+    }
+    const waiting = this.#waiting.get(report.type);
+    if (!waiting) return;
+    waiting.reports[worker] = report;
+    if (--waiting.pending === 0) waiting.done();
+  }
+
+  /** Sends each worker its command and resolves with every worker's answer of type `answer`. */
+  async ask<T extends WorkerReport['type']>(
+    commands: ParentCommand[],
+    answer: T,
+    timeoutMs: number,
+  ): Promise<Extract<WorkerReport, { type: T }>[]> {
+    const { promise, resolve: done } = Promise.withResolvers<void>();
+    const waiting = { pending: this.#children.length, reports: [] as WorkerReport[], done };
+    this.#waiting.set(answer, waiting);
+    for (const [i, child] of this.#children.entries()) child.send(commands[i]!);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        promise,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(`workers did not answer ${answer} in ${timeoutMs} ms: ${this.errors.join('; ')}`),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.#waiting.delete(answer);
+    }
+    return waiting.reports as Extract<WorkerReport, { type: T }>[];
+  }
+
+  async exit(): Promise<void> {
+    await Promise.all(
+      this.#children.map(
+        (child) =>
+          new Promise<void>((resolveExit) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolveExit();
+            child.once('exit', () => resolveExit());
+            child.send({ type: 'exit' } satisfies ParentCommand);
+            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+          }),
+      ),
+    );
+  }
+}
+
+function benchTasks(): SimTask[] {
+  return Array.from({ length: TASKS }, (_, i) => {
+    const size = BLOB_MIB * MIB + i * 12_345; // sizes differ a little, as real layers do
+    const digest = `sha256:${createHash('sha256').update(`bench/scheduler/task-${i}`).digest('hex')}`;
+    return { digest, size, pieceCount: pieceLayout(size).count };
+  });
+}
+
+async function waitForPeers(scheduler: RunningScheduler, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const peers = await scheduler.metric('shoal_scheduler_peers');
+    if (peers === count) return;
+    if (Date.now() > deadline) throw new Error(`scheduler lists ${peers} peers, expected ${count}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One run
+
+async function oneRun(runIndex: number) {
+  const tasks = benchTasks();
+  if (PROFILE_DIR) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`;
+  let scheduler: RunningScheduler;
+  try {
+    scheduler = await startScheduler({ extraArgs: args['scheduler-arg'] });
+  } finally {
+    if (PROFILE_DIR) delete process.env.NODE_OPTIONS;
+  }
+  const pid = scheduler.daemon.pid;
+  const workers = new Workers(WORKERS);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = await procStatus(pid);
+    log(`run ${runIndex + 1}: scheduler idle at ${round(idle.rss / MIB, 1)} MiB; connecting ${PEERS} peers`);
+
+    const perWorker = Math.ceil(PEERS / WORKERS);
+    const configs: SimConfig[] = Array.from({ length: WORKERS }, (_, w) => ({
+      firstIndex: w * perWorker,
+      count: Math.max(0, Math.min(perWorker, PEERS - w * perWorker)),
+      seeds: SEEDS,
+      scheduler: scheduler.multiaddrs[0]!,
+      tasks,
+      downloadSlots: DOWNLOAD_SLOTS,
+      uploadSlots: UPLOAD_SLOTS,
+      fetchMs: FETCH_MS,
+      // At most 8 handshakes in flight in all: the scheduler refuses an 11th pending one.
+      dialConcurrency: Math.max(1, Math.floor(8 / WORKERS)),
+    }));
+    const connectWatch = watchRss(pid);
+    const connected = await workers.ask(
+      configs.map((config) => ({ type: 'start', config })),
+      'connected',
+      600_000,
+    );
+    await waitForPeers(scheduler, PEERS);
+    const connectPeak = await connectWatch.stop();
+    const afterConnect = await procStatus(pid);
+    const connectSeconds = Math.max(...connected.map((c) => c.seconds));
+    log(
+      `run ${runIndex + 1}: ${PEERS} peers connected in ${round(connectSeconds, 1)} s ` +
+        `(${connected.reduce((n, c) => n + c.retries, 0)} retries); scheduler at ${round(afterConnect.rss / MIB, 1)} MiB`,
+    );
+
+    // Baseline: an echo on the same connections, paced like the swarm.
+    const echoCpu = await cpuSeconds(pid);
+    const echoes = await workers.ask(
+      configs.map(() => ({
+        type: 'echo',
+        durationMs: ECHO_SECONDS * 1000,
+        payloadBytes: ECHO_PAYLOAD_BYTES,
+      })),
+      'echoDone',
+      ECHO_SECONDS * 1000 + 120_000,
+    );
+    const echoSamples = concat(echoes.map((e) => e.samples));
+    const echoSchedulerCpu = (await cpuSeconds(pid)) - echoCpu;
+    const echo = {
+      roundTripMs: summarize(echoSamples),
+      roundTripsPerSecond: round(echoSamples.length / ECHO_SECONDS, 0),
+      failures: echoes.reduce((n, e) => n + e.failures, 0),
+      schedulerCpuSeconds: round(echoSchedulerCpu, 2),
+    };
+    log(
+      `run ${runIndex + 1}: echo p50 ${echo.roundTripMs.p50} ms, p99 ${echo.roundTripMs.p99} ms, ${echo.roundTripsPerSecond}/s`,
+    );
+
+    // The swarm.
+    const before = await metricsText(scheduler);
+    const cpuBefore = await cpuSeconds(pid);
+    const swarmWatch = watchRss(pid);
+    const pieces = new Array<number>(WORKERS).fill(0);
+    const done = new Array<number>(WORKERS).fill(0);
+    const totalPieces = (PEERS - SEEDS) * tasks.reduce((n, t) => n + t.pieceCount, 0);
+    let lastLog = 0;
+    workers.onProgress = (worker, report) => {
+      pieces[worker] = report.pieces;
+      done[worker] = report.tasksDone;
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        const sum = pieces.reduce((a, b) => a + b, 0);
+        log(
+          `run ${runIndex + 1}: ${sum}/${totalPieces} pieces, ${done.reduce((a, b) => a + b, 0)} tasks done`,
+        );
+      }
+    };
+    const started = performance.now();
+    const results = await workers.ask(
+      configs.map(() => ({ type: 'swarm', deadlineMs: DEADLINE_SECONDS * 1000 })),
+      'swarmDone',
+      DEADLINE_SECONDS * 1000 + 60_000,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = (await cpuSeconds(pid)) - cpuBefore;
+    const swarmPeak = await swarmWatch.stop();
+    const after = await metricsText(scheduler);
+    const end = await procStatus(pid);
+
+    const latencies = concat(results.map((r) => r.samples));
+    const sum = (
+      key:
+        | 'requests'
+        | 'assignmentMessages'
+        | 'pieceAssignments'
+        | 'originRanges'
+        | 'pieces'
+        | 'tasksDone'
+        | 'tasksTotal',
+    ) => results.reduce((n, r) => n + r[key], 0);
+    const hBefore = histogram(before, LATENCY_METRIC);
+    const hAfter = histogram(after, LATENCY_METRIC);
+    const decisions = hAfter.count - hBefore.count;
+    const swarm = {
+      seconds: round(seconds, 2),
+      complete: sum('tasksDone') === sum('tasksTotal'),
+      tasksDone: sum('tasksDone'),
+      tasksTotal: sum('tasksTotal'),
+      pieces: sum('pieces'),
+      totalPieces,
+      assignmentLatencyMs: summarize(latencies),
+      peerSeconds: summarize(concat(results.map((r) => r.peerSeconds))),
+      requests: sum('requests'),
+      assignmentMessages: sum('assignmentMessages'),
+      pieceAssignments: sum('pieceAssignments'),
+      originRanges: sum('originRanges'),
+      decisions,
+      decisionsPerSecond: round(decisions / seconds, 0),
+      pieceAssignmentsPerSecond: round(sum('pieceAssignments') / seconds, 0),
+      decisionMs: {
+        mean: round(((hAfter.sum - hBefore.sum) / Math.max(1, decisions)) * 1000, 4),
+        p50: histogramQuantileMs(hBefore, hAfter, 0.5),
+        p99: histogramQuantileMs(hBefore, hAfter, 0.99),
+      },
+      schedulerCpuSeconds: round(cpu, 2),
+      schedulerCpuShare: round(cpu / seconds, 2),
+    };
+    log(
+      `run ${runIndex + 1}: swarm ${swarm.complete ? 'complete' : 'NOT complete'} in ${swarm.seconds} s; ` +
+        `latency p50 ${swarm.assignmentLatencyMs.p50} ms p99 ${swarm.assignmentLatencyMs.p99} ms; ` +
+        `${swarm.decisionsPerSecond} decisions/s; scheduler peak ${round(swarmPeak / MIB, 1)} MiB`,
+    );
+    return {
+      connect: {
+        seconds: round(connectSeconds, 2),
+        retries: connected.reduce((n, c) => n + c.retries, 0),
+      },
+      echo,
+      swarm,
+      schedulerMemoryMiB: {
+        idle: round(idle.rss / MIB, 1),
+        connected: round(afterConnect.rss / MIB, 1),
+        connectPeak: round(connectPeak / MIB, 1),
+        swarmPeak: round(swarmPeak / MIB, 1),
+        hwm: round(end.hwm / MIB, 1),
+      },
+      loadavg: loadavg().map((v) => round(v, 2)),
+      errors: workers.errors.slice(0, 10),
+      /** what the scheduler logged at warn and above, last lines */
+      schedulerLog: scheduler.daemon.output.split('\n').slice(-20),
+    };
+  } finally {
+    await workers.exit();
+    await scheduler.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+if (PROFILE_DIR) await mkdir(PROFILE_DIR, { recursive: true });
+const tasks = benchTasks();
+log(
+  `${PEERS} peers in ${WORKERS} processes, ${SEEDS} seeds, ${TASKS} tasks of ${BLOB_MIB} MiB ` +
+    `(${tasks[0]!.pieceCount} pieces each), fetch ${FETCH_MS} ms, ${DOWNLOAD_SLOTS} download / ${UPLOAD_SLOTS} upload slots, ${RUNS} runs`,
+);
+const runs: Awaited<ReturnType<typeof oneRun>>[] = [];
+for (let i = 0; i < RUNS; i++) runs.push(await oneRun(i));
+
+const med = (pick: (run: (typeof runs)[number]) => number) => round(median(runs.map(pick)), 2);
+const result = {
+  machine: { cpus: cpus().length, kernel: release(), node: process.versions.node },
+  params: {
+    peers: PEERS,
+    workers: WORKERS,
+    seeds: SEEDS,
+    tasks: TASKS,
+    blobMiB: BLOB_MIB,
+    piecesPerTask: tasks[0]!.pieceCount,
+    fetchMs: FETCH_MS,
+    downloadSlots: DOWNLOAD_SLOTS,
+    uploadSlots: UPLOAD_SLOTS,
+    echoSeconds: ECHO_SECONDS,
+    runs: RUNS,
+    schedulerArgs: args['scheduler-arg'],
+  },
+  targets: TARGETS,
+  median: {
+    assignmentLatencyP50Ms: med((r) => r.swarm.assignmentLatencyMs.p50),
+    assignmentLatencyP99Ms: med((r) => r.swarm.assignmentLatencyMs.p99),
+    echoP50Ms: med((r) => r.echo.roundTripMs.p50),
+    echoP99Ms: med((r) => r.echo.roundTripMs.p99),
+    decisionsPerSecond: med((r) => r.swarm.decisionsPerSecond),
+    pieceAssignmentsPerSecond: med((r) => r.swarm.pieceAssignmentsPerSecond),
+    decisionMeanMs: med((r) => r.swarm.decisionMs.mean),
+    swarmSeconds: med((r) => r.swarm.seconds),
+    schedulerRssConnectedMiB: med((r) => r.schedulerMemoryMiB.connected),
+    schedulerHwmMiB: med((r) => r.schedulerMemoryMiB.hwm),
+    schedulerCpuShare: med((r) => r.swarm.schedulerCpuShare),
+  },
+  met: {
+    peers: runs.every((r) => r.swarm.complete),
+    p99: median(runs.map((r) => r.swarm.assignmentLatencyMs.p99)) < TARGETS.p99Ms,
+    rss: median(runs.map((r) => r.schedulerMemoryMiB.hwm)) * MIB < TARGETS.rssBytes,
+  },
+  runs,
+};
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+process.exitCode = runs.every((r) => r.swarm.complete && r.errors.length === 0) ? 0 : 1;
