@@ -200,7 +200,10 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     const release = () => {
       for (const buffer of buffers) pool.give(buffer);
     };
-    if (stream.status === 'closed') return release();
+    if (stream.status === 'closed') {
+      release();
+      return;
+    }
     stream.addEventListener(
       'close',
       (event) => {
