@@ -1,82 +1,37 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, rm } from 'node:fs/promises';
-import { request as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ociLayoutDigests, skopeoCopyToOci, writeRegistriesConf } from '../fixtures/clients.ts';
-import type { BlobDescription, ImageDescription } from '../fixtures/images.ts';
+import type { ImageDescription } from '../fixtures/images.ts';
 import { layeredImage, pushImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
-import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
-import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+import type { RunningPeer } from '../fixtures/shoal.ts';
+import {
+  fetchBlobVerified,
+  pullAll,
+  SWARM_ORIGIN,
+  type Swarm,
+  startSwarm as startSwarmOf,
+  stopSwarm,
+  waitForPeers,
+} from '../fixtures/swarm.ts';
 
-const ORIGIN = 'registry.invalid:5000';
+const ORIGIN = SWARM_ORIGIN;
 const MiB = 1024 * 1024;
-
-/** GETs a blob through a peer, hashing as it streams; resolves to whether the body was whole and correct. */
-function fetchBlob(peer: RunningPeer, repo: string, blob: BlobDescription): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpGet(`${peer.url}/v2/${repo}/blobs/${blob.digest}`, (res) => {
-      const hash = createHash('sha256');
-      let length = 0;
-      res.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        length += chunk.length;
-      });
-      res.on('end', () =>
-        resolve(
-          res.statusCode === 200 && length === blob.size && `sha256:${hash.digest('hex')}` === blob.digest,
-        ),
-      );
-      res.on('error', () => resolve(false));
-      res.on('aborted', () => resolve(false));
-    });
-    req.on('error', () => resolve(false));
-    req.setTimeout(180_000, () => req.destroy());
-    req.end();
-  });
-}
-
-async function pullAll(peer: RunningPeer, repo: string, image: ImageDescription): Promise<boolean> {
-  const results = await Promise.all(image.blobs.map((blob) => fetchBlob(peer, repo, blob)));
-  return results.every(Boolean);
-}
-
-interface Swarm {
-  proxy: TcpProxy;
-  scheduler: RunningScheduler;
-  peers: RunningPeer[];
-}
 
 let registry: RunningRegistry | undefined;
 let image: ImageDescription;
 let other: ImageDescription;
 const swarms: Swarm[] = [];
 
-async function startSwarm(count: number, originRate: number, schedulerListen?: string): Promise<Swarm> {
-  const proxy = await startTcpProxy({ target: registry!.host, rateBytesPerSecond: originRate });
-  const scheduler = await startScheduler(schedulerListen ? { listen: schedulerListen } : {});
-  const peers = await Promise.all(
-    Array.from({ length: count }, () =>
-      startPeer({
-        defaultRegistry: ORIGIN,
-        endpoints: { [ORIGIN]: proxy.url },
-        schedulers: scheduler.multiaddrs,
-      }),
-    ),
-  );
-  const swarm = { proxy, scheduler, peers };
+async function startSwarm(count: number, originRate: number): Promise<Swarm> {
+  const swarm = await startSwarmOf({ originHost: registry!.host, count, originRate });
   swarms.push(swarm);
-  await waitForPeers(scheduler, count);
   return swarm;
-}
-
-async function waitForPeers(scheduler: RunningScheduler, count: number): Promise<void> {
-  for (let i = 0; i < 100 && (await scheduler.metric('shoal_scheduler_peers')) < count; i++) await sleep(100);
-  assert.equal(await scheduler.metric('shoal_scheduler_peers'), count);
 }
 
 before(async () => {
@@ -91,9 +46,7 @@ before(async () => {
 
 after(async () => {
   for (const swarm of swarms) {
-    await Promise.all(swarm.peers.map((p) => p.stop()));
-    await swarm.scheduler.stop();
-    await swarm.proxy.stop();
+    await stopSwarm(swarm);
   }
   await registry?.stop();
 });
@@ -114,12 +67,12 @@ describe('resilience of the swarm', { timeout: 300_000 }, () => {
     const { peers, scheduler } = await startSwarm(3, 200e6);
     const [seed, ...children] = peers as [RunningPeer, ...RunningPeer[]];
     const blob = other.blobs.find((b) => b.size > 16 * MiB)!;
-    assert.ok(await fetchBlob(seed, 'chaos/other', blob));
+    assert.ok(await fetchBlobVerified(seed, 'chaos/other', blob));
     // Flip bytes inside piece 1 of the seed's complete copy.
     const file = await open(join(seed.dataDir, 'blobs', 'sha256', blob.digest.slice(7)), 'r+');
     await file.write(Buffer.from('rotten bytes'), 0, 12, 4 * MiB + 100);
     await file.close();
-    const results = await Promise.all(children.map((child) => fetchBlob(child, 'chaos/other', blob)));
+    const results = await Promise.all(children.map((child) => fetchBlobVerified(child, 'chaos/other', blob)));
     assert.deepEqual(results, [true, true], 'children got the right bytes anyway');
     const mismatches = await Promise.all(
       children.map((c) => c.metric('shoal_pieces_total', { result: 'mismatch' })),

@@ -67,7 +67,7 @@ export class Conductor {
       return;
     }
     // Pieces from peers land out of order: the whole-blob hash reads them back on another thread.
-    task.offloadHashing();
+    // task.offloadHashing();
     const done = Promise.withResolvers<'complete' | 'fallback'>();
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);
@@ -126,6 +126,16 @@ export class Conductor {
     };
     if (providers.length === 0)
       providers = await probeHolders(this.#options.swarmPeers(), task.digest, downloadOptions);
+    // Peers that lost the scheduler together announce themselves at about the same time:
+    // look again before the whole blob goes to the origin, if there are peers at all.
+    for (
+      let attempt = 0;
+      providers.length === 0 && attempt < PEER_SEARCH_RETRIES && this.#options.swarmPeers().length > 0;
+      attempt++
+    ) {
+      await sleep(PEER_SEARCH_DELAY_MS);
+      providers = await findProviders(node, task.digest, metrics);
+    }
     logger.info({ digest: task.digest, providers: providers.length }, 'continuing without a scheduler');
     if (providers.length === 0) {
       await downloadFromOrigin(task, origin, this.#originOptions());
@@ -141,6 +151,10 @@ export class Conductor {
     };
   }
 }
+
+/** Further DHT lookups, and the pause before each, when no peer is found for a download without a scheduler. */
+const PEER_SEARCH_RETRIES = 2;
+const PEER_SEARCH_DELAY_MS = 1_500;
 
 /** State of one task's conversation with the scheduler. */
 class TaskSession {
@@ -402,7 +416,16 @@ class TaskSession {
   }
 
   #scheduleReport(): void {
-    if (this.#reportTimer || this.#stopped) return;
+    if (this.#stopped) return;
+    // A download slot with nothing queued idles until the scheduler answers: report at once then.
+    const idleSlot = this.#queue.length === 0 && this.#activeFetches < this.#options.downloadSlots;
+    if (idleSlot && this.#pendingDone.length > 0) {
+      clearTimeout(this.#reportTimer);
+      this.#reportTimer = undefined;
+      this.#flushReport();
+      return;
+    }
+    if (this.#reportTimer) return;
     this.#reportTimer = setTimeout(() => {
       this.#reportTimer = undefined;
       this.#flushReport();

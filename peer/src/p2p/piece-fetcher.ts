@@ -9,10 +9,17 @@ import type { RateLimiter } from './rate-limiter.ts';
 
 export class PieceFetchError extends Error {
   readonly code: 'UNAVAILABLE' | 'MISMATCH';
-  constructor(code: 'UNAVAILABLE' | 'MISMATCH', message: string, options?: ErrorOptions) {
+  /** the parent could not be dialled at all (gone), as opposed to answering without the piece */
+  readonly unreachable: boolean;
+  constructor(
+    code: 'UNAVAILABLE' | 'MISMATCH',
+    message: string,
+    options?: ErrorOptions & { unreachable?: boolean },
+  ) {
     super(message, options);
     this.name = 'PieceFetchError';
     this.code = code;
+    this.unreachable = options?.unreachable ?? false;
   }
 }
 
@@ -72,9 +79,7 @@ export async function fetchPiece(
     throw new PieceFetchError(
       'UNAVAILABLE',
       `cannot reach parent ${request.parent}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      { cause: error, unreachable: true },
     );
   }
   const buffers: Buffer[] = [];

@@ -6,7 +6,7 @@ import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
-import { type FetchedPiece, fetchPiece } from './piece-fetcher.ts';
+import { type FetchedPiece, fetchPiece, PieceFetchError } from './piece-fetcher.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface Provider {
@@ -100,8 +100,13 @@ export async function probeHolders(
   return answers.filter((a): a is Provider => a !== undefined);
 }
 
-/** How long a piece owned by another member may take to appear before this node fetches it from the origin. */
-const OWNER_GRACE_MS = 8_000;
+/**
+ * How long a piece owned by another member may take to appear before this node
+ * fetches it from the origin too. Owners fetch their share one piece at a time
+ * from an origin all of them share, so this covers an owner's whole queue; an
+ * owner that is gone is noticed at once (it cannot be dialled) and loses its share.
+ */
+const OWNER_GRACE_MS = 20_000;
 /** How long a piece may find no source at all (no peer has it, the origin does not answer) before the task fails. */
 const GIVE_UP_MS = 30_000;
 /** After the origin failed, how long before it is tried again for another piece. */
@@ -111,13 +116,15 @@ const RETRY_DELAY_MS = 200;
 /**
  * Completes a task without a scheduler. The peers known to want or hold the
  * blob (DHT providers, parents the scheduler had named) split its pieces
- * among themselves by rendezvous hashing: each fetches its own share from the
- * origin and the rest from the others, so a piece still leaves the origin
- * about once. Every piece is asked of the peers first (a provider may hold the
- * whole blob); one owned by another member that does not appear within a grace
- * period is fetched from the origin too. With the origin unreachable, peers
- * are asked until a piece has found no source for a while. There is no piece
- * table here: the whole-blob digest is the check.
+ * among themselves by rendezvous hashing over the members still reachable:
+ * one worker fetches this node's own share, in order, from the origin (after
+ * asking the peers once: a provider may hold the whole blob), while the others
+ * take the rest from the peers, owner first, so a piece leaves the origin about
+ * once. A piece whose owner is gone is re-owned by the survivors; one whose
+ * owner does not deliver within a grace period is fetched from the origin too.
+ * With the origin unreachable, peers are asked until a piece has found no
+ * source for a while. There is no piece table here: the whole-blob digest is
+ * the check.
  */
 export async function downloadFromProviders(
   task: BlobTask,
@@ -128,46 +135,99 @@ export async function downloadFromProviders(
   if (!task.layout) await task.resume();
   if (!task.layout) {
     const first = await firstPiece(task, providers, options);
-    if (!first) {
-      await downloadFromOrigin(task, origin, originOptions(options));
-      return;
+    if (first) {
+      await task.create(first.blobSize, pieceSizeFor(first.blobSize));
+      if (first.length === pieceLength(task.layout!, 0)) await land(task, 0, first);
+    } else {
+      // Nobody has a piece yet (a rollout that lost its scheduler before this node learnt
+      // the size): the origin tells the size, and the pieces are shared all the same.
+      const size = await origin.probeSize(task.abort.signal).catch(() => 0);
+      if (size <= 0) {
+        await downloadFromOrigin(task, origin, originOptions(options));
+        return;
+      }
+      await task.create(size, pieceSizeFor(size));
     }
-    await task.create(first.blobSize, pieceSizeFor(first.blobSize));
-    if (first.length === pieceLength(task.layout!, 0)) await land(task, 0, first);
   }
   const layout = task.layout!;
   const self = options.node.peerId.toString();
-  const members = [self, ...providers.map((p) => p.id)];
   const byId = new Map(providers.map((p) => [p.id, p]));
+  /** Members not yet found unreachable; ownership is computed over them. */
+  const alive = new Set([self, ...byId.keys()]);
+  const ownerNow = (index: number) => ownerOf(task.digest, index, [...alive]);
   const fromOrigin = serialOrigin(task, origin, options);
-  // In order: a client streaming the blob gets its bytes as early as possible.
-  const missing = [...Array(layout.count).keys()].filter((index) => !task.has(index));
   const downloading = () => task.state === 'downloading';
+  const missing = [...Array(layout.count).keys()].filter((index) => !task.has(index));
+  const tally = { missing: missing.length, own: 0, fromPeers: 0, fromOrigin: 0 };
+
+  /** One pass over the reachable peers, the owner first; whether the piece landed. */
+  const fromPeers = async (index: number, owner: string): Promise<boolean> => {
+    const live = providers.filter((p) => alive.has(p.id));
+    const order = owner === self ? live : [byId.get(owner)!, ...live.filter((p) => p.id !== owner)];
+    for (const provider of order) {
+      if (!alive.has(provider.id)) continue;
+      const result = await tryFetch(task, provider, index, pieceLength(layout, index), options);
+      if (result === 'unreachable') {
+        alive.delete(provider.id);
+        continue;
+      }
+      if (!result || task.has(index) || !downloading()) continue;
+      await land(task, index, result);
+      options.metrics.pieces.inc({ result: 'ok' });
+      tally.fromPeers++;
+      return true;
+    }
+    return false;
+  };
 
   const obtain = async (index: number): Promise<void> => {
-    const owner = ownerOf(task.digest, index, members);
-    const ownerFirst =
-      owner === self ? providers : [byId.get(owner)!, ...providers.filter((p) => p.id !== owner)];
     const wanted = Date.now();
     while (!task.has(index) && downloading()) {
-      for (const provider of ownerFirst) {
-        const piece = await tryFetch(task, provider, index, pieceLength(layout, index), options);
-        if (!piece || task.has(index) || !downloading()) continue;
-        await land(task, index, piece);
-        options.metrics.pieces.inc({ result: 'ok' });
+      const owner = ownerNow(index);
+      if (await fromPeers(index, owner)) return;
+      const waited = Date.now() - wanted;
+      if ((ownerNow(index) === self || waited > OWNER_GRACE_MS) && (await fromOrigin.fetch(index))) {
+        tally.fromOrigin++;
         return;
       }
-      const waited = Date.now() - wanted;
-      if ((owner === self || waited > OWNER_GRACE_MS) && (await fromOrigin.fetch(index))) return;
       if (waited > GIVE_UP_MS) throw fromOrigin.lastError ?? new PieceUnavailableError(task.digest, index);
       await sleep(RETRY_DELAY_MS);
     }
   };
-  let cursor = 0;
-  const worker = async () => {
-    while (cursor < missing.length && downloading()) await obtain(missing[cursor++]!);
+
+  // This node's share, on its own worker (its origin requests are serial anyway), from
+  // the end backwards: origin ranges a scheduler handed out before it went away are the
+  // lowest pieces nobody held, still landing at their assignees; from the back, the
+  // owner asks the peers for them last, when they are there.
+  const ownShare = async () => {
+    for (const index of missing.toReversed()) {
+      if (!downloading()) return;
+      if (!task.has(index) && ownerNow(index) === self) {
+        tally.own++;
+        await obtain(index);
+      }
+    }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  // The rest in order (a client streaming the blob gets its bytes early); a piece
+  // that became this node's own when its owner vanished is fetched here as well.
+  let cursor = 0;
+  const others = async () => {
+    while (cursor < missing.length && downloading()) {
+      const index = missing[cursor++]!;
+      if (!task.has(index) && ownerNow(index) !== self) await obtain(index);
+    }
+  };
+  const peerWorkers = Math.max(1, options.concurrency - 1);
+  await Promise.all([ownShare(), ...Array.from({ length: peerWorkers }, others)]);
+  // Pieces whose ownership moved after both loops passed them (an owner vanished late).
+  for (const index of missing) {
+    if (!downloading()) break;
+    if (!task.has(index)) await obtain(index);
+  }
+  options.logger.info(
+    { digest: task.digest, ...tally, members: byId.size + 1, unreachable: byId.size + 1 - alive.size },
+    'pieces shared without a scheduler',
+  );
 }
 
 /** No peer had a piece and the origin did not supply it either. */
@@ -235,7 +295,7 @@ export function ownerOf(digest: string, index: number, members: readonly string[
 async function firstPiece(task: BlobTask, providers: Provider[], options: ProviderDownloadOptions) {
   for (const provider of providers) {
     const piece = await tryFetch(task, provider, 0, undefined, options);
-    if (piece && piece.blobSize > 0) return piece;
+    if (piece && piece !== 'unreachable' && piece.blobSize > 0) return piece;
   }
   return undefined;
 }
@@ -255,7 +315,7 @@ async function tryFetch(
   index: number,
   expectedLength: number | undefined,
   options: ProviderDownloadOptions,
-): Promise<FetchedPiece | undefined> {
+): Promise<FetchedPiece | 'unreachable' | undefined> {
   try {
     return await fetchPiece(options.node, {
       parent: provider.id,
@@ -274,7 +334,7 @@ async function tryFetch(
       { provider: provider.id, index, err: (error as Error).message },
       'provider fetch failed',
     );
-    return undefined;
+    return error instanceof PieceFetchError && error.unreachable ? 'unreachable' : undefined;
   }
 }
 
