@@ -36,6 +36,10 @@ export interface RunningScheduler {
 }
 
 const SWEEP_INTERVAL_MS = 1000;
+/** Peers (connections) one scheduler serves at most. */
+const SCHEDULER_MAX_CONNECTIONS = 10_000;
+/** A peer whose liveness ping is not answered within this long is dropped. */
+const SCHEDULER_PING_TIMEOUT_MS = 60_000;
 
 /** Wires the libp2p node, state, dispatcher, protocol service and admin HTTP into a running scheduler. */
 export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
@@ -51,6 +55,11 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     // A DHT server every peer is connected to: the swarm's bootstrap point for content routing.
     dht: true,
     metricsRegistry,
+    // One connection per peer: libp2p's default of 1024 would refuse (and prune) peers of a larger cluster.
+    maxConnections: SCHEDULER_MAX_CONNECTIONS,
+    // Its pings to thousands of peers wait behind its own work when it is busy: a late answer is
+    // its lateness, not a dead peer, and dropping the peer would add the peer's reconnect to the load.
+    pingTimeoutMs: SCHEDULER_PING_TIMEOUT_MS,
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const state = new SwarmState();

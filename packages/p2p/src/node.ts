@@ -27,6 +27,13 @@ export interface ShoalNodeOptions {
   maxInboundStreams?: number;
   /** The service's metrics registry: libp2p's own metrics (connections, streams, bytes, dials) join it. */
   metricsRegistry?: Registry;
+  /** Connections kept open at most (default 1024): a scheduler holds one per peer of its cluster. */
+  maxConnections?: number;
+  /**
+   * A connection whose liveness ping (every 10 s) is not answered within this long is dropped
+   * (default: libp2p's, at least 5 s). A busy node answers late although the other end is alive.
+   */
+  pingTimeoutMs?: number;
 }
 
 export type ShoalNode = Libp2p<{ identify: unknown; dht?: KadDHT }>;
@@ -71,7 +78,14 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
     ...(options.pskFile
       ? { connectionProtector: preSharedKey({ psk: await readFile(options.pskFile) }) }
       : {}),
-    connectionManager: { maxConnections: 1024 },
+    connectionManager: { maxConnections: options.maxConnections ?? 1024 },
+    ...(options.pingTimeoutMs
+      ? {
+          connectionMonitor: {
+            pingTimeout: { minTimeout: options.pingTimeoutMs, maxTimeout: options.pingTimeoutMs },
+          },
+        }
+      : {}),
     ...(options.metricsRegistry ? { metrics: libp2pMetrics(options.metricsRegistry) } : {}),
     services: services as never,
   });
