@@ -243,14 +243,19 @@ export class Dispatcher {
   }
 
   hostLeft(hostId: string): void {
+    // Tasks where its leaving puts pieces back to the origin: its range, pieces only it held.
+    const toOrigin = new Set<SwarmTask>();
     for (const task of this.#state.tasks.values()) {
       const peer = task.peers.get(hostId);
       if (!peer) continue;
       this.#unstarve(task, peer);
       for (const flight of peer.inFlight.values()) this.#freed.add(flight.parent);
+      if (peer.origin) toOrigin.add(task);
+      else for (const index of peer.have.present()) if (task.holders[index]!.size === 1) toOrigin.add(task);
     }
     const touched = this.#state.removeHost(hostId);
-    for (const task of touched) this.#dispatchWaiting(task, hostId);
+    // Elsewhere it only takes capacity away: the slots it freed go to starved peers below.
+    for (const task of touched) if (toOrigin.has(task)) this.#dispatchWaiting(task, hostId);
     this.#state.prune();
     this.#serveStarved();
   }

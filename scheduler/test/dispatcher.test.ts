@@ -636,6 +636,35 @@ describe('Dispatcher: hosts leaving', () => {
     for (const i of range(4, 4)) assert.equal(task.originInFlight.get(i), 'c');
   });
 
+  it('puts pieces only the departing host held back to the origin, for peers waiting without a range', () => {
+    const h = harness({ originRangePieces: 2 });
+    h.register('a', 'b', 'c');
+    h.open('a', 4); // origin 0..1
+    h.open('b', 4); // origin 2..3
+    h.report('a', { done: [originDone(0), originDone(1)], want: 0 });
+    h.report('b', { done: [originDone(2), originDone(3)], want: 0 });
+    h.open('c', 4, 0); // wants nothing from peers yet, holds no range
+    h.drain();
+    h.dispatcher.hostLeft('a');
+    // Pieces 0 and 1 have no holder left (b was still fetching them from a): one of b and c takes them
+    // from the origin, once.
+    assert.deepEqual(originRanges(h.drain()), [{ first: 0, count: 2 }]);
+  });
+
+  it('asks no one for origin work when what the departing host held is held elsewhere too', () => {
+    const h = harness({ originRangePieces: 2 });
+    h.register('a', 'b', 'c');
+    h.open('a', 2); // origin 0..1
+    h.report('a', { done: [originDone(0), originDone(1)], want: 0 });
+    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '', digestMismatch: false });
+    h.open('b', 2, 0);
+    h.report('b', { done: [peerDone(0, 'a'), peerDone(1, 'a')], want: 0 });
+    h.open('c', 2, 0);
+    h.drain();
+    h.dispatcher.hostLeft('a');
+    assert.deepEqual(originRanges(h.drain()), []);
+  });
+
   it("frees the parents' upload slots a departing downloader held", () => {
     const h = harness();
     h.dispatcher.register(
