@@ -3,9 +3,10 @@
  * on real libp2p connections, many per child process (bench/scheduler/sim-peers.ts).
  *
  *   node bench/scheduler/run.ts [--peers 2000] [--workers 4] [--tasks 4] [--blob-mib 256]
- *                               [--seeds 4] [--fetch-ms 100] [--download-slots 8] [--upload-slots 8]
+ *                               [--seeds 4] [--fetch-ms 100] [--probe-ms 1000]
+ *                               [--download-slots 8] [--upload-slots 8]
  *                               [--echo-seconds 5] [--deadline-seconds 180] [--runs 3]
- *                               [--scheduler-arg ARG]... [--cpu-prof DIR]
+ *                               [--scheduler-arg ARG]... [--cpu-prof DIR] [--log-dir DIR]
  *
  * Each run starts a fresh scheduler and fresh peers, then:
  *
@@ -24,22 +25,30 @@
  *          it as the real peer does (batched for 5 ms, with its free slots as
  *          `want`) and ends each task with TaskDone.
  *
- * Assignment latency is measured at the peer: from a request (OpenTask, or a
- * PieceReport with want > 0) to the next Assignments of that task. It includes
- * libp2p both ways, the scheduler's queue, its decision, and any wait for a
- * parent with a free upload slot (a request nobody can serve yet is answered
- * when a slot frees). The scheduler's own view, the time one decision takes,
- * is its shoal_scheduler_assignment_duration_seconds histogram; decisions per
- * second are that histogram's count over the swarm phase. Scheduler memory is
+ * Measured at the peer:
+ * - assignment wait: from a request (OpenTask, or a PieceReport with want > 0)
+ *   to the next Assignments of that task. It includes libp2p both ways, the
+ *   scheduler's queue, its decision, and any wait for a parent with a free
+ *   upload slot (a request nobody can serve yet is answered when one frees);
+ * - answer latency: every --probe-ms each downloading peer opens a blob nobody
+ *   knows (size 0) on the same stream, which the scheduler answers at once
+ *   with a TaskInfo of size 0, keeping nothing: libp2p, the scheduler's queue
+ *   and its message handling under the swarm's load, without the capacity wait.
+ * The scheduler's own view, the time one decision takes, is its
+ * shoal_scheduler_assignment_duration_seconds histogram; decisions per second
+ * are that histogram's count over the swarm phase. Scheduler memory is
  * /proc/<pid>/status: VmRSS when idle, when every peer is connected, its peak
- * during the swarm, and VmHWM. JSON goes to stdout, progress to stderr.
+ * during the swarm, and VmHWM. --cpu-prof DIR profiles the scheduler; --log-dir
+ * DIR keeps its whole log (SCHEDULER_DEBUG=<namespaces> turns on libp2p's debug
+ * log in the scheduler only). JSON goes to stdout, progress to stderr.
  */
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIB, pieceLayout } from '../../packages/protocol/src/pieces.ts';
 import { request } from '../../test/fixtures/http.ts';
@@ -61,6 +70,7 @@ const { values: args } = parseArgs({
     'blob-mib': { type: 'string', default: '256' },
     seeds: { type: 'string', default: '4' },
     'fetch-ms': { type: 'string', default: '100' },
+    'probe-ms': { type: 'string', default: '1000' },
     'download-slots': { type: 'string', default: '8' },
     'upload-slots': { type: 'string', default: '8' },
     'echo-seconds': { type: 'string', default: '5' },
@@ -68,6 +78,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     'scheduler-arg': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
+    'log-dir': { type: 'string' },
   },
 });
 const PEERS = positiveInt(args.peers, '--peers');
@@ -80,12 +91,16 @@ if (!Number.isSafeInteger(SEEDS) || SEEDS < 0 || SEEDS >= PEERS)
 const FETCH_MS = Number(args['fetch-ms']);
 if (!Number.isFinite(FETCH_MS) || FETCH_MS < 0)
   throw new Error(`--fetch-ms expects >= 0, got ${args['fetch-ms']}`);
+const PROBE_MS = Number(args['probe-ms']);
+if (!Number.isSafeInteger(PROBE_MS) || PROBE_MS < 0)
+  throw new Error(`--probe-ms expects >= 0, got ${args['probe-ms']}`);
 const DOWNLOAD_SLOTS = positiveInt(args['download-slots'], '--download-slots');
 const UPLOAD_SLOTS = positiveInt(args['upload-slots'], '--upload-slots');
 const ECHO_SECONDS = positiveInt(args['echo-seconds'], '--echo-seconds');
 const DEADLINE_SECONDS = positiveInt(args['deadline-seconds'], '--deadline-seconds');
 const RUNS = positiveInt(args.runs, '--runs');
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+const LOG_DIR = args['log-dir'] ? resolve(args['log-dir']) : undefined;
 
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
@@ -310,12 +325,23 @@ async function waitForPeers(scheduler: RunningScheduler, count: number): Promise
 
 async function oneRun(runIndex: number) {
   const tasks = benchTasks();
+  // startScheduler passes this process's environment on: profiling and debug logs go through it for the spawn only.
+  const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, DEBUG: process.env.DEBUG };
   if (PROFILE_DIR) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`;
+  if (process.env.SCHEDULER_DEBUG) process.env.DEBUG = process.env.SCHEDULER_DEBUG;
   let scheduler: RunningScheduler;
   try {
     scheduler = await startScheduler({ extraArgs: args['scheduler-arg'] });
   } finally {
-    if (PROFILE_DIR) delete process.env.NODE_OPTIONS;
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+  if (LOG_DIR) {
+    const file = createWriteStream(join(LOG_DIR, `scheduler-${runIndex + 1}.log`));
+    scheduler.daemon.child.stdout?.pipe(file, { end: false });
+    scheduler.daemon.child.stderr?.pipe(file, { end: false });
   }
   const pid = scheduler.daemon.pid;
   const workers = new Workers(WORKERS);
@@ -334,6 +360,7 @@ async function oneRun(runIndex: number) {
       downloadSlots: DOWNLOAD_SLOTS,
       uploadSlots: UPLOAD_SLOTS,
       fetchMs: FETCH_MS,
+      probeMs: PROBE_MS,
       // At most 8 handshakes in flight in all: the scheduler refuses an 11th pending one.
       dialConcurrency: Math.max(1, Math.floor(8 / WORKERS)),
     }));
@@ -428,6 +455,7 @@ async function oneRun(runIndex: number) {
       pieces: sum('pieces'),
       totalPieces,
       assignmentLatencyMs: summarize(latencies),
+      answerLatencyMs: summarize(concat(results.map((r) => r.probeSamples))),
       peerSeconds: summarize(concat(results.map((r) => r.peerSeconds))),
       requests: sum('requests'),
       assignmentMessages: sum('assignmentMessages'),
@@ -446,7 +474,8 @@ async function oneRun(runIndex: number) {
     };
     log(
       `run ${runIndex + 1}: swarm ${swarm.complete ? 'complete' : 'NOT complete'} in ${swarm.seconds} s; ` +
-        `latency p50 ${swarm.assignmentLatencyMs.p50} ms p99 ${swarm.assignmentLatencyMs.p99} ms; ` +
+        `assignment wait p50 ${swarm.assignmentLatencyMs.p50} ms p99 ${swarm.assignmentLatencyMs.p99} ms; ` +
+        `answer p50 ${swarm.answerLatencyMs.p50} ms p99 ${swarm.answerLatencyMs.p99} ms; ` +
         `${swarm.decisionsPerSecond} decisions/s; scheduler peak ${round(swarmPeak / MIB, 1)} MiB`,
     );
     return {
@@ -477,6 +506,7 @@ async function oneRun(runIndex: number) {
 // ---------------------------------------------------------------------------------------------
 
 if (PROFILE_DIR) await mkdir(PROFILE_DIR, { recursive: true });
+if (LOG_DIR) await mkdir(LOG_DIR, { recursive: true });
 const tasks = benchTasks();
 log(
   `${PEERS} peers in ${WORKERS} processes, ${SEEDS} seeds, ${TASKS} tasks of ${BLOB_MIB} MiB ` +
@@ -496,6 +526,7 @@ const result = {
     blobMiB: BLOB_MIB,
     piecesPerTask: tasks[0]!.pieceCount,
     fetchMs: FETCH_MS,
+    probeMs: PROBE_MS,
     downloadSlots: DOWNLOAD_SLOTS,
     uploadSlots: UPLOAD_SLOTS,
     echoSeconds: ECHO_SECONDS,
@@ -506,6 +537,8 @@ const result = {
   median: {
     assignmentLatencyP50Ms: med((r) => r.swarm.assignmentLatencyMs.p50),
     assignmentLatencyP99Ms: med((r) => r.swarm.assignmentLatencyMs.p99),
+    answerLatencyP50Ms: med((r) => r.swarm.answerLatencyMs.p50),
+    answerLatencyP99Ms: med((r) => r.swarm.answerLatencyMs.p99),
     echoP50Ms: med((r) => r.echo.roundTripMs.p50),
     echoP99Ms: med((r) => r.echo.roundTripMs.p99),
     decisionsPerSecond: med((r) => r.swarm.decisionsPerSecond),

@@ -46,6 +46,8 @@ export interface SimConfig {
   downloadSlots: number;
   uploadSlots: number;
   fetchMs: number;
+  /** each downloading peer sends a probe this often during the swarm (0: none) */
+  probeMs: number;
   /** dials this process runs at once (the scheduler refuses more than 10 pending inbound) */
   dialConcurrency: number;
 }
@@ -64,6 +66,8 @@ export type WorkerReport =
       type: 'swarmDone';
       /** ms from a request (OpenTask, or PieceReport with want > 0) to the next Assignments of that task */
       samples: Float64Array;
+      /** ms from a probe (OpenTask of a blob nobody knows) to its TaskInfo: the scheduler's answer time without a decision */
+      probeSamples: Float64Array;
       /** ms from each peer's first OpenTask to its last TaskDone, for peers that finished */
       peerSeconds: Float64Array;
       requests: number;
@@ -101,6 +105,8 @@ interface TaskRun {
 
 interface SimPeer {
   index: number;
+  /** when the unanswered probe went out */
+  probeSent: number | undefined;
   node: Libp2p;
   channel: Channel;
   stream: Stream;
@@ -113,6 +119,9 @@ interface SimPeer {
 let config: SimConfig;
 const peers: SimPeer[] = [];
 const samples: number[] = [];
+const probeSamples: number[] = [];
+/** A blob nobody announces: the scheduler answers an open of it at once with size 0 and keeps nothing. */
+const PROBE_DIGEST = `sha256:${'0'.repeat(63)}1`;
 const peerSeconds: number[] = [];
 const counters = { requests: 0, assignmentMessages: 0, pieceAssignments: 0, originRanges: 0, pieces: 0 };
 let tasksDone = 0;
@@ -156,6 +165,7 @@ async function connect(index: number): Promise<{ peer: SimPeer; retries: number 
       const channel = messageChannel(stream, SchedulerMessage, PeerMessage);
       const peer: SimPeer = {
         index,
+        probeSent: undefined,
         node,
         channel,
         stream,
@@ -205,6 +215,10 @@ async function readLoop(peer: SimPeer): Promise<void> {
     for (;;) {
       const message = await peer.channel.read();
       if (message.assignments) onAssignments(peer, message.assignments.digest, message.assignments);
+      if (message.taskInfo?.digest === PROBE_DIGEST && peer.probeSent !== undefined) {
+        probeSamples.push(performance.now() - peer.probeSent);
+        peer.probeSent = undefined;
+      }
       if (message.reset) send({ type: 'error', message: `scheduler reset ${message.reset.digest}` });
     }
   } catch (error) {
@@ -387,17 +401,26 @@ async function echo(durationMs: number, payloadBytes: number): Promise<void> {
   send({ type: 'echoDone', samples: Float64Array.from(echoSamples), failures });
 }
 
+/** One probe at a time per peer: a late answer is measured, not overtaken. */
+function probe(peer: SimPeer): void {
+  if (peer.probeSent !== undefined) return;
+  peer.probeSent = performance.now();
+  write(peer, { openTask: { digest: PROBE_DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 0 } });
+}
+
 async function swarm(deadlineMs: number): Promise<void> {
   const finished = new Promise<void>((resolve) => {
     swarmFinished = resolve;
   });
   const progress = setInterval(() => send({ type: 'progress', pieces: counters.pieces, tasksDone }), 1000);
+  const probes: NodeJS.Timeout[] = [];
   const downloaders = peers.filter((peer) => peer.index >= config.seeds);
   // Peers start within one pacing interval of each other, every task at once (one image, several layers).
   for (const peer of downloaders) {
     setTimeout(() => {
       const now = performance.now();
       peer.openedAt = now;
+      if (config.probeMs > 0) probes.push(setInterval(() => probe(peer), config.probeMs));
       peer.tasksLeft = config.tasks.length;
       for (const task of config.tasks) {
         const run: TaskRun = {
@@ -428,9 +451,11 @@ async function swarm(deadlineMs: number): Promise<void> {
   if (downloaders.length === 0) swarmFinished?.();
   await Promise.race([finished, new Promise((r) => setTimeout(r, deadlineMs))]);
   clearInterval(progress);
+  for (const timer of probes) clearInterval(timer);
   send({
     type: 'swarmDone',
     samples: Float64Array.from(samples),
+    probeSamples: Float64Array.from(probeSamples),
     peerSeconds: Float64Array.from(peerSeconds),
     ...counters,
     tasksDone,
