@@ -373,6 +373,12 @@ async function oneRun(runIndex: number) {
     await waitForPeers(scheduler, PEERS);
     const connectPeak = await connectWatch.stop();
     const afterConnect = await procStatus(pid);
+    const connectedText = await metricsText(scheduler);
+    const heap = {
+      usedMiB: round(sumSamples(connectedText, 'nodejs_heap_size_used_bytes') / MIB, 1),
+      totalMiB: round(sumSamples(connectedText, 'nodejs_heap_size_total_bytes') / MIB, 1),
+      externalMiB: round(sumSamples(connectedText, 'nodejs_external_memory_bytes') / MIB, 1),
+    };
     const connectSeconds = Math.max(...connected.map((c) => c.seconds));
     log(
       `run ${runIndex + 1}: ${PEERS} peers connected in ${round(connectSeconds, 1)} s ` +
@@ -396,6 +402,7 @@ async function oneRun(runIndex: number) {
       roundTripMs: summarize(echoSamples),
       roundTripsPerSecond: round(echoSamples.length / ECHO_SECONDS, 0),
       failures: echoes.reduce((n, e) => n + e.failures, 0),
+      peerLoopDelayP99Ms: round(Math.max(...echoes.map((e) => e.loopDelayP99Ms)), 1),
       schedulerCpuSeconds: round(echoSchedulerCpu, 2),
     };
     log(
@@ -471,6 +478,8 @@ async function oneRun(runIndex: number) {
       },
       schedulerCpuSeconds: round(cpu, 2),
       schedulerCpuShare: round(cpu / seconds, 2),
+      /** the worst simulated-peer process's event-loop delay, p99 */
+      peerLoopDelayP99Ms: round(Math.max(...results.map((r) => r.loopDelayP99Ms)), 1),
     };
     log(
       `run ${runIndex + 1}: swarm ${swarm.complete ? 'complete' : 'NOT complete'} in ${swarm.seconds} s; ` +
@@ -488,6 +497,8 @@ async function oneRun(runIndex: number) {
       schedulerMemoryMiB: {
         idle: round(idle.rss / MIB, 1),
         connected: round(afterConnect.rss / MIB, 1),
+        /** the V8 heap and off-heap buffers when every peer is connected */
+        connectedHeap: heap,
         connectPeak: round(connectPeak / MIB, 1),
         swarmPeak: round(swarmPeak / MIB, 1),
         hwm: round(end.hwm / MIB, 1),
