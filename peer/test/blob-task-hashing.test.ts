@@ -63,6 +63,32 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
       assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
     });
 
+    it(`hashes right when catch-ups overlap, hashed ${where}`, async () => {
+      // Landings that come while the hash is catching up start catch-ups of their own.
+      const pieceSize = 4 * MIB;
+      const count = 10;
+      const blob = randomBytes(count * pieceSize - 99);
+      const digest = `sha256:${sha256(blob)}` as Digest;
+      const task = new BlobTask(digest, store);
+      if (offloaded) task.offloadHashing();
+      await task.create(blob.length, pieceSize);
+      const piece = (index: number) => blob.subarray(index * pieceSize, (index + 1) * pieceSize);
+      for (let index = 1; index < count; index++) {
+        await task.writeChunks(index * pieceSize, [piece(index)]);
+        await task.landPiece(index, sha256(piece(index)));
+      }
+      await task.writeChunks(0, [piece(0)]);
+      await Promise.all([
+        task.landPiece(0, sha256(piece(0))),
+        ...Array.from({ length: 20 }, async (_, i) => {
+          await new Promise((resolve) => setTimeout(resolve, i));
+          if (task.state === 'downloading') await task.catchUpHash();
+        }),
+      ]);
+      await task.finished;
+      assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
+    });
+
     it(`fails a blob whose bytes do not hash to its digest, hashed ${where}`, async () => {
       const blob = randomBytes(2 * MIB + 5);
       const wrong = Buffer.from(blob);

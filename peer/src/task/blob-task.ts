@@ -36,8 +36,9 @@ export class BlobTask {
   /** Set once hashing moved to another thread: the whole-blob hash is then read back from the file. */
   #offloaded = false;
   #fileHasher: FileHasher | undefined;
-  /** Scratch buffer of the catch-up reads on this thread. */
+  /** Scratch buffer of the catch-up reads on this thread; one catch-up runs at a time. */
   #catchUpBuffer: Buffer | undefined;
+  #catchingUp: Promise<void> = Promise.resolve();
   #completing = false;
   /** The failed task's partial being discarded or suspended. */
   #putAway: Promise<void> = Promise.resolve();
@@ -254,8 +255,15 @@ export class BlobTask {
    * Advances the whole-blob hash over present pieces it has not seen, reading
    * them back from disk (pieces that landed out of order, or a resumed
    * partial). Offloaded, it only tells the other thread how far to read.
+   * Concurrent landings queue up: one catch-up reads at a time.
    */
-  async catchUpHash(): Promise<void> {
+  catchUpHash(): Promise<void> {
+    const run = this.#catchingUp.then(() => this.#catchUp());
+    this.#catchingUp = run.catch(() => {});
+    return run;
+  }
+
+  async #catchUp(): Promise<void> {
     const partial = this.#requirePartial();
     const { layout } = partial;
     if (this.#offloaded) {
