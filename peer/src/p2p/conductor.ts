@@ -67,7 +67,7 @@ export class Conductor {
       return;
     }
     // Pieces from peers land out of order: the whole-blob hash reads them back on another thread.
-    // task.offloadHashing();
+    task.offloadHashing();
     const done = Promise.withResolvers<'complete' | 'fallback'>();
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);
