@@ -29,6 +29,11 @@ async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<num
 
 const kibToMB = (kib: number) => (kib * 1024) / 1e6;
 
+/** VmRSS of a process now, MB. */
+export async function rssMB(pid: number): Promise<number> {
+  return kibToMB(await procStatusKiB(pid, 'VmRSS'));
+}
+
 /** User+system CPU seconds a process has used so far. */
 export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');

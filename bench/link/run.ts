@@ -46,7 +46,7 @@ import {
   startScheduler,
 } from '../../test/fixtures/shoal.ts';
 import { log, positiveInt } from '../common.ts';
-import { cpuSeconds, figure, median, round, watchRss } from './measure.ts';
+import { cpuSeconds, figure, median, round, rssMB, watchRss } from './measure.ts';
 
 const REPOSITORY = 'bench/link';
 const RAW_TCP = resolve(import.meta.dirname, 'raw-tcp.ts');
@@ -74,6 +74,8 @@ for (const s of ONLY) {
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const PEER_ARGS = args['peer-arg'];
 const PEER_NODE_OPTIONS = args['peer-node-options'];
+/** The child's download slots: the peer's default unless --peer-arg sets them. */
+const DOWNLOAD_SLOTS = Number(PEER_ARGS[PEER_ARGS.indexOf('--download-slots') + 1] ?? 8) || 8;
 
 const mbps = (seconds: number) => SIZE / seconds / 1e6;
 const perGiB = (cpu: number) => cpu / (SIZE / 2 ** 30);
@@ -224,7 +226,12 @@ interface PieceResult {
   parentPeakMB: number;
   childPeakMB: number;
   childHwmMB: number;
+  /** VmRSS of the child, started and registered, just before the GET. */
+  childIdleMB: number;
   fromPeersBytes: number;
+  /** Share of the child's download slots' time spent fetching, verifying and writing a piece. */
+  slotBusyShare: number;
+  pieceMillis: number;
 }
 
 async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
@@ -233,13 +240,23 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
     await waitForPeers(swarm.scheduler, 2);
     const parentPid = swarm.parent.daemon.pid;
     const childPid = child.daemon.pid;
+    log(`  parent pid ${parentPid}, child pid ${childPid}: child GETs the blob`);
+    const childIdleMB = await rssMB(childPid);
     const cpuBefore = [await cpuSeconds(parentPid), await cpuSeconds(childPid)];
     const watches = [watchRss(parentPid), watchRss(childPid)];
-    const seconds = await curlWhole(blobUrl(child.url, blob.digest), 'child GET');
+    const seconds = await curlWhole(blobUrl(child.url, blob.digest), 'child GET').catch((error: Error) => {
+      const logs = (peer: RunningPeer) =>
+        `${peer.daemon.exitError()?.message.split('\n')[0] ?? 'running'}\n${peer.daemon.output.split('\n').slice(-30).join('\n')}`;
+      throw new Error(
+        `${error.message}\n--- child log ---\n${logs(child)}\n--- parent log ---\n${logs(swarm.parent)}`,
+      );
+    });
     const [parentRss, childRss] = await Promise.all(watches.map((w) => w.stop()));
     const cpuAfter = [await cpuSeconds(parentPid), await cpuSeconds(childPid)];
     const fromOrigin = await child.metric('shoal_downloaded_bytes_total', { source: 'origin' });
     const fromPeers = await child.metric('shoal_downloaded_bytes_total', { source: 'peer' });
+    const fetchSeconds = await child.metric('shoal_piece_fetch_duration_seconds_sum');
+    const fetches = await child.metric('shoal_piece_fetch_duration_seconds_count');
     if (fromOrigin > 0) throw new Error(`the child took ${fromOrigin} bytes from the origin`);
     const stored = await sha256File(
       join(child.dataDir, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)),
@@ -252,7 +269,10 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
       parentPeakMB: parentRss!.sampledPeakMB,
       childPeakMB: childRss!.sampledPeakMB,
       childHwmMB: childRss!.hwmMB,
+      childIdleMB,
       fromPeersBytes: fromPeers,
+      slotBusyShare: fetchSeconds / (DOWNLOAD_SLOTS * seconds),
+      pieceMillis: (fetchSeconds / fetches) * 1000,
     };
   } finally {
     await stopBenchPeer(swarm, child);
@@ -301,8 +321,9 @@ async function main(): Promise<void> {
           piece.push(r);
           log(
             `  run ${i + 1} piece: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
-              `child ${r.childCpuPerGiB.toFixed(2)}, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
-              `child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)})`,
+              `child ${r.childCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
+              `${r.pieceMillis.toFixed(0)} ms per piece, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
+              `child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)}, idle ${r.childIdleMB.toFixed(1)})`,
           );
         }
       }
@@ -364,10 +385,16 @@ async function main(): Promise<void> {
                 2,
               ),
               fromPeersBytes: piece.map((r) => r.fromPeersBytes),
+              slotBusyShare: figure(
+                piece.map((r) => r.slotBusyShare),
+                2,
+              ),
+              pieceMillis: figure(piece.map((r) => r.pieceMillis)),
               peakRssMB: {
                 parentSampled: figure(piece.map((r) => r.parentPeakMB)),
                 childSampled: figure(piece.map((r) => r.childPeakMB)),
                 childHwm: figure(piece.map((r) => r.childHwmMB)),
+                childIdle: figure(piece.map((r) => r.childIdleMB)),
                 target: `< ${TARGETS.peakRssMB}`,
                 pass: worstPeak < TARGETS.peakRssMB,
               },

@@ -5,6 +5,7 @@ import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
 import { preheatObject } from './endpoint/preheat.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 import { createPeerMetrics } from './metrics.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
@@ -40,6 +41,7 @@ export interface PeerDaemon {
 
 /** Wires store, tasks, swarm, upstream client, endpoint and admin server into one running peer. */
 export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger): Promise<PeerDaemon> {
+  tuneGarbageCollector();
   // Validated before anything is started: a bad registry name must not leave a running swarm behind.
   const upstreams = new UpstreamResolver({
     endpoints: config.registryEndpoints,
