@@ -136,7 +136,7 @@ export class Dispatcher {
     if (!task) return;
     const peer = task.peer(hostId);
     const now = this.#now();
-    let newPieces = false;
+    const newPieces: number[] = [];
     for (const done of message.done) {
       if (done.index >= task.pieceCount) continue;
       const flight = peer.inFlight.get(done.index);
@@ -159,7 +159,7 @@ export class Dispatcher {
         }
       }
       task.markHas(peer, done.index);
-      newPieces = true;
+      newPieces.push(done.index);
     }
     for (const failed of message.failed) {
       const flight = peer.inFlight.get(failed.index);
@@ -186,7 +186,7 @@ export class Dispatcher {
     // Failures can free origin pieces for anyone (a rare event): everyone waiting is asked. New
     // pieces only add what the reporter can upload: its starved fellows are offered them.
     if (message.failed.length > 0) this.#dispatchWaiting(task, hostId);
-    else if (newPieces) this.#offerHolder(task, hostId);
+    else if (newPieces.length > 0) this.#offerHolder(task, hostId, newPieces);
     this.#serveStarved();
   }
 
@@ -326,19 +326,24 @@ export class Dispatcher {
   }
 
   /**
-   * A host gained pieces of a task: its starved fellows there, oldest first, are
-   * offered them while it has upload slots free, a few tries per slot, so a
-   * report costs little however many peers wait.
+   * A host gained pieces of a task (`pieces`; all of them when absent): its
+   * starved fellows there that lack one, oldest first, are offered them while it
+   * has upload slots free, a few tries per slot, so a report costs little however
+   * many peers wait.
    */
-  #offerHolder(task: SwarmTask, hostId: string): void {
+  #offerHolder(task: SwarmTask, hostId: string, pieces?: readonly number[]): void {
     const host = this.#state.hosts.get(hostId);
     const starved = this.#starvedByTask.get(task);
     if (!host || !starved) return;
     const free = () => host.uploadSlots - host.activeUploads;
+    const lacks = (peer: TaskPeer) =>
+      pieces === undefined || pieces.some((i) => !peer.have.has(i) && !peer.inFlight.has(i));
     const oldest: TaskPeer[] = [];
+    let looked = 0;
     for (const peer of starved.values()) {
-      if (oldest.length >= free() * STARVED_TRIES_PER_SLOT) break;
-      if (peer.id !== hostId) oldest.push(peer);
+      const tries = free() * STARVED_TRIES_PER_SLOT;
+      if (oldest.length >= tries || looked++ >= tries * STARVED_LOOKS_PER_TRY) break;
+      if (peer.id !== hostId && lacks(peer)) oldest.push(peer);
     }
     const only = new Set([hostId]);
     for (const peer of oldest) {
@@ -494,6 +499,8 @@ export class Dispatcher {
 
 /** Starved peers offered one freed slot before it is left for the next event. */
 const STARVED_TRIES_PER_SLOT = 4;
+/** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
+const STARVED_LOOKS_PER_TRY = 4;
 
 function starvedKey(task: SwarmTask, peer: TaskPeer): string {
   return `${task.digest} ${peer.id}`;
