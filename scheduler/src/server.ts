@@ -40,6 +40,8 @@ const SWEEP_INTERVAL_MS = 1000;
 const SCHEDULER_MAX_CONNECTIONS = 10_000;
 /** A peer whose liveness ping is not answered within this long is dropped. */
 const SCHEDULER_PING_TIMEOUT_MS = 60_000;
+/** yamux's smallest stream window. */
+const SCHEDULER_STREAM_WINDOW = 256 * 1024;
 
 /** Wires the libp2p node, state, dispatcher, protocol service and admin HTTP into a running scheduler. */
 export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
@@ -60,6 +62,9 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     // Its pings to thousands of peers wait behind its own work when it is busy: a late answer is
     // its lateness, not a dead peer, and dropping the peer would add the peer's reconnect to the load.
     pingTimeoutMs: SCHEDULER_PING_TIMEOUT_MS,
+    // Its messages are a few hundred bytes: a small window keeps what thousands of peers can send
+    // ahead of it (buffered unread when it falls behind) at 256 KiB each instead of 4 MiB.
+    streamWindow: SCHEDULER_STREAM_WINDOW,
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const state = new SwarmState();

@@ -34,6 +34,11 @@ export interface ShoalNodeOptions {
    * (default: libp2p's, at least 5 s). A busy node answers late although the other end is alive.
    */
   pingTimeoutMs?: number;
+  /**
+   * yamux window per stream, which also bounds what a stream buffers unread (default 4 MiB, for
+   * piece transfers). A node exchanging only small messages with many peers wants the 256 KiB minimum.
+   */
+  streamWindow?: number;
 }
 
 export type ShoalNode = Libp2p<{ identify: unknown; dht?: KadDHT }>;
@@ -47,6 +52,7 @@ const STREAM_WINDOW = 4 * 1024 * 1024;
  * identify, optional pnet, optional kad-dht under shoal's prefix.
  */
 export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalNode> {
+  const window = options.streamWindow ?? STREAM_WINDOW;
   const services: Record<string, unknown> = { identify: identify() };
   if (options.dht) {
     // kad-dht checks peers' liveness with ping.
@@ -68,10 +74,10 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
         maxInboundStreams: options.maxInboundStreams ?? 256,
         maxMessageSize: 256 * 1024,
         streamOptions: {
-          initialStreamWindowSize: STREAM_WINDOW,
-          maxStreamWindowSize: STREAM_WINDOW,
+          initialStreamWindowSize: window,
+          maxStreamWindowSize: window,
           // Above the window, or a paused reader has its stream reset.
-          maxReadBufferLength: 2 * STREAM_WINDOW,
+          maxReadBufferLength: 2 * window,
         },
       }),
     ],
