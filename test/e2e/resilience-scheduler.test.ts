@@ -43,7 +43,12 @@ describe('the scheduler dies in the middle of a rollout', { timeout: 240_000 }, 
     await sleep(2500);
     await swarm.scheduler.kill();
     const results = await Promise.all(pulls);
-    assert.deepEqual(results, [true, true, true, true, true, true], 'every peer got every blob intact');
+    const failed = peers.filter((_, i) => !results[i]);
+    assert.equal(
+      failed.length,
+      0,
+      `peers without every blob intact:\n${failed.map((p) => p.daemon.output.slice(-3000)).join('\n---\n')}`,
+    );
     const ratio = (proxy.bytesDown - sentBefore) / image.totalBlobBytes;
     assert.ok(ratio <= 2, `origin sent ${ratio.toFixed(2)}x the image`);
 

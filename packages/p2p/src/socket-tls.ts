@@ -118,7 +118,9 @@ class SocketTls implements ConnectionEncrypter {
     try {
       await new Promise<void>((resolve, reject) => {
         secure.once(isServer ? 'secure' : 'secureConnect', resolve);
-        secure.once('error', reject);
+        // `on`, not `once`: an abort can make the socket emit a second error (the raw socket's
+        // reset, then the abort's own); one without a listener would crash the process.
+        secure.on('error', reject);
         secure.once('close', () => reject(new Error('connection closed during the TLS handshake')));
       });
       const remotePeer = await helpers.verifyPeerCertificate(

@@ -106,9 +106,9 @@ export async function probeHolders(
  * from an origin all of them share, so this covers an owner's whole queue; an
  * owner that is gone is noticed at once (it cannot be dialled) and loses its share.
  */
-const OWNER_GRACE_MS = 20_000;
+const OWNER_GRACE_MS = 30_000;
 /** How long a piece may find no source at all (no peer has it, the origin does not answer) before the task fails. */
-const GIVE_UP_MS = 30_000;
+const GIVE_UP_MS = 60_000;
 /** After the origin failed, how long before it is tried again for another piece. */
 const ORIGIN_RETRY_MS = 5_000;
 const RETRY_DELAY_MS = 200;
