@@ -42,6 +42,14 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of this process's finished (waited-for) children so far. */
+export async function childrenCpuSeconds(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime are fields 16 and 17.
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 /** Samples VmRSS of a process until stopped; also reads VmHWM (the kernel's peak since start) at the end. */
 export function watchRss(
   pid: number,

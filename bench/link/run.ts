@@ -46,7 +46,7 @@ import {
   startScheduler,
 } from '../../test/fixtures/shoal.ts';
 import { log, positiveInt } from '../common.ts';
-import { cpuSeconds, figure, median, round, rssMB, watchRss } from './measure.ts';
+import { childrenCpuSeconds, cpuSeconds, figure, median, round, rssMB, watchRss } from './measure.ts';
 
 const REPOSITORY = 'bench/link';
 const RAW_TCP = resolve(import.meta.dirname, 'raw-tcp.ts');
@@ -223,6 +223,8 @@ interface PieceResult {
   mbps: number;
   parentCpuPerGiB: number;
   childCpuPerGiB: number;
+  schedulerCpuPerGiB: number;
+  clientCpuPerGiB: number;
   parentPeakMB: number;
   childPeakMB: number;
   childHwmMB: number;
@@ -242,8 +244,14 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
     const childPid = child.daemon.pid;
     log(`  parent pid ${parentPid}, child pid ${childPid}: child GETs the blob`);
     const childIdleMB = await rssMB(childPid);
-    const cpuBefore = [await cpuSeconds(parentPid), await cpuSeconds(childPid)];
+    const schedulerPid = swarm.scheduler.daemon.pid;
+    const cpuBefore = [
+      await cpuSeconds(parentPid),
+      await cpuSeconds(childPid),
+      await cpuSeconds(schedulerPid),
+    ];
     const watches = [watchRss(parentPid), watchRss(childPid)];
+    const clientCpuBefore = await childrenCpuSeconds();
     const seconds = await curlWhole(blobUrl(child.url, blob.digest), 'child GET').catch((error: Error) => {
       const logs = (peer: RunningPeer) =>
         `${peer.daemon.exitError()?.message.split('\n')[0] ?? 'running'}\n${peer.daemon.output.split('\n').slice(-30).join('\n')}`;
@@ -251,8 +259,13 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
         `${error.message}\n--- child log ---\n${logs(child)}\n--- parent log ---\n${logs(swarm.parent)}`,
       );
     });
+    const clientCpu = (await childrenCpuSeconds()) - clientCpuBefore;
     const [parentRss, childRss] = await Promise.all(watches.map((w) => w.stop()));
-    const cpuAfter = [await cpuSeconds(parentPid), await cpuSeconds(childPid)];
+    const cpuAfter = [
+      await cpuSeconds(parentPid),
+      await cpuSeconds(childPid),
+      await cpuSeconds(schedulerPid),
+    ];
     const fromOrigin = await child.metric('shoal_downloaded_bytes_total', { source: 'origin' });
     const fromPeers = await child.metric('shoal_downloaded_bytes_total', { source: 'peer' });
     const fetchSeconds = await child.metric('shoal_piece_fetch_duration_seconds_sum');
@@ -266,6 +279,8 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
       mbps: mbps(seconds),
       parentCpuPerGiB: perGiB(cpuAfter[0]! - cpuBefore[0]!),
       childCpuPerGiB: perGiB(cpuAfter[1]! - cpuBefore[1]!),
+      schedulerCpuPerGiB: perGiB(cpuAfter[2]! - cpuBefore[2]!),
+      clientCpuPerGiB: perGiB(clientCpu),
       parentPeakMB: parentRss!.sampledPeakMB,
       childPeakMB: childRss!.sampledPeakMB,
       childHwmMB: childRss!.hwmMB,
@@ -321,7 +336,7 @@ async function main(): Promise<void> {
           piece.push(r);
           log(
             `  run ${i + 1} piece: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
-              `child ${r.childCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
+              `child ${r.childCpuPerGiB.toFixed(2)} scheduler ${r.schedulerCpuPerGiB.toFixed(2)} curl ${r.clientCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
               `${r.pieceMillis.toFixed(0)} ms per piece, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
               `child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)}, idle ${r.childIdleMB.toFixed(1)})`,
           );
@@ -382,6 +397,14 @@ async function main(): Promise<void> {
               ),
               childCpuPerGiB: figure(
                 piece.map((r) => r.childCpuPerGiB),
+                2,
+              ),
+              schedulerCpuPerGiB: figure(
+                piece.map((r) => r.schedulerCpuPerGiB),
+                2,
+              ),
+              clientCpuPerGiB: figure(
+                piece.map((r) => r.clientCpuPerGiB),
                 2,
               ),
               fromPeersBytes: piece.map((r) => r.fromPeersBytes),
