@@ -284,6 +284,30 @@ export class Dispatcher {
       if (changed) this.#dispatchWaiting(task, '', stalled);
     }
     this.#serveStarved();
+    this.#retryStarved();
+  }
+
+  /**
+   * The sweep's second chance for starved peers: a freed slot is offered to a few
+   * of them only, so capacity that none of those could use would stay idle while
+   * others wait and nothing else happens. The oldest starved peers are decided for
+   * again, against every parent, up to a budget per sweep; whoever is still
+   * starved goes to the back, so the next sweeps reach the others.
+   */
+  #retryStarved(): void {
+    const oldest: { task: SwarmTask; peer: TaskPeer }[] = [];
+    for (const entry of this.#starved.values()) {
+      if (oldest.length >= STARVED_RETRIES_PER_SWEEP) break;
+      oldest.push(entry);
+    }
+    for (const { task, peer } of oldest) {
+      if (this.#state.hosts.freeHosts.size === 0) break;
+      if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
+        this.#unstarve(task, peer);
+        continue;
+      }
+      this.#dispatch(task, peer);
+    }
   }
 
   /**
@@ -499,6 +523,8 @@ export class Dispatcher {
 
 /** Starved peers offered one freed slot before it is left for the next event. */
 const STARVED_TRIES_PER_SLOT = 4;
+/** Starved peers decided for again by one sweep (one per second): about 20 ms of work at most. */
+const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;
 

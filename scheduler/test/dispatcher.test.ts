@@ -800,6 +800,34 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 
+  it('the sweep serves a starved peer that a freed slot was not offered to', () => {
+    const h = harness();
+    const complete = (digest: string) => ({
+      digest,
+      size: BigInt(4 * PIECE),
+      pieceSize: 0,
+      bitfield: new Uint8Array(0),
+      complete: true,
+    });
+    // p alone holds blob 1, r alone blob 2; one upload slot each.
+    h.dispatcher.register('p', registerMessage('p', { uploadSlots: 1, holdings: [complete(digestOf(1))] }));
+    h.dispatcher.register('r', registerMessage('r', { uploadSlots: 1, holdings: [complete(digestOf(2))] }));
+    h.register('b0', 'b1', 'b2', 'b3', 'b4', 'q', 'x');
+    h.open('b0', 4, 1, digestOf(2)); // takes r's slot
+    for (const b of ['b1', 'b2', 'b3', 'b4']) h.open(b, 4, 1, digestOf(2)); // wait for r
+    h.open('q', 4, 1, digestOf(1)); // takes p's slot
+    h.open('x', 4, 1, digestOf(1)); // waits for p, behind the four
+    h.drain();
+    // p's slot comes back; the few peers it is offered to are the four waiting for r.
+    h.dispatcher.hostLeft('q');
+    assert.deepEqual(pieceAssignments(h.drain()), []);
+    h.dispatcher.sweep();
+    assert.deepEqual(
+      pieceAssignments(h.drain()).map((a) => [a.to, a.parent]),
+      [['x', 'p']],
+    );
+  });
+
   it('a departing downloader frees slots for peers waiting in other tasks', () => {
     const h = oneSlotParent();
     h.open('a', 4, 1, digestOf(1));
