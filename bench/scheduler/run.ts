@@ -310,13 +310,19 @@ function benchTasks(): SimTask[] {
   });
 }
 
+/** Waits until the scheduler lists every peer; gives up after 60 s without one more registering. */
 async function waitForPeers(scheduler: RunningScheduler, count: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  let deadline = Date.now() + 60_000;
+  let last = 0;
   for (;;) {
     const peers = await scheduler.metric('shoal_scheduler_peers');
     if (peers === count) return;
+    if (peers > last) {
+      last = peers;
+      deadline = Date.now() + 60_000;
+    }
     if (Date.now() > deadline) throw new Error(`scheduler lists ${peers} peers, expected ${count}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
