@@ -18,6 +18,7 @@ import { type Digest, digestHex } from '@shoal/oci';
 import { createShoalNode } from '@shoal/p2p';
 import { pieceLength, pieceStart } from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
+import { tuneGarbageCollector } from '../../peer/src/gc-tuning.ts';
 import { fetchPiece } from '../../peer/src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../../peer/src/p2p/piece-server.ts';
 import { RateLimiter } from '../../peer/src/p2p/rate-limiter.ts';
@@ -102,6 +103,8 @@ async function fetch(addr: string, digest: Digest, size: number, storeDir: strin
   await node.stop();
 }
 
+// As the peer daemon does.
+tuneGarbageCollector();
 const [role, ...rest] = process.argv.slice(2);
 if (role === 'serve' && rest.length === 3) {
   await serve(rest[0]!, rest[1] as Digest, rest[2]!);

@@ -234,6 +234,8 @@ interface PieceResult {
   /** Share of the child's download slots' time spent fetching, verifying and writing a piece. */
   slotBusyShare: number;
   pieceMillis: number;
+  /** Piece fetches of the child that failed (a parent busy or gone, a mismatch) and were asked again. */
+  piecesFailed: number;
 }
 
 async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
@@ -270,6 +272,9 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
     const fromPeers = await child.metric('shoal_downloaded_bytes_total', { source: 'peer' });
     const fetchSeconds = await child.metric('shoal_piece_fetch_duration_seconds_sum');
     const fetches = await child.metric('shoal_piece_fetch_duration_seconds_count');
+    const piecesFailed =
+      (await child.metric('shoal_pieces_total', { result: 'unavailable' })) +
+      (await child.metric('shoal_pieces_total', { result: 'mismatch' }));
     if (fromOrigin > 0) throw new Error(`the child took ${fromOrigin} bytes from the origin`);
     const stored = await sha256File(
       join(child.dataDir, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)),
@@ -288,6 +293,7 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
       fromPeersBytes: fromPeers,
       slotBusyShare: fetchSeconds / (DOWNLOAD_SLOTS * seconds),
       pieceMillis: (fetchSeconds / fetches) * 1000,
+      piecesFailed,
     };
   } finally {
     await stopBenchPeer(swarm, child);
@@ -337,7 +343,7 @@ async function main(): Promise<void> {
           log(
             `  run ${i + 1} piece: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
               `child ${r.childCpuPerGiB.toFixed(2)} scheduler ${r.schedulerCpuPerGiB.toFixed(2)} curl ${r.clientCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
-              `${r.pieceMillis.toFixed(0)} ms per piece, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
+              `${r.pieceMillis.toFixed(0)} ms per piece, ${r.piecesFailed} failed, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
               `child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)}, idle ${r.childIdleMB.toFixed(1)})`,
           );
         }
@@ -413,6 +419,7 @@ async function main(): Promise<void> {
                 2,
               ),
               pieceMillis: figure(piece.map((r) => r.pieceMillis)),
+              piecesFailed: piece.map((r) => r.piecesFailed),
               peakRssMB: {
                 parentSampled: figure(piece.map((r) => r.parentPeakMB)),
                 childSampled: figure(piece.map((r) => r.childPeakMB)),

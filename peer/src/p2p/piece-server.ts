@@ -85,6 +85,11 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       return respond(PieceStatus.busy, 'all upload slots in use');
     }
     active++;
+    let holdsSlot = true;
+    const freeSlot = () => {
+      if (holdsSlot) active--;
+      holdsSlot = false;
+    };
     try {
       const found = await locate(request.digest as Digest, request.index, request.pieceSize);
       if (!found) {
@@ -110,13 +115,15 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           options.onUpload(size);
           done += size;
         }
+        // Every byte is handed over: the requester may ask for its next piece before this stream has closed.
+        freeSlot();
         await stream.close();
         releaseWhenDelivered(stream, buffers);
       } finally {
         await found.source.close();
       }
     } finally {
-      active--;
+      freeSlot();
     }
   }
 
