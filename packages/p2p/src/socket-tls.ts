@@ -57,6 +57,12 @@ class SocketTls implements ConnectionEncrypter {
   readonly [serviceCapabilities] = ['@libp2p/connection-encryption'];
   readonly #components: SocketTlsComponents;
   readonly #fallback: Fallback;
+  /**
+   * One certificate for every connection of this node, made on first use: the
+   * libp2p TLS spec allows reusing it, and making one (a key pair, a signature,
+   * X.509 encoding) costs more CPU than many handshakes' worth of anything else.
+   */
+  #certificate: Promise<{ cert: string; key: string }> | undefined;
 
   constructor(components: SocketTlsComponents) {
     this.#components = components;
@@ -88,7 +94,13 @@ class SocketTls implements ConnectionEncrypter {
     const upgrader = this.#components.upgrader;
     const muxers = options?.skipStreamMuxerNegotiation === true ? [] : [...upgrader.getStreamMuxers().keys()];
     let muxer: StreamMuxerFactory | undefined;
-    const certificate = await helpers.generateCertificate(this.#components.privateKey, options);
+    this.#certificate ??= helpers.generateCertificate(this.#components.privateKey);
+    // A failure is not kept: the next connection tries again.
+    this.#certificate.catch(() => {
+      this.#certificate = undefined;
+    });
+    const certificate = await this.#certificate;
+    options?.signal?.throwIfAborted();
     const tlsOptions: TLSSocketOptions & { minVersion: 'TLSv1.3'; maxVersion: 'TLSv1.3' } = {
       ...certificate,
       isServer,
