@@ -21,7 +21,7 @@
 
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +32,7 @@ import { type RunningRegistry, startRegistry } from '../../test/fixtures/registr
 import { type RunningPeer, startPeer } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
 import { log, positiveInt } from '../common.ts';
+import { cpuSeconds, figure, kibToMB, median, procStatusKiB, round, watchRss } from '../measure.ts';
 
 const REPOSITORY = 'bench/endpoint';
 const ORIGIN_CAP_BYTES_PER_SECOND = 100e6;
@@ -104,69 +105,11 @@ async function fetchWhole(url: string, what: string): Promise<Transfer> {
 const mbps = (t: Transfer) => SIZE / t.total / 1e6;
 const ms = (seconds: number) => seconds * 1000;
 
-function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-interface Figure {
-  median: number;
-  samples: number[];
-}
-
-function figure(samples: number[], digits = 1): Figure {
-  const round = (v: number) => Number(v.toFixed(digits));
-  return { median: round(median(samples)), samples: samples.map(round) };
-}
-
-const round = (v: number, digits = 3) => Number(v.toFixed(digits));
-
-async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]);
-}
-
-const kibToMB = (kib: number) => (kib * 1024) / 1e6;
-
-/** User+system CPU seconds a process has used so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** CPU seconds per GiB that `pid` spends while `work` runs. */
 async function cpuPerGiB<T>(pid: number, bytes: number, work: () => Promise<T>): Promise<[T, number]> {
   const before = await cpuSeconds(pid);
   const result = await work();
   return [result, ((await cpuSeconds(pid)) - before) / (bytes / 2 ** 30)];
-}
-
-/** Samples VmRSS of a process until stopped; also reads VmHWM (the kernel's peak) at the end. */
-function watchRss(
-  pid: number,
-  intervalMs = 20,
-): { stop(): Promise<{ sampledPeakMB: number; hwmMB: number }> } {
-  let peak = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      peak = Math.max(peak, await procStatusKiB(pid, 'VmRSS').catch(() => 0));
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { sampledPeakMB: kibToMB(peak), hwmMB: kibToMB(await procStatusKiB(pid, 'VmHWM')) };
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

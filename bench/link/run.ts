@@ -46,7 +46,7 @@ import {
   startScheduler,
 } from '../../test/fixtures/shoal.ts';
 import { log, positiveInt } from '../common.ts';
-import { childrenCpuSeconds, cpuSeconds, figure, median, round, rssMB, watchRss } from './measure.ts';
+import { childrenCpuSeconds, cpuSeconds, figure, median, round, rssMB, watchRss } from '../measure.ts';
 
 const REPOSITORY = 'bench/link';
 const RAW_TCP = resolve(import.meta.dirname, 'raw-tcp.ts');

@@ -66,6 +66,7 @@ import {
 } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
 import { log, positiveInt } from '../common.ts';
+import { median, cpuSeconds as processCpuSeconds, round } from '../measure.ts';
 import { forward } from './forward.ts';
 
 /** The name clients use for the origin; it does not resolve, so only the peers' endpoint mapping reaches it. */
@@ -116,15 +117,6 @@ for (const s of ONLY) {
 }
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const LOG_DIR = args['log-dir'] ? resolve(args['log-dir']) : undefined;
-
-const round = (v: number, digits = 3) => Number(v.toFixed(digits));
-
-function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Image
@@ -285,15 +277,7 @@ async function pullWith(
 // Measurements: CPU, timeline, metrics
 
 /** User+system CPU seconds a process has used so far (0 once it is gone). */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
+const cpuSeconds = (pid: number) => processCpuSeconds(pid).catch(() => 0);
 
 /** Busy and total jiffies of the whole machine, from /proc/stat. */
 async function machineJiffies(): Promise<{ busy: number; total: number }> {

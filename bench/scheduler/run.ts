@@ -54,6 +54,7 @@ import { MIB, pieceLayout } from '../../packages/protocol/src/pieces.ts';
 import { request } from '../../test/fixtures/http.ts';
 import { type RunningScheduler, startScheduler, sumSamples } from '../../test/fixtures/shoal.ts';
 import { log, positiveInt } from '../common.ts';
+import { cpuSeconds, median, round } from '../measure.ts';
 import type { ParentCommand, SimConfig, SimTask, WorkerReport } from './sim-peers.ts';
 
 const SIM_PEERS = resolve(import.meta.dirname, 'sim-peers.ts');
@@ -102,15 +103,6 @@ const RUNS = positiveInt(args.runs, '--runs');
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const LOG_DIR = args['log-dir'] ? resolve(args['log-dir']) : undefined;
 
-const round = (v: number, digits = 3) => Number(v.toFixed(digits));
-
-function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 function percentile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -144,12 +136,6 @@ async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
-}
-
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Highest VmRSS seen while it runs, sampled every 200 ms. */

@@ -1,4 +1,4 @@
-/** Measurements of the link benchmark: medians, and CPU and memory of other processes from /proc. */
+/** Measurements shared by the benchmarks: medians, and CPU and memory of processes from /proc. */
 
 import { readFile } from 'node:fs/promises';
 
@@ -20,14 +20,14 @@ export function figure(samples: number[], digits = 1): Figure {
   return { median: round(median(samples), digits), samples: samples.map((v) => round(v, digits)) };
 }
 
-async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+export async function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
   if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]);
 }
 
-const kibToMB = (kib: number) => (kib * 1024) / 1e6;
+export const kibToMB = (kib: number) => (kib * 1024) / 1e6;
 
 /** VmRSS of a process now, MB. */
 export async function rssMB(pid: number): Promise<number> {
