@@ -127,6 +127,16 @@ function harness(options: { originRangePieces?: number } = {}) {
 
 type Harness = ReturnType<typeof harness>;
 
+/** A holding of a whole 4-piece blob, as announced at registration. */
+function completeHolding(digest: string) {
+  return { digest, size: BigInt(4 * PIECE), pieceSize: 0, bitfield: new Uint8Array(0), complete: true };
+}
+
+/** Parents of the pieces assigned to `to` since the last drain. */
+function parentsAssigned(h: Harness, to: string): string[] {
+  return pieceAssignments(h.drain(), to).map((p) => p.parent);
+}
+
 function originRanges(messages: Sent[], to?: string): { first: number; count: number }[] {
   return messages
     .filter((m) => (to === undefined || m.to === to) && m.message.assignments)
@@ -594,11 +604,7 @@ describe('Dispatcher: bad parents', () => {
     };
     for (let n = 0; n < CLUSTER_STRIKE_LIMIT - 1; n++) strike(n);
     h.open('before', 2, 2, digestOf(probes[0]!));
-    assert.deepEqual(
-      pieceAssignments(h.drain(), 'before').map((p) => p.parent),
-      ['x', 'x'],
-      'still trusted in other tasks',
-    );
+    assert.deepEqual(parentsAssigned(h, 'before'), ['x', 'x'], 'still trusted in other tasks');
     assert.equal(h.state.hosts.isBlocked('x'), false);
 
     strike(CLUSTER_STRIKE_LIMIT - 1);
@@ -690,10 +696,7 @@ describe('Dispatcher: hosts leaving', () => {
     assert.equal(pieceAssignments(sent, 'b').length, 0, 'p has a single slot');
 
     h.dispatcher.hostLeft('a');
-    assert.deepEqual(
-      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
-      ['p'],
-    );
+    assert.deepEqual(parentsAssigned(h, 'b'), ['p']);
     // The single slot is now b's, and only b's.
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
@@ -740,10 +743,7 @@ describe('Dispatcher: piece timeouts', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 0);
     // The piece can be issued again.
     h.report('a', { want: 1 });
-    assert.deepEqual(
-      pieceAssignments(h.drain(), 'a').map((p) => p.parent),
-      ['p'],
-    );
+    assert.deepEqual(parentsAssigned(h, 'a'), ['p']);
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 });
@@ -752,16 +752,12 @@ describe('Dispatcher: upload slots shared across tasks', () => {
   /** p holds two complete blobs and serves one piece at a time. */
   function oneSlotParent(): Harness {
     const h = harness();
-    const complete = (digest: string) => ({
-      digest,
-      size: BigInt(4 * PIECE),
-      pieceSize: 0,
-      bitfield: new Uint8Array(0),
-      complete: true,
-    });
     h.dispatcher.register(
       'p',
-      registerMessage('p', { uploadSlots: 1, holdings: [complete(digestOf(1)), complete(digestOf(2))] }),
+      registerMessage('p', {
+        uploadSlots: 1,
+        holdings: [completeHolding(digestOf(1)), completeHolding(digestOf(2))],
+      }),
     );
     h.register('a', 'b');
     return h;
@@ -793,25 +789,21 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     // a finished the blob another way (its in-flight piece is never reported).
     h.dispatcher.taskDone('a', { digest: digestOf(1), ok: true, error: '', digestMismatch: false });
     assert.equal(h.state.tasks.get(digestOf(1))!.peers.get('a')!.inFlight.size, 0);
-    assert.deepEqual(
-      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
-      ['p'],
-    );
+    assert.deepEqual(parentsAssigned(h, 'b'), ['p']);
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 
   it('the sweep serves a starved peer that a freed slot was not offered to', () => {
     const h = harness();
-    const complete = (digest: string) => ({
-      digest,
-      size: BigInt(4 * PIECE),
-      pieceSize: 0,
-      bitfield: new Uint8Array(0),
-      complete: true,
-    });
     // p alone holds blob 1, r alone blob 2; one upload slot each.
-    h.dispatcher.register('p', registerMessage('p', { uploadSlots: 1, holdings: [complete(digestOf(1))] }));
-    h.dispatcher.register('r', registerMessage('r', { uploadSlots: 1, holdings: [complete(digestOf(2))] }));
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
+    );
+    h.dispatcher.register(
+      'r',
+      registerMessage('r', { uploadSlots: 1, holdings: [completeHolding(digestOf(2))] }),
+    );
     h.register('b0', 'b1', 'b2', 'b3', 'b4', 'q', 'x');
     h.open('b0', 4, 1, digestOf(2)); // takes r's slot
     for (const b of ['b1', 'b2', 'b3', 'b4']) h.open(b, 4, 1, digestOf(2)); // wait for r
@@ -834,9 +826,6 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     h.open('b', 4, 1, digestOf(2));
     h.drain();
     h.dispatcher.hostLeft('a');
-    assert.deepEqual(
-      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
-      ['p'],
-    );
+    assert.deepEqual(parentsAssigned(h, 'b'), ['p']);
   });
 });
