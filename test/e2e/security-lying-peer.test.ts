@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ociLayoutDigests, skopeoCopyToOci, writeRegistriesConf } from '../fixtures/clients.ts';
-import { type BlobDescription, type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
+import { type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
-import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
-import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+import type { RunningPeer } from '../fixtures/shoal.ts';
+import {
+  type BlobOutcome,
+  getBlobOutcome,
+  SWARM_ORIGIN,
+  type Swarm,
+  startSwarm as startSwarmOf,
+  stopSwarm,
+} from '../fixtures/swarm.ts';
 
 /**
  * A peer that lies (SHOAL_TEST_LIE, a test-only switch of the peer daemon) in a
@@ -19,42 +24,17 @@ import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
  * or right, so that it vouches for the table by completing).
  */
 
-const ORIGIN = 'registry.invalid:5000';
+const ORIGIN = SWARM_ORIGIN;
 const MiB = 1024 * 1024;
 const PIECE_SIZE = MiB;
 
-/** How one GET of a blob ended: whole and right, cut off, or (never acceptable) a clean end of wrong bytes. */
-type Outcome = 'exact' | 'cut' | 'wrong';
-
-function getBlob(peer: RunningPeer, repo: string, blob: BlobDescription): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const req = httpGet(`${peer.url}/v2/${repo}/blobs/${blob.digest}`, (res) => {
-      const hash = createHash('sha256');
-      let length = 0;
-      res.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        length += chunk.length;
-      });
-      res.on('end', () => {
-        if (res.statusCode !== 200 || length !== blob.size) return resolve('cut');
-        resolve(`sha256:${hash.digest('hex')}` === blob.digest ? 'exact' : 'wrong');
-      });
-      res.on('error', () => resolve('cut'));
-      res.on('aborted', () => resolve('cut'));
-    });
-    req.on('error', () => resolve('cut'));
-    req.setTimeout(120_000, () => req.destroy());
-    req.end();
-  });
-}
-
 /** Every outcome of fetching each blob, retried from scratch after a cut-off (as a client that checks digests would). */
-async function pullBlobs(peer: RunningPeer, repo: string, image: ImageDescription): Promise<Outcome[][]> {
+async function pullBlobs(peer: RunningPeer, repo: string, image: ImageDescription): Promise<BlobOutcome[][]> {
   return Promise.all(
     image.blobs.map(async (blob) => {
-      const outcomes: Outcome[] = [];
+      const outcomes: BlobOutcome[] = [];
       for (let attempt = 0; attempt < 6; attempt++) {
-        const outcome = await getBlob(peer, repo, blob);
+        const outcome = await getBlobOutcome(peer, repo, blob, 120_000);
         outcomes.push(outcome);
         if (outcome !== 'cut') break;
         await sleep(300);
@@ -68,9 +48,7 @@ function piecesOf(image: ImageDescription): number {
   return image.blobs.reduce((sum, blob) => sum + Math.ceil(blob.size / PIECE_SIZE), 0);
 }
 
-interface Swarm {
-  proxy: TcpProxy;
-  scheduler: RunningScheduler;
+interface LyingSwarm extends Swarm {
   liar: RunningPeer;
   honest: RunningPeer[];
 }
@@ -78,32 +56,28 @@ interface Swarm {
 let registry: RunningRegistry | undefined;
 let image: ImageDescription;
 let work = '';
-const swarms: Swarm[] = [];
+const swarms: LyingSwarm[] = [];
 
+/** A swarm whose first peer lies (`SHOAL_TEST_LIE`) and whose others are honest. */
 async function startSwarm(
   lie: 'pieces' | 'table' | 'vouched-table',
   honestCount: number,
   liarArgs: string[] = [],
-): Promise<Swarm> {
-  const proxy = await startTcpProxy({ target: registry!.host, rateBytesPerSecond: 200e6 });
-  const scheduler = await startScheduler({ extraArgs: ['--piece-size', String(PIECE_SIZE)] });
-  const options = {
-    defaultRegistry: ORIGIN,
-    endpoints: { [ORIGIN]: proxy.url },
-    schedulers: scheduler.multiaddrs,
-  };
-  const [liar, ...honest] = await Promise.all([
-    startPeer({ ...options, env: { SHOAL_TEST_LIE: lie }, extraArgs: liarArgs }),
-    ...Array.from({ length: honestCount }, () =>
-      startPeer({ ...options, extraArgs: ['--log-level', 'info'] }),
-    ),
-  ]);
-  const swarm = { proxy, scheduler, liar: liar!, honest };
-  swarms.push(swarm);
-  const count = honestCount + 1;
-  for (let i = 0; i < 100 && (await scheduler.metric('shoal_scheduler_peers')) < count; i++) await sleep(100);
-  assert.equal(await scheduler.metric('shoal_scheduler_peers'), count);
-  return swarm;
+): Promise<LyingSwarm> {
+  const swarm = await startSwarmOf({
+    originHost: registry!.host,
+    count: honestCount + 1,
+    originRate: 200e6,
+    schedulerArgs: () => ['--piece-size', String(PIECE_SIZE)],
+    peer: (index) =>
+      index === 0
+        ? { env: { SHOAL_TEST_LIE: lie }, extraArgs: liarArgs }
+        : { extraArgs: ['--log-level', 'info'] },
+  });
+  const [liar, ...honest] = swarm.peers;
+  const lying = { ...swarm, liar: liar!, honest };
+  swarms.push(lying);
+  return lying;
 }
 
 before(async () => {
@@ -113,11 +87,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const swarm of swarms) {
-    await Promise.all([swarm.liar, ...swarm.honest].map((p) => p.stop()));
-    await swarm.scheduler.stop();
-    await swarm.proxy.stop();
-  }
+  for (const swarm of swarms) await stopSwarm(swarm);
   await registry?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -176,7 +146,7 @@ describe('a lying peer in the swarm', { timeout: 300_000 }, () => {
     // A slow liar: it is still fetching its share from the origin when the honest peers arrive.
     const { scheduler, liar, honest } = await startSwarm('table', 3, ['--download-rate', String(4 * MiB)]);
     const [first, second, newcomer] = honest as [RunningPeer, RunningPeer, RunningPeer];
-    const liarPull = Promise.all(image.blobs.map((blob) => getBlob(liar, 'lies/app', blob)));
+    const liarPull = Promise.all(image.blobs.map((blob) => getBlobOutcome(liar, 'lies/app', blob, 120_000)));
     for (let i = 0; i < 100 && (await scheduler.metric('shoal_scheduler_origin_pieces_total')) < 2; i++)
       await sleep(50);
     const pulls = await Promise.all([first, second].map((peer) => pullBlobs(peer, 'lies/app', image)));
