@@ -14,12 +14,13 @@ import {
 } from '../fixtures/images.ts';
 import { CommandError, run } from '../fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
-import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
-import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+import type { RunningPeer, RunningScheduler } from '../fixtures/shoal.ts';
+import { SWARM_ORIGIN, startSwarm } from '../fixtures/swarm.ts';
+import type { TcpProxy } from '../fixtures/tcp-proxy.ts';
 
 const SHOAL_BIN = resolve(import.meta.dirname, '../../packages/cli/bin/shoal.js');
 /** The name images carry; it does not resolve, so only shoal (through the proxy) reaches the registry. */
-const ORIGIN = 'registry.invalid:5000';
+const ORIGIN = SWARM_ORIGIN;
 const PEERS = 3;
 const MiB = 1024 * 1024;
 
@@ -75,23 +76,14 @@ describe('shoal preheat: peers fetch an image before anyone pulls it', { timeout
     await pushImage(registry.url, 'preheat/multi', 'v1', multi);
     await pushImage(registry.url, 'preheat/layered', 'v1', layered);
     await pushImage(registry.url, 'preheat/small', 'v1', small);
-    // Every byte the origin sends passes through this proxy, which counts them.
-    proxy = await startTcpProxy({ target: registry.host });
-    scheduler = await startScheduler({ extraArgs: ['--registry-endpoint', `${ORIGIN}=${proxy.url}`] });
-    const started = await Promise.all(
-      Array.from({ length: PEERS }, () =>
-        startPeer({
-          defaultRegistry: ORIGIN,
-          endpoints: { [ORIGIN]: proxy!.url },
-          schedulers: scheduler!.multiaddrs,
-        }),
-      ),
-    );
-    peers.push(...started);
-    for (let i = 0; i < 200 && (await scheduler.metric('shoal_scheduler_peers')) < PEERS; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(await scheduler.metric('shoal_scheduler_peers'), PEERS);
+    // Every byte the origin sends passes through the swarm's proxy, which counts them.
+    const swarm = await startSwarm({
+      originHost: registry.host,
+      count: PEERS,
+      schedulerArgs: (proxyUrl) => ['--registry-endpoint', `${ORIGIN}=${proxyUrl}`],
+    });
+    ({ proxy, scheduler } = swarm);
+    peers.push(...swarm.peers);
   });
 
   after(async () => {

@@ -16,11 +16,12 @@ import {
 } from '../fixtures/clients.ts';
 import { type ImageDescription, pushImage, rolloutImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
-import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
-import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
+import type { RunningPeer, RunningScheduler } from '../fixtures/shoal.ts';
+import { SWARM_ORIGIN, startSwarm } from '../fixtures/swarm.ts';
+import type { TcpProxy } from '../fixtures/tcp-proxy.ts';
 
 /** The name clients use for the origin; it does not resolve, so only the mirrors can answer. */
-const ORIGIN = 'registry.invalid:5000';
+const ORIGIN = SWARM_ORIGIN;
 const PEERS = 6;
 
 function sorted(values: Iterable<string>): string[] {
@@ -42,25 +43,12 @@ describe('a rollout through the swarm: six peers pull one image at the same mome
     work = await mkdtemp(join(tmpdir(), 'shoal-e2e-rollout-'));
     [registry, image] = await Promise.all([startRegistry(), rolloutImage()]);
     await pushImage(registry.url, 'rollout/app', 'v1', image);
-    // Every byte the origin sends passes through this proxy, which counts them.
-    proxy = await startTcpProxy({ target: registry.host, rateBytesPerSecond: 40e6 });
-    scheduler = await startScheduler();
-    const started = await Promise.all(
-      Array.from({ length: PEERS }, () =>
-        startPeer({
-          defaultRegistry: ORIGIN,
-          endpoints: { [ORIGIN]: proxy!.url },
-          schedulers: scheduler!.multiaddrs,
-        }),
-      ),
-    );
-    peers.push(...started);
+    // Every byte the origin sends passes through the swarm's proxy, which counts them;
+    // every peer has registered when it is returned.
+    const swarm = await startSwarm({ originHost: registry.host, count: PEERS, originRate: 40e6 });
+    ({ proxy, scheduler } = swarm);
+    peers.push(...swarm.peers);
     containerd = await startContainerd();
-    // Let every peer register before the rollout starts.
-    for (let i = 0; i < 200 && (await scheduler.metric('shoal_scheduler_peers')) < PEERS; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.equal(await scheduler.metric('shoal_scheduler_peers'), PEERS);
   });
 
   after(async () => {
