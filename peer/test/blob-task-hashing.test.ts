@@ -102,6 +102,30 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
       assert.equal(store.has(digest), false);
     });
   }
+
+  it('a lease taken on a partial still reads its bytes after the blob completed and the partial closed', async () => {
+    const blob = randomBytes(MIB + 5);
+    const digest = `sha256:${sha256(blob)}` as Digest;
+    const task = new BlobTask(digest, store);
+    await task.create(blob.length, MIB);
+    await task.writeChunks(0, [blob.subarray(0, MIB)]);
+    await task.landPiece(0, sha256(blob.subarray(0, MIB)));
+    const partial = task.partial!;
+    // An upload of piece 0 has begun when the last piece lands and the blob is committed.
+    const lease = partial.lease();
+    assert.ok(lease);
+    await task.writeChunks(MIB, [blob.subarray(MIB)]);
+    await task.landPiece(1, sha256(blob.subarray(MIB)));
+    await task.finished;
+    assert.equal(store.has(digest), true);
+    assert.equal(partial.lease(), undefined, 'a closed partial gives no new lease');
+    const read = Buffer.alloc(MIB);
+    await lease.readInto(read, 0);
+    assert.ok(read.equals(blob.subarray(0, MIB)));
+    lease.release();
+    lease.release();
+    await assert.rejects(partial.readInto(Buffer.alloc(1), 0), /closed/);
+  });
 });
 
 describe('FileHasher', { timeout: 30_000 }, () => {

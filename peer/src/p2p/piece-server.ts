@@ -135,17 +135,20 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     const task = options.findTask(digest);
     const partial = task?.partial;
     const sameLayout = (size: number) => pieceSize === 0 || pieceSize === size;
-    if (
+    // A partial that is closing (its blob just completed) gives no lease: the store has the blob then.
+    const lease =
       partial &&
       sameLayout(partial.layout.pieceSize) &&
       index < partial.layout.count &&
       partial.present.has(index)
-    ) {
+        ? partial.lease()
+        : undefined;
+    if (partial && lease) {
       const hash = partial.pieceHashes.get(index);
       return {
         source: {
-          readInto: (target, o) => partial.readInto(target, o),
-          close: async () => {},
+          readInto: (target, o) => lease.readInto(target, o),
+          close: async () => lease.release(),
           ...(hash ? { sha256: hash } : {}),
         },
         offset: pieceStart(partial.layout, index),

@@ -23,6 +23,12 @@ const META_PERSIST_INTERVAL_MS = 200;
  * and a persisted bitmap of pieces present with their sha256. It never becomes
  * a complete blob by itself: the store commits it after the whole digest matched.
  */
+/** Read access to a partial's file that stays valid until released. */
+export interface PartialLease {
+  readInto(buffer: Uint8Array, offset: number): Promise<void>;
+  release(): void;
+}
+
 export class PartialBlob {
   readonly digest: Digest;
   readonly layout: PieceLayout;
@@ -34,6 +40,9 @@ export class PartialBlob {
   #persistTimer: NodeJS.Timeout | undefined;
   #persisting: Promise<void> = Promise.resolve();
   #closed = false;
+  /** leases still reading through the file after the partial may have closed */
+  #readers = 0;
+  #fileClosing: Promise<void> | undefined;
 
   private constructor(
     paths: StorePaths,
@@ -144,6 +153,35 @@ export class PartialBlob {
     }
   }
 
+  /**
+   * Keeps the file open for a reader that may outlive the partial: a piece
+   * being uploaded when the blob completes (the file is renamed into the store,
+   * which an open descriptor survives) or is put away. Without it, every upload
+   * still running at completion fails and its requester starts the piece again.
+   * Undefined once the partial is closed.
+   */
+  lease(): PartialLease | undefined {
+    if (this.#closed) return undefined;
+    this.#readers++;
+    let released = false;
+    return {
+      readInto: (buffer, offset) => this.readInto(buffer, offset),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#readers--;
+        if (this.#closed && this.#readers === 0) void this.#closeFile().catch(() => {});
+      },
+    };
+  }
+
+  /** The descriptor goes once the partial is closed and no lease reads through it. */
+  #closeFile(): Promise<void> {
+    if (this.#readers > 0) return Promise.resolve();
+    this.#fileClosing ??= this.#file.close();
+    return this.#fileClosing;
+  }
+
   /** Records a piece as present (its bytes are already written); the bitmap is persisted soon after. */
   markPiece(index: number, sha256Hex: string): void {
     this.present.set(index);
@@ -178,7 +216,7 @@ export class PartialBlob {
     if (this.#closed) return;
     this.#closed = true;
     await this.persistMeta().catch(() => {});
-    await this.#file.close();
+    await this.#closeFile();
   }
 
   /** Closes without persisting, for a partial about to be committed or discarded. */
@@ -187,7 +225,7 @@ export class PartialBlob {
     this.#closed = true;
     if (this.#persistTimer) clearTimeout(this.#persistTimer);
     await this.#persisting.catch(() => {});
-    await this.#file.close();
+    await this.#closeFile();
   }
 
   #schedulePersist(): void {
