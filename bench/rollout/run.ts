@@ -66,7 +66,7 @@ import {
 } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
 import { log, positiveInt } from '../common.ts';
-import { median, cpuSeconds as processCpuSeconds, round } from '../measure.ts';
+import { kibToMB, median, cpuSeconds as processCpuSeconds, procStatusKiB, round } from '../measure.ts';
 import { forward } from './forward.ts';
 
 /** The name clients use for the origin; it does not resolve, so only the peers' endpoint mapping reaches it. */
@@ -760,6 +760,10 @@ async function runShoal(env: Env) {
     const used = await cpu.stop();
     const metrics = await swarmMetrics(peers, scheduler);
     const warnings = logWarnings(peers, scheduler, startedAtMs);
+    // The kernel's high-water mark: each peer's peak resident memory over its whole life.
+    const peakRssMB = await Promise.all(
+      peers.map(async (p) => round(kibToMB(await procStatusKiB(p.daemon.pid, 'VmHWM').catch(() => 0)), 1)),
+    );
     const times = nodeTimes(seconds);
     const peerCpu = peers.map((_, i) => used.perProcess[`peer${i}`] ?? 0);
     const totalCpu =
@@ -785,6 +789,7 @@ async function runShoal(env: Env) {
         /** used meanwhile by processes this benchmark did not start (other work on the machine) */
         otherProcesses: round(used.machineBusySeconds - totalCpu - (used.perProcess.registry ?? 0), 2),
       },
+      peakRssMB: { max: Math.max(...peakRssMB), perPeer: peakRssMB },
       metrics,
       warnings,
       timeline: { columns: TIMELINE_COLUMNS, samples: tl.samples },
@@ -938,7 +943,7 @@ async function main(): Promise<void> {
           log(
             `  run ${i + 1} shoal: p50 ${shoal.p50} s, max ${shoal.max} s (${shoal.maxOverLowerBound}x T_lb), ` +
               `origin ${shoal.originEgressRatio}x, origin done ${shoal.originDoneSeconds} s, ` +
-              `machine busy ${shoal.cpuSeconds.machineBusy}, other processes ${shoal.cpuSeconds.otherProcesses} CPU s, load ${load}`,
+              `peak peer RSS ${shoal.peakRssMB.max} MB, machine busy ${shoal.cpuSeconds.machineBusy}, other processes ${shoal.cpuSeconds.otherProcesses} CPU s, load ${load}`,
           );
         } else {
           direct = await runDirect(env);
@@ -968,6 +973,8 @@ async function main(): Promise<void> {
             p50OverLowerBound: med((r) => r.shoal?.p50OverLowerBound),
             originEgressRatio: med((r) => r.shoal?.originEgressRatio),
             originDoneSeconds: med((r) => r.shoal?.originDoneSeconds ?? undefined),
+            peersCpuSeconds: med((r) => r.shoal?.cpuSeconds.peers),
+            peakPeerRssMB: med((r) => r.shoal?.peakRssMB.max),
             machineBusy: med((r) => r.shoal?.cpuSeconds.machineBusy),
             otherProcessesCpuSeconds: med((r) => r.shoal?.cpuSeconds.otherProcesses),
             completedRuns: runs.filter((r) => r.shoal).length,

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   Bitfield,
+  DEFAULT_PIECE_SIZE,
   FailureReason,
-  MIB,
   type OpenTask,
   type PieceDone,
   type PieceFailed,
@@ -20,7 +20,7 @@ import { CLUSTER_STRIKE_LIMIT } from '../src/state/hosts.ts';
 import { SwarmState } from '../src/state/swarm-state.ts';
 
 /** Default piece size of small blobs. */
-const PIECE = 4 * MIB;
+const PIECE = DEFAULT_PIECE_SIZE;
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const ORIGIN_TIMEOUT = 20_000;
 const PIECE_TIMEOUT = 15_000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_PIECE_SIZE, MIB, MIN_PIECE_SIZE } from '@shoal/protocol';
+import { DEFAULT_PIECE_SIZE, MAX_PIECE_SIZE, MIB, MIN_PIECE_SIZE } from '@shoal/protocol';
 import { MAX_TASK_PIECES, SwarmState } from '../src/state/swarm-state.ts';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
@@ -8,7 +8,7 @@ const DIGEST = `sha256:${'cd'.repeat(32)}`;
 describe('SwarmState refuses tasks no real blob has', () => {
   it('creates tasks for valid digests, sizes and piece sizes', () => {
     const state = new SwarmState();
-    assert.equal(state.task(DIGEST, 10 * MIB)?.pieceCount, 3);
+    assert.equal(state.task(DIGEST, 10 * MIB)?.pieceCount, Math.ceil((10 * MIB) / DEFAULT_PIECE_SIZE));
     const fixed = new SwarmState().task(DIGEST, 10 * MIB, MIN_PIECE_SIZE);
     assert.equal(fixed?.pieceCount, 10);
     // The largest: MAX_TASK_PIECES pieces of the largest size.

@@ -4,8 +4,15 @@
  */
 
 export const MIB = 1024 * 1024;
-/** Default piece size: large enough that per-piece overhead (a request, a hash, a report) is small next to the transfer. */
-export const DEFAULT_PIECE_SIZE = 4 * MIB;
+/**
+ * Default piece size, chosen by bench/rollout (bench/RESULTS.md, "Piece size"): a piece is
+ * passed on only once it has arrived whole and been verified, so smaller pieces spread sooner.
+ * With links as the bottleneck 1 and 2 MiB finished a rollout ~25% sooner than 4 MiB; with
+ * CPU as the bottleneck 1-16 MiB were alike. 2 MiB has half the requests, reports and
+ * scheduler decisions of 1 MiB at the same speed; the in-flight memory is download slots x
+ * piece size.
+ */
+export const DEFAULT_PIECE_SIZE = 2 * MIB;
 export const MIN_PIECE_SIZE = 1 * MIB;
 export const MAX_PIECE_SIZE = 64 * MIB;
 /** Above this many pieces the piece size doubles, so bitfields and piece tables stay small. */

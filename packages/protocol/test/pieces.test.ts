@@ -14,7 +14,10 @@ import {
 
 test('piece size is the default until the blob would exceed the piece-count cap', () => {
   assert.equal(pieceSizeFor(0), DEFAULT_PIECE_SIZE);
-  assert.equal(pieceSizeFor(40 * 1024 * MIB), DEFAULT_PIECE_SIZE * 4);
+  const largestAtDefault = DEFAULT_PIECE_SIZE * MAX_PIECES_PER_BLOB;
+  assert.equal(pieceSizeFor(largestAtDefault), DEFAULT_PIECE_SIZE);
+  assert.equal(pieceSizeFor(largestAtDefault + 1), DEFAULT_PIECE_SIZE * 2);
+  assert.equal(pieceSizeFor(largestAtDefault * 4 + 1), DEFAULT_PIECE_SIZE * 8);
   const huge = pieceLayout(100 * 1024 * MIB);
   assert.ok(huge.count <= MAX_PIECES_PER_BLOB);
 });

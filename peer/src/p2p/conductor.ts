@@ -172,6 +172,8 @@ class TaskSession {
   #stallTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #probing = false;
+  readonly #openedAt = performance.now();
+  #assigned = false;
   #inbox: Promise<void> = Promise.resolve();
   readonly #originQueue: { first: number; count: number }[] = [];
   /** Peers the scheduler named for this blob (members and parents): they hold or fetch it too. */
@@ -191,7 +193,16 @@ class TaskSession {
     this.#done = done;
   }
 
+  /** Milestones of the conversation, at debug level, timed from the task's opening: where a slow start goes. */
+  #trace(message: string, fields: Record<string, unknown> = {}): void {
+    this.#options.logger.debug(
+      { digest: this.#task.digest, ms: Math.round(performance.now() - this.#openedAt), ...fields },
+      message,
+    );
+  }
+
   async open(size: number): Promise<void> {
+    this.#trace('task opened with the scheduler', { size });
     const bitfield = this.#task.partial?.present.bytes ?? new Uint8Array(0);
     this.#line()?.send({
       openTask: {
@@ -214,9 +225,21 @@ class TaskSession {
     if (message.taskInfo) {
       for (const member of message.taskInfo.members)
         this.#parents.set(member.id, { id: member.id, addrs: member.addrs });
+      this.#trace('task info', {
+        size: Number(message.taskInfo.size),
+        pieceSize: message.taskInfo.pieceSize,
+        members: message.taskInfo.members.length,
+      });
       await this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
     }
     if (message.assignments && this.#task.layout) {
+      if (!this.#assigned) {
+        this.#assigned = true;
+        this.#trace('first assignments', {
+          pieces: message.assignments.pieces.length,
+          originRanges: message.assignments.origin.length,
+        });
+      }
       this.#armStallTimer();
       this.#queue.push(...message.assignments.pieces);
       for (const piece of message.assignments.pieces) {
@@ -259,6 +282,7 @@ class TaskSession {
         let probed: number;
         try {
           probed = await this.#origin.probeSize(this.#task.abort.signal);
+          this.#trace('size from the origin', { size: probed });
         } catch (error) {
           // The origin's answer (401, 404) goes back to the client; an unreachable origin leaves the DHT to try.
           if (error instanceof UpstreamStatusError) throw error;
@@ -381,6 +405,7 @@ class TaskSession {
 
   async #fetchOriginRange(first: number, count: number): Promise<void> {
     const metrics = this.#options.metrics;
+    this.#trace('origin range', { first, count });
     try {
       await downloadFromOrigin(this.#task, this.#origin, {
         range: { first, count },

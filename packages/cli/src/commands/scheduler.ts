@@ -42,7 +42,7 @@ export const schedulerOptions: readonly OptionSpec[] = [
   {
     key: 'pieceSize',
     arg: '<size>',
-    description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 4MiB, doubled for very large blobs',
+    description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 2MiB, doubled for very large blobs',
     defaultText: '0',
   },
   {
