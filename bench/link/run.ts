@@ -3,7 +3,7 @@
  * the real piece protocol, against the ceiling of the same machine measured in
  * the same run.
  *
- *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,piece] [--cpu-prof DIR]
+ *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,stream,piece] [--cpu-prof DIR]
  *                          [--peer-arg ARG]... [--peer-node-options OPTS]
  *
  * piece  a real `shoal scheduler` and two real `shoal peer` processes. The
@@ -16,10 +16,13 @@
  *        origin and hashes the blob the child stored.
  * raw    the ceiling: two Node processes, raw TCP over loopback; the sender
  *        reads the same file, the receiver hashes sha256 and writes a file
- *        (bench/link/raw-tcp.ts). The time runs from the accepted connection
- *        to the closed file.
+ *        (bench/link/baseline-transfer.ts). The time runs from the accepted
+ *        connection to the closed file.
+ * stream the same over one stream of shoal's libp2p node (TCP, TLS on the
+ *        socket, yamux): what the transport alone costs, so the gap to the
+ *        ceiling splits into transport and piece protocol + peer.
  *
- * Runs alternate which section goes first. Also recorded: CPU seconds per GiB
+ * Runs alternate the order of the sections. Also recorded: CPU seconds per GiB
  * of every process involved, and the peak RSS of both peers (VmRSS sampled
  * every 20 ms while the blob moves, and the kernel's VmHWM). --peer-arg
  * passes extra flags to both peers, --peer-node-options sets their
@@ -49,9 +52,9 @@ import { log, positiveInt } from '../common.ts';
 import { childrenCpuSeconds, cpuSeconds, figure, median, round, rssMB, watchRss } from '../measure.ts';
 
 const REPOSITORY = 'bench/link';
-const RAW_TCP = resolve(import.meta.dirname, 'raw-tcp.ts');
+const BASELINE = resolve(import.meta.dirname, 'baseline-transfer.ts');
 const TARGETS = { linkOverCeiling: 0.6, peakRssMB: 200 };
-const SECTIONS = ['raw', 'piece'] as const;
+const SECTIONS = ['raw', 'stream', 'piece'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -108,9 +111,9 @@ async function makeBlob(dir: string): Promise<Blob> {
 // ---------------------------------------------------------------------------------------------
 // raw: the ceiling
 
-/** Starts `node raw-tcp.ts ...`; resolves each JSON line it prints, in order. */
-function rawProcess(argv: string[]): { lines: AsyncIterator<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [RAW_TCP, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts `node baseline-transfer.ts ...`; resolves each JSON line it prints, in order. */
+function baselineProcess(argv: string[]): { lines: AsyncIterator<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BASELINE, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
@@ -130,23 +133,24 @@ interface RawResult {
   senderCpuPerGiB: number;
 }
 
-async function rawRun(blob: Blob, work: string): Promise<RawResult> {
-  const outFile = join(work, 'raw-received.bin');
+/** One baseline transfer: raw TCP (the ceiling) or one libp2p stream (the transport alone). */
+async function baselineRun(blob: Blob, work: string, transport: 'tcp' | 'libp2p'): Promise<RawResult> {
+  const outFile = join(work, `${transport}-received.bin`);
   try {
-    const receiver = rawProcess(['receive', outFile]);
-    const { port } = await nextJson<{ port: number }>(receiver.lines, 'raw receiver');
-    const sender = rawProcess(['send', blob.path, String(port)]);
+    const receiver = baselineProcess(['receive', transport, outFile]);
+    const { target } = await nextJson<{ target: string }>(receiver.lines, `${transport} receiver`);
+    const sender = baselineProcess(['send', transport, blob.path, target]);
     const [received, sent] = await Promise.all([
       nextJson<{ bytes: number; sha256: string; seconds: number; cpuSeconds: number }>(
         receiver.lines,
-        'raw receiver',
+        `${transport} receiver`,
       ),
-      nextJson<{ cpuSeconds: number }>(sender.lines, 'raw sender'),
+      nextJson<{ cpuSeconds: number }>(sender.lines, `${transport} sender`),
     ]);
     const codes = await Promise.all([receiver.exited, sender.exited]);
-    if (codes.some((c) => c !== 0)) throw new Error(`raw TCP processes exited with ${codes.join(', ')}`);
+    if (codes.some((c) => c !== 0)) throw new Error(`${transport} processes exited with ${codes.join(', ')}`);
     if (received.bytes !== SIZE || `sha256:${received.sha256}` !== blob.digest) {
-      throw new Error(`raw TCP: received ${received.bytes} bytes, sha256:${received.sha256}`);
+      throw new Error(`${transport}: received ${received.bytes} bytes, sha256:${received.sha256}`);
     }
     return {
       mbps: mbps(received.seconds),
@@ -326,16 +330,18 @@ async function main(): Promise<void> {
       swarm = { ...base, parent };
     }
     const raw: RawResult[] = [];
+    const stream: RawResult[] = [];
     const piece: PieceResult[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const order: Section[] = i % 2 === 0 ? ['raw', 'piece'] : ['piece', 'raw'];
+      const order: Section[] = i % 2 === 0 ? [...SECTIONS] : [...SECTIONS].reverse();
       for (const section of order) {
         if (!ONLY.has(section)) continue;
-        if (section === 'raw') {
-          const r = await rawRun(blob, work);
-          raw.push(r);
+        if (section === 'raw' || section === 'stream') {
+          const r = await baselineRun(blob, work, section === 'raw' ? 'tcp' : 'libp2p');
+          (section === 'raw' ? raw : stream).push(r);
           log(
-            `  run ${i + 1} raw: ${r.mbps.toFixed(0)} MB/s, receiver ${r.receiverCpuPerGiB.toFixed(2)} CPU s/GiB`,
+            `  run ${i + 1} ${section}: ${r.mbps.toFixed(0)} MB/s, receiver ${r.receiverCpuPerGiB.toFixed(2)} ` +
+              `sender ${r.senderCpuPerGiB.toFixed(2)} CPU s/GiB`,
           );
         } else {
           const r = await pieceRun(swarm!, blob);
@@ -386,6 +392,31 @@ async function main(): Promise<void> {
                 raw.map((r) => r.senderCpuPerGiB),
                 2,
               ),
+            },
+          }
+        : {}),
+      ...(stream.length
+        ? {
+            transport: {
+              what:
+                "one stream of shoal's libp2p node (TCP, TLS on the socket, yamux) between two Node processes, " +
+                'receiver hashes sha256 and writes a file: the transport without the piece protocol',
+              mbps: figure(
+                stream.map((r) => r.mbps),
+                0,
+              ),
+              receiverCpuPerGiB: figure(
+                stream.map((r) => r.receiverCpuPerGiB),
+                2,
+              ),
+              senderCpuPerGiB: figure(
+                stream.map((r) => r.senderCpuPerGiB),
+                2,
+              ),
+              ...(raw.length ? { overCeiling: round(median(stream.map((r) => r.mbps)) / rawMBps) } : {}),
+              ...(piece.length
+                ? { linkOverTransport: round(pieceMBps / median(stream.map((r) => r.mbps))) }
+                : {}),
             },
           }
         : {}),
