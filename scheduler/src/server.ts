@@ -38,8 +38,6 @@ export interface RunningScheduler {
 const SWEEP_INTERVAL_MS = 1000;
 /** Peers (connections) one scheduler serves at most. */
 const SCHEDULER_MAX_CONNECTIONS = 10_000;
-/** A peer whose liveness ping is not answered within this long is dropped. */
-const SCHEDULER_PING_TIMEOUT_MS = 60_000;
 /** yamux's smallest stream window. */
 const SCHEDULER_STREAM_WINDOW = 256 * 1024;
 
@@ -59,9 +57,11 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     metricsRegistry,
     // One connection per peer: libp2p's default of 1024 would refuse (and prune) peers of a larger cluster.
     maxConnections: SCHEDULER_MAX_CONNECTIONS,
-    // Its pings to thousands of peers wait behind its own work when it is busy: a late answer is
-    // its lateness, not a dead peer, and dropping the peer would add the peer's reconnect to the load.
-    pingTimeoutMs: SCHEDULER_PING_TIMEOUT_MS,
+    // No liveness pings of its own: libp2p pings every connection at once each interval, which at
+    // thousands of peers is a burst of thousands of stream set-ups that stalls every answer behind
+    // it. The peers ping their scheduler (which keeps live sessions active), and a connection of a
+    // peer gone silent ends after 2 minutes without traffic.
+    pingIntervalMs: 0,
     // Its messages are a few hundred bytes: a small window keeps what thousands of peers can send
     // ahead of it (buffered unread when it falls behind) at 256 KiB each instead of 4 MiB.
     streamWindow: SCHEDULER_STREAM_WINDOW,

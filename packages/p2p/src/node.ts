@@ -30,7 +30,12 @@ export interface ShoalNodeOptions {
   /** Connections kept open at most (default 1024): a scheduler holds one per peer of its cluster. */
   maxConnections?: number;
   /**
-   * A connection whose liveness ping (every 10 s) is not answered within this long is dropped
+   * How often this node pings every connection to check it is alive (default 10 s, libp2p's);
+   * 0 sends no pings at all. A connection silent for 2 minutes ends anyway (TCP inactivity).
+   */
+  pingIntervalMs?: number;
+  /**
+   * A connection whose liveness ping is not answered within this long is dropped
    * (default: libp2p's, at least 5 s). A busy node answers late although the other end is alive.
    */
   pingTimeoutMs?: number;
@@ -85,13 +90,13 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
       ? { connectionProtector: preSharedKey({ psk: await readFile(options.pskFile) }) }
       : {}),
     connectionManager: { maxConnections: options.maxConnections ?? 1024 },
-    ...(options.pingTimeoutMs
-      ? {
-          connectionMonitor: {
-            pingTimeout: { minTimeout: options.pingTimeoutMs, maxTimeout: options.pingTimeoutMs },
-          },
-        }
-      : {}),
+    connectionMonitor: {
+      enabled: options.pingIntervalMs !== 0,
+      ...(options.pingIntervalMs ? { pingInterval: options.pingIntervalMs } : {}),
+      ...(options.pingTimeoutMs
+        ? { pingTimeout: { minTimeout: options.pingTimeoutMs, maxTimeout: options.pingTimeoutMs } }
+        : {}),
+    },
     ...(options.metricsRegistry ? { metrics: libp2pMetrics(options.metricsRegistry) } : {}),
     services: services as never,
   });
