@@ -292,6 +292,28 @@ async function machineJiffies(): Promise<{ busy: number; total: number }> {
   return { busy: total - idle, total };
 }
 
+/** The machine counts as quiet below this busy share of all cores over one second. */
+const QUIET_BUSY_SHARE = 0.15;
+const SETTLE_TIMEOUT_MS = 20_000;
+
+/**
+ * Waits until the freshly started swarm has settled (connections, identify, DHT routing tables):
+ * in a cluster the daemons run long before a rollout, so the rollout must not share the machine
+ * with their start-up. Returns the seconds waited; gives up waiting after SETTLE_TIMEOUT_MS.
+ */
+async function waitForQuietMachine(): Promise<number> {
+  const started = performance.now();
+  let before = await machineJiffies();
+  while (performance.now() - started < SETTLE_TIMEOUT_MS) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await machineJiffies();
+    const busy = (now.busy - before.busy) / Math.max(1, now.total - before.total);
+    before = now;
+    if (busy < QUIET_BUSY_SHARE) break;
+  }
+  return round((performance.now() - started) / 1000, 1);
+}
+
 interface CpuWatch {
   stop(): Promise<{
     wallSeconds: number;
@@ -719,7 +741,8 @@ async function runShoal(env: Env) {
         timeoutMs: 20_000,
       },
     );
-    await new Promise((r) => setTimeout(r, 500));
+    const settleSeconds = await waitForQuietMachine();
+    log(`  swarm settled after ${settleSeconds} s`);
     const pids: Record<string, number> = { scheduler: scheduler.daemon.pid, registry: env.registry.pid };
     peers.forEach((p, i) => {
       pids[`peer${i}`] = p.daemon.pid;

@@ -5,6 +5,12 @@ import type { Logger } from '@shoal/telemetry';
 
 const MAX_DEFER_MS = 60_000;
 const BUSY_POLL_MS = 500;
+/**
+ * How long no download must have run before a deferred announcement goes out. A manifest is
+ * announced the moment it is served, just before its client asks for the blobs: without a
+ * settle time every node of a rollout would walk the DHT right as the rollout starts.
+ */
+const QUIET_MS = 2_000;
 
 /**
  * Announces complete blobs as DHT provider records (the library re-provides
@@ -23,8 +29,9 @@ export class ContentAnnouncer {
 
   /**
    * `busy` says whether downloads are running: a provide walks the DHT (dials and
-   * queries), so it waits for a quiet moment, at most MAX_DEFER_MS. In a rollout
-   * every peer completes at once; their announcements must not slow the transfers.
+   * queries), so it waits until none has run for QUIET_MS, at most MAX_DEFER_MS. In a
+   * rollout every peer starts and completes at once; their announcements must not
+   * slow the transfers.
    */
   constructor(
     dht: KadDHT,
@@ -61,10 +68,15 @@ export class ContentAnnouncer {
     this.#abort.abort();
   }
 
+  /** Resolves once no download has run for QUIET_MS, or after MAX_DEFER_MS whatever happens. */
   async #quietMoment(): Promise<void> {
     const deadline = Date.now() + MAX_DEFER_MS;
-    while (this.#busy() && Date.now() < deadline && !this.#abort.signal.aborted) {
+    let quietSince = this.#busy() ? undefined : Date.now();
+    while (Date.now() < deadline && !this.#abort.signal.aborted) {
+      if (quietSince !== undefined && Date.now() - quietSince >= QUIET_MS) return;
       await sleep(BUSY_POLL_MS).catch(() => undefined);
+      if (this.#busy()) quietSince = undefined;
+      else quietSince ??= Date.now();
     }
   }
 
