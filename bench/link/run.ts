@@ -162,6 +162,24 @@ async function baselineRun(blob: Blob, work: string, transport: 'tcp' | 'libp2p'
   }
 }
 
+/** Medians and samples of a baseline's runs. */
+function transferFigures(runs: RawResult[]) {
+  return {
+    mbps: figure(
+      runs.map((r) => r.mbps),
+      0,
+    ),
+    receiverCpuPerGiB: figure(
+      runs.map((r) => r.receiverCpuPerGiB),
+      2,
+    ),
+    senderCpuPerGiB: figure(
+      runs.map((r) => r.senderCpuPerGiB),
+      2,
+    ),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // piece: two real peers and a scheduler
 
@@ -380,18 +398,7 @@ async function main(): Promise<void> {
         ? {
             ceiling: {
               what: 'raw TCP between two Node processes, receiver hashes sha256 and writes a file',
-              mbps: figure(
-                raw.map((r) => r.mbps),
-                0,
-              ),
-              receiverCpuPerGiB: figure(
-                raw.map((r) => r.receiverCpuPerGiB),
-                2,
-              ),
-              senderCpuPerGiB: figure(
-                raw.map((r) => r.senderCpuPerGiB),
-                2,
-              ),
+              ...transferFigures(raw),
             },
           }
         : {}),
@@ -401,18 +408,7 @@ async function main(): Promise<void> {
               what:
                 "one stream of shoal's libp2p node (TCP, TLS on the socket, yamux) between two Node processes, " +
                 'receiver hashes sha256 and writes a file: the transport without the piece protocol',
-              mbps: figure(
-                stream.map((r) => r.mbps),
-                0,
-              ),
-              receiverCpuPerGiB: figure(
-                stream.map((r) => r.receiverCpuPerGiB),
-                2,
-              ),
-              senderCpuPerGiB: figure(
-                stream.map((r) => r.senderCpuPerGiB),
-                2,
-              ),
+              ...transferFigures(stream),
               ...(raw.length ? { overCeiling: round(median(stream.map((r) => r.mbps)) / rawMBps) } : {}),
               ...(piece.length
                 ? { linkOverTransport: round(pieceMBps / median(stream.map((r) => r.mbps))) }
