@@ -14,6 +14,8 @@ function recordingDht() {
   const dht = {
     async *provide(cid: { toString(): string }) {
       provides.push({ cid: cid.toString(), atMs: performance.now() - started });
+      // A query that finds nobody: no events.
+      yield* [];
     },
   };
   return { dht: dht as unknown as KadDHT, provides };
