@@ -21,60 +21,54 @@ function recordingDht() {
   return { dht: dht as unknown as KadDHT, provides };
 }
 
-describe('ContentAnnouncer', { timeout: 30_000 }, () => {
-  const logger = createLogger({ level: 'silent' });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** An announcer over a recording DHT, with downloads running or not as `busy` says. */
+function announcerWith(busy: { now: boolean }) {
+  const { dht, provides } = recordingDht();
+  const announcer = new ContentAnnouncer(
+    dht,
+    createLogger({ level: 'silent' }),
+    () => {},
+    () => busy.now,
+  );
+  return { announcer, provides };
+}
+
+describe('ContentAnnouncer', { timeout: 30_000 }, () => {
   it('an announcement made while downloads run waits until none has run for 2 s', async () => {
-    const { dht, provides } = recordingDht();
-    let busy = true;
-    const announcer = new ContentAnnouncer(
-      dht,
-      logger,
-      () => {},
-      () => busy,
-    );
+    const busy = { now: true };
+    const { announcer, provides } = announcerWith(busy);
     announcer.provide(DIGEST);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     assert.equal(provides.length, 0, 'nothing while a download runs');
-    busy = false;
-    await new Promise((r) => setTimeout(r, 1_000));
+    busy.now = false;
+    await sleep(1_000);
     assert.equal(provides.length, 0, 'nothing within 2 s of the last download');
-    await new Promise((r) => setTimeout(r, 1_800));
+    await sleep(1_800);
     assert.equal(provides.length, 1);
     assert.ok(provides[0]!.atMs >= 2_900, `announced at ${provides[0]!.atMs} ms`);
     announcer.stop();
   });
 
   it('a download starting within the quiet time (a manifest served, its blobs asked for) puts it off again', async () => {
-    const { dht, provides } = recordingDht();
-    let busy = false;
-    const announcer = new ContentAnnouncer(
-      dht,
-      logger,
-      () => {},
-      () => busy,
-    );
+    const busy = { now: false };
+    const { announcer, provides } = announcerWith(busy);
     announcer.provide(DIGEST);
-    await new Promise((r) => setTimeout(r, 300));
-    busy = true;
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(300);
+    busy.now = true;
+    await sleep(2_500);
     assert.equal(provides.length, 0);
-    busy = false;
-    await new Promise((r) => setTimeout(r, 3_000));
+    busy.now = false;
+    await sleep(3_000);
     assert.equal(provides.length, 1);
     announcer.stop();
   });
 
   it('an urgent announcement goes out at once, whatever runs', async () => {
-    const { dht, provides } = recordingDht();
-    const announcer = new ContentAnnouncer(
-      dht,
-      logger,
-      () => {},
-      () => true,
-    );
+    const { announcer, provides } = announcerWith({ now: true });
     announcer.provide(OTHER, { urgent: true });
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     assert.equal(provides.length, 1);
     assert.ok(provides[0]!.atMs < 50);
     announcer.stop();
