@@ -49,7 +49,16 @@ import {
   startScheduler,
 } from '../../test/fixtures/shoal.ts';
 import { log, positiveInt } from '../common.ts';
-import { childrenCpuSeconds, cpuSeconds, figure, median, round, rssMB, watchRss } from '../measure.ts';
+import {
+  childrenCpuSeconds,
+  cpuSeconds,
+  type Figure,
+  figure,
+  median,
+  round,
+  rssMB,
+  watchRss,
+} from '../measure.ts';
 
 const REPOSITORY = 'bench/link';
 const BASELINE = resolve(import.meta.dirname, 'baseline-transfer.ts');
@@ -162,23 +171,21 @@ async function baselineRun(blob: Blob, work: string, transport: 'tcp' | 'libp2p'
   }
 }
 
-/** Medians and samples of a baseline's runs. */
-function transferFigures(runs: RawResult[]) {
-  return {
-    mbps: figure(
-      runs.map((r) => r.mbps),
-      0,
-    ),
-    receiverCpuPerGiB: figure(
-      runs.map((r) => r.receiverCpuPerGiB),
-      2,
-    ),
-    senderCpuPerGiB: figure(
-      runs.map((r) => r.senderCpuPerGiB),
-      2,
-    ),
-  };
+/** Median and samples of each named field over the runs, rounded to the digits given for it. */
+function figuresOf<R, K extends keyof R & string>(runs: R[], digits: Record<K, number>): Record<K, Figure> {
+  const out = {} as Record<K, Figure>;
+  for (const key of Object.keys(digits) as K[]) {
+    out[key] = figure(
+      runs.map((r) => Number(r[key])),
+      digits[key],
+    );
+  }
+  return out;
 }
+
+/** Medians and samples of a baseline's runs. */
+const transferFigures = (runs: RawResult[]) =>
+  figuresOf(runs, { mbps: 0, receiverCpuPerGiB: 2, senderCpuPerGiB: 2 });
 
 // ---------------------------------------------------------------------------------------------
 // piece: two real peers and a scheduler
@@ -420,31 +427,15 @@ async function main(): Promise<void> {
         ? {
             link: {
               what: 'child peer GETs the blob through its endpoint (curl), every piece from the parent peer',
-              mbps: figure(
-                piece.map((r) => r.mbps),
-                0,
-              ),
-              parentCpuPerGiB: figure(
-                piece.map((r) => r.parentCpuPerGiB),
-                2,
-              ),
-              childCpuPerGiB: figure(
-                piece.map((r) => r.childCpuPerGiB),
-                2,
-              ),
-              schedulerCpuPerGiB: figure(
-                piece.map((r) => r.schedulerCpuPerGiB),
-                2,
-              ),
-              clientCpuPerGiB: figure(
-                piece.map((r) => r.clientCpuPerGiB),
-                2,
-              ),
+              ...figuresOf(piece, {
+                mbps: 0,
+                parentCpuPerGiB: 2,
+                childCpuPerGiB: 2,
+                schedulerCpuPerGiB: 2,
+                clientCpuPerGiB: 2,
+              }),
               fromPeersBytes: piece.map((r) => r.fromPeersBytes),
-              slotBusyShare: figure(
-                piece.map((r) => r.slotBusyShare),
-                2,
-              ),
+              ...figuresOf(piece, { slotBusyShare: 2 }),
               pieceMillis: figure(piece.map((r) => r.pieceMillis)),
               piecesFailed: piece.map((r) => r.piecesFailed),
               peakRssMB: {
