@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface';
-import { messageChannel, type ShoalNode } from '@shoal/p2p';
+import { createOutbox, messageChannel, type Outbox, OutboxOverflowError, type ShoalNode } from '@shoal/p2p';
 import {
+  MAX_MESSAGE_BYTES,
   PEER_MESSAGE_LIMITS,
   PeerMessage,
   type PreheatDone,
@@ -25,11 +26,17 @@ export interface SessionEvents {
   onHostLeft?: (hostId: string) => void;
 }
 
+/**
+ * What may wait unread for one peer before its session is dropped: a few of the largest
+ * messages. A peer that falls this far behind reconnects and registers afresh.
+ */
+const OUTBOX_LIMIT_BYTES = 2 * MAX_MESSAGE_BYTES;
+
 interface Session {
   channel: Channel;
   stream: Stream;
-  /** writes are serialised so messages never interleave */
-  sending: Promise<void>;
+  /** messages to the peer, written together once per turn of the event loop */
+  outbox: Outbox<SchedulerMessage>;
 }
 
 /**
@@ -66,20 +73,27 @@ export class SchedulerService {
 
   send(hostId: string, message: SchedulerMessage): void {
     const session = this.#sessions.get(hostId);
-    if (!session) return;
-    session.sending = session.sending
-      .then(() => session.channel.write(message))
-      .catch((error: Error) => {
-        this.#log.debug({ host: hostId, err: error.message }, 'send to peer failed');
-        session.stream.abort(error);
-      });
+    session?.outbox.push(message);
   }
 
   async #serve(stream: Stream, hostId: string): Promise<void> {
     const channel = messageChannel(stream, peerMessages, SchedulerMessage);
     const previous = this.#sessions.get(hostId);
     previous?.stream.abort(new Error('replaced by a newer session'));
-    const session: Session = { channel, stream, sending: Promise.resolve() };
+    const outbox = createOutbox(
+      {
+        send: (data) => stream.send(data),
+        onDrain: () => stream.onDrain(),
+        abort: (error) => {
+          const level = error instanceof OutboxOverflowError ? 'warn' : 'debug';
+          this.#log[level]({ host: hostId, err: error.message }, 'send to peer failed; dropping session');
+          stream.abort(error);
+        },
+      },
+      SchedulerMessage.encode,
+      OUTBOX_LIMIT_BYTES,
+    );
+    const session: Session = { channel, stream, outbox };
     this.#sessions.set(hostId, session);
     const dispatcher = this.#dispatcher();
     try {
