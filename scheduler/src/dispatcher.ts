@@ -11,6 +11,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
 import { assignPieces } from './policy/assign.ts';
+import { MEMBERS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import type { SwarmTask, TaskPeer } from './state/task.ts';
 
@@ -88,11 +89,12 @@ export class Dispatcher {
       if (have) task.addHolding(hostId, have);
     }
     this.#log.info({ host: hostId, holdings: message.holdings.length }, 'host registered');
-    const sample = this.#sampleHosts(hostId);
-    this.#send(hostId, { swarm: { peers: sample } });
-    // And the sampled peers hear of the newcomer, so knowledge of each other is mutual.
-    const newcomer = this.#state.hosts.get(hostId)!;
-    for (const peer of sample)
+    const hosts = this.#state.hosts;
+    const known = sample(hosts.values(), MEMBERS_SENT, (h) => h.id !== hostId && !hosts.isBlocked(h.id));
+    this.#send(hostId, { swarm: { peers: known.map((h) => ({ id: h.id, addrs: h.addrs })) } });
+    // And a few of them hear of the newcomer, so knowledge of each other goes both ways.
+    const newcomer = hosts.get(hostId)!;
+    for (const peer of known.slice(0, MEMBERS_TOLD_OF_NEWCOMER))
       this.#send(peer.id, { swarm: { peers: [{ id: hostId, addrs: newcomer.addrs }] } });
   }
 
@@ -119,14 +121,13 @@ export class Dispatcher {
     const info = this.#taskInfo(task, hostId);
     this.#send(hostId, { taskInfo: info });
     if (isNew) {
-      // The members it was told about hear of it too, so they know each other both ways and carry on
-      // among themselves without a scheduler. Only those: telling every member would cost each open
-      // a message per peer of the task, and a rollout of N peers N^2.
+      // A few of the members it was told about hear of it too, so they know each other both ways and
+      // carry on among themselves without a scheduler. Only a few: telling every member would cost
+      // each open a message per peer of the task, and a rollout of N peers N^2.
       const newcomer = [{ id: hostId, addrs: this.#state.hosts.get(hostId)?.addrs ?? [] }];
-      for (const member of info.members) {
-        if (task.peers.get(member.id)?.active)
-          this.#send(member.id, { taskInfo: { ...info, members: newcomer } });
-      }
+      const told = info.members.filter((m) => task.peers.get(m.id)?.active);
+      for (const member of told.slice(0, MEMBERS_TOLD_OF_NEWCOMER))
+        this.#send(member.id, { taskInfo: { ...info, members: newcomer } });
     }
     this.#dispatch(task, peer);
   }
@@ -491,27 +492,13 @@ export class Dispatcher {
     return pieces.length;
   }
 
-  /** Up to MAX_MEMBERS_SENT other hosts, a random sample when there are more. */
-  #sampleHosts(except: string): { id: string; addrs: string[] }[] {
-    const all = [...this.#state.hosts.values()].filter(
-      (h) => h.id !== except && !this.#state.hosts.isBlocked(h.id),
-    );
-    for (let i = all.length - 1; i > 0 && all.length > MAX_MEMBERS_SENT; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [all[i], all[j]] = [all[j]!, all[i]!];
-    }
-    return all.slice(0, MAX_MEMBERS_SENT).map((h) => ({ id: h.id, addrs: h.addrs }));
-  }
-
   #taskInfo(task: SwarmTask, forHost: string): TaskInfo {
-    const members: { id: string; addrs: string[] }[] = [];
-    for (const peer of task.peers.values()) {
-      if (members.length >= MAX_MEMBERS_SENT) break;
-      const host = this.#state.hosts.get(peer.id);
-      if (peer.id !== forHost && host && !this.#state.hosts.isBlocked(peer.id)) {
-        members.push({ id: peer.id, addrs: host.addrs });
-      }
-    }
+    const hosts = this.#state.hosts;
+    const members = sample(
+      task.peers.values(),
+      MEMBERS_SENT,
+      (peer) => peer.id !== forHost && hosts.get(peer.id) !== undefined && !hosts.isBlocked(peer.id),
+    ).map((peer) => ({ id: peer.id, addrs: hosts.get(peer.id)!.addrs }));
     return { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize, members };
   }
 
@@ -531,9 +518,6 @@ const STARVED_LOOKS_PER_TRY = 4;
 function starvedKey(task: SwarmTask, peer: TaskPeer): string {
   return `${task.digest} ${peer.id}`;
 }
-
-/** Members listed in a task info: enough to carry on without a scheduler, small enough to send often. */
-const MAX_MEMBERS_SENT = 64;
 
 function safeBitfield(count: number, bytes: Uint8Array): Bitfield | undefined {
   if (bytes.length === 0) return undefined;

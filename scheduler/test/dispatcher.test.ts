@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { Dispatcher } from '../src/dispatcher.ts';
 import { createSchedulerMetrics } from '../src/metrics.ts';
+import { MEMBERS_SENT, MEMBERS_TOLD_OF_NEWCOMER } from '../src/policy/member-sample.ts';
 import { CLUSTER_STRIKE_LIMIT } from '../src/state/hosts.ts';
 import { SwarmState } from '../src/state/swarm-state.ts';
 
@@ -265,6 +266,50 @@ describe('Dispatcher: registration and opening', () => {
       ['b'],
     );
     assert.deepEqual(originRanges(sent, 'b'), [{ first: 4, count: 2 }]);
+  });
+});
+
+describe('Dispatcher: who hears of a newcomer', () => {
+  it('a newcomer learns of at most 64 members of a task, and only 8 of them hear of it', () => {
+    const h = harness();
+    const hosts = Array.from({ length: 100 }, (_, i) => `h${i}`);
+    h.register(...hosts, 'new');
+    for (const host of hosts) h.open(host, 6);
+    h.drain();
+    h.open('new', 6);
+    const sent = h.drain();
+    const members = sent.find((m) => m.to === 'new' && m.message.taskInfo)!.message.taskInfo!.members;
+    assert.equal(members.length, MEMBERS_SENT);
+    assert.equal(new Set(members.map((m) => m.id)).size, MEMBERS_SENT);
+    const told = sent.filter((m) => m.to !== 'new' && m.message.taskInfo).map((m) => m.to);
+    assert.equal(told.length, MEMBERS_TOLD_OF_NEWCOMER);
+    for (const host of told)
+      assert.ok(
+        members.some((m) => m.id === host),
+        `${host} was not a listed member`,
+      );
+    for (const m of sent.filter((m) => m.to !== 'new' && m.message.taskInfo))
+      assert.deepEqual(
+        m.message.taskInfo!.members.map((x) => x.id),
+        ['new'],
+      );
+  });
+
+  it('a registering host learns of at most 64 hosts, and only 8 of them hear of it', () => {
+    const h = harness();
+    h.register(...Array.from({ length: 100 }, (_, i) => `h${i}`));
+    h.drain();
+    h.dispatcher.register('new', registerMessage('new'));
+    const sent = h.drain();
+    const known = sent.find((m) => m.to === 'new' && m.message.swarm)!.message.swarm!.peers;
+    assert.equal(known.length, MEMBERS_SENT);
+    const told = sent.filter((m) => m.to !== 'new' && m.message.swarm);
+    assert.equal(told.length, MEMBERS_TOLD_OF_NEWCOMER);
+    for (const m of told)
+      assert.deepEqual(
+        m.message.swarm!.peers.map((p) => p.id),
+        ['new'],
+      );
   });
 });
 

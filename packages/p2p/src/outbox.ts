@@ -1,4 +1,4 @@
-import { frame } from './streams.ts';
+import { framed, varintLength } from './streams.ts';
 
 /** The part of a libp2p stream an outbox writes to. */
 export interface OutboxStream {
@@ -48,7 +48,7 @@ export function createOutbox<T>(
   const flush = (): void => {
     scheduled = false;
     if (failed || waitingForDrain || queued.length === 0) return;
-    const batch = queued.length === 1 ? queued[0]! : concat(queued, pendingBytes);
+    const batch = framed(queued, pendingBytes);
     queued = [];
     pendingBytes = 0;
     let accepted: boolean;
@@ -80,9 +80,9 @@ export function createOutbox<T>(
   return {
     push(message: T): void {
       if (failed) return;
-      const bytes = frame(encode(message));
+      const bytes = encode(message);
       queued.push(bytes);
-      pendingBytes += bytes.length;
+      pendingBytes += varintLength(bytes.length) + bytes.length;
       if (pendingBytes > limitBytes) {
         fail(new OutboxOverflowError(pendingBytes, limitBytes));
         return;
@@ -96,14 +96,4 @@ export function createOutbox<T>(
       return pendingBytes;
     },
   };
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -39,17 +39,34 @@ export function messageChannel<In, Out>(
 
 /** Prefixes a message with its unsigned-varint length, as lpStream does. */
 export function frame(message: Uint8Array): Uint8Array {
-  const prefix: number[] = [];
-  let length = message.length;
-  while (length >= 0x80) {
-    prefix.push((length & 0x7f) | 0x80);
-    length >>>= 7;
+  return framed([message], varintLength(message.length) + message.length);
+}
+
+/** The messages, each behind its unsigned-varint length as lpStream reads them, in one buffer. */
+export function framed(messages: Uint8Array[], totalBytes: number): Uint8Array {
+  const out = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const message of messages) {
+    let length = message.length;
+    while (length >= 0x80) {
+      out[offset++] = (length & 0x7f) | 0x80;
+      length >>>= 7;
+    }
+    out[offset++] = length;
+    out.set(message, offset);
+    offset += message.length;
   }
-  prefix.push(length);
-  const out = new Uint8Array(prefix.length + message.length);
-  out.set(prefix, 0);
-  out.set(message, prefix.length);
   return out;
+}
+
+/** Bytes of the unsigned varint that encodes `value`. */
+export function varintLength(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    bytes++;
+  }
+  return bytes;
 }
 
 export class FrameError extends Error {

@@ -1,0 +1,36 @@
+/**
+ * Who hears of whom. A peer joining the swarm or a task learns of a random
+ * sample of the others, so it can reach them without the scheduler; a few of
+ * those learn of it in turn, so knowledge goes both ways. Telling every
+ * sampled peer would cost each join one message per sampled peer: at 2,000
+ * peers x 4 tasks that was the bulk of what the scheduler wrote.
+ */
+
+/** Others a newcomer is told of. */
+export const MEMBERS_SENT = 64;
+/** Of those, how many are told of the newcomer. */
+export const MEMBERS_TOLD_OF_NEWCOMER = 8;
+
+/**
+ * Up to `k` items drawn uniformly without replacement, in one pass (reservoir
+ * sampling), so a first few members are not everyone's members.
+ */
+export function sample<T>(
+  items: Iterable<T>,
+  k: number,
+  keep: (item: T) => boolean = () => true,
+  random: () => number = Math.random,
+): T[] {
+  const out: T[] = [];
+  let seen = 0;
+  for (const item of items) {
+    if (!keep(item)) continue;
+    seen++;
+    if (out.length < k) out.push(item);
+    else {
+      const j = Math.floor(random() * seen);
+      if (j < k) out[j] = item;
+    }
+  }
+  return out;
+}
