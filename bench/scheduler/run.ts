@@ -158,6 +158,27 @@ function watchRss(pid: number) {
   };
 }
 
+/** The scheduler's decisions since it started, by trigger: [assigned something, assigned nothing]. */
+function decisionsByTrigger(metrics: string): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (const match of metrics.matchAll(
+    /^shoal_scheduler_decisions_total\{[^}]*trigger="([^"]+)"[^}]*outcome="([^"]+)"[^}]*\} (\S+)$/gm,
+  )) {
+    const counts = (out[match[1]!] ??= [0, 0]);
+    counts[match[2] === 'assigned' ? 0 : 1] += Number(match[3]);
+  }
+  return out;
+}
+
+/** The V8 heap as the scheduler's metrics report it, MiB. */
+function heapOf(metrics: string) {
+  return {
+    usedMiB: round(sumSamples(metrics, 'nodejs_heap_size_used_bytes') / MIB, 1),
+    totalMiB: round(sumSamples(metrics, 'nodejs_heap_size_total_bytes') / MIB, 1),
+    externalMiB: round(sumSamples(metrics, 'nodejs_external_memory_bytes') / MIB, 1),
+  };
+}
+
 interface HistogramSnapshot {
   buckets: [number, number][];
   count: number;
@@ -366,11 +387,7 @@ async function oneRun(runIndex: number) {
     const connectPeak = await connectWatch.stop();
     const afterConnect = await procStatus(pid);
     const connectedText = await metricsText(scheduler);
-    const heap = {
-      usedMiB: round(sumSamples(connectedText, 'nodejs_heap_size_used_bytes') / MIB, 1),
-      totalMiB: round(sumSamples(connectedText, 'nodejs_heap_size_total_bytes') / MIB, 1),
-      externalMiB: round(sumSamples(connectedText, 'nodejs_external_memory_bytes') / MIB, 1),
-    };
+    const heap = heapOf(connectedText);
     const connectSeconds = Math.max(...connected.map((c) => c.seconds));
     log(
       `run ${runIndex + 1}: ${PEERS} peers connected in ${round(connectSeconds, 1)} s ` +
@@ -462,6 +479,7 @@ async function oneRun(runIndex: number) {
       originRanges: sum('originRanges'),
       decisions,
       decisionsPerSecond: round(decisions / seconds, 0),
+      decisionsByTrigger: decisionsByTrigger(after),
       pieceAssignmentsPerSecond: round(sum('pieceAssignments') / seconds, 0),
       decisionMs: {
         mean: round(((hAfter.sum - hBefore.sum) / Math.max(1, decisions)) * 1000, 4),
@@ -491,6 +509,7 @@ async function oneRun(runIndex: number) {
         connected: round(afterConnect.rss / MIB, 1),
         /** the V8 heap and off-heap buffers when every peer is connected */
         connectedHeap: heap,
+        swarmEndHeap: heapOf(after),
         connectPeak: round(connectPeak / MIB, 1),
         swarmPeak: round(swarmPeak / MIB, 1),
         hwm: round(end.hwm / MIB, 1),

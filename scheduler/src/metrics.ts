@@ -37,6 +37,14 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
       registers,
     }),
+    decisions: new Counter({
+      name: 'shoal_scheduler_decisions_total',
+      help:
+        'Assignment decisions, by what asked for them (open, report, waiting: a change that concerns every waiting peer, ' +
+        'freed-slot, new-holder, retry: the sweep) and whether they assigned anything (outcome: assigned or none)',
+      labelNames: ['trigger', 'outcome'] as const,
+      registers,
+    }),
     backToSource: new Counter({
       name: 'shoal_scheduler_back_to_source_total',
       help: 'Back-to-source ranges handed out',

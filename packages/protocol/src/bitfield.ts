@@ -58,6 +58,14 @@ export class Bitfield {
     return this.#count === this.length;
   }
 
+  /** Whether some bit set here is clear in `other` (of the same length): a byte at a time. */
+  hasAnyNotIn(other: Bitfield): boolean {
+    if (other.length !== this.length)
+      throw new RangeError(`bitfields of ${this.length} and ${other.length} bits compared`);
+    for (let i = 0; i < this.bytes.length; i++) if ((this.bytes[i]! & ~other.bytes[i]!) !== 0) return true;
+    return false;
+  }
+
   /** First index at or after `from` that is not set, or -1. */
   nextMissing(from = 0): number {
     for (let i = from; i < this.length; i++) if (!this.has(i)) return i;
