@@ -164,8 +164,9 @@ function decisionsByTrigger(metrics: string): Record<string, [number, number]> {
   for (const match of metrics.matchAll(
     /^shoal_scheduler_decisions_total\{[^}]*trigger="([^"]+)"[^}]*outcome="([^"]+)"[^}]*\} (\S+)$/gm,
   )) {
-    const counts = (out[match[1]!] ??= [0, 0]);
+    const counts = out[match[1]!] ?? [0, 0];
     counts[match[2] === 'assigned' ? 0 : 1] += Number(match[3]);
+    out[match[1]!] = counts;
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { Bitfield } from '../src/index.ts';
 
 function fieldOf(length: number, bits: boolean[]): Bitfield {
   const field = new Bitfield(length);
-  bits.forEach((on, i) => on && field.set(i));
+  for (const [i, on] of bits.entries()) if (on) field.set(i);
   return field;
 }
 
