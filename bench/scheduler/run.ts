@@ -119,6 +119,22 @@ function summarize(values: Float64Array) {
   };
 }
 
+/** Latency summaries per window of the swarm (by when each sample began), to tell a burst from a steady state. */
+const WINDOW_MS = 10_000;
+function byWindow(times: Float64Array, values: Float64Array, windowMs: number) {
+  const windows: number[][] = [];
+  times.forEach((time, i) => {
+    const w = Math.max(0, Math.floor(time / windowMs));
+    const window = windows[w] ?? [];
+    window.push(values[i]!);
+    windows[w] = window;
+  });
+  return Array.from(windows, (samples, w) => ({
+    fromSeconds: (w * windowMs) / 1000,
+    ...summarize(Float64Array.from(samples ?? [])),
+  }));
+}
+
 function concat(parts: Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
@@ -473,6 +489,11 @@ async function oneRun(runIndex: number) {
       totalPieces,
       assignmentLatencyMs: summarize(latencies),
       answerLatencyMs: summarize(concat(results.map((r) => r.probeSamples))),
+      answerLatencyByWindow: byWindow(
+        concat(results.map((r) => r.probeTimes)),
+        concat(results.map((r) => r.probeSamples)),
+        WINDOW_MS,
+      ),
       peerSeconds: summarize(concat(results.map((r) => r.peerSeconds))),
       requests: sum('requests'),
       assignmentMessages: sum('assignmentMessages'),

@@ -69,6 +69,8 @@ export type WorkerReport =
       samples: Float64Array;
       /** ms from a probe (OpenTask of a blob nobody knows) to its TaskInfo: the scheduler's answer time without a decision */
       probeSamples: Float64Array;
+      /** when each probe was sent, ms after the swarm began (same order as probeSamples) */
+      probeTimes: Float64Array;
       /** ms from each peer's first OpenTask to its last TaskDone, for peers that finished */
       peerSeconds: Float64Array;
       requests: number;
@@ -125,6 +127,8 @@ let config: SimConfig;
 const peers: SimPeer[] = [];
 const samples: number[] = [];
 const probeSamples: number[] = [];
+const probeTimes: number[] = [];
+let swarmStarted = 0;
 /** A blob nobody announces: the scheduler answers an open of it at once with size 0 and keeps nothing. */
 const PROBE_DIGEST = `sha256:${'0'.repeat(63)}1`;
 const peerSeconds: number[] = [];
@@ -221,6 +225,7 @@ async function readLoop(peer: SimPeer): Promise<void> {
       if (message.assignments) onAssignments(peer, message.assignments.digest, message.assignments);
       if (message.taskInfo?.digest === PROBE_DIGEST && peer.probeSent !== undefined) {
         probeSamples.push(performance.now() - peer.probeSent);
+        probeTimes.push(peer.probeSent - swarmStarted);
         peer.probeSent = undefined;
       }
       if (message.reset) send({ type: 'error', message: `scheduler reset ${message.reset.digest}` });
@@ -430,6 +435,7 @@ function probe(peer: SimPeer): void {
 }
 
 async function swarm(deadlineMs: number): Promise<void> {
+  swarmStarted = performance.now();
   const loop = watchLoop();
   const finished = new Promise<void>((resolve) => {
     swarmFinished = resolve;
@@ -478,6 +484,7 @@ async function swarm(deadlineMs: number): Promise<void> {
     type: 'swarmDone',
     samples: Float64Array.from(samples),
     probeSamples: Float64Array.from(probeSamples),
+    probeTimes: Float64Array.from(probeTimes),
     peerSeconds: Float64Array.from(peerSeconds),
     ...counters,
     tasksDone,

@@ -468,8 +468,12 @@ export class Dispatcher {
       this.#metrics.backToSource.inc();
     }
     this.#metrics.assignmentLatency.observe((performance.now() - started) / 1000);
-    // Wanting more than it got: it waits for a slot or a piece. Re-queued at the back once served.
-    if (peer.want > 0) this.#starve(task, peer);
+    // Wanting more than it got, and missing pieces nobody fetches for it yet: it waits for a slot or
+    // a piece. Re-queued at the back once served. A peer whose every missing piece is already on its
+    // way waits for nothing the scheduler can give: offering it slots would be decisions in vain.
+    const unclaimed =
+      task.pieceCount - peer.have.count - peer.inFlight.size - (peer.origin?.remaining.size ?? 0);
+    if (peer.want > 0 && unclaimed > 0) this.#starve(task, peer);
     else this.#unstarve(task, peer);
     const assigned = pieces.length > 0 || origin.length > 0;
     this.#metrics.decisions.inc({ trigger, outcome: assigned ? 'assigned' : 'none' });
