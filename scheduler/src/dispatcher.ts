@@ -125,9 +125,12 @@ export class Dispatcher {
       // carry on among themselves without a scheduler. Only a few: telling every member would cost
       // each open a message per peer of the task, and a rollout of N peers N^2.
       const newcomer = [{ id: hostId, addrs: this.#state.hosts.get(hostId)?.addrs ?? [] }];
-      const told = info.members.filter((m) => task.peers.get(m.id)?.active);
-      for (const member of told.slice(0, MEMBERS_TOLD_OF_NEWCOMER))
-        this.#send(member.id, { taskInfo: { ...info, members: newcomer } });
+      const told = sample(
+        info.members,
+        MEMBERS_TOLD_OF_NEWCOMER,
+        (m) => task.peers.get(m.id)?.active === true,
+      );
+      for (const member of told) this.#send(member.id, { taskInfo: { ...info, members: newcomer } });
     }
     this.#dispatch(task, peer, 'open');
   }
@@ -312,32 +315,49 @@ export class Dispatcher {
   }
 
   /**
-   * Offers freed upload slots to starved peers: in each task with starved peers
-   * where the freed host holds pieces, to those lacking one of them, as a new
-   * holder's pieces are offered. A slot offered where its host holds nothing
-   * the peer lacks is a decision that cannot assign (nearly 500,000 of them in
-   * a rollout of 2,000 peers, when slots went to the oldest starved peers of
-   * any task).
+   * Offers freed upload slots to starved peers of every task, oldest first. Tries
+   * at most a few peers per freed slot, so one report costs little however many
+   * peers wait; whoever is not reached stays starved for the next freed slot.
+   * Each try is a whole decision, with the freed hosts as its free parents: a
+   * slot freed in one task can serve a peer waiting in another, and a peer
+   * tried may get pieces from other holders with room too.
    */
   #serveStarved(): void {
-    if (this.#freed.size === 0 || this.#starvedByTask.size === 0) {
+    if (this.#freed.size === 0 || this.#starved.size === 0) {
       this.#freed.clear();
       return;
     }
-    const freed = [...this.#freed];
+    let free = 0;
+    const freed = new Set<string>();
+    for (const id of this.#freed) {
+      const host = this.#state.hosts.get(id);
+      const slots = host ? host.uploadSlots - host.activeUploads : 0;
+      if (slots <= 0) continue;
+      free += slots;
+      freed.add(id);
+    }
     this.#freed.clear();
-    for (const task of [...this.#starvedByTask.keys()]) {
-      for (const id of freed) {
-        if ((task.peers.get(id)?.have.count ?? 0) > 0) this.#offerHolder(task, id, 'freed-slot');
+    // The oldest few, taken before any is served: a peer served and still starved goes to the back.
+    const oldest: { task: SwarmTask; peer: TaskPeer }[] = [];
+    for (const entry of this.#starved.values()) {
+      if (oldest.length >= free * STARVED_TRIES_PER_SLOT) break;
+      oldest.push(entry);
+    }
+    for (const { task, peer } of oldest) {
+      if (free <= 0) break;
+      if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
+        this.#unstarve(task, peer);
+        continue;
       }
+      free -= this.#dispatch(task, peer, 'freed-slot', freed);
     }
   }
 
   /**
-   * A host gained pieces of a task (`pieces`; all it holds when absent) or freed
-   * upload slots: its starved fellows there that lack one of those pieces,
-   * oldest first, are offered them while it has upload slots free, a few tries
-   * per slot, so a report costs little however many peers wait.
+   * A host gained pieces of a task (`pieces`; all it holds when absent): its
+   * starved fellows there that lack one of those pieces, oldest first, are
+   * offered them while it has upload slots free, a few tries per slot, so a
+   * report costs little however many peers wait.
    */
   #offerHolder(task: SwarmTask, hostId: string, trigger: DecisionTrigger, pieces?: readonly number[]): void {
     const host = this.#state.hosts.get(hostId);
@@ -485,12 +505,16 @@ export class Dispatcher {
   }
 
   #taskInfo(task: SwarmTask, forHost: string): TaskInfo {
+    // The task's first members, the same list for every newcomer: without a scheduler they split the
+    // blob's pieces among themselves by rendezvous hashing, which needs them to agree on who is in.
     const hosts = this.#state.hosts;
-    const members = sample(
-      task.peers.values(),
-      MEMBERS_SENT,
-      (peer) => peer.id !== forHost && hosts.get(peer.id) !== undefined && !hosts.isBlocked(peer.id),
-    ).map((peer) => ({ id: peer.id, addrs: hosts.get(peer.id)!.addrs }));
+    const members: { id: string; addrs: string[] }[] = [];
+    for (const peer of task.peers.values()) {
+      if (members.length >= MEMBERS_SENT) break;
+      const host = hosts.get(peer.id);
+      if (peer.id !== forHost && host && !hosts.isBlocked(peer.id))
+        members.push({ id: peer.id, addrs: host.addrs });
+    }
     return { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize, members };
   }
 

@@ -1,9 +1,10 @@
 /**
- * Who hears of whom. A peer joining the swarm or a task learns of a random
- * sample of the others, so it can reach them without the scheduler; a few of
- * those learn of it in turn, so knowledge goes both ways. Telling every
- * sampled peer would cost each join one message per sampled peer: at 2,000
- * peers x 4 tasks that was the bulk of what the scheduler wrote.
+ * Who hears of whom. A peer joining the swarm learns of a random sample of the
+ * others, one joining a task of its first members, so it can reach them without
+ * the scheduler; a random few of those learn of it in turn, so knowledge goes
+ * both ways. Telling every listed peer would cost each join one message per
+ * listed peer: at 2,000 peers x 4 tasks that was the bulk of what the
+ * scheduler wrote, and always to the same 64 peers.
  */
 
 /** Others a newcomer is told of. */
@@ -11,10 +12,7 @@ export const MEMBERS_SENT = 64;
 /** Of those, how many are told of the newcomer. */
 export const MEMBERS_TOLD_OF_NEWCOMER = 8;
 
-/**
- * Up to `k` items drawn uniformly without replacement, in one pass (reservoir
- * sampling), so a first few members are not everyone's members.
- */
+/** Up to `k` items drawn uniformly without replacement, in one pass (reservoir sampling). */
 export function sample<T>(
   items: Iterable<T>,
   k: number,
