@@ -11,7 +11,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
 import { assignPieces } from './policy/assign.ts';
-import { MEMBERS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample } from './policy/member-sample.ts';
+import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import type { SwarmTask, TaskPeer } from './state/task.ts';
 
@@ -90,7 +90,7 @@ export class Dispatcher {
     }
     this.#log.info({ host: hostId, holdings: message.holdings.length }, 'host registered');
     const hosts = this.#state.hosts;
-    const known = sample(hosts.values(), MEMBERS_SENT, (h) => h.id !== hostId && !hosts.isBlocked(h.id));
+    const known = sample(hosts.values(), HOSTS_SENT, (h) => h.id !== hostId && !hosts.isBlocked(h.id));
     this.#send(hostId, { swarm: { peers: known.map((h) => ({ id: h.id, addrs: h.addrs })) } });
     // And a few of them hear of the newcomer, so knowledge of each other goes both ways.
     const newcomer = hosts.get(hostId)!;
@@ -510,7 +510,7 @@ export class Dispatcher {
     const hosts = this.#state.hosts;
     const members: { id: string; addrs: string[] }[] = [];
     for (const peer of task.peers.values()) {
-      if (members.length >= MEMBERS_SENT) break;
+      if (members.length >= TASK_MEMBERS_SENT) break;
       const host = hosts.get(peer.id);
       if (peer.id !== forHost && host && !hosts.isBlocked(peer.id))
         members.push({ id: peer.id, addrs: host.addrs });

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { Dispatcher } from '../src/dispatcher.ts';
 import { createSchedulerMetrics } from '../src/metrics.ts';
-import { MEMBERS_SENT, MEMBERS_TOLD_OF_NEWCOMER } from '../src/policy/member-sample.ts';
+import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, TASK_MEMBERS_SENT } from '../src/policy/member-sample.ts';
 import { CLUSTER_STRIKE_LIMIT } from '../src/state/hosts.ts';
 import { SwarmState } from '../src/state/swarm-state.ts';
 
@@ -270,7 +270,7 @@ describe('Dispatcher: registration and opening', () => {
 });
 
 describe('Dispatcher: who hears of a newcomer', () => {
-  it('a newcomer learns of at most 64 members of a task, and only 8 of them hear of it', () => {
+  it('a newcomer learns of the first 16 members of a task, and 8 of them hear of it', () => {
     const h = harness();
     const hosts = Array.from({ length: 100 }, (_, i) => `h${i}`);
     h.register(...hosts, 'new');
@@ -279,8 +279,8 @@ describe('Dispatcher: who hears of a newcomer', () => {
     h.open('new', 6);
     const sent = h.drain();
     const members = sent.find((m) => m.to === 'new' && m.message.taskInfo)!.message.taskInfo!.members;
-    assert.equal(members.length, MEMBERS_SENT);
-    assert.equal(new Set(members.map((m) => m.id)).size, MEMBERS_SENT);
+    assert.equal(members.length, TASK_MEMBERS_SENT);
+    assert.equal(new Set(members.map((m) => m.id)).size, TASK_MEMBERS_SENT);
     const told = sent.filter((m) => m.to !== 'new' && m.message.taskInfo).map((m) => m.to);
     assert.equal(told.length, MEMBERS_TOLD_OF_NEWCOMER);
     for (const host of told)
@@ -302,7 +302,7 @@ describe('Dispatcher: who hears of a newcomer', () => {
     h.dispatcher.register('new', registerMessage('new'));
     const sent = h.drain();
     const known = sent.find((m) => m.to === 'new' && m.message.swarm)!.message.swarm!.peers;
-    assert.equal(known.length, MEMBERS_SENT);
+    assert.equal(known.length, HOSTS_SENT);
     const told = sent.filter((m) => m.to !== 'new' && m.message.swarm);
     assert.equal(told.length, MEMBERS_TOLD_OF_NEWCOMER);
     for (const m of told)
