@@ -259,6 +259,8 @@ interface PieceResult {
   childHwmMB: number;
   /** VmRSS of the child, started and registered, just before the GET. */
   childIdleMB: number;
+  /** the parent's RSS as the run starts: what its own fill from the origin left */
+  parentStartMB: number;
   fromPeersBytes: number;
   /** Share of the child's download slots' time spent fetching, verifying and writing a piece. */
   slotBusyShare: number;
@@ -275,6 +277,7 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
     const childPid = child.daemon.pid;
     log(`  parent pid ${parentPid}, child pid ${childPid}: child GETs the blob`);
     const childIdleMB = await rssMB(childPid);
+    const parentStartMB = await rssMB(parentPid);
     const schedulerPid = swarm.scheduler.daemon.pid;
     const cpuBefore = [
       await cpuSeconds(parentPid),
@@ -319,6 +322,7 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
       childPeakMB: childRss!.sampledPeakMB,
       childHwmMB: childRss!.hwmMB,
       childIdleMB,
+      parentStartMB,
       fromPeersBytes: fromPeers,
       slotBusyShare: fetchSeconds / (DOWNLOAD_SLOTS * seconds),
       pieceMillis: (fetchSeconds / fetches) * 1000,
@@ -375,7 +379,7 @@ async function main(): Promise<void> {
             `  run ${i + 1} piece: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
               `child ${r.childCpuPerGiB.toFixed(2)} scheduler ${r.schedulerCpuPerGiB.toFixed(2)} curl ${r.clientCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
               `${r.pieceMillis.toFixed(0)} ms per piece, ${r.piecesFailed} failed, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
-              `child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)}, idle ${r.childIdleMB.toFixed(1)})`,
+              `(at start ${r.parentStartMB.toFixed(1)}) child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)}, idle ${r.childIdleMB.toFixed(1)})`,
           );
         }
       }
@@ -443,6 +447,7 @@ async function main(): Promise<void> {
                 childSampled: figure(piece.map((r) => r.childPeakMB)),
                 childHwm: figure(piece.map((r) => r.childHwmMB)),
                 childIdle: figure(piece.map((r) => r.childIdleMB)),
+                parentAtStart: figure(piece.map((r) => r.parentStartMB)),
                 target: `< ${TARGETS.peakRssMB}`,
                 pass: worstPeak < TARGETS.peakRssMB,
               },

@@ -4,7 +4,6 @@ import { byteStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
 import { MAX_PIECE_SIZE, PIECE_PROTOCOL, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
-import { discardedNetworkBytes } from '../task/young-gc.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
@@ -142,7 +141,6 @@ export async function fetchPiece(
         }
         received += part.length;
       }
-      discardedNetworkBytes(list.byteLength);
       request.onBytes?.(list.byteLength);
       // Paced after the fact: the bytes are here already, the next ones wait their turn.
       await request.limiter.take(list.byteLength, signal);
