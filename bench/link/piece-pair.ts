@@ -65,8 +65,6 @@ async function fetch(addr: string, digest: Digest, size: number, storeDir: strin
   const node = await newNode();
   const parent = addr.slice(addr.lastIndexOf('/p2p/') + '/p2p/'.length);
   const task = new BlobTask(digest, store);
-  // As the conductor does for downloads from peers.
-  task.offloadHashing();
   await task.create(size);
   const layout = task.layout!;
   const limiter = new RateLimiter(0);

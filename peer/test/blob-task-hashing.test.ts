@@ -11,7 +11,6 @@ import { BlobStore } from '../src/store/blob-store.ts';
 import { StorePaths } from '../src/store/paths.ts';
 import { BlobTask } from '../src/task/blob-task.ts';
 import { DigestMismatchError } from '../src/task/errors.ts';
-import { FileHasher } from '../src/task/file-hasher.ts';
 
 const MIB = 1024 * 1024;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -48,60 +47,53 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
     );
   }
 
-  for (const offloaded of [false, true]) {
-    const where = offloaded ? 'on the hashing thread' : 'on this thread';
+  it(`completes a blob whose pieces land out of order`, async () => {
+    const blob = randomBytes(3 * MIB + 777);
+    const digest = `sha256:${sha256(blob)}` as Digest;
+    const task = new BlobTask(digest, store);
+    await assemble(task, blob, [2, 0, 3, 1]);
+    await task.finished;
+    assert.equal(task.state, 'complete');
+    assert.equal(task.hashedBytes, blob.length);
+    assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
+  });
 
-    it(`completes a blob whose pieces land out of order, hashed ${where}`, async () => {
-      const blob = randomBytes(3 * MIB + 777);
-      const digest = `sha256:${sha256(blob)}` as Digest;
-      const task = new BlobTask(digest, store);
-      if (offloaded) task.offloadHashing();
-      await assemble(task, blob, [2, 0, 3, 1]);
-      await task.finished;
-      assert.equal(task.state, 'complete');
-      assert.equal(task.hashedBytes, blob.length);
-      assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
-    });
+  it(`hashes right when catch-ups overlap`, async () => {
+    // Landings that come while the hash is catching up start catch-ups of their own.
+    const pieceSize = 4 * MIB;
+    const count = 10;
+    const blob = randomBytes(count * pieceSize - 99);
+    const digest = `sha256:${sha256(blob)}` as Digest;
+    const task = new BlobTask(digest, store);
+    await task.create(blob.length, pieceSize);
+    const piece = (index: number) => blob.subarray(index * pieceSize, (index + 1) * pieceSize);
+    for (let index = 1; index < count; index++) {
+      await task.writeChunks(index * pieceSize, [piece(index)]);
+      await task.landPiece(index, sha256(piece(index)));
+    }
+    await task.writeChunks(0, [piece(0)]);
+    await Promise.all([
+      task.landPiece(0, sha256(piece(0))),
+      ...Array.from({ length: 20 }, async (_, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i));
+        if (task.state === 'downloading') await task.catchUpHash();
+      }),
+    ]);
+    await task.finished;
+    assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
+  });
 
-    it(`hashes right when catch-ups overlap, hashed ${where}`, async () => {
-      // Landings that come while the hash is catching up start catch-ups of their own.
-      const pieceSize = 4 * MIB;
-      const count = 10;
-      const blob = randomBytes(count * pieceSize - 99);
-      const digest = `sha256:${sha256(blob)}` as Digest;
-      const task = new BlobTask(digest, store);
-      if (offloaded) task.offloadHashing();
-      await task.create(blob.length, pieceSize);
-      const piece = (index: number) => blob.subarray(index * pieceSize, (index + 1) * pieceSize);
-      for (let index = 1; index < count; index++) {
-        await task.writeChunks(index * pieceSize, [piece(index)]);
-        await task.landPiece(index, sha256(piece(index)));
-      }
-      await task.writeChunks(0, [piece(0)]);
-      await Promise.all([
-        task.landPiece(0, sha256(piece(0))),
-        ...Array.from({ length: 20 }, async (_, i) => {
-          await new Promise((resolve) => setTimeout(resolve, i));
-          if (task.state === 'downloading') await task.catchUpHash();
-        }),
-      ]);
-      await task.finished;
-      assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
-    });
-
-    it(`fails a blob whose bytes do not hash to its digest, hashed ${where}`, async () => {
-      const blob = randomBytes(2 * MIB + 5);
-      const wrong = Buffer.from(blob);
-      wrong[MIB + 17]! ^= 0xff;
-      const digest = `sha256:${sha256(blob)}` as Digest;
-      const task = new BlobTask(digest, store);
-      if (offloaded) task.offloadHashing();
-      await assemble(task, blob, [1, 2, 0], wrong);
-      await assert.rejects(task.finished, DigestMismatchError);
-      assert.equal(task.state, 'failed');
-      assert.equal(store.has(digest), false);
-    });
-  }
+  it(`fails a blob whose bytes do not hash to its digest`, async () => {
+    const blob = randomBytes(2 * MIB + 5);
+    const wrong = Buffer.from(blob);
+    wrong[MIB + 17]! ^= 0xff;
+    const digest = `sha256:${sha256(blob)}` as Digest;
+    const task = new BlobTask(digest, store);
+    await assemble(task, blob, [1, 2, 0], wrong);
+    await assert.rejects(task.finished, DigestMismatchError);
+    assert.equal(task.state, 'failed');
+    assert.equal(store.has(digest), false);
+  });
 
   it('a lease taken on a partial still reads its bytes after the blob completed and the partial closed', async () => {
     const blob = randomBytes(MIB + 5);
@@ -125,59 +117,6 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
     lease.release();
     lease.release();
     await assert.rejects(partial.readInto(Buffer.alloc(1), 0), /closed/);
-  });
-});
-
-describe('FileHasher', { timeout: 30_000 }, () => {
-  let dir = '';
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-file-hasher-'));
-  });
-
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('hashes a file as far as it is told, in steps', async () => {
-    const bytes = randomBytes(5 * MIB + 3);
-    const path = join(dir, 'file');
-    await writeFile(path, bytes);
-    const hasher = new FileHasher(path);
-    for (const end of [1, 1, MIB, 3 * MIB + 1, bytes.length]) hasher.advance(end);
-    assert.equal(hasher.position, bytes.length);
-    assert.equal(await hasher.digestHex(), sha256(bytes));
-    hasher.close();
-  });
-
-  it('fails the digest when the file is shorter than asked, and when it cannot be opened', async () => {
-    const path = join(dir, 'short');
-    await writeFile(path, randomBytes(1000));
-    const short = new FileHasher(path);
-    short.advance(2000);
-    await assert.rejects(short.digestHex(), /file ends at 1000/);
-    short.close();
-    const missing = new FileHasher(join(dir, 'missing'));
-    await assert.rejects(missing.digestHex(), /ENOENT/);
-    missing.close();
-  });
-
-  it('runs several files at once without mixing them up', async () => {
-    const files = await Promise.all(
-      [1, 2, 3].map(async (n) => {
-        const bytes = randomBytes(n * MIB + n);
-        const path = join(dir, `many-${n}`);
-        await writeFile(path, bytes);
-        return { bytes, hasher: new FileHasher(path) };
-      }),
-    );
-    for (const { bytes, hasher } of files) hasher.advance(bytes.length);
-    const digests = await Promise.all(files.map(({ hasher }) => hasher.digestHex()));
-    assert.deepEqual(
-      digests,
-      files.map(({ bytes }) => sha256(bytes)),
-    );
-    for (const { hasher } of files) hasher.close();
   });
 });
 

@@ -66,8 +66,6 @@ export class Conductor {
       await downloadFromOrigin(task, origin, this.#originOptions());
       return;
     }
-    // Pieces from peers land out of order: the whole-blob hash reads them back on another thread.
-    task.offloadHashing();
     const done = Promise.withResolvers<'complete' | 'fallback'>();
     let line: TaskLine | undefined;
     const session = new TaskSession(task, origin, this.#options, () => line, done);

@@ -5,7 +5,6 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
 import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
-import { FileHasher } from './file-hasher.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
@@ -33,9 +32,6 @@ export class BlobTask {
   #state: TaskState = 'preparing';
   #error: Error | undefined;
   readonly #hasher = new ContiguousHasher();
-  /** Set once hashing moved to another thread: the whole-blob hash is then read back from the file. */
-  #offloaded = false;
-  #fileHasher: FileHasher | undefined;
   /** Scratch buffer of the catch-up reads on this thread; one catch-up runs at a time. */
   #catchUpBuffer: Buffer | undefined;
   #catchingUp: Promise<void> = Promise.resolve();
@@ -97,20 +93,9 @@ export class BlobTask {
     return this.#partial?.present.has(index) ?? false;
   }
 
-  /** Bytes from the start that the whole-blob hash has taken (or, offloaded, been told to take). */
+  /** Bytes from the start that the whole-blob hash has taken. */
   get hashedBytes(): number {
-    return this.#offloaded ? (this.#fileHasher?.position ?? 0) : this.#hasher.position;
-  }
-
-  /**
-   * Computes the whole-blob hash on another thread from here on, reading
-   * landed pieces back from the partial file, instead of on this one from the
-   * bytes written. For sources that do not deliver in order (pieces from
-   * peers), whose pieces would mostly be read back anyway; it frees this
-   * thread of one sha256 pass over the blob.
-   */
-  offloadHashing(): void {
-    this.#offloaded = true;
+    return this.#hasher.position;
   }
 
   /** Writes chunks that follow each other from `offset` in one gathered write, then feeds the hash. */
@@ -126,7 +111,7 @@ export class BlobTask {
 
   /** Feeds bytes of a piece already present (seen again in an in-order stream) to the whole-blob hash. */
   feedHash(offset: number, chunk: Uint8Array): void {
-    if (!this.#offloaded) this.#hasher.feed(offset, chunk);
+    this.#hasher.feed(offset, chunk);
   }
 
   /** Marks a piece whose bytes are written and verified; completes the task when it was the last. */
@@ -153,7 +138,6 @@ export class BlobTask {
     this.#layoutKnown.reject(error);
     this.#finished.reject(error);
     this.#notify();
-    this.#fileHasher?.close();
     const partial = this.#partial;
     if (!partial) return;
     this.#putAway =
@@ -235,12 +219,7 @@ export class BlobTask {
     const partial = this.#requirePartial();
     // Another landing may still be feeding the hash from disk: finish it here before the digest.
     await this.catchUpHash();
-    let actual: string;
-    try {
-      actual = this.#fileHasher ? await this.#fileHasher.digestHex() : this.#hasher.digestHex();
-    } finally {
-      this.#fileHasher?.close();
-    }
+    const actual = this.#hasher.digestHex();
     if (`sha256:${actual}` !== this.digest) {
       await this.fail(new DigestMismatchError(this.digest, actual));
       return;
@@ -254,8 +233,7 @@ export class BlobTask {
   /**
    * Advances the whole-blob hash over present pieces it has not seen, reading
    * them back from disk (pieces that landed out of order, or a resumed
-   * partial). Offloaded, it only tells the other thread how far to read.
-   * Concurrent landings queue up: one catch-up reads at a time.
+   * partial). Concurrent landings queue up: one catch-up reads at a time.
    */
   catchUpHash(): Promise<void> {
     const run = this.#catchingUp.then(() => this.#catchUp());
@@ -266,11 +244,6 @@ export class BlobTask {
   async #catchUp(): Promise<void> {
     const partial = this.#requirePartial();
     const { layout } = partial;
-    if (this.#offloaded) {
-      this.#fileHasher ??= new FileHasher(partial.dataPath);
-      this.#fileHasher.advance(presentPrefixEnd(partial, this.#fileHasher.position));
-      return;
-    }
     while (this.#hasher.position < layout.size) {
       const position = this.#hasher.position;
       const index = pieceAt(layout, position);
@@ -314,16 +287,4 @@ export class BlobTask {
     this.#changed = Promise.withResolvers<void>();
     previous.resolve();
   }
-}
-
-/** End of the run of present pieces from `position` on (a piece boundary, or the blob's size). */
-function presentPrefixEnd(partial: PartialBlob, position: number): number {
-  const { layout } = partial;
-  let end = position;
-  while (end < layout.size) {
-    const index = pieceAt(layout, end);
-    if (!partial.present.has(index)) break;
-    end = pieceStart(layout, index) + pieceLength(layout, index);
-  }
-  return end;
 }
