@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
+import { discardedNetworkBytes } from '../task/young-gc.ts';
 import { discardBody, readForRelay } from './body-io.ts';
 import { type EndpointContext, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
@@ -53,6 +54,7 @@ export async function passThrough(
         return;
       }
       hash.update(chunk);
+      discardedNetworkBytes(chunk.length);
       if (held) {
         onChunk(held.length);
         if (!res.write(held))

@@ -6,6 +6,7 @@ import { originPieceBytes, reportedOriginPieceBytes } from '../test-lie.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
+import { discardedNetworkBytes } from './young-gc.ts';
 
 /** A response body from the origin for the blob from byte `start` to its end. */
 export interface OriginResponse {
@@ -92,6 +93,7 @@ export async function downloadFromOrigin(
     const writer = new BatchedWriter(task);
     try {
       for await (const received of response.body) {
+        discardedNetworkBytes(received.length);
         let chunk = received;
         if (options.pace) await options.pace(chunk.length);
         if (offset + chunk.length <= position) {
