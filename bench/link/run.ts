@@ -87,7 +87,9 @@ const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const PEER_ARGS = args['peer-arg'];
 const PEER_NODE_OPTIONS = args['peer-node-options'];
 /** The child's download slots: the peer's default unless --peer-arg sets them. */
-const DOWNLOAD_SLOTS = Number(PEER_ARGS[PEER_ARGS.indexOf('--download-slots') + 1] ?? 8) || 8;
+/** The child's download slots: --peer-arg=--download-slots=N, else the peer's default. */
+const DOWNLOAD_SLOTS =
+  Number(PEER_ARGS.find((arg) => arg.startsWith('--download-slots='))?.split('=')[1] ?? 4) || 4;
 
 const mbps = (seconds: number) => SIZE / seconds / 1e6;
 const perGiB = (cpu: number) => cpu / (SIZE / 2 ** 30);

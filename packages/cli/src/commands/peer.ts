@@ -82,8 +82,8 @@ export const peerOptions: readonly OptionSpec[] = [
   {
     key: 'downloadSlots',
     arg: '<n>',
-    description: 'pieces fetched from other peers at once',
-    defaultText: '8',
+    description: 'pieces of one blob fetched from other peers at once',
+    defaultText: '4',
   },
   {
     key: 'downloadRate',
@@ -138,7 +138,7 @@ export const peerSchema = z.strictObject({
   scheduler: multiaddrList.default([]),
   label: labels.default({}),
   uploadSlots: z.coerce.number().int().min(1).max(1024).default(8),
-  downloadSlots: z.coerce.number().int().min(1).max(1024).default(8),
+  downloadSlots: z.coerce.number().int().min(1).max(1024).default(4),
   downloadRate: size.default(0),
   uploadRate: size.default(0),
   pskFile: z.string().optional(),
