@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -120,6 +120,37 @@ describe('shoal peer configuration', { timeout: 120_000 }, () => {
       }
     } finally {
       await registry.stop();
+    }
+  });
+
+  it('starts with its memory settings (same PID), unless they are given explicitly', async () => {
+    /** The running peer's node flags and environment, as the kernel sees them. */
+    const startup = async (pid: number) => {
+      const read = async (file: string) => (await readFile(`/proc/${pid}/${file}`, 'utf8')).split('\0');
+      return { argv: await read('cmdline'), env: await read('environ') };
+    };
+    const plain = await startPeer();
+    try {
+      const { argv, env } = await startup(plain.daemon.pid);
+      assert.ok(argv.includes('--max-semi-space-size=2'), argv.join(' '));
+      assert.ok(
+        argv.indexOf('--max-semi-space-size=2') < argv.indexOf('peer'),
+        'a node flag, before the script',
+      );
+      assert.ok(env.includes('MALLOC_ARENA_MAX=1'), 'one malloc arena');
+      assert.equal((await request(`${plain.url}/v2/`)).status, 200, 'and it serves');
+    } finally {
+      await plain.stop();
+    }
+    const chosen = await startPeer({
+      env: { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' },
+    });
+    try {
+      const { argv, env } = await startup(chosen.daemon.pid);
+      assert.ok(!argv.some((arg) => arg.startsWith('--max-semi-space-size')), argv.join(' '));
+      assert.ok(env.includes('MALLOC_ARENA_MAX=4'));
+    } finally {
+      await chosen.stop();
     }
   });
 });
