@@ -39,6 +39,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { STARTUP_SETTINGS } from '../../packages/cli/bin/startup-settings.js';
 import { deterministicBytes, pushBlob } from '../../test/fixtures/images.ts';
 import { run } from '../../test/fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../../test/fixtures/registry.ts';
@@ -124,7 +125,12 @@ async function makeBlob(dir: string): Promise<Blob> {
 
 /** Starts `node baseline-transfer.ts ...`; resolves each JSON line it prints, in order. */
 function baselineProcess(argv: string[]): { lines: AsyncIterator<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BASELINE, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The transport baseline runs with a peer's memory settings, so it costs what a peer's transport costs.
+  const peer = argv[1] === 'libp2p' ? STARTUP_SETTINGS.peer : { v8Flags: [], env: {} };
+  const child = spawn(process.execPath, [...peer.v8Flags, BASELINE, ...argv], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...peer.env },
+  });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));

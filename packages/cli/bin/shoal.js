@@ -7,18 +7,11 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-// Settings a command needs from its first allocation (V8's heap shape and glibc's malloc
-// arenas are fixed once they exist): the process re-executes itself with them, same PID,
-// before loading anything. Flags and variables given explicitly win. For the peer
-// (bench/link, 1 GiB piece download, peak RSS of either peer ~310 -> under 200 MB):
-// - a young generation of 2 x 2 MB instead of up to 2 x 32 MB: a transfer's network buffers
-//   die there and are freed every few MB instead of every 64;
-// - one malloc arena instead of one per thread: freed buffers are reused by whichever
-//   thread allocates next instead of held, idle, in another thread's arena.
-const STARTUP = {
-  peer: { v8Flags: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '1' } },
-};
-const startup = STARTUP[process.argv[2]];
+// Some commands need settings from their first allocation (startup-settings.js): the
+// process re-executes itself with them, same PID, before loading anything. Flags and
+// variables given explicitly win.
+const { STARTUP_SETTINGS } = await import('./startup-settings.js');
+const startup = STARTUP_SETTINGS[process.argv[2]];
 if (startup && typeof process.execve === 'function') {
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const flags = startup.v8Flags.filter((flag) => !given.some((g) => g.split('=')[0] === flag.split('=')[0]));
