@@ -90,7 +90,7 @@ const PEER_NODE_OPTIONS = args['peer-node-options'];
 /** The child's download slots: the peer's default unless --peer-arg sets them. */
 /** The child's download slots: --peer-arg=--download-slots=N, else the peer's default. */
 const DOWNLOAD_SLOTS =
-  Number(PEER_ARGS.find((arg) => arg.startsWith('--download-slots='))?.split('=')[1] ?? 4) || 4;
+  Number(PEER_ARGS.find((arg) => arg.startsWith('--download-slots='))?.split('=')[1] ?? 6) || 6;
 
 const mbps = (seconds: number) => SIZE / seconds / 1e6;
 const perGiB = (cpu: number) => cpu / (SIZE / 2 ** 30);

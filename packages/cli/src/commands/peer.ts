@@ -83,7 +83,7 @@ export const peerOptions: readonly OptionSpec[] = [
     key: 'downloadSlots',
     arg: '<n>',
     description: 'pieces of one blob fetched from other peers at once',
-    defaultText: '4',
+    defaultText: '6',
   },
   {
     key: 'downloadRate',
@@ -138,7 +138,7 @@ export const peerSchema = z.strictObject({
   scheduler: multiaddrList.default([]),
   label: labels.default({}),
   uploadSlots: z.coerce.number().int().min(1).max(1024).default(8),
-  downloadSlots: z.coerce.number().int().min(1).max(1024).default(4),
+  downloadSlots: z.coerce.number().int().min(1).max(1024).default(6),
   downloadRate: size.default(0),
   uploadRate: size.default(0),
   pskFile: z.string().optional(),
