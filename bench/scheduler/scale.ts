@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import {
   type Assignments,
+  DEFAULT_PIECE_SIZE,
   type PieceDone,
   pieceLayout,
   type Register,
@@ -48,7 +49,6 @@ const TASKS = positiveInt(args.tasks, '--tasks');
 const SEEDS = positiveInt(args.seeds, '--seeds');
 const DOWNLOAD_SLOTS = positiveInt(args['download-slots'], '--download-slots');
 const UPLOAD_SLOTS = positiveInt(args['upload-slots'], '--upload-slots');
-const PIECE_SIZE = 4 * 1024 * 1024;
 const SHA = new Uint8Array(32).fill(7);
 
 const round = (v: number, digits = 2) => Number(v.toFixed(digits));
@@ -66,10 +66,15 @@ async function scenario(peers: number, piecesPerTask: number) {
     logger: createLogger({ level: 'silent' }),
     metrics,
   });
+  // Blobs of exactly piecesPerTask pieces in the layout the scheduler picks for their size.
+  const pieceSize = DEFAULT_PIECE_SIZE;
   const tasks = Array.from({ length: TASKS }, (_, i) => ({
     digest: `sha256:${createHash('sha256').update(`scale-${i}`).digest('hex')}`,
-    size: piecesPerTask * PIECE_SIZE,
+    size: piecesPerTask * pieceSize,
   }));
+  if (pieceLayout(tasks[0]!.size).count !== piecesPerTask) {
+    throw new Error(`${piecesPerTask} pieces per task exceed the scheduler's layout limits`);
+  }
   const ids = Array.from({ length: peers }, (_, i) => `peer-${i}`);
   const have = new Map<string, Uint8Array>(); // `${peer} ${digest}` -> piece flags
   const held = new Map<string, number>();
@@ -132,13 +137,13 @@ async function scenario(peers: number, piecesPerTask: number) {
       const fresh = !flags[piece.index];
       flags[piece.index] = 1;
       if (fresh) held.set(key, held.get(key)! + 1);
-      done.push({ index: piece.index, sha256: SHA, parent: piece.parent, millis: 10, length: PIECE_SIZE });
+      done.push({ index: piece.index, sha256: SHA, parent: piece.parent, millis: 10, length: pieceSize });
     }
     for (const range of assignments.origin) {
       for (let index = range.first; index < range.first + range.count; index++) {
         if (!flags[index]) held.set(key, held.get(key)! + 1);
         flags[index] = 1;
-        done.push({ index, sha256: SHA, parent: '', millis: 10, length: PIECE_SIZE });
+        done.push({ index, sha256: SHA, parent: '', millis: 10, length: pieceSize });
       }
     }
     const complete = held.get(key) === piecesPerTask;
@@ -167,15 +172,23 @@ async function scenario(peers: number, piecesPerTask: number) {
   const histogram = await metrics.assignmentLatency.get();
   const decisions = histogram.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
   const assignedPieces = (await metrics.assignments.get()).values.reduce((n, v) => n + v.value, 0);
+  // trigger -> [decisions that assigned something, decisions that assigned nothing]
+  const decisionsByTrigger: Record<string, [number, number]> = {};
+  for (const { labels, value } of (await metrics.decisions.get()).values) {
+    const trigger = String(labels.trigger);
+    const counts = decisionsByTrigger[trigger] ?? [0, 0];
+    decisionsByTrigger[trigger] = counts;
+    counts[labels.outcome === 'assigned' ? 0 : 1] += value;
+  }
   return {
     peers,
     piecesPerTask,
-    layout: pieceLayout(tasks[0]!.size).count,
     complete: tasksDone === tasksTotal,
     calls,
     decisions,
     assignments: assignedPieces,
     decisionsPerCall: round(decisions / calls),
+    decisionsByTrigger,
     usPerCall: round(Number(busyNs) / 1000 / calls),
     usPerDecision: round(Number(busyNs) / 1000 / Math.max(1, decisions)),
     usPerAssignedPiece: round(Number(busyNs) / 1000 / Math.max(1, assignedPieces)),

@@ -50,7 +50,7 @@ export class Dispatcher {
    * Peers that still want pieces after their last decision, oldest first. A slot
    * freed anywhere can unblock them, whatever task reported it.
    */
-  readonly #starved = new Map<string, { task: SwarmTask; peer: TaskPeer }>();
+  readonly #starved = new Map<TaskPeer, { task: SwarmTask; peer: TaskPeer }>();
   /** The same peers by task, oldest first: new pieces in a task are offered to its starved peers only. */
   readonly #starvedByTask = new Map<SwarmTask, Map<string, TaskPeer>>();
   /** hosts whose upload slots were freed since the starved peers were last served */
@@ -384,9 +384,9 @@ export class Dispatcher {
   }
 
   #starve(task: SwarmTask, peer: TaskPeer): void {
-    const key = starvedKey(task, peer);
-    this.#starved.delete(key);
-    this.#starved.set(key, { task, peer });
+    // Keyed by the peer's state in the task, which is one object per task and host.
+    this.#starved.delete(peer);
+    this.#starved.set(peer, { task, peer });
     let byTask = this.#starvedByTask.get(task);
     if (!byTask) {
       byTask = new Map();
@@ -397,7 +397,7 @@ export class Dispatcher {
   }
 
   #unstarve(task: SwarmTask, peer: TaskPeer): void {
-    this.#starved.delete(starvedKey(task, peer));
+    this.#starved.delete(peer);
     const byTask = this.#starvedByTask.get(task);
     if (byTask?.delete(peer.id) && byTask.size === 0) this.#starvedByTask.delete(task);
   }
@@ -446,7 +446,7 @@ export class Dispatcher {
       holdersOf: (index) => task.holders[index]!,
       holderCount: (index) => {
         const holders = task.holders[index]!;
-        if (!anyBlocked) return holders.size - (holders.has(peer.id) ? 1 : 0);
+        if (!anyBlocked) return holders.size - (peer.have.has(index) ? 1 : 0);
         let count = 0;
         for (const id of holders) if (eligible(id)) count++;
         return count;
@@ -533,10 +533,6 @@ const STARVED_TRIES_PER_SLOT = 4;
 const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;
-
-function starvedKey(task: SwarmTask, peer: TaskPeer): string {
-  return `${task.digest} ${peer.id}`;
-}
 
 function safeBitfield(count: number, bytes: Uint8Array): Bitfield | undefined {
   if (bytes.length === 0) return undefined;

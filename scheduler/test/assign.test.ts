@@ -5,6 +5,7 @@ import {
   type AssignInput,
   type AssignOutput,
   assignPieces,
+  MAX_DECISION_SCAN,
   MAX_PARENT_SCAN,
   PARENT_CANDIDATES,
 } from '../src/policy/assign.ts';
@@ -245,13 +246,30 @@ describe('assignPieces: cost', () => {
     assert.ok(run.lookups() <= 2 * 64, `${run.lookups()} parent lookups`);
   });
 
-  it('gives up on a piece after MAX_PARENT_SCAN busy holders and names them', () => {
-    // Without the shortcut the free two sit behind 1998 busy holders: each piece's search stops early.
+  it('looks at no holder at all when no parent has a free slot', () => {
+    const run = crowd(2000, () => 0, { freeParents: true });
+    assert.deepEqual(run.output.pieces, []);
+    assert.equal(run.lookups(), 0);
+    assert.deepEqual(run.output.busy, []);
+  });
+
+  it('matches pieces against a few free parents without naming busy holders', () => {
+    const free = new Set(['h7', 'h1500']);
+    const run = crowd(2000, (i) => (free.has(`h${i}`) ? 2 : 0), { freeParents: true });
+    assert.equal(run.output.pieces.length, 4);
+    assert.deepEqual(new Set(run.output.pieces.map((p) => p.parent)), free);
+    assert.deepEqual(run.output.busy, []);
+    assert.equal(run.lookups(), 2);
+  });
+
+  it('gives up on a piece after MAX_PARENT_SCAN busy holders, on the decision after MAX_DECISION_SCAN, and names them', () => {
+    // Without the shortcut the free two sit behind 1998 busy holders: each piece's search stops early,
+    // and the decision stops once it has looked at MAX_DECISION_SCAN parents over all pieces.
     const free = new Set(['h1998', 'h1999']);
     const run = crowd(2000, (i) => (free.has(`h${i}`) ? 1 : 0));
     assert.deepEqual(run.output.pieces, []);
-    assert.ok(run.lookups() <= 64 * MAX_PARENT_SCAN, `${run.lookups()} parent lookups`);
-    assert.equal(run.output.busy.length, 64 * MAX_PARENT_SCAN);
+    assert.ok(run.lookups() <= MAX_DECISION_SCAN, `${run.lookups()} parent lookups`);
+    assert.equal(run.output.busy.length, MAX_DECISION_SCAN);
     assert.deepEqual(
       run.output.busy.filter((b) => b.index === 0).map((b) => b.parent),
       Array.from({ length: MAX_PARENT_SCAN }, (_, i) => `h${i}`),

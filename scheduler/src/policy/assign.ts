@@ -44,9 +44,10 @@ export interface AssignOutput {
   pieces: PieceChoice[];
   origin?: { first: number; count: number };
   /**
-   * Holders a search passed over for having no free slot. The caller may move
-   * them to the back of the piece's holders, so the next search, which stops
-   * after MAX_PARENT_SCAN of them, starts with others.
+   * Holders a search passed over for having no free slot, named only for pieces
+   * with more than MAX_PARENT_SCAN holders. The caller may move them to the back
+   * of the piece's holders, so the next search, which stops after
+   * MAX_PARENT_SCAN of them, starts with others.
    */
   busy: PieceChoice[];
 }
@@ -68,6 +69,22 @@ export const PARENT_CANDIDATES = 8;
 export const MAX_PARENT_SCAN = 64;
 
 /**
+ * Parents one decision looks at in all, over all its pieces: a requester whose
+ * pieces' holders are all busy (a saturated swarm) costs a few pieces' searches,
+ * not one per missing piece. The rarest pieces are tried first, so what is left
+ * unsearched is what many others hold and later decisions find.
+ */
+export const MAX_DECISION_SCAN = 16 * MAX_PARENT_SCAN;
+
+/**
+ * When at most this many parents have a free slot, each piece is matched against
+ * them alone and no holder is looked at. In a saturated swarm, the common case,
+ * slots are taken as soon as they free, so few hosts have one, and a search
+ * through a piece's holders would mostly meet busy ones.
+ */
+export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
+
+/**
  * Decides which missing pieces the requester fetches now and from whom.
  * Pure: no clocks, no I/O; the caller commits the result to state.
  *
@@ -80,14 +97,17 @@ export const MAX_PARENT_SCAN = 64;
  *   piece leaves the origin once.
  *
  * Cost: one pass over the pieces (O(1) work each, bucketed by holder count
- * instead of sorted), then a parent search per piece tried, through whichever
- * is smaller, the piece's holders or the free parents, that stops after
- * PARENT_CANDIDATES parents with a free slot or MAX_PARENT_SCAN looked at.
- * Pieces are tried until `want` are chosen. It grows linearly with the pieces
- * of one task and not with the number of peers.
+ * instead of sorted), then a parent search per piece tried: through the free
+ * parents when there are at most FEW_FREE_PARENTS of them (none: no search at
+ * all), else through whichever is smaller, the piece's holders or the free
+ * parents, stopping after PARENT_CANDIDATES parents with a free slot or
+ * MAX_PARENT_SCAN looked at. Pieces are tried until `want` are chosen. It grows
+ * linearly with the pieces of one task and not with the number of peers.
  */
 export function assignPieces(input: AssignInput): AssignOutput {
   const { requester } = input;
+  const few = fewFreeParents(input);
+  const searching = requester.want > 0 && few?.length !== 0;
   // Rarity buckets: holder count -> pieces, each in index order because the pass runs in index order.
   const byCount = new Map<number, number[]>();
   let originFirst = -1;
@@ -98,7 +118,7 @@ export function assignPieces(input: AssignInput): AssignOutput {
       if (originFirst < 0 && requester.canTakeOrigin && !input.originInFlight(index)) originFirst = index;
       continue;
     }
-    if (requester.want <= 0) continue;
+    if (!searching) continue;
     const bucket = byCount.get(count);
     if (bucket) bucket.push(index);
     else byCount.set(count, [index]);
@@ -106,13 +126,20 @@ export function assignPieces(input: AssignInput): AssignOutput {
 
   /** free slots of the parents this decision took from (the rest: as the input says) */
   const slots = new Map<string, number>();
+  /** parents this decision found without a free slot: the next pieces' searches skip them cheaply */
+  const full = new Set<string>();
+  const scan = { left: MAX_DECISION_SCAN };
   const pieces: PieceChoice[] = [];
   const busy: PieceChoice[] = [];
   const counts = [...byCount.keys()].sort((a, b) => a - b);
   search: for (const count of counts) {
     for (const index of byCount.get(count)!) {
-      if (pieces.length >= requester.want) break search;
-      const parent = bestParent(input, index, count, slots, busy);
+      if (pieces.length >= requester.want || scan.left <= 0) break search;
+      // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
+      const parent =
+        few && few.length <= count
+          ? bestOfFew(input, few, index, slots, scan)
+          : bestParent(input, index, count, slots, full, scan, busy);
       if (parent === undefined) continue;
       slots.set(parent.id, parent.free - 1);
       pieces.push({ index, parent: parent.id });
@@ -138,30 +165,77 @@ export function assignPieces(input: AssignInput): AssignOutput {
   return output;
 }
 
+/** The eligible parents with a free slot, when the caller says there are few; undefined when many or unknown. */
+function fewFreeParents(input: AssignInput): ParentView[] | undefined {
+  const free = input.freeParents;
+  if (!free || !input.holds || free.size > FEW_FREE_PARENTS) return undefined;
+  const views: ParentView[] = [];
+  for (const id of free) {
+    if (id === input.requester.id) continue;
+    const view = input.parent(id);
+    if (view && view.freeSlots > 0) views.push(view);
+  }
+  return views;
+}
+
+/** The best-scoring of the first PARENT_CANDIDATES of the few free parents that hold a piece and still have a slot. */
+function bestOfFew(
+  input: AssignInput,
+  few: readonly ParentView[],
+  index: number,
+  slots: ReadonlyMap<string, number>,
+  scan: { left: number },
+): { id: string; free: number } | undefined {
+  let best: { id: string; free: number } | undefined;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  let found = 0;
+  for (const view of few) {
+    scan.left--;
+    const free = slots.get(view.id) ?? view.freeSlots;
+    if (free <= 0 || !input.holds!(view.id, index)) continue;
+    const score = scoreParent({ ...view, freeSlots: free }, input.requester.labels, input.fastestSpeed);
+    if (score > bestScore) {
+      bestScore = score;
+      best = { id: view.id, free };
+    }
+    if (++found >= PARENT_CANDIDATES) break;
+  }
+  return best;
+}
+
 /** The best-scoring of the first PARENT_CANDIDATES eligible holders of a piece with a free slot. */
 function bestParent(
   input: AssignInput,
   index: number,
   holderCount: number,
   slots: ReadonlyMap<string, number>,
+  full: Set<string>,
+  scan: { left: number },
   busy: PieceChoice[],
 ): { id: string; free: number } | undefined {
   const { requester } = input;
   const viaFree = input.freeParents !== undefined && input.holds && input.freeParents.size < holderCount;
   const candidates = viaFree ? input.freeParents! : input.holdersOf(index);
+  // Naming busy holders only helps when the search cannot look at them all.
+  const nameBusy = !viaFree && holderCount > MAX_PARENT_SCAN;
   let best: { id: string; free: number } | undefined;
   let bestScore = Number.NEGATIVE_INFINITY;
   let found = 0;
   let scanned = 0;
   for (const id of candidates) {
-    if (++scanned > MAX_PARENT_SCAN) break;
+    if (++scanned > MAX_PARENT_SCAN || scan.left-- <= 0) break;
     if (id === requester.id) continue;
     if (viaFree && !input.holds!(id, index)) continue;
+    if (full.has(id)) {
+      if (nameBusy) busy.push({ index, parent: id });
+      continue;
+    }
     const view = input.parent(id);
     if (!view) continue;
     const free = slots.get(id) ?? view.freeSlots;
     if (free <= 0) {
-      if (!viaFree) busy.push({ index, parent: id });
+      full.add(id);
+      if (nameBusy) busy.push({ index, parent: id });
       continue;
     }
     const score = scoreParent({ ...view, freeSlots: free }, requester.labels, input.fastestSpeed);

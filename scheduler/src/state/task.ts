@@ -1,4 +1,5 @@
 import { Bitfield, pieceLayout, pieceSizeFor } from '@shoal/protocol';
+import { HolderRing } from './holder-ring.ts';
 
 export interface InFlightPiece {
   parent: string;
@@ -36,7 +37,8 @@ export class SwarmTask {
   readonly tableReporters = new Set<string>();
   sealed = false;
   readonly peers = new Map<string, TaskPeer>();
-  readonly holders: Set<string>[];
+  /** piece index -> its holders (kept in step with the peers' bitfields) */
+  readonly holders: HolderRing[];
   /** piece index -> host fetching it from the origin */
   readonly originInFlight = new Map<number, string>();
   /** hosts blocklisted for this task only */
@@ -49,7 +51,7 @@ export class SwarmTask {
     this.pieceSize = layout.pieceSize;
     this.pieceCount = layout.count;
     this.table = new Array(layout.count).fill(undefined);
-    this.holders = Array.from({ length: layout.count }, () => new Set<string>());
+    this.holders = Array.from({ length: layout.count }, () => new HolderRing());
   }
 
   peer(id: string): TaskPeer {
@@ -77,10 +79,9 @@ export class SwarmTask {
     if (peer.have.set(index)) this.holders[index]!.add(peer.id);
   }
 
-  /** Moves a holder of a piece to the back of its holders: searches, which look at the first few, try others first. */
+  /** A search found this holder of a piece busy: the next search, which looks at the first few, starts after it. */
   passOver(index: number, id: string): void {
-    const holders = this.holders[index];
-    if (holders?.delete(id)) holders.add(id);
+    this.holders[index]?.passOver(id);
   }
 
   /** Forgets a peer entirely (it left): its pieces vanish from the swarm view, its origin range is freed. */
@@ -106,8 +107,8 @@ export class SwarmTask {
     this.table.fill(undefined);
     this.tableReporters.clear();
     this.sealed = false;
+    for (const holders of this.holders) holders.clear();
     for (const peer of this.peers.values()) {
-      for (const index of peer.have.present()) this.holders[index]!.delete(peer.id);
       peer.have = new Bitfield(this.pieceCount);
       peer.inFlight.clear();
       peer.origin = undefined;
