@@ -1,7 +1,8 @@
 import type { Stream } from '@libp2p/interface';
-import { type ByteStream, lpStream } from '@libp2p/utils';
+import type { ByteStream } from '@libp2p/utils';
 import { MAX_MESSAGE_BYTES } from '@shoal/protocol';
 import type { Uint8ArrayList } from 'uint8arraylist';
+import { createFrameReader, FrameError } from './frame-reader.ts';
 
 /** Sends bytes, waiting for drain whenever the stream's write buffer is full (send() returned false). */
 export async function sendWithBackpressure(stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
@@ -14,25 +15,26 @@ export interface MessageCodec<T> {
 }
 
 /**
- * Length-prefixed protobuf messages on a stream, both ways, with a size cap
- * on what is read. Reads reject on oversized or truncated frames; callers
- * treat that as a protocol error and reset the stream.
+ * Length-prefixed protobuf messages on a long-lived stream, both ways, with a
+ * size cap on what is read. Reads reject on oversized frames and when the
+ * stream ends; callers treat that as the end of the session or a protocol
+ * error and reset the stream.
  */
 export function messageChannel<In, Out>(
   stream: Stream,
   incoming: MessageCodec<In>,
   outgoing: MessageCodec<Out>,
 ) {
-  const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: 2 * MAX_MESSAGE_BYTES });
+  const frames = createFrameReader(stream, {
+    maxFrameBytes: MAX_MESSAGE_BYTES,
+    maxQueuedBytes: 2 * MAX_MESSAGE_BYTES,
+  });
   return {
     async read(options?: { signal?: AbortSignal }): Promise<In> {
-      return incoming.decode(await lp.read(options));
+      return incoming.decode(await frames.read(options));
     },
-    async write(message: Out, options?: { signal?: AbortSignal }): Promise<void> {
-      await lp.write(outgoing.encode(message), options);
-    },
-    unwrap(): Stream {
-      return lp.unwrap();
+    async write(message: Out): Promise<void> {
+      await sendWithBackpressure(stream, frame(outgoing.encode(message)));
     },
   };
 }
@@ -67,14 +69,6 @@ export function varintLength(value: number): number {
     bytes++;
   }
   return bytes;
-}
-
-export class FrameError extends Error {
-  readonly code = 'FRAME_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'FrameError';
-  }
 }
 
 /**
