@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
+import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
+import { getBlobOutcome, type Swarm, startSwarm, stopSwarm } from '../fixtures/swarm.ts';
+
+const MiB = 1024 * 1024;
+const BLOB_BYTES = 24 * MiB;
+const DOWNLOAD_RATE = 8 * MiB;
+/** the scheduler's piece size for a blob of this size */
+const PIECE_BYTES = 2 * MiB;
+
+describe('a peer with --download-rate takes pieces from the swarm at that rate', { timeout: 180_000 }, () => {
+  let registry: RunningRegistry | undefined;
+  let swarm: Swarm | undefined;
+  let image: ImageDescription;
+
+  before(async () => {
+    [registry, image] = await Promise.all([startRegistry(), layeredImage([BLOB_BYTES], 'rate-limits')]);
+    await pushImage(registry.url, 'rate/app', 'v1', image);
+    swarm = await startSwarm({
+      originHost: registry.host,
+      count: 2,
+      peer: (index) => (index === 1 ? { extraArgs: ['--download-rate', String(DOWNLOAD_RATE)] } : {}),
+    });
+  });
+
+  after(async () => {
+    if (swarm) await stopSwarm(swarm);
+    await registry?.stop();
+  });
+
+  it('pulls a cached blob from its fellow, intact, no faster than its rate', async () => {
+    const [parent, child] = swarm!.peers as [NonNullable<Swarm>['peers'][0], NonNullable<Swarm>['peers'][0]];
+    // The layer: a tar of one 24 MiB file, a little larger than the file.
+    const layer = image.blobs.reduce((a, b) => (b.size > a.size ? b : a));
+    assert.equal(await getBlobOutcome(parent, 'rate/app', layer), 'exact');
+    const originBytes = swarm!.proxy.bytesDown;
+
+    const started = performance.now();
+    assert.equal(await getBlobOutcome(child, 'rate/app', layer), 'exact');
+    const seconds = (performance.now() - started) / 1000;
+
+    // The origin answers the size lookup only (headers); every piece comes from the parent.
+    const fromOrigin = swarm!.proxy.bytesDown - originBytes;
+    assert.ok(fromOrigin < 64 * 1024, `${fromOrigin} bytes from the origin`);
+    assert.equal(await child.metric('shoal_pieces_total', { result: 'origin' }), 0);
+    assert.equal(
+      await child.metric('shoal_pieces_total', { result: 'ok' }),
+      Math.ceil(layer.size / PIECE_BYTES),
+    );
+    // The limiter lets a first burst through (100 ms of the rate, at least 256 KiB); the rest waits for it.
+    const floor = (layer.size - DOWNLOAD_RATE / 10 - 256 * 1024) / DOWNLOAD_RATE;
+    assert.ok(seconds >= floor, `${layer.size} bytes in ${seconds.toFixed(2)} s at ${DOWNLOAD_RATE} bytes/s`);
+  });
+});
