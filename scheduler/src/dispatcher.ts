@@ -53,6 +53,9 @@ export class Dispatcher {
   readonly #starved = new Map<TaskPeer, { task: SwarmTask; peer: TaskPeer }>();
   /** The same peers by task, oldest first: new pieces in a task are offered to its starved peers only. */
   readonly #starvedByTask = new Map<SwarmTask, Map<string, TaskPeer>>();
+  /** the starved peers the last sweep retries, and how many of them it has */
+  #retries: { task: SwarmTask; peer: TaskPeer }[] = [];
+  #retried = 0;
   /** hosts whose upload slots were freed since the starved peers were last served */
   readonly #freed = new Set<string>();
 
@@ -264,8 +267,14 @@ export class Dispatcher {
     this.#serveStarved();
   }
 
-  /** Periodic sweep: stalled origin ranges and silent piece assignments are reissued. */
-  sweep(): void {
+  /**
+   * Periodic sweep: stalled origin ranges and silent piece assignments are
+   * reissued, then the oldest starved peers are retried until `retryDeadline`
+   * (performance.now() time). Returns whether retries are left, which
+   * retryStarved() continues: a sweep of a thousand decisions at once would hold
+   * every message behind it for hundreds of milliseconds.
+   */
+  sweep(retryDeadline = Number.POSITIVE_INFINITY): boolean {
     const now = this.#now();
     for (const task of this.#state.tasks.values()) {
       let changed = false;
@@ -288,30 +297,39 @@ export class Dispatcher {
       if (changed) this.#dispatchWaiting(task, '', stalled);
     }
     this.#serveStarved();
-    this.#retryStarved();
+    this.#retries = [];
+    this.#retried = 0;
+    for (const entry of this.#starved.values()) {
+      if (this.#retries.length >= STARVED_RETRIES_PER_SWEEP) break;
+      this.#retries.push(entry);
+    }
+    return this.retryStarved(retryDeadline);
   }
 
   /**
    * The sweep's second chance for starved peers: a freed slot is offered to a few
    * of them only, so capacity that none of those could use would stay idle while
-   * others wait and nothing else happens. The oldest starved peers are decided for
-   * again, against every parent, up to a budget per sweep; whoever is still
-   * starved goes to the back, so the next sweeps reach the others.
+   * others wait and nothing else happens. The oldest starved peers (taken by the
+   * last sweep) are decided for again, against every parent, until `deadline`;
+   * whoever is still starved goes to the back, so the next sweeps reach the
+   * others. Returns whether some are left for another call.
    */
-  #retryStarved(): void {
-    const oldest: { task: SwarmTask; peer: TaskPeer }[] = [];
-    for (const entry of this.#starved.values()) {
-      if (oldest.length >= STARVED_RETRIES_PER_SWEEP) break;
-      oldest.push(entry);
-    }
-    for (const { task, peer } of oldest) {
-      if (this.#state.hosts.freeHosts.size === 0) break;
+  retryStarved(deadline = Number.POSITIVE_INFINITY): boolean {
+    while (this.#retried < this.#retries.length) {
+      if (this.#state.hosts.freeHosts.size === 0 || performance.now() >= deadline) break;
+      const { task, peer } = this.#retries[this.#retried++]!;
       if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
         this.#unstarve(task, peer);
         continue;
       }
-      this.#dispatch(task, peer, 'retry');
+      if (this.#starved.has(peer)) this.#dispatch(task, peer, 'retry');
     }
+    const more = this.#retried < this.#retries.length && this.#state.hosts.freeHosts.size > 0;
+    if (!more) {
+      this.#retries = [];
+      this.#retried = 0;
+    }
+    return more;
   }
 
   /**
@@ -529,7 +547,7 @@ type DecisionTrigger = 'open' | 'report' | 'waiting' | 'freed-slot' | 'new-holde
 
 /** Starved peers offered one freed slot before it is left for the next event. */
 const STARVED_TRIES_PER_SLOT = 4;
-/** Starved peers decided for again by one sweep (one per second): about 20 ms of work at most. */
+/** Starved peers decided for again after one sweep (one per second), in slices of the event loop. */
 const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;

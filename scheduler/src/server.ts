@@ -37,6 +37,8 @@ export interface RunningScheduler {
 }
 
 const SWEEP_INTERVAL_MS = 1000;
+/** Longest stretch the sweep's retries keep the event loop before messages are read again. */
+const RETRY_SLICE_MS = 5;
 /** Peers (connections) one scheduler serves at most. */
 const SCHEDULER_MAX_CONNECTIONS = 10_000;
 /** yamux's smallest stream window. */
@@ -98,8 +100,18 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     seeds: config.preheatSeeds ?? 2,
   });
   await service.start();
+  // The sweep's retries run in slices, each followed by whatever messages arrived meanwhile.
+  let retrying = false;
+  const retrySlice = (): void => {
+    retrying = dispatcher.retryStarved(performance.now() + RETRY_SLICE_MS);
+    if (retrying) setImmediate(retrySlice);
+  };
   const sweep = setInterval(() => {
-    dispatcher.sweep();
+    const more = dispatcher.sweep(performance.now() + RETRY_SLICE_MS);
+    if (more && !retrying) {
+      retrying = true;
+      setImmediate(retrySlice);
+    }
     preheat.sweep();
   }, SWEEP_INTERVAL_MS);
   sweep.unref();

@@ -888,6 +888,31 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     );
   });
 
+  it('the sweep leaves retries past its deadline to retryStarved, which serves them', () => {
+    const h = harness();
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
+    );
+    h.register('q', 'x');
+    h.open('q', 4, 1, digestOf(1)); // takes p's slot
+    h.open('x', 4, 1, digestOf(1)); // waits for p
+    h.drain();
+    h.dispatcher.register(
+      'n',
+      registerMessage('n', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
+    );
+    // A deadline already past: nothing is retried yet, and the sweep says so.
+    assert.equal(h.dispatcher.sweep(0), true);
+    assert.deepEqual(pieceAssignments(h.drain()), []);
+    assert.equal(h.dispatcher.retryStarved(), false);
+    assert.deepEqual(
+      pieceAssignments(h.drain()).map((a) => [a.to, a.parent]),
+      [['x', 'n']],
+    );
+    assert.equal(h.dispatcher.retryStarved(), false, 'nothing is left to retry');
+  });
+
   it('a departing downloader frees slots for peers waiting in other tasks', () => {
     const h = oneSlotParent();
     h.open('a', 4, 1, digestOf(1));
