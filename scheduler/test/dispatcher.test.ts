@@ -865,7 +865,8 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     );
   });
 
-  it('the sweep serves a starved peer when capacity arrives without an event that offers it', () => {
+  /** x waits for p's only slot; then n registers holding the blob, which no event offers to x. */
+  function capacityWithoutAnEvent() {
     const h = harness();
     h.dispatcher.register(
       'p',
@@ -875,11 +876,16 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     h.open('q', 4, 1, digestOf(1)); // takes p's slot
     h.open('x', 4, 1, digestOf(1)); // waits for p
     h.drain();
-    // A new holder registers: registration hands out nothing, the sweep finds it.
     h.dispatcher.register(
       'n',
       registerMessage('n', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
     );
+    return h;
+  }
+
+  it('the sweep serves a starved peer when capacity arrives without an event that offers it', () => {
+    const h = capacityWithoutAnEvent();
+    // Registration hands out nothing, the sweep finds it.
     assert.deepEqual(pieceAssignments(h.drain()), []);
     h.dispatcher.sweep();
     assert.deepEqual(
@@ -889,19 +895,7 @@ describe('Dispatcher: upload slots shared across tasks', () => {
   });
 
   it('the sweep leaves retries past its deadline to retryStarved, which serves them', () => {
-    const h = harness();
-    h.dispatcher.register(
-      'p',
-      registerMessage('p', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
-    );
-    h.register('q', 'x');
-    h.open('q', 4, 1, digestOf(1)); // takes p's slot
-    h.open('x', 4, 1, digestOf(1)); // waits for p
-    h.drain();
-    h.dispatcher.register(
-      'n',
-      registerMessage('n', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
-    );
+    const h = capacityWithoutAnEvent();
     // A deadline already past: nothing is retried yet, and the sweep says so.
     assert.equal(h.dispatcher.sweep(0), true);
     assert.deepEqual(pieceAssignments(h.drain()), []);
