@@ -3,17 +3,21 @@
  * the real piece protocol, against the ceiling of the same machine measured in
  * the same run.
  *
- *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,stream,piece] [--cpu-prof DIR]
+ *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,stream,fetch,serve] [--cpu-prof DIR]
  *                          [--peer-arg ARG]... [--peer-node-options OPTS]
  *
- * piece  a real `shoal scheduler` and two real `shoal peer` processes. The
+ * fetch  a real `shoal scheduler` and two real `shoal peer` processes. The
  *        parent pulls the blob once from the distribution registry through its
- *        endpoint (so it is cached there); each run starts a fresh child, and
- *        curl GETs the blob through the child's endpoint (to /dev/null): the
- *        scheduler assigns every piece from the parent, the child verifies each
- *        against the piece table, writes it and checks the whole digest. The
- *        time is curl's total. Each run checks that no byte came from the
- *        origin and hashes the blob the child stored.
+ *        endpoint (so it is cached there); each run starts a fresh child and
+ *        asks the scheduler to preheat an image whose one layer is the blob,
+ *        on every peer: the scheduler assigns every piece from the parent, the
+ *        child verifies each against the piece table, writes it and checks the
+ *        whole digest. The time runs from the request to the job's success
+ *        (polled every 10 ms). Each run checks that no byte came from the
+ *        origin and hashes the blob the child stored. This is the link alone.
+ * serve  the same, but curl GETs the blob through the child's endpoint (to
+ *        /dev/null) and the time is curl's total: the link plus the child
+ *        serving the blob over HTTP as it lands.
  * raw    the ceiling: two Node processes, raw TCP over loopback; the sender
  *        reads the same file, the receiver hashes sha256 and writes a file
  *        (bench/link/baseline-transfer.ts). The time runs from the accepted
@@ -33,14 +37,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { STARTUP_SETTINGS } from '../../packages/cli/bin/startup-settings.js';
-import { deterministicBytes, pushBlob } from '../../test/fixtures/images.ts';
+import { request } from '../../test/fixtures/http.ts';
+import { deterministicBytes, MediaTypes, pushBlob, pushManifest } from '../../test/fixtures/images.ts';
 import { run } from '../../test/fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../../test/fixtures/registry.ts';
 import {
@@ -62,9 +67,16 @@ import {
 } from '../measure.ts';
 
 const REPOSITORY = 'bench/link';
+/** The tag of the image whose one layer is the blob: what a preheat job names. */
+const TAG = 'v1';
+const PREHEAT_POLL_MS = 10;
+/** Bytes a child may take from the origin: the image's config, never the blob's pieces. */
+const SMALL_BLOB_BYTES = 64 * 1024;
 const BASELINE = resolve(import.meta.dirname, 'baseline-transfer.ts');
 const TARGETS = { linkOverCeiling: 0.6, peakRssMB: 200 };
-const SECTIONS = ['raw', 'stream', 'piece'] as const;
+const SECTIONS = ['raw', 'stream', 'fetch', 'serve'] as const;
+/** The sections that move the blob between two peers. */
+const PEER_SECTIONS: readonly Section[] = ['fetch', 'serve'];
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -119,6 +131,41 @@ async function makeBlob(dir: string): Promise<Blob> {
   await pipeline(hashed, createWriteStream(path));
   return { digest: `sha256:${hash.digest('hex')}`, path, size: SIZE };
 }
+
+/** Pushes the blob, and an image whose one layer it is (tagged TAG), to the registry. */
+async function pushBenchImage(registryUrl: string, blob: Blob, work: string): Promise<void> {
+  await pushBlob(registryUrl, REPOSITORY, blob, { timeoutMs: 600_000 });
+  const configBytes = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [blob.digest] },
+    }),
+  );
+  const config = { digest: sha256Of(configBytes), size: configBytes.length, path: join(work, 'config.json') };
+  await writeFile(config.path, configBytes);
+  await pushBlob(registryUrl, REPOSITORY, config);
+  const descriptor = (mediaType: string, b: { digest: string; size: number }) => ({
+    mediaType,
+    digest: b.digest,
+    size: b.size,
+  });
+  const manifestBytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: descriptor(MediaTypes.ociConfig, config),
+      layers: [descriptor(MediaTypes.ociLayerGzip, blob)],
+    }),
+  );
+  await pushManifest(registryUrl, REPOSITORY, TAG, {
+    digest: sha256Of(manifestBytes),
+    mediaType: MediaTypes.ociManifest,
+    bytes: manifestBytes,
+  });
+}
+
+const sha256Of = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 // ---------------------------------------------------------------------------------------------
 // raw: the ceiling
@@ -277,13 +324,41 @@ interface PieceResult {
   piecesFailed: number;
 }
 
-async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
+interface PreheatView {
+  state: string;
+  error?: string;
+}
+
+/** Preheats the image on every peer; returns the seconds from the request to the job's success. */
+async function preheatWhole(scheduler: RunningScheduler, image: string): Promise<number> {
+  const started = performance.now();
+  const response = await request(`${scheduler.adminUrl}/api/v1/preheat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ image, scope: 'all' })),
+  });
+  if (response.status !== 202)
+    throw new Error(`preheat: HTTP ${response.status} ${response.body.toString('utf8')}`);
+  const { id } = JSON.parse(response.body.toString('utf8')) as { id: string };
+  for (;;) {
+    const polled = await request(`${scheduler.adminUrl}/api/v1/preheat/${id}`);
+    const view = JSON.parse(polled.body.toString('utf8')) as PreheatView;
+    if (view.state === 'succeeded') return (performance.now() - started) / 1000;
+    if (view.state === 'failed') throw new Error(`preheat failed: ${view.error ?? 'no reason given'}`);
+    await new Promise((r) => setTimeout(r, PREHEAT_POLL_MS));
+  }
+}
+
+/** A fresh child takes the blob from the parent: on a preheat job (fetch) or for curl's GET (serve). */
+async function pieceRun(swarm: Swarm, blob: Blob, section: Section): Promise<PieceResult> {
   const child = await startBenchPeer(swarm, 'child');
   try {
     await waitForPeers(swarm.scheduler, 2);
     const parentPid = swarm.parent.daemon.pid;
     const childPid = child.daemon.pid;
-    log(`  parent pid ${parentPid}, child pid ${childPid}: child GETs the blob`);
+    log(
+      `  parent pid ${parentPid}, child pid ${childPid}: ${section === 'serve' ? 'child GETs the blob' : 'preheat'}`,
+    );
     const childIdleMB = await rssMB(childPid);
     const parentStartMB = await rssMB(parentPid);
     const schedulerPid = swarm.scheduler.daemon.pid;
@@ -294,7 +369,11 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
     ];
     const watches = [watchRss(parentPid), watchRss(childPid)];
     const clientCpuBefore = await childrenCpuSeconds();
-    const seconds = await curlWhole(blobUrl(child.url, blob.digest), 'child GET').catch((error: Error) => {
+    const moved =
+      section === 'serve'
+        ? curlWhole(blobUrl(child.url, blob.digest), 'child GET')
+        : preheatWhole(swarm.scheduler, `${swarm.registry.host}/${REPOSITORY}:${TAG}`);
+    const seconds = await moved.catch((error: Error) => {
       const logs = (peer: RunningPeer) =>
         `${peer.daemon.exitError()?.message.split('\n')[0] ?? 'running'}\n${peer.daemon.output.split('\n').slice(-30).join('\n')}`;
       throw new Error(
@@ -315,7 +394,10 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
     const piecesFailed =
       (await child.metric('shoal_pieces_total', { result: 'unavailable' })) +
       (await child.metric('shoal_pieces_total', { result: 'mismatch' }));
-    if (fromOrigin > 0) throw new Error(`the child took ${fromOrigin} bytes from the origin`);
+    // A preheat also fetches the image's small config blob, which may come from the origin.
+    if (fromOrigin > SMALL_BLOB_BYTES || fromPeers < SIZE) {
+      throw new Error(`the child took ${fromOrigin} bytes from the origin and ${fromPeers} from peers`);
+    }
     const stored = await sha256File(
       join(child.dataDir, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)),
     );
@@ -341,6 +423,37 @@ async function pieceRun(swarm: Swarm, blob: Blob): Promise<PieceResult> {
   }
 }
 
+/** Medians and samples of one peer section's runs, with its share of the ceiling. */
+function peerFigures(runs: PieceResult[], what: string, ceilingMBps: number) {
+  const worstPeak = Math.max(...runs.flatMap((r) => [r.parentPeakMB, r.childHwmMB]));
+  return {
+    what,
+    ...figuresOf(runs, {
+      mbps: 0,
+      parentCpuPerGiB: 2,
+      childCpuPerGiB: 2,
+      schedulerCpuPerGiB: 2,
+      clientCpuPerGiB: 2,
+    }),
+    ...(Number.isNaN(ceilingMBps)
+      ? {}
+      : { overCeiling: round(median(runs.map((r) => r.mbps)) / ceilingMBps) }),
+    fromPeersBytes: runs.map((r) => r.fromPeersBytes),
+    ...figuresOf(runs, { slotBusyShare: 2 }),
+    pieceMillis: figure(runs.map((r) => r.pieceMillis)),
+    piecesFailed: runs.map((r) => r.piecesFailed),
+    peakRssMB: {
+      parentSampled: figure(runs.map((r) => r.parentPeakMB)),
+      childSampled: figure(runs.map((r) => r.childPeakMB)),
+      childHwm: figure(runs.map((r) => r.childHwmMB)),
+      childIdle: figure(runs.map((r) => r.childIdleMB)),
+      parentAtStart: figure(runs.map((r) => r.parentStartMB)),
+      target: `< ${TARGETS.peakRssMB}`,
+      pass: worstPeak < TARGETS.peakRssMB,
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -355,20 +468,23 @@ async function main(): Promise<void> {
     log(`writing a ${SIZE_MIB} MiB blob`);
     const blob = await makeBlob(work);
     let swarm: Swarm | undefined;
-    if (ONLY.has('piece')) {
+    if (PEER_SECTIONS.some((section) => ONLY.has(section))) {
       registry = await startRegistry();
-      await pushBlob(registry.url, REPOSITORY, blob, { timeoutMs: 600_000 });
-      scheduler = await startScheduler();
+      await pushBenchImage(registry.url, blob, work);
+      scheduler = await startScheduler({
+        extraArgs: ['--registry-endpoint', `${registry.host}=${registry.url}`],
+      });
       const base = { registry, scheduler, peers };
       const parent = await startBenchPeer(base, 'parent');
       await waitForPeers(scheduler, 1);
-      log('parent pulls the blob from the registry');
-      await curlWhole(blobUrl(parent.url, blob.digest), 'parent fill');
+      log('parent preheats the image from the registry');
+      await preheatWhole(scheduler, `${registry.host}/${REPOSITORY}:${TAG}`);
       swarm = { ...base, parent };
     }
     const raw: RawResult[] = [];
     const stream: RawResult[] = [];
-    const piece: PieceResult[] = [];
+    const fetched: PieceResult[] = [];
+    const served: PieceResult[] = [];
     for (let i = 0; i < RUNS; i++) {
       const order: Section[] = i % 2 === 0 ? [...SECTIONS] : [...SECTIONS].reverse();
       for (const section of order) {
@@ -381,10 +497,10 @@ async function main(): Promise<void> {
               `sender ${r.senderCpuPerGiB.toFixed(2)} CPU s/GiB`,
           );
         } else {
-          const r = await pieceRun(swarm!, blob);
-          piece.push(r);
+          const r = await pieceRun(swarm!, blob, section);
+          (section === 'fetch' ? fetched : served).push(r);
           log(
-            `  run ${i + 1} piece: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
+            `  run ${i + 1} ${section}: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
               `child ${r.childCpuPerGiB.toFixed(2)} scheduler ${r.schedulerCpuPerGiB.toFixed(2)} curl ${r.clientCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
               `${r.pieceMillis.toFixed(0)} ms per piece, ${r.piecesFailed} failed, peak RSS parent ${r.parentPeakMB.toFixed(1)} MB ` +
               `(at start ${r.parentStartMB.toFixed(1)}) child ${r.childPeakMB.toFixed(1)} MB (VmHWM ${r.childHwmMB.toFixed(1)}, idle ${r.childIdleMB.toFixed(1)})`,
@@ -393,9 +509,10 @@ async function main(): Promise<void> {
       }
     }
     const rawMBps = median(raw.map((r) => r.mbps));
-    const pieceMBps = median(piece.map((r) => r.mbps));
-    const ratio = pieceMBps / rawMBps;
-    const worstPeak = Math.max(...piece.flatMap((r) => [r.parentPeakMB, r.childHwmMB]));
+    const streamMBps = median(stream.map((r) => r.mbps));
+    // The issue's figure is the link alone (fetch); serve adds the child's HTTP client.
+    const headline = fetched.length ? fetched : served;
+    const ratio = median(headline.map((r) => r.mbps)) / rawMBps;
     const result = {
       bench: 'link',
       command:
@@ -429,40 +546,31 @@ async function main(): Promise<void> {
                 'receiver hashes sha256 and writes a file: the transport without the piece protocol',
               ...transferFigures(stream),
               ...(raw.length ? { overCeiling: round(median(stream.map((r) => r.mbps)) / rawMBps) } : {}),
-              ...(piece.length
-                ? { linkOverTransport: round(pieceMBps / median(stream.map((r) => r.mbps))) }
+              ...(headline.length
+                ? { linkOverTransport: round(median(headline.map((r) => r.mbps)) / streamMBps) }
                 : {}),
             },
           }
         : {}),
-      ...(piece.length
+      ...(fetched.length
         ? {
-            link: {
-              what: 'child peer GETs the blob through its endpoint (curl), every piece from the parent peer',
-              ...figuresOf(piece, {
-                mbps: 0,
-                parentCpuPerGiB: 2,
-                childCpuPerGiB: 2,
-                schedulerCpuPerGiB: 2,
-                clientCpuPerGiB: 2,
-              }),
-              fromPeersBytes: piece.map((r) => r.fromPeersBytes),
-              ...figuresOf(piece, { slotBusyShare: 2 }),
-              pieceMillis: figure(piece.map((r) => r.pieceMillis)),
-              piecesFailed: piece.map((r) => r.piecesFailed),
-              peakRssMB: {
-                parentSampled: figure(piece.map((r) => r.parentPeakMB)),
-                childSampled: figure(piece.map((r) => r.childPeakMB)),
-                childHwm: figure(piece.map((r) => r.childHwmMB)),
-                childIdle: figure(piece.map((r) => r.childIdleMB)),
-                parentAtStart: figure(piece.map((r) => r.parentStartMB)),
-                target: `< ${TARGETS.peakRssMB}`,
-                pass: worstPeak < TARGETS.peakRssMB,
-              },
-            },
+            link: peerFigures(
+              fetched,
+              'a preheat job on every peer: the child fetches the blob, every piece from the parent peer, verifies and writes it',
+              rawMBps,
+            ),
           }
         : {}),
-      ...(raw.length && piece.length
+      ...(served.length
+        ? {
+            linkServed: peerFigures(
+              served,
+              "curl GETs the blob through the child peer's endpoint, every piece from the parent peer",
+              rawMBps,
+            ),
+          }
+        : {}),
+      ...(raw.length && headline.length
         ? {
             ratio: round(ratio),
             target: `>= ${TARGETS.linkOverCeiling}`,

@@ -174,6 +174,74 @@ function watchRss(pid: number) {
   };
 }
 
+const SAMPLE_MS = 1000;
+const GC_KINDS = ['major', 'minor', 'incremental'] as const;
+
+/**
+ * The scheduler's own state through the swarm, per window: its CPU share, its longest
+ * event-loop stall (prom-client resets that histogram at every scrape) and its GC time by
+ * kind. Tells a late answer that the scheduler caused from one the peers or the wire did.
+ */
+function watchScheduler(scheduler: RunningScheduler, pid: number) {
+  const started = performance.now();
+  const rows: { at: number; cpu: number; lagMaxMs: number; gcMs: Record<string, number> }[] = [];
+  let previous: { cpu: number; gc: Record<string, number> } | undefined;
+  let stopped = false;
+  const gcSeconds = (text: string) =>
+    Object.fromEntries(
+      GC_KINDS.map((kind) => [kind, sumSamples(text, 'nodejs_gc_duration_seconds_sum', { kind })]),
+    );
+  const sample = async () => {
+    const at = performance.now() - started;
+    const [text, cpu] = await Promise.all([metricsText(scheduler), cpuSeconds(pid)]);
+    const gc = gcSeconds(text);
+    if (previous) {
+      rows.push({
+        at,
+        cpu: cpu - previous.cpu,
+        lagMaxMs: sumSamples(text, 'nodejs_eventloop_lag_max_seconds') * 1000,
+        gcMs: Object.fromEntries(GC_KINDS.map((kind) => [kind, (gc[kind]! - previous!.gc[kind]!) * 1000])),
+      });
+    }
+    previous = { cpu, gc };
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await sample().catch(() => {});
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      const windows: (typeof rows)[] = [];
+      for (const row of rows) {
+        const w = Math.floor(row.at / WINDOW_MS);
+        const window = windows[w] ?? [];
+        window.push(row);
+        windows[w] = window;
+      }
+      return [...windows.entries()]
+        .filter(([, rowsIn]) => rowsIn !== undefined)
+        .map(([w, rowsIn]) => ({
+          fromSeconds: (w * WINDOW_MS) / 1000,
+          cpuShare: round(rowsIn.reduce((n, r) => n + r.cpu, 0) / ((rowsIn.length * SAMPLE_MS) / 1000), 2),
+          loopLagMaxMs: round(Math.max(...rowsIn.map((r) => r.lagMaxMs)), 0),
+          gcMs: Object.fromEntries(
+            GC_KINDS.map((kind) => [
+              kind,
+              round(
+                rowsIn.reduce((n, r) => n + r.gcMs[kind]!, 0),
+                0,
+              ),
+            ]),
+          ),
+        }));
+    },
+  };
+}
+
 /** The scheduler's decisions since it started, by trigger: [assigned something, assigned nothing]. */
 function decisionsByTrigger(metrics: string): Record<string, [number, number]> {
   const out: Record<string, [number, number]> = {};
@@ -439,6 +507,7 @@ async function oneRun(runIndex: number) {
     const before = await metricsText(scheduler);
     const cpuBefore = await cpuSeconds(pid);
     const swarmWatch = watchRss(pid);
+    const schedulerWatch = watchScheduler(scheduler, pid);
     const pieces = new Array<number>(WORKERS).fill(0);
     const done = new Array<number>(WORKERS).fill(0);
     const totalPieces = (PEERS - SEEDS) * tasks.reduce((n, t) => n + t.pieceCount, 0);
@@ -463,6 +532,7 @@ async function oneRun(runIndex: number) {
     const seconds = (performance.now() - started) / 1000;
     const cpu = (await cpuSeconds(pid)) - cpuBefore;
     const swarmPeak = await swarmWatch.stop();
+    const schedulerByWindow = await schedulerWatch.stop();
     const after = await metricsText(scheduler);
     const end = await procStatus(pid);
 
@@ -494,6 +564,14 @@ async function oneRun(runIndex: number) {
         concat(results.map((r) => r.probeSamples)),
         WINDOW_MS,
       ),
+      // The simulated peers' own lag per window: an answer measured late there may have been on time.
+      peerLoopLagByWindow: byWindow(
+        concat(results.map((r) => r.loopLagTimes)),
+        concat(results.map((r) => r.loopLagSamples)),
+        WINDOW_MS,
+      ),
+      // The scheduler's side of the same windows: CPU share, longest event-loop stall, GC time.
+      schedulerByWindow,
       peerSeconds: summarize(concat(results.map((r) => r.peerSeconds))),
       requests: sum('requests'),
       assignmentMessages: sum('assignmentMessages'),

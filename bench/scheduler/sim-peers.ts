@@ -82,6 +82,9 @@ export type WorkerReport =
       tasksTotal: number;
       /** this process's own event-loop delay, p99: the part of every latency the benchmark adds */
       loopDelayP99Ms: number;
+      /** how late a 100 ms timer of this process fired, ms, and when (ms after the swarm began) */
+      loopLagSamples: Float64Array;
+      loopLagTimes: Float64Array;
     }
   | { type: 'error'; message: string };
 
@@ -91,6 +94,8 @@ const REPORT_DELAY_MS = 5;
 /** How long one echo stream is used (the scheduler's ping handler ends a stream after 10 s). */
 const ECHO_STREAM_MS = 5000;
 const SHA = new Uint8Array(32).fill(7);
+/** Period of the timer whose lateness shows this process's event-loop lag through the swarm. */
+const LAG_TICK_MS = 100;
 
 type Channel = ReturnType<typeof messageChannel<SchedulerMessage, PeerMessage>>;
 
@@ -441,6 +446,16 @@ async function swarm(deadlineMs: number): Promise<void> {
     swarmFinished = resolve;
   });
   const progress = setInterval(() => send({ type: 'progress', pieces: counters.pieces, tasksDone }), 1000);
+  // When this process falls behind: every answer it measures then is late by as much.
+  const lagSamples: number[] = [];
+  const lagTimes: number[] = [];
+  let lastTick = performance.now();
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    lagSamples.push(Math.max(0, now - lastTick - LAG_TICK_MS));
+    lagTimes.push(now - swarmStarted);
+    lastTick = now;
+  }, LAG_TICK_MS);
   const probes: NodeJS.Timeout[] = [];
   const downloaders = peers.filter((peer) => peer.index >= config.seeds);
   // Peers start within one pacing interval of each other, every task at once (one image, several layers).
@@ -479,6 +494,7 @@ async function swarm(deadlineMs: number): Promise<void> {
   if (downloaders.length === 0) swarmFinished?.();
   await Promise.race([finished, new Promise((r) => setTimeout(r, deadlineMs))]);
   clearInterval(progress);
+  clearInterval(lagTimer);
   for (const timer of probes) clearInterval(timer);
   send({
     type: 'swarmDone',
@@ -490,6 +506,8 @@ async function swarm(deadlineMs: number): Promise<void> {
     tasksDone,
     tasksTotal: tasksTotal(),
     loopDelayP99Ms: loop(),
+    loopLagSamples: Float64Array.from(lagSamples),
+    loopLagTimes: Float64Array.from(lagTimes),
   });
 }
 
