@@ -418,6 +418,30 @@ async function waitForPeers(scheduler: RunningScheduler, count: number): Promise
   }
 }
 
+/**
+ * Every simulated peer's process exits at once, as when a whole rack drops: how long the
+ * scheduler takes to forget 2,000 hosts holding every piece, and its longest stall meanwhile.
+ */
+async function allLeave(scheduler: RunningScheduler, workers: Workers) {
+  await metricsText(scheduler);
+  const started = performance.now();
+  await workers.exit();
+  // Every scrape resets the event-loop histogram: the longest stall is the largest of the scrapes.
+  let lagMax = 0;
+  let peers = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 600 && peers > 0; i++) {
+    const text = await metricsText(scheduler);
+    lagMax = Math.max(lagMax, sumSamples(text, 'nodejs_eventloop_lag_max_seconds'));
+    peers = sumSamples(text, 'shoal_scheduler_peers');
+    if (peers > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    seconds: round((performance.now() - started) / 1000, 2),
+    peersLeft: peers,
+    loopLagMaxMs: round(lagMax * 1000, 0),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // One run
 
@@ -597,6 +621,11 @@ async function oneRun(runIndex: number) {
         `answer p50 ${swarm.answerLatencyMs.p50} ms p99 ${swarm.answerLatencyMs.p99} ms; ` +
         `${swarm.decisionsPerSecond} decisions/s; scheduler peak ${round(swarmPeak / MIB, 1)} MiB`,
     );
+    const departure = await allLeave(scheduler, workers);
+    log(
+      `run ${runIndex + 1}: every peer left; the scheduler forgot them in ${departure.seconds} s, ` +
+        `longest stall ${departure.loopLagMaxMs} ms`,
+    );
     return {
       connect: {
         seconds: round(connectSeconds, 2),
@@ -604,6 +633,7 @@ async function oneRun(runIndex: number) {
       },
       echo,
       swarm,
+      departure,
       schedulerMemoryMiB: {
         idle: round(idle.rss / MIB, 1),
         connected: round(afterConnect.rss / MIB, 1),

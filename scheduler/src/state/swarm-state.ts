@@ -35,10 +35,15 @@ export class SwarmState {
   /** Removes a host from every task; returns the tasks it took part in. */
   removeHost(id: string): SwarmTask[] {
     const touched: SwarmTask[] = [];
+    // Every fetch from a host holds one of its upload slots: with none taken, no peer of any task
+    // is fetching from it, and the scan of every peer below (a rack leaving at once made that
+    // quadratic) is skipped.
+    const uploading = (this.hosts.get(id)?.activeUploads ?? 0) > 0;
     for (const task of this.tasks.values()) {
       // Its own fetches end with it: their parents get the upload slots back.
       for (const flight of task.peers.get(id)?.inFlight.values() ?? []) this.hosts.releaseSlot(flight.parent);
       if (task.removePeer(id)) touched.push(task);
+      if (!uploading) continue;
       // Its children's in-flight fetches from it will fail; free those slots now.
       for (const peer of task.peers.values()) {
         for (const [index, flight] of peer.inFlight) if (flight.parent === id) peer.inFlight.delete(index);
