@@ -14,6 +14,7 @@ import type {
 } from '@libp2p/interface';
 import { serviceCapabilities } from '@libp2p/interface';
 import { tls } from '@libp2p/tls';
+import { coalesceSmallWrites } from './write-coalescing.ts';
 
 /**
  * libp2p's TLS 1.3 handshake (`/tls/1.0.0`, the same certificates and checks
@@ -148,6 +149,7 @@ class SocketTls implements ConnectionEncrypter {
         muxer = upgrader.getStreamMuxers().get(secure.alpnProtocol);
         if (!muxer) throw new Error(`the remote selected muxer ${secure.alpnProtocol}, which is not here`);
       }
+      coalesceSmallWrites(secure);
       return {
         remotePeer,
         connection: helpers.toMessageStream(connection, secure),
