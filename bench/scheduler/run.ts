@@ -3,7 +3,7 @@
  * on real libp2p connections, many per child process (bench/scheduler/sim-peers.ts).
  *
  *   node bench/scheduler/run.ts [--peers 2000] [--workers 4] [--tasks 4] [--blob-mib 256]
- *                               [--seeds 4] [--fetch-ms 100] [--probe-ms 1000]
+ *                               [--seeds 4] [--fetch-ms 100] [--fetch-jitter 0] [--probe-ms 1000]
  *                               [--download-slots 8] [--upload-slots 8]
  *                               [--echo-seconds 5] [--deadline-seconds 180] [--runs 3]
  *                               [--scheduler-arg ARG]... [--cpu-prof DIR] [--log-dir DIR]
@@ -21,7 +21,8 @@
  *          without any scheduling.
  * swarm    every other peer opens all --tasks tasks at once (--blob-mib MiB each,
  *          the default piece size) with --download-slots fetches per task,
- *          "fetches" each assigned piece in --fetch-ms (nothing moves), reports
+ *          "fetches" each assigned piece in --fetch-ms (nothing moves; each fetch
+ *          varies by up to ± --fetch-jitter of that, as real links do), reports
  *          it as the real peer does (batched for 5 ms, with its free slots as
  *          `want`) and ends each task with TaskDone.
  *
@@ -71,6 +72,7 @@ const { values: args } = parseArgs({
     'blob-mib': { type: 'string', default: '256' },
     seeds: { type: 'string', default: '4' },
     'fetch-ms': { type: 'string', default: '100' },
+    'fetch-jitter': { type: 'string', default: '0' },
     'probe-ms': { type: 'string', default: '1000' },
     'download-slots': { type: 'string', default: '8' },
     'upload-slots': { type: 'string', default: '8' },
@@ -92,6 +94,9 @@ if (!Number.isSafeInteger(SEEDS) || SEEDS < 0 || SEEDS >= PEERS)
 const FETCH_MS = Number(args['fetch-ms']);
 if (!Number.isFinite(FETCH_MS) || FETCH_MS < 0)
   throw new Error(`--fetch-ms expects >= 0, got ${args['fetch-ms']}`);
+const FETCH_JITTER = Number(args['fetch-jitter']);
+if (!(FETCH_JITTER >= 0 && FETCH_JITTER < 1))
+  throw new Error(`--fetch-jitter expects a fraction in [0, 1), got ${args['fetch-jitter']}`);
 const PROBE_MS = Number(args['probe-ms']);
 if (!Number.isSafeInteger(PROBE_MS) || PROBE_MS < 0)
   throw new Error(`--probe-ms expects >= 0, got ${args['probe-ms']}`);
@@ -482,6 +487,7 @@ async function oneRun(runIndex: number) {
       downloadSlots: DOWNLOAD_SLOTS,
       uploadSlots: UPLOAD_SLOTS,
       fetchMs: FETCH_MS,
+      fetchJitter: FETCH_JITTER,
       probeMs: PROBE_MS,
       // At most 8 handshakes in flight in all: the scheduler refuses an 11th pending one.
       dialConcurrency: Math.max(1, Math.floor(8 / WORKERS)),
@@ -662,7 +668,7 @@ if (LOG_DIR) await mkdir(LOG_DIR, { recursive: true });
 const tasks = benchTasks();
 log(
   `${PEERS} peers in ${WORKERS} processes, ${SEEDS} seeds, ${TASKS} tasks of ${BLOB_MIB} MiB ` +
-    `(${tasks[0]!.pieceCount} pieces each), fetch ${FETCH_MS} ms, ${DOWNLOAD_SLOTS} download / ${UPLOAD_SLOTS} upload slots, ${RUNS} runs`,
+    `(${tasks[0]!.pieceCount} pieces each), fetch ${FETCH_MS} ms (± ${FETCH_JITTER * 100}%), ${DOWNLOAD_SLOTS} download / ${UPLOAD_SLOTS} upload slots, ${RUNS} runs`,
 );
 const runs: Awaited<ReturnType<typeof oneRun>>[] = [];
 for (let i = 0; i < RUNS; i++) runs.push(await oneRun(i));
@@ -678,6 +684,7 @@ const result = {
     blobMiB: BLOB_MIB,
     piecesPerTask: tasks[0]!.pieceCount,
     fetchMs: FETCH_MS,
+    fetchJitter: FETCH_JITTER,
     probeMs: PROBE_MS,
     downloadSlots: DOWNLOAD_SLOTS,
     uploadSlots: UPLOAD_SLOTS,

@@ -47,6 +47,9 @@ export interface SimConfig {
   downloadSlots: number;
   uploadSlots: number;
   fetchMs: number;
+  /** each fetch takes fetchMs times 1 ± up to this fraction, uniformly: real links vary, and equal
+   * times keep peers served in one burst finishing in one burst */
+  fetchJitter: number;
   /** each downloading peer sends a probe this often during the swarm (0: none) */
   probeMs: number;
   /** dials this process runs at once (the scheduler refuses more than 10 pending inbound) */
@@ -274,10 +277,11 @@ function onAssignments(
       continue;
     }
     run.active++;
+    const millis = fetchTime();
     setTimeout(() => {
       run.active--;
-      landPiece(peer, run, piece.index, piece.parent);
-    }, config.fetchMs);
+      landPiece(peer, run, piece.index, piece.parent, millis);
+    }, millis);
   }
   for (const range of assignments.origin) {
     counters.originRanges++;
@@ -292,14 +296,20 @@ async function drainOrigin(peer: SimPeer, run: TaskRun): Promise<void> {
   run.originBusy = true;
   for (let range = run.originQueue.shift(); range && !run.done; range = run.originQueue.shift()) {
     for (let index = range.first; index < range.first + range.count; index++) {
-      await new Promise((r) => setTimeout(r, config.fetchMs));
-      landPiece(peer, run, index, '');
+      const millis = fetchTime();
+      await new Promise((r) => setTimeout(r, millis));
+      landPiece(peer, run, index, '', millis);
     }
   }
   run.originBusy = false;
 }
 
-function landPiece(peer: SimPeer, run: TaskRun, index: number, parent: string): void {
+/** How long one simulated fetch takes. */
+function fetchTime(): number {
+  return config.fetchMs * (1 + config.fetchJitter * (2 * Math.random() - 1));
+}
+
+function landPiece(peer: SimPeer, run: TaskRun, index: number, parent: string, millis: number): void {
   if (run.done) return;
   const pieceSize = Math.ceil(run.task.size / run.task.pieceCount);
   const fresh = !run.have[index];
@@ -312,7 +322,7 @@ function landPiece(peer: SimPeer, run: TaskRun, index: number, parent: string): 
     index,
     sha256: SHA,
     parent,
-    millis: fresh ? Math.max(1, config.fetchMs) : 0,
+    millis: fresh ? Math.max(1, Math.round(millis)) : 0,
     length: fresh ? pieceSize : 0,
   });
   scheduleReport(peer, run);
