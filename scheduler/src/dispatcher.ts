@@ -355,11 +355,15 @@ export class Dispatcher {
       freed.add(id);
     }
     this.#freed.clear();
-    // The oldest few, taken before any is served: a peer served and still starved goes to the back.
+    // The oldest few that one of the freed hosts holds something for, taken before any is served:
+    // a peer served and still starved goes to the back. Most starved peers lack only pieces the
+    // freed hosts lack too; telling that from bitfields is much cheaper than a decision.
     const oldest: { task: SwarmTask; peer: TaskPeer }[] = [];
+    const tries = free * STARVED_TRIES_PER_SLOT;
+    let looked = 0;
     for (const entry of this.#starved.values()) {
-      if (oldest.length >= free * STARVED_TRIES_PER_SLOT) break;
-      oldest.push(entry);
+      if (oldest.length >= tries || looked++ >= tries * STARVED_LOOKS_PER_TRY) break;
+      if (holdsAnythingFor(entry.task, entry.peer, freed)) oldest.push(entry);
     }
     for (const { task, peer } of oldest) {
       if (free <= 0) break;
@@ -551,6 +555,15 @@ const STARVED_TRIES_PER_SLOT = 4;
 const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;
+
+/** Whether one of `hosts` holds, in `task`, a piece `peer` lacks (whether it is on its way is the decision's to see). */
+function holdsAnythingFor(task: SwarmTask, peer: TaskPeer, hosts: ReadonlySet<string>): boolean {
+  for (const id of hosts) {
+    const holder = id === peer.id ? undefined : task.peers.get(id);
+    if (holder?.have.hasAnyNotIn(peer.have)) return true;
+  }
+  return false;
+}
 
 function safeBitfield(count: number, bytes: Uint8Array): Bitfield | undefined {
   if (bytes.length === 0) return undefined;

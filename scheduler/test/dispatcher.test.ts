@@ -838,9 +838,9 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 
-  it('the sweep serves a starved peer that a freed slot was not offered to', () => {
+  /** p alone holds blob 1, r alone blob 2, one upload slot each; `waitingForR` peers wait for r, then x for p. */
+  function slotFreedBehind(waitingForR: number) {
     const h = harness();
-    // p alone holds blob 1, r alone blob 2; one upload slot each.
     h.dispatcher.register(
       'p',
       registerMessage('p', { uploadSlots: 1, holdings: [completeHolding(digestOf(1))] }),
@@ -849,13 +849,28 @@ describe('Dispatcher: upload slots shared across tasks', () => {
       'r',
       registerMessage('r', { uploadSlots: 1, holdings: [completeHolding(digestOf(2))] }),
     );
-    h.register('b0', 'b1', 'b2', 'b3', 'b4', 'q', 'x');
-    h.open('b0', 4, 1, digestOf(2)); // takes r's slot
-    for (const b of ['b1', 'b2', 'b3', 'b4']) h.open(b, 4, 1, digestOf(2)); // wait for r
+    const waiting = Array.from({ length: waitingForR + 1 }, (_, i) => `b${i}`);
+    h.register(...waiting, 'q', 'x');
+    for (const b of waiting) h.open(b, 4, 1, digestOf(2)); // b0 takes r's slot, the others wait for r
     h.open('q', 4, 1, digestOf(1)); // takes p's slot
-    h.open('x', 4, 1, digestOf(1)); // waits for p, behind the four
+    h.open('x', 4, 1, digestOf(1)); // waits for p, behind the others
     h.drain();
-    // p's slot comes back; the few peers it is offered to are the four waiting for r.
+    return h;
+  }
+
+  it('a freed slot passes over starved peers its host holds nothing for', () => {
+    const h = slotFreedBehind(4);
+    // p's slot comes back: the four waiting for r are older, but p holds nothing they lack.
+    h.dispatcher.hostLeft('q');
+    assert.deepEqual(
+      pieceAssignments(h.drain()).map((a) => [a.to, a.parent]),
+      [['x', 'p']],
+    );
+  });
+
+  it('the sweep serves a starved peer that a freed slot was not offered to', () => {
+    // More peers wait for r than a freed slot looks at (4 tries x 4 looks): x is not reached.
+    const h = slotFreedBehind(20);
     h.dispatcher.hostLeft('q');
     assert.deepEqual(pieceAssignments(h.drain()), []);
     h.dispatcher.sweep();
