@@ -86,7 +86,7 @@ describe('HolderRing', () => {
     const kept = ids.filter((_, i) => i % 3 !== 0);
     for (let i = 0; i < 100; i += 3) assert.equal(holders.delete(`h${i}`), true);
     assert.equal(holders.size, kept.length);
-    const fromStart = kept.findIndex((id) => id === 'h10');
+    const fromStart = kept.indexOf('h10');
     assert.deepEqual([...holders], [...kept.slice(fromStart), ...kept.slice(0, fromStart)]);
     // One removed and added back before a compaction is listed once.
     holders.delete('h10');
