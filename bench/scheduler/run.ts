@@ -179,70 +179,60 @@ function watchRss(pid: number) {
   };
 }
 
-const SAMPLE_MS = 1000;
 const GC_KINDS = ['major', 'minor', 'incremental'] as const;
 
 /**
  * The scheduler's own state through the swarm, per window: its CPU share, its longest
  * event-loop stall (prom-client resets that histogram at every scrape) and its GC time by
  * kind. Tells a late answer that the scheduler caused from one the peers or the wire did.
+ * One scrape per window: a scrape of 2,000 peers' metrics costs the scheduler CPU too.
  */
 function watchScheduler(scheduler: RunningScheduler, pid: number) {
   const started = performance.now();
-  const rows: { at: number; cpu: number; lagMaxMs: number; gcMs: Record<string, number> }[] = [];
-  let previous: { cpu: number; gc: Record<string, number> } | undefined;
+  type Sample = { at: number; cpu: number; gc: Record<string, number>; lagMaxMs: number };
+  const samples: Sample[] = [];
   let stopped = false;
-  const gcSeconds = (text: string) =>
-    Object.fromEntries(
-      GC_KINDS.map((kind) => [kind, sumSamples(text, 'nodejs_gc_duration_seconds_sum', { kind })]),
-    );
+  let wake: (() => void) | undefined;
   const sample = async () => {
     const at = performance.now() - started;
     const [text, cpu] = await Promise.all([metricsText(scheduler), cpuSeconds(pid)]);
-    const gc = gcSeconds(text);
-    if (previous) {
-      rows.push({
-        at,
-        cpu: cpu - previous.cpu,
-        lagMaxMs: sumSamples(text, 'nodejs_eventloop_lag_max_seconds') * 1000,
-        gcMs: Object.fromEntries(GC_KINDS.map((kind) => [kind, (gc[kind]! - previous!.gc[kind]!) * 1000])),
-      });
-    }
-    previous = { cpu, gc };
+    samples.push({
+      at,
+      cpu,
+      gc: Object.fromEntries(
+        GC_KINDS.map((kind) => [kind, sumSamples(text, 'nodejs_gc_duration_seconds_sum', { kind })]),
+      ),
+      lagMaxMs: sumSamples(text, 'nodejs_eventloop_lag_max_seconds') * 1000,
+    });
   };
   const loop = (async () => {
-    while (!stopped) {
+    for (let window = 1; !stopped; window++) {
       await sample().catch(() => {});
-      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+      const until = started + window * WINDOW_MS - performance.now();
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, Math.max(0, until));
+      });
     }
   })();
   return {
     async stop() {
       stopped = true;
+      wake?.();
       await loop;
-      const windows: (typeof rows)[] = [];
-      for (const row of rows) {
-        const w = Math.floor(row.at / WINDOW_MS);
-        const window = windows[w] ?? [];
-        window.push(row);
-        windows[w] = window;
-      }
-      return [...windows.entries()]
-        .filter(([, rowsIn]) => rowsIn !== undefined)
-        .map(([w, rowsIn]) => ({
-          fromSeconds: (w * WINDOW_MS) / 1000,
-          cpuShare: round(rowsIn.reduce((n, r) => n + r.cpu, 0) / ((rowsIn.length * SAMPLE_MS) / 1000), 2),
-          loopLagMaxMs: round(Math.max(...rowsIn.map((r) => r.lagMaxMs)), 0),
+      // The last, partial window.
+      if (performance.now() - started - (samples.at(-1)?.at ?? 0) > 1000) await sample().catch(() => {});
+      return samples.slice(1).map((end, i) => {
+        const begin = samples[i]!;
+        return {
+          fromSeconds: round(begin.at / 1000, 0),
+          cpuShare: round((end.cpu - begin.cpu) / ((end.at - begin.at) / 1000), 2),
+          loopLagMaxMs: round(end.lagMaxMs, 0),
           gcMs: Object.fromEntries(
-            GC_KINDS.map((kind) => [
-              kind,
-              round(
-                rowsIn.reduce((n, r) => n + r.gcMs[kind]!, 0),
-                0,
-              ),
-            ]),
+            GC_KINDS.map((kind) => [kind, round((end.gc[kind]! - begin.gc[kind]!) * 1000, 0)]),
           ),
-        }));
+        };
+      });
     },
   };
 }
