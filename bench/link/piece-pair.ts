@@ -21,6 +21,7 @@ import { createLogger } from '@shoal/telemetry';
 import { tuneGarbageCollector } from '../../peer/src/gc-tuning.ts';
 import { fetchPiece } from '../../peer/src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../../peer/src/p2p/piece-server.ts';
+import { PieceStreams } from '../../peer/src/p2p/piece-streams.ts';
 import { RateLimiter } from '../../peer/src/p2p/rate-limiter.ts';
 import { BlobStore } from '../../peer/src/store/blob-store.ts';
 import { StorePaths } from '../../peer/src/store/paths.ts';
@@ -63,6 +64,7 @@ async function serve(blobFile: string, digest: Digest, storeDir: string): Promis
 async function fetch(addr: string, digest: Digest, size: number, storeDir: string, concurrency: number) {
   const store = await openStore(storeDir);
   const node = await newNode();
+  const streams = new PieceStreams(node);
   const parent = addr.slice(addr.lastIndexOf('/p2p/') + '/p2p/'.length);
   const task = new BlobTask(digest, store);
   await task.create(size);
@@ -73,7 +75,7 @@ async function fetch(addr: string, digest: Digest, size: number, storeDir: strin
   let next = 0;
   const worker = async () => {
     for (let index = next++; index < layout.count; index = next++) {
-      const piece = await fetchPiece(node, {
+      const piece = await fetchPiece(streams, {
         parent,
         parentAddrs: [addr],
         digest,

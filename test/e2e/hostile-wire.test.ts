@@ -9,6 +9,7 @@ import { createShoalNode, frame, type ShoalNode } from '@shoal/p2p';
 import {
   PeerMessage,
   PIECE_PROTOCOL,
+  PIECE_PROTOCOL_SEQUENTIAL,
   PieceRequest,
   PieceResponse,
   PieceStatus,
@@ -177,9 +178,11 @@ describe('the wire protocols survive hostile streams', { timeout: 180_000 }, () 
 
   for (const [name, protocol] of [
     ['piece', PIECE_PROTOCOL],
+    ['kept piece', PIECE_PROTOCOL_SEQUENTIAL],
     ['scheduler', SCHEDULER_PROTOCOL],
   ] as const) {
-    const target = () => (protocol === PIECE_PROTOCOL ? peerAddr : schedulerAddr);
+    const isPiece = protocol !== SCHEDULER_PROTOCOL;
+    const target = () => (isPiece ? peerAddr : schedulerAddr);
 
     it(`${name} stream: random bytes`, async () => {
       for (const size of [1, 100, 64 * 1024, 1024 * 1024]) {
@@ -228,18 +231,16 @@ describe('the wire protocols survive hostile streams', { timeout: 180_000 }, () 
           exchange(
             target(),
             protocol,
-            protocol === PIECE_PROTOCOL
-              ? [pieceRequest(blob.digest, i % 2)]
-              : [randomBytes(8), randomBytes(8)],
+            isPiece ? [pieceRequest(blob.digest, i % 2)] : [randomBytes(8), randomBytes(8)],
             // Half the scheduler streams stay open: those end when the wait does.
             {
-              waitMs: protocol === PIECE_PROTOCOL || i % 2 === 0 ? 15_000 : 2_000,
-              close: protocol === PIECE_PROTOCOL || i % 2 === 0,
+              waitMs: isPiece || i % 2 === 0 ? 15_000 : 2_000,
+              close: isPiece || i % 2 === 0,
             },
           ),
         ),
       );
-      if (protocol === PIECE_PROTOCOL) {
+      if (isPiece) {
         const statuses = streams
           .filter((r) => r.bytes.length > 0)
           .map((r) => parsePieceReply(r.bytes).header.status);

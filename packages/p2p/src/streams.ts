@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface';
-import type { ByteStream } from '@libp2p/utils';
+import { type ByteStream, UnexpectedEOFError } from '@libp2p/utils';
 import { MAX_MESSAGE_BYTES } from '@shoal/protocol';
 import type { Uint8ArrayList } from 'uint8arraylist';
 import { createFrameReader, FrameError } from './frame-reader.ts';
@@ -80,12 +80,42 @@ export async function readFrame(
   max: number,
   options?: { signal?: AbortSignal },
 ): Promise<Uint8Array> {
-  let length = 0;
-  for (let shift = 0; ; shift += 7) {
+  const first = (await bytes.read({ bytes: 1, ...options })).get(0);
+  return readFrameFrom(first, bytes, max, options);
+}
+
+/**
+ * As readFrame, but undefined when the stream ends cleanly before the
+ * frame's first byte: the end of a stream that carries requests one after
+ * another. An end inside a frame still rejects.
+ */
+export async function readFrameOrEnd(
+  bytes: ByteStream<Stream>,
+  max: number,
+  options?: { signal?: AbortSignal },
+): Promise<Uint8Array | undefined> {
+  let first: number;
+  try {
+    first = (await bytes.read({ bytes: 1, ...options })).get(0);
+  } catch (error) {
+    if (error instanceof UnexpectedEOFError) return undefined;
+    throw error;
+  }
+  return readFrameFrom(first, bytes, max, options);
+}
+
+/** The rest of a frame whose first length byte was `first`. */
+async function readFrameFrom(
+  first: number,
+  bytes: ByteStream<Stream>,
+  max: number,
+  options?: { signal?: AbortSignal },
+): Promise<Uint8Array> {
+  let length = first & 0x7f;
+  for (let shift = 7, byte = first; (byte & 0x80) !== 0; shift += 7) {
     if (shift > 28) throw new FrameError('frame length varint too long');
-    const byte = (await bytes.read({ bytes: 1, ...options })).get(0);
+    byte = (await bytes.read({ bytes: 1, ...options })).get(0);
     length += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) break;
   }
   if (length > max) throw new FrameError(`frame of ${length} bytes exceeds the ${max} byte limit`);
   if (length === 0) return new Uint8Array(0);

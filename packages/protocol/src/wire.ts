@@ -3,7 +3,15 @@
 import type { DecodeOptions } from 'protons-runtime';
 import type { PeerMessage } from './generated/shoal.js';
 
+/** One piece request and its answer per stream. */
 export const PIECE_PROTOCOL = '/shoal/piece/1.0.0';
+/**
+ * The same messages, but a stream carries requests one after another: the
+ * requester sends its next request only once it has read the whole answer to
+ * the last, and ends the stream by closing its side. Saves a stream (open,
+ * protocol negotiation, close) per piece.
+ */
+export const PIECE_PROTOCOL_SEQUENTIAL = '/shoal/piece/1.1.0';
 export const SCHEDULER_PROTOCOL = '/shoal/sched/1.0.0';
 /** kad-dht runs under shoal's own prefix so it never joins a public DHT. */
 export const DHT_PROTOCOL_PREFIX = '/shoal';

@@ -16,6 +16,7 @@ import { DigestMismatchError, UntrustedPiecesError, UpstreamStatusError } from '
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import type { ContentAnnouncer } from './announcer.ts';
 import { fetchPiece, PieceFetchError } from './piece-fetcher.ts';
+import type { PieceStreams } from './piece-streams.ts';
 import { downloadFromProviders, findProviders, type Provider, probeHolders } from './provider-download.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { RecentMismatches } from './recent-mismatches.ts';
@@ -23,6 +24,8 @@ import type { SchedulerClient, TaskLine } from './scheduler-client.ts';
 
 export interface ConductorOptions {
   node: ShoalNode;
+  /** streams to parents, kept between pieces */
+  pieceStreams: PieceStreams;
   scheduler: SchedulerClient;
   announcer: ContentAnnouncer;
   /** Peers of the swarm this node knows of, whatever they hold. */
@@ -116,6 +119,7 @@ export class Conductor {
     let providers = [...new Map([...knownParents, ...found].map((p) => [p.id, p])).values()];
     const downloadOptions = {
       node,
+      pieceStreams: this.#options.pieceStreams,
       metrics,
       logger,
       limiter: this.#options.downloadLimiter,
@@ -339,7 +343,7 @@ class TaskSession {
     const { metrics } = this.#options;
     const timer = metrics.pieceFetchDuration.startTimer();
     try {
-      const piece = await fetchPiece(this.#options.node, {
+      const piece = await fetchPiece(this.#options.pieceStreams, {
         parent: assignment.parent,
         parentAddrs: assignment.parentAddrs,
         digest: task.digest,

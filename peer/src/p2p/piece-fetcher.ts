@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { peerIdFromString } from '@libp2p/peer-id';
-import { byteStream } from '@libp2p/utils';
-import { multiaddr } from '@multiformats/multiaddr';
-import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
-import { MAX_PIECE_SIZE, PIECE_PROTOCOL, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
+import { frame, readFrame, sendWithBackpressure } from '@shoal/p2p';
+import { MAX_PIECE_SIZE, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
 import { BufferPool } from './buffer-pool.ts';
+import type { PieceStream, PieceStreams } from './piece-streams.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export class PieceFetchError extends Error {
@@ -45,11 +43,12 @@ const READ_CHUNK = 1024 * 1024;
 const pool = new BufferPool(READ_CHUNK, { maxIdle: 64 });
 
 /**
- * Fetches one piece from a parent over /shoal/piece/1.0.0 and checks it
- * against the piece table entry. Memory per fetch is bounded by the piece size.
+ * Fetches one piece from a parent over the piece protocol, on a stream kept
+ * from an earlier piece when there is one, and checks it against the piece
+ * table entry. Memory per fetch is bounded by the piece size.
  */
 export async function fetchPiece(
-  node: ShoalNode,
+  streams: PieceStreams,
   request: {
     parent: string;
     parentAddrs: string[];
@@ -67,21 +66,58 @@ export async function fetchPiece(
 ): Promise<FetchedPiece> {
   const started = performance.now();
   const signal = AbortSignal.timeout(request.timeoutMs);
-  const peerId = peerIdFromString(request.parent);
-  let stream: Awaited<ReturnType<ShoalNode['dialProtocol']>>;
-  try {
-    // Updating the peer store costs a write per piece; a connected parent needs no addresses.
-    if (request.parentAddrs.length > 0 && node.getConnections(peerId).length === 0) {
-      await node.peerStore.merge(peerId, { multiaddrs: request.parentAddrs.map((a) => multiaddr(a)) });
+  for (let attempt = 0; ; attempt++) {
+    let piece: PieceStream;
+    try {
+      piece = await streams.open(request.parent, request.parentAddrs, {
+        signal,
+        fresh: attempt > 0,
+        // A stream for a task's pieces takes its full pieces (and the shorter last one) alike.
+        maxAnswerBytes: Math.max(request.pieceSize, request.expectedLength ?? MAX_PIECE_SIZE),
+      });
+    } catch (error) {
+      throw new PieceFetchError(
+        'UNAVAILABLE',
+        `cannot reach parent ${request.parent}: ${(error as Error).message}`,
+        { cause: error, unreachable: true },
+      );
     }
-    stream = await node.dialProtocol(peerId, PIECE_PROTOCOL, { signal });
-  } catch (error) {
-    throw new PieceFetchError(
-      'UNAVAILABLE',
-      `cannot reach parent ${request.parent}: ${(error as Error).message}`,
-      { cause: error, unreachable: true },
-    );
+    let header: PieceResponse;
+    try {
+      await sendWithBackpressure(
+        piece.stream,
+        frame(
+          PieceRequest.encode({ digest: request.digest, index: request.index, pieceSize: request.pieceSize }),
+        ),
+      );
+      header = PieceResponse.decode(await readFrame(piece.bytes, 4096, { signal }));
+    } catch (error) {
+      streams.discard(piece, error as Error);
+      // A stream kept from an earlier piece may have been let go by the parent meanwhile: once more on a new one.
+      if (piece.reused && !signal.aborted) continue;
+      throw new PieceFetchError(
+        'UNAVAILABLE',
+        `piece ${request.index} from ${request.parent} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (header.status !== PieceStatus.ok) {
+      streams.finished(piece);
+      throw new PieceFetchError('UNAVAILABLE', `parent answered status ${header.status}: ${header.message}`);
+    }
+    return receivePiece(streams, piece, header, request, signal, started);
   }
+}
+
+/** Reads the answer's bytes into pooled buffers, hashing them as they arrive, and checks them. */
+async function receivePiece(
+  streams: PieceStreams,
+  piece: PieceStream,
+  header: PieceResponse,
+  request: Parameters<typeof fetchPiece>[1],
+  signal: AbortSignal,
+  started: number,
+): Promise<FetchedPiece> {
   const buffers: Buffer[] = [];
   const chunks: Uint8Array[] = [];
   const release = () => {
@@ -89,19 +125,6 @@ export async function fetchPiece(
     chunks.length = 0;
   };
   try {
-    const bytes = byteStream(stream, {
-      maxBufferSize: (request.expectedLength ?? MAX_PIECE_SIZE) + 64 * 1024,
-    });
-    await sendWithBackpressure(
-      stream,
-      frame(
-        PieceRequest.encode({ digest: request.digest, index: request.index, pieceSize: request.pieceSize }),
-      ),
-    );
-    const header = PieceResponse.decode(await readFrame(bytes, 4096, { signal }));
-    if (header.status !== PieceStatus.ok) {
-      throw new PieceFetchError('UNAVAILABLE', `parent answered status ${header.status}: ${header.message}`);
-    }
     // Without a layout yet (first contact, no scheduler) any piece up to the maximum size is plausible.
     const lengthOk =
       request.expectedLength === undefined
@@ -118,7 +141,7 @@ export async function fetchPiece(
     let filled = 0;
     for (let received = 0; received < header.length; ) {
       // Whatever has arrived, copied out at once: the network's buffers are garbage a moment later.
-      const list = await bytes.read({ signal });
+      const list = await piece.bytes.read({ signal });
       if (list === null) throw new Error(`stream ended after ${received} of ${header.length} bytes`);
       if (received + list.byteLength > header.length) {
         throw new PieceFetchError('MISMATCH', `parent sent more than the ${header.length} bytes announced`);
@@ -155,7 +178,7 @@ export async function fetchPiece(
         `piece ${request.index} from ${request.parent} does not match the piece table`,
       );
     }
-    await stream.close().catch(() => {});
+    streams.finished(piece);
     return {
       chunks,
       release,
@@ -166,7 +189,7 @@ export async function fetchPiece(
     };
   } catch (error) {
     release();
-    stream.abort(error as Error);
+    streams.discard(piece, error as Error);
     if (error instanceof PieceFetchError) throw error;
     throw new PieceFetchError(
       'UNAVAILABLE',

@@ -2,11 +2,12 @@ import { open } from 'node:fs/promises';
 import type { Stream } from '@libp2p/interface';
 import { byteStream } from '@libp2p/utils';
 import { type Digest, isDigest } from '@shoal/oci';
-import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
+import { frame, readFrameOrEnd, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
 import {
   MAX_PIECE_SIZE,
   MIN_PIECE_SIZE,
   PIECE_PROTOCOL,
+  PIECE_PROTOCOL_SEQUENTIAL,
   PieceRequest,
   PieceResponse,
   PieceStatus,
@@ -37,6 +38,8 @@ export interface PieceServerOptions {
 
 const SEND_CHUNK = 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A kept stream with no next request for this long is closed (requesters let theirs go sooner). */
+const IDLE_TIMEOUT_MS = 60_000;
 
 /** Where a piece's bytes can be read from on this node. */
 type PieceSource = {
@@ -47,34 +50,62 @@ type PieceSource = {
 };
 
 /**
- * Serves pieces of complete and partial blobs over /shoal/piece/1.0.0, one
- * request per stream, within the node's upload slots; answers busy beyond.
+ * Serves pieces of complete and partial blobs over the piece protocols (one
+ * request per stream, or requests one after another on a kept stream),
+ * within the node's upload slots; answers busy beyond.
  */
 export async function startPieceServer(options: PieceServerOptions): Promise<{ active(): number }> {
   let active = 0;
   const pool = new BufferPool(SEND_CHUNK, { maxIdle: options.uploadSlots * 4 });
-  await options.node.handle(
-    PIECE_PROTOCOL,
-    (stream: Stream) => {
-      void serve(stream).catch((error: Error) => {
-        options.logger.debug({ err: error.message }, 'piece request ended with an error');
-        stream.abort(error);
-      });
-    },
-    { maxInboundStreams: Math.max(64, options.uploadSlots * 4) },
-  );
+  const handler = (stream: Stream) => {
+    void serve(stream).catch((error: Error) => {
+      options.logger.debug({ err: error.message }, 'piece request ended with an error');
+      stream.abort(error);
+    });
+  };
+  const limits = { maxInboundStreams: Math.max(64, options.uploadSlots * 4) };
+  await options.node.handle(PIECE_PROTOCOL_SEQUENTIAL, handler, limits);
+  await options.node.handle(PIECE_PROTOCOL, handler, limits);
 
+  /** Answers requests on one stream until the requester closes its side (after one, on the 1.0.0 protocol). */
   async function serve(stream: Stream): Promise<void> {
+    const sequential = stream.protocol === PIECE_PROTOCOL_SEQUENTIAL;
     const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 });
-    const request = PieceRequest.decode(
-      await readFrame(bytes, 1024, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
-    );
+    /** buffers of the last answer, possibly still queued for encryption */
+    let sent: Buffer[] = [];
+    for (let first = true; ; first = false) {
+      // A requester that neither asks nor leaves is timed out.
+      const timeoutMs = first ? REQUEST_TIMEOUT_MS : IDLE_TIMEOUT_MS;
+      const frameBytes = await readFrameOrEnd(bytes, 1024, { signal: AbortSignal.timeout(timeoutMs) });
+      if (frameBytes === undefined) {
+        // The requester ended the stream: it read every answer, or never asks again.
+        await stream.close();
+        releaseWhenDelivered(stream, sent);
+        return;
+      }
+      // A requester asks again only once it has read the whole last answer: its bytes are delivered.
+      for (const buffer of sent.splice(0)) pool.give(buffer);
+      const answer = await serveOne(stream, PieceRequest.decode(frameBytes));
+      sent = answer.buffers;
+      if (!sequential || answer.status === PieceStatus.badRequest) {
+        await stream.close();
+        releaseWhenDelivered(stream, sent);
+        return;
+      }
+    }
+  }
+
+  /** Answers one request; gives back the pooled buffers the answer's bytes were sent from. */
+  async function serveOne(
+    stream: Stream,
+    request: PieceRequest,
+  ): Promise<{ status: number; buffers: Buffer[] }> {
     const respond = async (status: number, message: string) => {
       await sendWithBackpressure(
         stream,
         frame(PieceResponse.encode({ status, length: 0, sha256: new Uint8Array(0), message })),
       );
-      await stream.close();
+      return { status, buffers: [] };
     };
     if (!isDigest(request.digest)) {
       options.onRequest('bad_request');
@@ -85,11 +116,6 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       return respond(PieceStatus.busy, 'all upload slots in use');
     }
     active++;
-    let holdsSlot = true;
-    const freeSlot = () => {
-      if (holdsSlot) active--;
-      holdsSlot = false;
-    };
     try {
       const found = await locate(request.digest as Digest, request.index, request.pieceSize);
       if (!found) {
@@ -115,15 +141,13 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           options.onUpload(size);
           done += size;
         }
-        // Every byte is handed over: the requester may ask for its next piece before this stream has closed.
-        freeSlot();
-        await stream.close();
-        releaseWhenDelivered(stream, buffers);
+        // Every byte is handed over (the slot is free before the stream closes or the next request comes).
+        return { status: PieceStatus.ok, buffers };
       } finally {
         await found.source.close();
       }
     } finally {
-      freeSlot();
+      active--;
     }
   }
 

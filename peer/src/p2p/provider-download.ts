@@ -7,6 +7,7 @@ import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import { type FetchedPiece, fetchPiece, PieceFetchError } from './piece-fetcher.ts';
+import type { PieceStreams } from './piece-streams.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface Provider {
@@ -16,6 +17,7 @@ export interface Provider {
 
 export interface ProviderDownloadOptions {
   node: ShoalNode;
+  pieceStreams: PieceStreams;
   metrics: PeerMetrics;
   logger: Logger;
   limiter: RateLimiter;
@@ -80,7 +82,7 @@ export async function probeHolders(
   const answers = await Promise.all(
     candidates.map(async (candidate) => {
       try {
-        await fetchPiece(options.node, {
+        await fetchPiece(options.pieceStreams, {
           parent: candidate.id,
           parentAddrs: candidate.addrs,
           digest,
@@ -317,7 +319,7 @@ async function tryFetch(
   options: ProviderDownloadOptions,
 ): Promise<FetchedPiece | 'unreachable' | undefined> {
   try {
-    return await fetchPiece(options.node, {
+    return await fetchPiece(options.pieceStreams, {
       parent: provider.id,
       parentAddrs: provider.addrs,
       digest: task.digest,

@@ -15,6 +15,7 @@ import { ContentAnnouncer } from './announcer.ts';
 import { Conductor } from './conductor.ts';
 import { fetchPiece } from './piece-fetcher.ts';
 import { startPieceServer } from './piece-server.ts';
+import { PieceStreams } from './piece-streams.ts';
 import { findProviders, type Provider } from './provider-download.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { SchedulerClient } from './scheduler-client.ts';
@@ -97,6 +98,7 @@ export async function startSwarm(
     ...(deps.metricsRegistry ? { metricsRegistry: deps.metricsRegistry } : {}),
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
+  const pieceStreams = new PieceStreams(node);
   const downloadLimiter = new RateLimiter(config.downloadRate);
   const uploadLimiter = new RateLimiter(config.uploadRate);
   await startPieceServer({
@@ -172,6 +174,7 @@ export async function startSwarm(
   scheduler.start();
   const conductor = new Conductor({
     node,
+    pieceStreams,
     scheduler,
     announcer,
     swarmPeers: () => knownPeers(),
@@ -190,7 +193,7 @@ export async function startSwarm(
       const candidates = new Map([...announced, ...knownPeers()].map((p) => [p.id, p]));
       for (const provider of candidates.values()) {
         try {
-          const piece = await fetchPiece(node, {
+          const piece = await fetchPiece(pieceStreams, {
             parent: provider.id,
             parentAddrs: provider.addrs,
             digest,
@@ -229,6 +232,7 @@ export async function startSwarm(
     async stop() {
       announcer.stop();
       await scheduler.stop();
+      pieceStreams.close();
       await node.stop();
     },
   };

@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Stream } from '@libp2p/interface';
+import { byteStream } from '@libp2p/utils';
+import { type Digest, digestHex } from '@shoal/oci';
+import { createShoalNode, frame, readFrame, type ShoalNode } from '@shoal/p2p';
+import {
+  MIB,
+  PIECE_PROTOCOL_SEQUENTIAL,
+  PieceRequest,
+  PieceResponse,
+  PieceStatus,
+  pieceLayout,
+  pieceLength,
+  pieceStart,
+} from '@shoal/protocol';
+import { createLogger } from '@shoal/telemetry';
+import { fetchPiece } from '../src/p2p/piece-fetcher.ts';
+import { startPieceServer } from '../src/p2p/piece-server.ts';
+import { PieceStreams } from '../src/p2p/piece-streams.ts';
+import { RateLimiter } from '../src/p2p/rate-limiter.ts';
+import { BlobStore } from '../src/store/blob-store.ts';
+import { StorePaths } from '../src/store/paths.ts';
+
+const logger = createLogger({ level: 'silent' });
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+
+/** A blob of three pieces (2 MiB, 2 MiB, 1 MiB) with bytes that differ from piece to piece. */
+const blob = Buffer.alloc(5 * MIB);
+for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 2654435761) >>> 0, i);
+const digest = `sha256:${sha256(blob).toString('hex')}` as Digest;
+const layout = pieceLayout(blob.length);
+
+const newNode = async () =>
+  createShoalNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+
+function pieceRequest(parent: ShoalNode, streams: PieceStreams, index: number) {
+  const bytes = blob.subarray(
+    pieceStart(layout, index),
+    pieceStart(layout, index) + pieceLength(layout, index),
+  );
+  return fetchPiece(streams, {
+    parent: parent.peerId.toString(),
+    parentAddrs: parent.getMultiaddrs().map((ma) => ma.toString()),
+    digest,
+    index,
+    pieceSize: layout.pieceSize,
+    expectedLength: bytes.length,
+    expectedSha256: sha256(bytes),
+    timeoutMs: 10_000,
+    limiter: new RateLimiter(0),
+  });
+}
+
+/** Open piece streams on the parent's side of its connections, by protocol. */
+function openStreams(parent: ShoalNode, protocol: string): number {
+  return parent
+    .getConnections()
+    .flatMap((connection) => connection.streams)
+    .filter((stream) => stream.protocol === protocol && stream.status === 'open').length;
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !condition(); ) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('piece streams kept between pieces', () => {
+  let dir: string;
+  let parent: ShoalNode;
+  let child: ShoalNode;
+  let requests: string[];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-piece-streams-'));
+    const paths = new StorePaths(dir);
+    await mkdir(paths.blobsDir, { recursive: true });
+    await writeFile(join(paths.blobsDir, digestHex(digest)), blob);
+    const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
+    await store.init();
+    parent = await newNode();
+    child = await newNode();
+    requests = [];
+    await startPieceServer({
+      node: parent,
+      store,
+      findTask: () => undefined,
+      findManifest: async () => undefined,
+      uploadSlots: 4,
+      limiter: new RateLimiter(0),
+      logger,
+      onUpload: () => {},
+      onRequest: (status) => requests.push(status),
+    });
+  });
+
+  after(async () => {
+    await child.stop();
+    await parent.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fetches piece after piece from one parent over one stream, each verified', async () => {
+    const streams = new PieceStreams(child);
+    for (let index = 0; index < layout.count; index++) {
+      const piece = await pieceRequest(parent, streams, index);
+      const expected = blob.subarray(pieceStart(layout, index), pieceStart(layout, index) + piece.length);
+      assert.ok(Buffer.concat(piece.chunks).equals(expected), `piece ${index} bytes`);
+      piece.release();
+    }
+    assert.equal(streams.idleCount(parent.peerId.toString()), 1);
+    assert.equal(openStreams(parent, PIECE_PROTOCOL_SEQUENTIAL), 1);
+    streams.close();
+  });
+
+  it('keeps one stream for each of several fetches at a time', async () => {
+    const streams = new PieceStreams(child);
+    for (let round = 0; round < 3; round++) {
+      const pieces = await Promise.all([0, 1, 2].map((index) => pieceRequest(parent, streams, index)));
+      for (const piece of pieces) piece.release();
+    }
+    assert.equal(streams.idleCount(parent.peerId.toString()), 3);
+    streams.close();
+  });
+
+  it('closes idle streams after their idle time, and the parent forgets them', async () => {
+    // The earlier tests' streams close in the background.
+    await until(() => openStreams(parent, PIECE_PROTOCOL_SEQUENTIAL) === 0);
+    const streams = new PieceStreams(child, { idleMs: 50 });
+    (await pieceRequest(parent, streams, 0)).release();
+    assert.equal(streams.idleCount(parent.peerId.toString()), 1);
+    assert.equal(openStreams(parent, PIECE_PROTOCOL_SEQUENTIAL), 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(streams.idleCount(parent.peerId.toString()), 0);
+    await until(() => openStreams(parent, PIECE_PROTOCOL_SEQUENTIAL) === 0);
+  });
+
+  it('does not keep a stream whose parent answered with a piece that fails the piece table', async () => {
+    const streams = new PieceStreams(child);
+    await assert.rejects(
+      fetchPiece(streams, {
+        parent: parent.peerId.toString(),
+        parentAddrs: [],
+        digest,
+        index: 0,
+        pieceSize: layout.pieceSize,
+        expectedLength: layout.pieceSize,
+        expectedSha256: sha256(Buffer.from('not this piece')),
+        timeoutMs: 10_000,
+        limiter: new RateLimiter(0),
+      }),
+      (error: Error & { code?: string }) => error.code === 'MISMATCH',
+    );
+    assert.equal(streams.idleCount(parent.peerId.toString()), 0);
+  });
+
+  it('keeps the stream after a "not found" answer and serves the next request on it', async () => {
+    const streams = new PieceStreams(child);
+    const absent = `sha256:${'0'.repeat(64)}`;
+    await assert.rejects(
+      fetchPiece(streams, {
+        parent: parent.peerId.toString(),
+        parentAddrs: [],
+        digest: absent,
+        index: 0,
+        pieceSize: layout.pieceSize,
+        expectedLength: layout.pieceSize,
+        expectedSha256: new Uint8Array(0),
+        timeoutMs: 10_000,
+        limiter: new RateLimiter(0),
+      }),
+      /status 1/,
+    );
+    assert.equal(streams.idleCount(parent.peerId.toString()), 1);
+    const piece = await pieceRequest(parent, streams, 0);
+    piece.release();
+    assert.equal(streams.idleCount(parent.peerId.toString()), 1);
+    streams.close();
+  });
+});
+
+describe('piece streams with parents that do not keep them', () => {
+  let parent: ShoalNode;
+  let child: ShoalNode;
+  let streamsOpened: number;
+
+  before(async () => {
+    parent = await newNode();
+    child = await newNode();
+    streamsOpened = 0;
+    // Answers the first request of each stream, then drops the stream at the next: as a parent
+    // that let an idle stream go while the requester was already asking on it.
+    await parent.handle(PIECE_PROTOCOL_SEQUENTIAL, (stream: Stream) => {
+      streamsOpened++;
+      void (async () => {
+        const bytes = byteStream(stream);
+        const request = PieceRequest.decode(await readFrame(bytes, 1024));
+        const piece = blob.subarray(
+          pieceStart(layout, request.index),
+          pieceStart(layout, request.index) + pieceLength(layout, request.index),
+        );
+        const header = {
+          status: PieceStatus.ok,
+          length: piece.length,
+          sha256: sha256(piece),
+          message: '',
+          blobSize: BigInt(blob.length),
+        };
+        stream.send(frame(PieceResponse.encode(header)));
+        stream.send(piece);
+        await readFrame(bytes, 1024);
+        await stream.close();
+      })().catch(() => stream.abort(new Error('test parent gave up')));
+    });
+  });
+
+  after(async () => {
+    await child.stop();
+    await parent.stop();
+  });
+
+  it('asks again on a new stream when a kept one ends before its answer', async () => {
+    const streams = new PieceStreams(child);
+    (await pieceRequest(parent, streams, 0)).release();
+    assert.equal(streams.idleCount(parent.peerId.toString()), 1);
+    const piece = await pieceRequest(parent, streams, 1);
+    assert.ok(
+      Buffer.concat(piece.chunks).equals(blob.subarray(pieceStart(layout, 1), pieceStart(layout, 2))),
+    );
+    piece.release();
+    assert.equal(streamsOpened, 2);
+    streams.close();
+  });
+
+  it('opens a stream per piece to a parent that speaks only the one-request protocol', async () => {
+    await parent.unhandle(PIECE_PROTOCOL_SEQUENTIAL);
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-piece-streams-'));
+    try {
+      const paths = new StorePaths(dir);
+      await mkdir(paths.blobsDir, { recursive: true });
+      await writeFile(join(paths.blobsDir, digestHex(digest)), blob);
+      const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
+      await store.init();
+      const oneRequestParent = await newNode();
+      const server = {
+        node: oneRequestParent,
+        store,
+        findTask: () => undefined,
+        findManifest: async () => undefined,
+        uploadSlots: 4,
+        limiter: new RateLimiter(0),
+        logger,
+        onUpload: () => {},
+        onRequest: () => {},
+      };
+      await startPieceServer(server);
+      await oneRequestParent.unhandle(PIECE_PROTOCOL_SEQUENTIAL);
+      const streams = new PieceStreams(child);
+      for (let index = 0; index < layout.count; index++) {
+        const piece = await pieceRequest(oneRequestParent, streams, index);
+        assert.equal(piece.length, pieceLength(layout, index));
+        piece.release();
+        assert.equal(streams.idleCount(oneRequestParent.peerId.toString()), 0);
+      }
+      await oneRequestParent.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
