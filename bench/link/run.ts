@@ -18,6 +18,11 @@
  * serve  the same, but curl GETs the blob through the child's endpoint (to
  *        /dev/null) and the time is curl's total: the link plus the child
  *        serving the blob over HTTP as it lands.
+ * relay  a peer that serves one blob and downloads another at once: a fresh
+ *        "middle" peer fills a second blob of the same size from the origin,
+ *        then GETs the first (from the parent) while a fresh child GETs the
+ *        second from it (curl, both at once). The figure is the middle's peak
+ *        RSS while it does both; each transfer is checked as in serve.
  * raw    the ceiling: two Node processes, raw TCP over loopback; the sender
  *        reads the same file, the receiver hashes sha256 and writes a file
  *        (bench/link/baseline-transfer.ts). The time runs from the accepted
@@ -60,7 +65,9 @@ import {
   cpuSeconds,
   type Figure,
   figure,
+  kibToMB,
   median,
+  procStatusKiB,
   round,
   rssMB,
   watchRss,
@@ -74,9 +81,9 @@ const PREHEAT_POLL_MS = 10;
 const SMALL_BLOB_BYTES = 64 * 1024;
 const BASELINE = resolve(import.meta.dirname, 'baseline-transfer.ts');
 const TARGETS = { linkOverCeiling: 0.6, peakRssMB: 200 };
-const SECTIONS = ['raw', 'stream', 'fetch', 'serve'] as const;
-/** The sections that move the blob between two peers. */
-const PEER_SECTIONS: readonly Section[] = ['fetch', 'serve'];
+const SECTIONS = ['raw', 'stream', 'fetch', 'serve', 'relay'] as const;
+/** The sections that move the blob between peers. */
+const PEER_SECTIONS: readonly Section[] = ['fetch', 'serve', 'relay'];
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -119,11 +126,11 @@ async function sha256File(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-async function makeBlob(dir: string): Promise<Blob> {
-  const path = join(dir, 'blob.bin');
+async function makeBlob(dir: string, name = 'blob'): Promise<Blob> {
+  const path = join(dir, `${name}.bin`);
   const hash = createHash('sha256');
   async function* hashed() {
-    for await (const chunk of deterministicBytes(REPOSITORY, SIZE)) {
+    for await (const chunk of deterministicBytes(`${REPOSITORY}/${name}`, SIZE)) {
       hash.update(chunk);
       yield chunk;
     }
@@ -454,6 +461,74 @@ function peerFigures(runs: PieceResult[], what: string, ceilingMBps: number) {
   };
 }
 
+interface RelayResult {
+  /** the middle's download of the first blob from the parent, and the child's of the second from the middle */
+  downMBps: number;
+  upMBps: number;
+  /** the middle's CPU seconds per GiB it moved (downloaded plus served) */
+  middleCpuPerGiB: number;
+  middlePeakMB: number;
+  middleHwmMB: number;
+  /** the middle's RSS with the second blob filled, just before it starts serving and downloading */
+  middleStartMB: number;
+  childHwmMB: number;
+}
+
+/** A fresh middle peer serves `second` (which it filled from the origin) and downloads `first` at once. */
+async function relayRun(swarm: Swarm, first: Blob, second: Blob): Promise<RelayResult> {
+  const middle = await startBenchPeer(swarm, 'middle');
+  const child = await startBenchPeer(swarm, 'child');
+  try {
+    await waitForPeers(swarm.scheduler, 3);
+    const middlePid = middle.daemon.pid;
+    log(
+      `  middle pid ${middlePid}, child pid ${child.daemon.pid}: middle fills the second blob from the origin`,
+    );
+    await curlWhole(blobUrl(middle.url, second.digest), 'middle fill');
+    const middleStartMB = await rssMB(middlePid);
+    const cpuBefore = await cpuSeconds(middlePid);
+    const watch = watchRss(middlePid);
+    const [down, up] = await Promise.all([
+      curlWhole(blobUrl(middle.url, first.digest), 'middle GET'),
+      curlWhole(blobUrl(child.url, second.digest), 'child GET'),
+    ]);
+    const rss = await watch.stop();
+    const middleCpu = (await cpuSeconds(middlePid)) - cpuBefore;
+    // Both blobs moved between peers: the first from the parent, the second from the middle.
+    for (const [peer, what] of [
+      [middle, 'middle'],
+      [child, 'child'],
+    ] as const) {
+      const fromPeers = await peer.metric('shoal_downloaded_bytes_total', { source: 'peer' });
+      if (fromPeers < SIZE) throw new Error(`the ${what} took only ${fromPeers} bytes from peers`);
+    }
+    if ((await child.metric('shoal_downloaded_bytes_total', { source: 'origin' })) > 0) {
+      throw new Error('the child took bytes of the second blob from the origin');
+    }
+    for (const [peer, blob] of [
+      [middle, first],
+      [child, second],
+    ] as const) {
+      const stored = await sha256File(
+        join(peer.dataDir, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)),
+      );
+      if (stored !== blob.digest) throw new Error(`a peer stored ${stored}, expected ${blob.digest}`);
+    }
+    return {
+      downMBps: mbps(down),
+      upMBps: mbps(up),
+      middleCpuPerGiB: perGiB(middleCpu) / 2,
+      middlePeakMB: rss.sampledPeakMB,
+      middleHwmMB: rss.hwmMB,
+      middleStartMB,
+      childHwmMB: kibToMB(await procStatusKiB(child.daemon.pid, 'VmHWM')),
+    };
+  } finally {
+    await stopBenchPeer(swarm, child);
+    await stopBenchPeer(swarm, middle);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -467,10 +542,12 @@ async function main(): Promise<void> {
   try {
     log(`writing a ${SIZE_MIB} MiB blob`);
     const blob = await makeBlob(work);
+    const second = ONLY.has('relay') ? await makeBlob(work, 'second') : undefined;
     let swarm: Swarm | undefined;
     if (PEER_SECTIONS.some((section) => ONLY.has(section))) {
       registry = await startRegistry();
       await pushBenchImage(registry.url, blob, work);
+      if (second) await pushBlob(registry.url, REPOSITORY, second, { timeoutMs: 600_000 });
       scheduler = await startScheduler({
         extraArgs: ['--registry-endpoint', `${registry.host}=${registry.url}`],
       });
@@ -485,6 +562,7 @@ async function main(): Promise<void> {
     const stream: RawResult[] = [];
     const fetched: PieceResult[] = [];
     const served: PieceResult[] = [];
+    const relayed: RelayResult[] = [];
     for (let i = 0; i < RUNS; i++) {
       const order: Section[] = i % 2 === 0 ? [...SECTIONS] : [...SECTIONS].reverse();
       for (const section of order) {
@@ -495,6 +573,14 @@ async function main(): Promise<void> {
           log(
             `  run ${i + 1} ${section}: ${r.mbps.toFixed(0)} MB/s, receiver ${r.receiverCpuPerGiB.toFixed(2)} ` +
               `sender ${r.senderCpuPerGiB.toFixed(2)} CPU s/GiB`,
+          );
+        } else if (section === 'relay') {
+          const r = await relayRun(swarm!, blob, second!);
+          relayed.push(r);
+          log(
+            `  run ${i + 1} relay: middle down ${r.downMBps.toFixed(0)} MB/s, up ${r.upMBps.toFixed(0)} MB/s, ` +
+              `${r.middleCpuPerGiB.toFixed(2)} CPU s per GiB moved, peak RSS ${r.middlePeakMB.toFixed(1)} MB ` +
+              `(VmHWM ${r.middleHwmMB.toFixed(1)}, at start ${r.middleStartMB.toFixed(1)}), child VmHWM ${r.childHwmMB.toFixed(1)}`,
           );
         } else {
           const r = await pieceRun(swarm!, blob, section);
@@ -568,6 +654,22 @@ async function main(): Promise<void> {
               "curl GETs the blob through the child peer's endpoint, every piece from the parent peer",
               rawMBps,
             ),
+          }
+        : {}),
+      ...(relayed.length
+        ? {
+            relay: {
+              what: 'a peer serves one blob to a child and downloads another from the parent at once (curl GETs through both)',
+              ...figuresOf(relayed, { downMBps: 0, upMBps: 0, middleCpuPerGiB: 2 }),
+              peakRssMB: {
+                middleSampled: figure(relayed.map((r) => r.middlePeakMB)),
+                middleHwm: figure(relayed.map((r) => r.middleHwmMB)),
+                middleAtStart: figure(relayed.map((r) => r.middleStartMB)),
+                childHwm: figure(relayed.map((r) => r.childHwmMB)),
+                target: `< ${TARGETS.peakRssMB}`,
+                pass: Math.max(...relayed.map((r) => r.middlePeakMB)) < TARGETS.peakRssMB,
+              },
+            },
           }
         : {}),
       ...(raw.length && headline.length
