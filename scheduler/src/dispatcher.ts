@@ -452,9 +452,11 @@ export class Dispatcher {
     const hosts = this.#state.hosts;
     const requester = hosts.get(peer.id);
     if (!requester) return 0;
-    const eligible = (id: string) => id !== peer.id && !task.blocklist.has(id) && !hosts.isBlocked(id);
     // Without any blocklist every holder counts: a piece's rarity is the size of its holder set.
     const anyBlocked = task.blocklist.size > 0 || hosts.blockedCount > 0;
+    const eligible = anyBlocked
+      ? (id: string) => id !== peer.id && !task.blocklist.has(id) && !hosts.isBlocked(id)
+      : (id: string) => id !== peer.id;
     const output = assignPieces({
       pieceCount: task.pieceCount,
       requester: {
@@ -474,17 +476,8 @@ export class Dispatcher {
         return count;
       },
       originInFlight: (index) => task.originInFlight.has(index),
-      parent: (id) => {
-        const host = eligible(id) ? hosts.get(id) : undefined;
-        if (!host) return undefined;
-        return {
-          id,
-          freeSlots: Math.max(0, host.uploadSlots - host.activeUploads),
-          uploadSlots: host.uploadSlots,
-          speed: host.speed,
-          labels: host.labels,
-        };
-      },
+      // The host record is the parent's view as it is: nothing is copied per candidate looked at.
+      parent: (id) => (eligible(id) ? hosts.get(id) : undefined),
       fastestSpeed: hosts.fastestSpeed,
       freeParents: among ?? hosts.freeHosts,
       holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,

@@ -9,7 +9,7 @@ import {
   MAX_PARENT_SCAN,
   PARENT_CANDIDATES,
 } from '../src/policy/assign.ts';
-import type { ParentView } from '../src/policy/parent-score.ts';
+import { freeSlotsOf, type ParentView } from '../src/policy/parent-score.ts';
 
 interface ParentSpec {
   freeSlots: number;
@@ -41,10 +41,11 @@ function input(s: Scenario): AssignInput {
   const holders = s.holders ?? {};
   const parents = new Map<string, ParentView>();
   for (const [id, p] of Object.entries(s.parents ?? {})) {
+    const uploadSlots = p.uploadSlots ?? Math.max(8, p.freeSlots);
     parents.set(id, {
       id,
-      freeSlots: p.freeSlots,
-      uploadSlots: p.uploadSlots ?? Math.max(8, p.freeSlots),
+      uploadSlots,
+      activeUploads: uploadSlots - p.freeSlots,
       speed: p.speed ?? 0,
       labels: p.labels ?? {},
     });
@@ -67,7 +68,7 @@ function input(s: Scenario): AssignInput {
     originRangePieces: s.originRangePieces ?? 4,
     ...(s.freeParents
       ? {
-          freeParents: new Set([...parents.values()].filter((p) => p.freeSlots > 0).map((p) => p.id)),
+          freeParents: new Set([...parents.values()].filter((p) => freeSlotsOf(p) > 0).map((p) => p.id)),
           holds: (id: string, index: number) => (holders[index] ?? []).includes(id),
         }
       : {}),
@@ -395,7 +396,7 @@ function checkOutput(
   }
   assert.ok(out.pieces.length <= Math.max(0, me.want), 'more pieces than wanted');
   for (const [parent, n] of used) {
-    assert.ok(n <= assignInput.parent(parent)!.freeSlots, `parent ${parent} over its free slots`);
+    assert.ok(n <= freeSlotsOf(assignInput.parent(parent)!), `parent ${parent} over its free slots`);
   }
 
   // Rarest first, ties by index: the output is in that order, and any piece left out
@@ -412,7 +413,7 @@ function checkOutput(
   for (let i = 0; i < s.pieceCount; i++) {
     if (me.has(i) || me.inFlight.has(i) || seen.has(i)) continue;
     const spare = [...assignInput.holdersOf(i)].some(
-      (h) => eligibleParent(h) && assignInput.parent(h)!.freeSlots - (used.get(h) ?? 0) > 0,
+      (h) => eligibleParent(h) && freeSlotsOf(assignInput.parent(h)!) - (used.get(h) ?? 0) > 0,
     );
     if (!spare) continue;
     assert.equal(out.pieces.length, me.want, `piece ${i} left out although want is not met`);

@@ -7,11 +7,21 @@ const FASTEST = 1000;
 const HERE = { zone: 'z1', rack: 'r1', 'topology.kubernetes.io/zone': 'z1' };
 const ELSEWHERE = { zone: 'z2', rack: 'r2', 'topology.kubernetes.io/zone': 'z2' };
 
-function parent(fields: Partial<ParentView>): ParentView {
-  return { id: 'p', freeSlots: 8, uploadSlots: 8, speed: FASTEST, labels: {}, ...fields };
+type ParentSpec = Partial<Omit<ParentView, 'activeUploads'>> & { freeSlots?: number };
+
+function parent({ freeSlots = 8, ...fields }: ParentSpec): ParentView {
+  const uploadSlots = fields.uploadSlots ?? 8;
+  return {
+    id: 'p',
+    speed: FASTEST,
+    labels: {},
+    ...fields,
+    uploadSlots,
+    activeUploads: uploadSlots - freeSlots,
+  };
 }
 
-function score(fields: Partial<ParentView>, requester: Record<string, string> = HERE, fastest = FASTEST) {
+function score(fields: ParentSpec, requester: Record<string, string> = HERE, fastest = FASTEST) {
   return scoreParent(parent(fields), requester, fastest);
 }
 

@@ -1,4 +1,4 @@
-import { type ParentView, scoreParent } from './parent-score.ts';
+import { freeSlotsOf, type ParentView, scoreParent } from './parent-score.ts';
 
 /** What the policy sees of one task, from one requester's point of view. */
 export interface AssignInput {
@@ -173,7 +173,7 @@ function fewFreeParents(input: AssignInput): ParentView[] | undefined {
   for (const id of free) {
     if (id === input.requester.id) continue;
     const view = input.parent(id);
-    if (view && view.freeSlots > 0) views.push(view);
+    if (view && freeSlotsOf(view) > 0) views.push(view);
   }
   return views;
 }
@@ -191,9 +191,9 @@ function bestOfFew(
   let found = 0;
   for (const view of few) {
     scan.left--;
-    const free = slots.get(view.id) ?? view.freeSlots;
+    const free = slots.get(view.id) ?? freeSlotsOf(view);
     if (free <= 0 || !input.holds!(view.id, index)) continue;
-    const score = scoreParent({ ...view, freeSlots: free }, input.requester.labels, input.fastestSpeed);
+    const score = scoreParent(view, input.requester.labels, input.fastestSpeed, free);
     if (score > bestScore) {
       bestScore = score;
       best = { id: view.id, free };
@@ -232,13 +232,13 @@ function bestParent(
     }
     const view = input.parent(id);
     if (!view) continue;
-    const free = slots.get(id) ?? view.freeSlots;
+    const free = slots.get(id) ?? freeSlotsOf(view);
     if (free <= 0) {
       full.add(id);
       if (nameBusy) busy.push({ index, parent: id });
       continue;
     }
-    const score = scoreParent({ ...view, freeSlots: free }, requester.labels, input.fastestSpeed);
+    const score = scoreParent(view, requester.labels, input.fastestSpeed, free);
     if (score > bestScore) {
       bestScore = score;
       best = { id, free };
