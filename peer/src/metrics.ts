@@ -61,6 +61,12 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     }),
+    pieceStreams: new Counter({
+      name: 'shoal_piece_streams_total',
+      help: 'Piece fetches from parents by the stream they went on: opened for it, or reused from an earlier piece',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
     pieceRequests: new Counter({
       name: 'shoal_piece_requests_served_total',
       help: 'Piece requests from other peers, by answer',

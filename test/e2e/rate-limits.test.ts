@@ -9,6 +9,8 @@ const BLOB_BYTES = 24 * MiB;
 const DOWNLOAD_RATE = 8 * MiB;
 /** the scheduler's piece size for a blob of this size */
 const PIECE_BYTES = 2 * MiB;
+/** The peer's default download slots per blob (--download-slots). */
+const DOWNLOAD_SLOTS = 6;
 
 describe('a peer with --download-rate takes pieces from the swarm at that rate', { timeout: 180_000 }, () => {
   let registry: RunningRegistry | undefined;
@@ -49,6 +51,11 @@ describe('a peer with --download-rate takes pieces from the swarm at that rate',
       await child.metric('shoal_pieces_total', { result: 'ok' }),
       Math.ceil(layer.size / PIECE_BYTES),
     );
+    // Pieces from one parent share kept streams: at most one opened per download slot in use.
+    const opened = await child.metric('shoal_piece_streams_total', { stream: 'opened' });
+    const reused = await child.metric('shoal_piece_streams_total', { stream: 'reused' });
+    assert.equal(opened + reused, Math.ceil(layer.size / PIECE_BYTES));
+    assert.ok(reused > 0 && opened <= DOWNLOAD_SLOTS, `${opened} streams opened, ${reused} reused`);
     // The limiter lets a first burst through (100 ms of the rate, at least 256 KiB); the rest waits for it.
     const floor = (layer.size - DOWNLOAD_RATE / 10 - 256 * 1024) / DOWNLOAD_RATE;
     assert.ok(seconds >= floor, `${layer.size} bytes in ${seconds.toFixed(2)} s at ${DOWNLOAD_RATE} bytes/s`);

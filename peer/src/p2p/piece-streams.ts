@@ -21,6 +21,8 @@ export interface PieceStreamsOptions {
   idleMs?: number;
   /** Idle streams kept per parent; more than the download slots gains nothing. */
   maxIdlePerParent?: number;
+  /** Told of every stream a fetch goes on: a new one, or one kept from an earlier piece. */
+  onStream?: (reused: boolean) => void;
 }
 
 const DEFAULT_IDLE_MS = 5_000;
@@ -44,12 +46,14 @@ export class PieceStreams {
   readonly #node: ShoalNode;
   readonly #idleMs: number;
   readonly #maxIdlePerParent: number;
+  readonly #onStream: (reused: boolean) => void;
   readonly #idle = new Map<string, IdleStream[]>();
 
   constructor(node: ShoalNode, options: PieceStreamsOptions = {}) {
     this.#node = node;
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.#maxIdlePerParent = options.maxIdlePerParent ?? DEFAULT_MAX_IDLE_PER_PARENT;
+    this.#onStream = options.onStream ?? (() => {});
   }
 
   /**
@@ -65,7 +69,10 @@ export class PieceStreams {
     const { maxAnswerBytes } = options;
     if (!options.fresh) {
       const idle = this.#takeIdle(idleKey(parent, maxAnswerBytes));
-      if (idle) return idle;
+      if (idle) {
+        this.#onStream(true);
+        return idle;
+      }
     }
     const peerId = peerIdFromString(parent);
     // Updating the peer store costs a write per call; a connected parent needs no addresses.
@@ -75,6 +82,7 @@ export class PieceStreams {
     const stream = await this.#node.dialProtocol(peerId, [PIECE_PROTOCOL_SEQUENTIAL, PIECE_PROTOCOL], {
       signal: options.signal,
     });
+    this.#onStream(false);
     const bytes = byteStream(stream, { maxBufferSize: maxAnswerBytes + HEADER_ROOM });
     return { parent, stream, bytes, reused: false, maxAnswerBytes };
   }

@@ -98,7 +98,9 @@ export async function startSwarm(
     ...(deps.metricsRegistry ? { metricsRegistry: deps.metricsRegistry } : {}),
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
-  const pieceStreams = new PieceStreams(node);
+  const pieceStreams = new PieceStreams(node, {
+    onStream: (reused) => deps.metrics.pieceStreams.inc({ stream: reused ? 'reused' : 'opened' }),
+  });
   const downloadLimiter = new RateLimiter(config.downloadRate);
   const uploadLimiter = new RateLimiter(config.uploadRate);
   await startPieceServer({
