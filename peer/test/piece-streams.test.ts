@@ -65,6 +65,35 @@ function openStreams(parent: ShoalNode, protocol: string): number {
     .filter((stream) => stream.protocol === protocol && stream.status === 'open').length;
 }
 
+/** A node holding the blob in a blob store of its own, serving its pieces; stop() removes the store. */
+async function startBlobParent(): Promise<{ node: ShoalNode; stop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-piece-streams-'));
+  const paths = new StorePaths(dir);
+  await mkdir(paths.blobsDir, { recursive: true });
+  await writeFile(join(paths.blobsDir, digestHex(digest)), blob);
+  const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
+  await store.init();
+  const node = await newNode();
+  await startPieceServer({
+    node,
+    store,
+    findTask: () => undefined,
+    findManifest: async () => undefined,
+    uploadSlots: 4,
+    limiter: new RateLimiter(0),
+    logger,
+    onUpload: () => {},
+    onRequest: () => {},
+  });
+  return {
+    node,
+    async stop() {
+      await node.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function until(condition: () => boolean): Promise<void> {
   for (const deadline = Date.now() + 5_000; !condition(); ) {
     if (Date.now() > deadline) throw new Error('condition not met within 5 s');
@@ -73,38 +102,19 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe('piece streams kept between pieces', () => {
-  let dir: string;
+  let served: Awaited<ReturnType<typeof startBlobParent>>;
   let parent: ShoalNode;
   let child: ShoalNode;
-  let requests: string[];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-piece-streams-'));
-    const paths = new StorePaths(dir);
-    await mkdir(paths.blobsDir, { recursive: true });
-    await writeFile(join(paths.blobsDir, digestHex(digest)), blob);
-    const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
-    await store.init();
-    parent = await newNode();
+    served = await startBlobParent();
+    parent = served.node;
     child = await newNode();
-    requests = [];
-    await startPieceServer({
-      node: parent,
-      store,
-      findTask: () => undefined,
-      findManifest: async () => undefined,
-      uploadSlots: 4,
-      limiter: new RateLimiter(0),
-      logger,
-      onUpload: () => {},
-      onRequest: (status) => requests.push(status),
-    });
   });
 
   after(async () => {
     await child.stop();
-    await parent.stop();
-    await rm(dir, { recursive: true, force: true });
+    await served.stop();
   });
 
   it('fetches piece after piece from one parent over one stream, each verified', async () => {
@@ -240,38 +250,18 @@ describe('piece streams with parents that do not keep them', () => {
   });
 
   it('opens a stream per piece to a parent that speaks only the one-request protocol', async () => {
-    await parent.unhandle(PIECE_PROTOCOL_SEQUENTIAL);
-    const dir = await mkdtemp(join(tmpdir(), 'shoal-piece-streams-'));
+    const oneRequestParent = await startBlobParent();
     try {
-      const paths = new StorePaths(dir);
-      await mkdir(paths.blobsDir, { recursive: true });
-      await writeFile(join(paths.blobsDir, digestHex(digest)), blob);
-      const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
-      await store.init();
-      const oneRequestParent = await newNode();
-      const server = {
-        node: oneRequestParent,
-        store,
-        findTask: () => undefined,
-        findManifest: async () => undefined,
-        uploadSlots: 4,
-        limiter: new RateLimiter(0),
-        logger,
-        onUpload: () => {},
-        onRequest: () => {},
-      };
-      await startPieceServer(server);
-      await oneRequestParent.unhandle(PIECE_PROTOCOL_SEQUENTIAL);
+      await oneRequestParent.node.unhandle(PIECE_PROTOCOL_SEQUENTIAL);
       const streams = new PieceStreams(child);
       for (let index = 0; index < layout.count; index++) {
-        const piece = await pieceRequest(oneRequestParent, streams, index);
+        const piece = await pieceRequest(oneRequestParent.node, streams, index);
         assert.equal(piece.length, pieceLength(layout, index));
         piece.release();
-        assert.equal(streams.idleCount(oneRequestParent.peerId.toString()), 0);
+        assert.equal(streams.idleCount(oneRequestParent.node.peerId.toString()), 0);
       }
-      await oneRequestParent.stop();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await oneRequestParent.stop();
     }
   });
 });
