@@ -1,4 +1,3 @@
-import { flushCompileCache } from 'node:module';
 import type { Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { flagOf, type OptionSpec } from './config.ts';
@@ -27,9 +26,6 @@ export function addOptions(command: Command, specs: readonly OptionSpec[]): void
 
 /** Keeps a service running until SIGINT or SIGTERM, then stops it once. */
 export function runUntilSignal(logger: Logger, stop: () => Promise<void>): Promise<void> {
-  // The daemon is up with every module it runs loaded: write the compile cache now rather than at
-  // exit, so processes started meanwhile (and a start after a kill) skip the TypeScript stripper.
-  flushCompileCache();
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
