@@ -45,17 +45,7 @@ async function serve(blobFile: string, digest: Digest, storeDir: string): Promis
   await link(blobFile, join(paths.blobsDir, digestHex(digest)));
   const store = await openStore(storeDir);
   const node = await newNode();
-  await startPieceServer({
-    node,
-    store,
-    findTask: () => undefined,
-    findManifest: async () => undefined,
-    uploadSlots: 8,
-    limiter: new RateLimiter(0),
-    logger,
-    onUpload: () => {},
-    onRequest: () => {},
-  });
+  await startPieceServer({ node, store, uploadSlots: 8, limiter: new RateLimiter(0), logger });
   process.stdout.write(`${JSON.stringify({ addr: node.getMultiaddrs()[0]!.toString() })}\n`);
   // Exit normally when told to stop, so that --cpu-prof writes its profile.
   process.once('SIGINT', () => process.exit(0));

@@ -74,17 +74,7 @@ async function startBlobParent(): Promise<{ node: ShoalNode; stop(): Promise<voi
   const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
   await store.init();
   const node = await newNode();
-  await startPieceServer({
-    node,
-    store,
-    findTask: () => undefined,
-    findManifest: async () => undefined,
-    uploadSlots: 4,
-    limiter: new RateLimiter(0),
-    logger,
-    onUpload: () => {},
-    onRequest: () => {},
-  });
+  await startPieceServer({ node, store, uploadSlots: 4, limiter: new RateLimiter(0), logger });
   return {
     node,
     async stop() {

@@ -25,15 +25,15 @@ import type { RateLimiter } from './rate-limiter.ts';
 export interface PieceServerOptions {
   node: ShoalNode;
   store: BlobStore;
-  /** The running download task of a digest, whose present pieces can be served too. */
-  findTask: (digest: Digest) => BlobTask | undefined;
-  /** A cached manifest's bytes: manifests are content-addressed too and travel as one-piece objects. */
-  findManifest: (digest: Digest) => Promise<Buffer | undefined>;
   uploadSlots: number;
   limiter: RateLimiter;
   logger: Logger;
-  onUpload: (bytes: number) => void;
-  onRequest: (status: 'ok' | 'busy' | 'not_found' | 'bad_request') => void;
+  /** The running download task of a digest, whose present pieces can be served too (default: none). */
+  findTask?: (digest: Digest) => BlobTask | undefined;
+  /** A cached manifest's bytes: manifests are content-addressed too and travel as one-piece objects (default: none). */
+  findManifest?: (digest: Digest) => Promise<Buffer | undefined>;
+  onUpload?: (bytes: number) => void;
+  onRequest?: (status: 'ok' | 'busy' | 'not_found' | 'bad_request') => void;
 }
 
 const SEND_CHUNK = 1024 * 1024;
@@ -108,23 +108,23 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       return { status, buffers: [] };
     };
     if (!isDigest(request.digest)) {
-      options.onRequest('bad_request');
+      options.onRequest?.('bad_request');
       return respond(PieceStatus.badRequest, 'invalid digest');
     }
     if (active >= options.uploadSlots) {
-      options.onRequest('busy');
+      options.onRequest?.('busy');
       return respond(PieceStatus.busy, 'all upload slots in use');
     }
     active++;
     try {
       const found = await locate(request.digest as Digest, request.index, request.pieceSize);
       if (!found) {
-        options.onRequest('not_found');
+        options.onRequest?.('not_found');
         return respond(PieceStatus.notFound, 'piece not here');
       }
       try {
         const { source, offset, length, blobSize } = found;
-        options.onRequest('ok');
+        options.onRequest?.('ok');
         const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
         // The blob's size lets a requester without a scheduler lay the blob out from this answer alone.
         const header = { status: PieceStatus.ok, length, sha256, message: '', blobSize: BigInt(blobSize) };
@@ -138,7 +138,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           const chunk = buffer.subarray(0, size);
           await source.readInto(chunk, offset + done);
           await sendWithBackpressure(stream, servedPieceBytes(chunk, done));
-          options.onUpload(size);
+          options.onUpload?.(size);
           done += size;
         }
         // Every byte is handed over (the slot is free before the stream closes or the next request comes).
@@ -156,7 +156,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     index: number,
     pieceSize: number,
   ): Promise<{ source: PieceSource; offset: number; length: number; blobSize: number } | undefined> {
-    const task = options.findTask(digest);
+    const task = options.findTask?.(digest);
     const partial = task?.partial;
     const sameLayout = (size: number) => pieceSize === 0 || pieceSize === size;
     // A partial that is closing (its blob just completed) gives no lease: the store has the blob then.
@@ -182,7 +182,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
     const pin = options.store.pin(digest);
     if (!pin) {
-      const manifest = index === 0 ? await options.findManifest(digest) : undefined;
+      const manifest = index === 0 ? await options.findManifest?.(digest) : undefined;
       if (!manifest) return undefined;
       return {
         source: {
