@@ -18,7 +18,7 @@ import { type Digest, digestHex } from '@shoal/oci';
 import { createShoalNode } from '@shoal/p2p';
 import { pieceLength, pieceStart } from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
-import { tuneGarbageCollector } from '../../peer/src/gc-tuning.ts';
+import { tuneGarbageCollector } from '../../peer/src/memory/gc-tuning.ts';
 import { fetchPiece } from '../../peer/src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../../peer/src/p2p/piece-server.ts';
 import { PieceStreams } from '../../peer/src/p2p/piece-streams.ts';

@@ -5,7 +5,8 @@ import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
 import { preheatObject } from './endpoint/preheat.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
-import { tuneGarbageCollector } from './gc-tuning.ts';
+import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './memory/external-memory.ts';
+import { tuneGarbageCollector } from './memory/gc-tuning.ts';
 import { createPeerMetrics } from './metrics.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
@@ -106,6 +107,10 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
   };
   let registryServer: RegistryServer | undefined;
   let admin: AdminServer | undefined;
+  const stopCollector = startExternalMemoryCollector({
+    limitBytes: DEFAULT_EXTERNAL_MEMORY_LIMIT,
+    intervalMs: 250,
+  });
   try {
     registryServer = await startRegistryServer(context, config.registry);
     const registryAddress = addressOf(registryServer);
@@ -129,6 +134,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
         await swarm.stop();
         await started.admin.close();
         await client.close();
+        stopCollector();
       },
     };
   } catch (error) {
@@ -136,6 +142,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     await admin?.close();
     await swarm.stop();
     await client.close();
+    stopCollector();
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
-import { discardedNetworkBytes } from '../task/young-gc.ts';
+import { discardedNetworkBytes } from '../memory/young-gc.ts';
 import { discardBody, readForRelay } from './body-io.ts';
 import { type EndpointContext, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';

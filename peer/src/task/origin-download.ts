@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamUnavailableError } from '@shoal/oci';
 import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
+import { discardedNetworkBytes } from '../memory/young-gc.ts';
 import { originPieceBytes, reportedOriginPieceBytes } from '../test-lie.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
-import { discardedNetworkBytes } from './young-gc.ts';
 
 /** A response body from the origin for the blob from byte `start` to its end. */
 export interface OriginResponse {

@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { v8Collector } from './collector.ts';
 
 /**
  * Prompt release of HTTP body buffers.
@@ -16,33 +15,18 @@ import { runInNewContext } from 'node:vm';
  * (TLS records of 16 KiB, copied out at once) the same collections promoted
  * buffers still queued in the stream and raised the peak instead.
  *
- * The collector is reached through V8's `gc` extension, enabled for contexts
- * created from here on; where that is unavailable this does nothing.
+ * Where V8's `gc` extension is unavailable this does nothing.
  */
 
 /** Bytes of discarded network buffers between two young-generation collections. */
 const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
-type Collector = (options: { type: 'minor' }) => void;
-
-let collector: Collector | null | undefined;
 let pending = 0;
-
-function loadCollector(): Collector | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as Collector) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Records network buffers the caller is done with; collects the young generation now and then. */
 export function discardedNetworkBytes(bytes: number): void {
   pending += bytes;
   if (pending < COLLECT_EVERY_BYTES) return;
   pending = 0;
-  collector ??= loadCollector();
-  collector?.({ type: 'minor' });
+  v8Collector()?.({ type: 'minor' });
 }
