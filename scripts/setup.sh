@@ -11,4 +11,6 @@ if ! "$runtime" -e 'const [a,b]=process.versions.node.split(".").map(Number); pr
   # Some npm versions skip the runtime package's install script; run it explicitly.
   npm rebuild node --loglevel=error
 fi
+# The shoal command runs from one bundled module (scripts/bundle.ts), rebuilt from the sources here.
+"$runtime" scripts/bundle.ts
 echo "shoal: runtime $("$runtime" --version) ready; try: npx shoal --help"
