@@ -4,6 +4,7 @@
 // it barely uses; bundled and tree-shaken, a peer connected to its scheduler idles at ~95
 // instead of ~130 MB RSS (V8 heap ~22 instead of ~37 MB), see bench/RESULTS.md.
 // Run by scripts/setup.sh, so the test and start commands always run a fresh bundle.
+// `node scripts/bundle.ts --no-minify` keeps the names, for CPU profiles that read as the sources.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -41,7 +42,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  minify: true,
+  minify: !process.argv.includes('--no-minify'),
   legalComments: 'none',
   plugins: [tlsHelpersInBundle],
   // CommonJS dependencies call require(); an ES module has none of its own.
