@@ -322,7 +322,11 @@ export class Dispatcher {
         this.#unstarve(task, peer);
         continue;
       }
-      if (this.#starved.has(peer)) this.#dispatch(task, peer, 'retry');
+      if (!this.#starved.has(peer)) continue;
+      // No holder of the task with a slot free: a decision could only find nothing. It goes to the
+      // back all the same, as a decision would put it, so the peers behind it get their turn.
+      if (task.freeHolders.size > 0) this.#dispatch(task, peer, 'retry');
+      else this.#starve(task, peer);
     }
     const more = this.#retried < this.#retries.length && this.#state.hosts.freeHosts.size > 0;
     if (!more) {
@@ -479,7 +483,7 @@ export class Dispatcher {
       // The host record is the parent's view as it is: nothing is copied per candidate looked at.
       parent: (id) => (eligible(id) ? hosts.get(id) : undefined),
       fastestSpeed: hosts.fastestSpeed,
-      freeParents: among ?? hosts.freeHosts,
+      freeParents: among ?? task.freeHolders,
       holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,
       originRangePieces: this.#originRangePieces,
     });
@@ -510,11 +514,8 @@ export class Dispatcher {
       task.pieceCount - peer.have.count - peer.inFlight.size - (peer.origin?.remaining.size ?? 0);
     if (peer.want > 0 && unclaimed > 0) this.#starve(task, peer);
     else this.#unstarve(task, peer);
-    const assigned = pieces.length > 0 || origin.length > 0;
-    this.#metrics.decisions.inc({ trigger, outcome: assigned ? 'assigned' : 'none' });
-    if (!assigned) return 0;
-    this.#metrics.assignments.inc({ kind: 'peer' }, pieces.length);
-    this.#metrics.assignments.inc({ kind: 'origin' }, origin.length);
+    this.#metrics.decided(trigger, pieces.length, origin.length);
+    if (pieces.length === 0 && origin.length === 0) return 0;
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
     return pieces.length;
   }

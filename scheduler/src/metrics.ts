@@ -8,7 +8,7 @@ export interface SchedulerGaugeSources {
 /** Every metric of the scheduler, in one place. */
 export function createSchedulerMetrics(registry: Registry, sources: SchedulerGaugeSources) {
   const registers = [registry];
-  return {
+  const metrics = {
     peers: new Gauge({
       name: 'shoal_scheduler_peers',
       help: 'Peers connected to this scheduler',
@@ -72,6 +72,26 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       labelNames: ['scope'] as const,
       registers,
     }),
+  };
+  // Series counted on every decision, resolved once: prom-client hashes a label object on every call.
+  const decisionSeries = new Map<string, Counter.Internal>();
+  const pieceAssignments = metrics.assignments.labels('peer');
+  const originAssignments = metrics.assignments.labels('origin');
+  return {
+    ...metrics,
+    /** Counts one decision and what it handed out. */
+    decided(trigger: string, pieces: number, originRanges: number): void {
+      const outcome = pieces + originRanges > 0 ? 'assigned' : 'none';
+      const key = `${trigger} ${outcome}`;
+      let series = decisionSeries.get(key);
+      if (!series) {
+        series = metrics.decisions.labels(trigger, outcome);
+        decisionSeries.set(key, series);
+      }
+      series.inc();
+      if (pieces > 0) pieceAssignments.inc(pieces);
+      if (originRanges > 0) originAssignments.inc(originRanges);
+    },
   };
 }
 

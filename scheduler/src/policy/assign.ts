@@ -25,9 +25,11 @@ export interface AssignInput {
   /** the best measured speed among the parents: the yardstick of the speed score */
   fastestSpeed: number;
   /**
-   * Optional shortcut for busy swarms: the parents with a free upload slot, and
-   * whether one holds a piece. When fewer of them exist than a piece has holders,
-   * the best parent is looked for among them instead of among the holders.
+   * Optional shortcut for busy swarms: the parents with a free upload slot (it
+   * is enough to name those holding some piece of the task), and whether one
+   * holds a piece. When fewer of them exist than a piece has holders, the best
+   * parent is looked for among them instead of among the holders; when there
+   * are none, there is no search at all.
    */
   freeParents?: { readonly size: number; [Symbol.iterator](): Iterator<string> };
   holds?(id: string, index: number): boolean;

@@ -26,6 +26,12 @@ export class HostRegistry {
   /** Highest speed of any host; recomputed only when the host holding it slowed down or left. */
   #fastest = 0;
   #fastestStale = false;
+  readonly #onFreeChange: ((id: string, free: boolean) => void) | undefined;
+
+  /** `onFreeChange`: told whenever a host gets its first free upload slot or loses its last one. */
+  constructor(onFreeChange?: (id: string, free: boolean) => void) {
+    this.#onFreeChange = onFreeChange;
+  }
 
   upsert(
     id: string,
@@ -82,8 +88,11 @@ export class HostRegistry {
   }
 
   #syncFree(host: Host): void {
-    if (host.activeUploads < host.uploadSlots) this.#free.add(host.id);
+    const free = host.activeUploads < host.uploadSlots;
+    if (free === this.#free.has(host.id)) return;
+    if (free) this.#free.add(host.id);
     else this.#free.delete(host.id);
+    this.#onFreeChange?.(host.id, free);
   }
 
   get(id: string): Host | undefined {

@@ -1,7 +1,7 @@
 import { isDigest } from '@shoal/oci';
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE, pieceSizeFor } from '@shoal/protocol';
 import { HostRegistry } from './hosts.ts';
-import { SwarmTask } from './task.ts';
+import { type HolderEvents, SwarmTask } from './task.ts';
 
 /**
  * Largest task the scheduler keeps state for (4 TiB at the largest piece size).
@@ -12,8 +12,23 @@ export const MAX_TASK_PIECES = 65_536;
 
 /** The scheduler's one home of state: hosts and tasks. */
 export class SwarmState {
-  readonly hosts = new HostRegistry();
+  readonly hosts = new HostRegistry((id, free) => {
+    for (const task of this.#heldBy.get(id) ?? []) task.holderFreeChanged(id, free);
+  });
   readonly tasks = new Map<string, SwarmTask>();
+  /** host -> the tasks it holds a piece of: where its upload slots count as free parents */
+  readonly #heldBy = new Map<string, Set<SwarmTask>>();
+  readonly #holderEvents: HolderEvents = {
+    isFree: (id) => this.hosts.freeHosts.has(id),
+    firstPiece: (id, task) => {
+      let tasks = this.#heldBy.get(id);
+      if (!tasks) {
+        tasks = new Set();
+        this.#heldBy.set(id, tasks);
+      }
+      tasks.add(task);
+    },
+  };
 
   /**
    * The task for a digest, created when the size is known; undefined while
@@ -27,7 +42,7 @@ export class SwarmState {
     if (pieceSize !== undefined && !(pieceSize >= MIN_PIECE_SIZE && pieceSize <= MAX_PIECE_SIZE))
       return undefined;
     if (Math.ceil(size / (pieceSize ?? pieceSizeFor(size))) > MAX_TASK_PIECES) return undefined;
-    const task = new SwarmTask(digest, size, pieceSize);
+    const task = new SwarmTask(digest, size, pieceSize, this.#holderEvents);
     this.tasks.set(digest, task);
     return task;
   }
@@ -50,6 +65,7 @@ export class SwarmState {
       }
     }
     this.hosts.remove(id);
+    this.#heldBy.delete(id);
     return touched;
   }
 

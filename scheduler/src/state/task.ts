@@ -22,6 +22,16 @@ export interface TaskPeer {
   active: boolean;
 }
 
+/** What a task is told of hosts beyond its own peers. */
+export interface HolderEvents {
+  /** whether the host has an upload slot free */
+  isFree(id: string): boolean;
+  /** the host holds its first piece of the task */
+  firstPiece(id: string, task: SwarmTask): void;
+}
+
+const NO_HOST_EVENTS: HolderEvents = { isFree: () => false, firstPiece: () => {} };
+
 /**
  * Everything the scheduler knows about one blob: its piece table, who holds
  * which pieces, what is in flight from parents and from the origin.
@@ -43,8 +53,17 @@ export class SwarmTask {
   readonly originInFlight = new Map<number, string>();
   /** hosts blocklisted for this task only */
   readonly blocklist = new Set<string>();
+  /**
+   * Holders of at least one piece with an upload slot free: the only parents a
+   * decision can use. Kept in step as slots are taken and freed (SwarmState
+   * calls holderFreeChanged), so a decision where every holder is busy, the
+   * common case in a swarm short of upload capacity, looks at nobody instead
+   * of at busy holders or free hosts that hold nothing of the blob.
+   */
+  readonly freeHolders = new Set<string>();
+  readonly #hosts: HolderEvents;
 
-  constructor(digest: string, size: number, pieceSize = pieceSizeFor(size)) {
+  constructor(digest: string, size: number, pieceSize = pieceSizeFor(size), hosts = NO_HOST_EVENTS) {
     const layout = pieceLayout(size, pieceSize);
     this.digest = digest;
     this.size = size;
@@ -52,6 +71,7 @@ export class SwarmTask {
     this.pieceCount = layout.count;
     this.table = new Array(layout.count).fill(undefined);
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
+    this.#hosts = hosts;
   }
 
   peer(id: string): TaskPeer {
@@ -76,7 +96,17 @@ export class SwarmTask {
   }
 
   markHas(peer: TaskPeer, index: number): void {
-    if (peer.have.set(index)) this.holders[index]!.add(peer.id);
+    if (!peer.have.set(index)) return;
+    this.holders[index]!.add(peer.id);
+    if (peer.have.count !== 1) return;
+    this.#hosts.firstPiece(peer.id, this);
+    if (this.#hosts.isFree(peer.id)) this.freeHolders.add(peer.id);
+  }
+
+  /** A host got its first free upload slot, or lost its last one. */
+  holderFreeChanged(id: string, free: boolean): void {
+    if (!free) this.freeHolders.delete(id);
+    else if ((this.peers.get(id)?.have.count ?? 0) > 0) this.freeHolders.add(id);
   }
 
   /** A search found this holder of a piece busy: the next search, which looks at the first few, starts after it. */
@@ -89,6 +119,7 @@ export class SwarmTask {
     const peer = this.peers.get(id);
     if (!peer) return undefined;
     for (const index of peer.have.present()) this.holders[index]!.delete(id);
+    this.freeHolders.delete(id);
     this.releaseOrigin(peer);
     this.peers.delete(id);
     return peer;
@@ -108,6 +139,7 @@ export class SwarmTask {
     this.tableReporters.clear();
     this.sealed = false;
     for (const holders of this.holders) holders.clear();
+    this.freeHolders.clear();
     for (const peer of this.peers.values()) {
       peer.have = new Bitfield(this.pieceCount);
       peer.inFlight.clear();
