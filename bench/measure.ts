@@ -42,6 +42,15 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+export async function machineJiffies(): Promise<{ busy: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+  const values = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (values[3] ?? 0) + (values[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
 /** CPU seconds of this process's finished (waited-for) children so far. */
 export async function childrenCpuSeconds(): Promise<number> {
   const stat = await readFile('/proc/self/stat', 'utf8');

@@ -40,7 +40,7 @@
 
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,7 +66,14 @@ import {
 } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
 import { log, positiveInt } from '../common.ts';
-import { kibToMB, median, cpuSeconds as processCpuSeconds, procStatusKiB, round } from '../measure.ts';
+import {
+  kibToMB,
+  machineJiffies,
+  median,
+  cpuSeconds as processCpuSeconds,
+  procStatusKiB,
+  round,
+} from '../measure.ts';
 import { forward } from './forward.ts';
 
 /** The name clients use for the origin; it does not resolve, so only the peers' endpoint mapping reaches it. */
@@ -282,15 +289,6 @@ async function pullWith(
 
 /** User+system CPU seconds a process has used so far (0 once it is gone). */
 const cpuSeconds = (pid: number) => processCpuSeconds(pid).catch(() => 0);
-
-/** Busy and total jiffies of the whole machine, from /proc/stat. */
-async function machineJiffies(): Promise<{ busy: number; total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
-  const values = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  return { busy: total - idle, total };
-}
 
 /** The machine counts as quiet below this busy share of all cores over one second. */
 const QUIET_BUSY_SHARE = 0.15;

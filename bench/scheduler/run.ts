@@ -7,6 +7,7 @@
  *                               [--download-slots 8] [--upload-slots 8]
  *                               [--echo-seconds 5] [--deadline-seconds 180] [--runs 3]
  *                               [--scheduler-arg ARG]... [--cpu-prof DIR] [--log-dir DIR]
+ *                               [--peer-nice N]
  *
  * Each run starts a fresh scheduler and fresh peers, then:
  *
@@ -41,21 +42,22 @@
  * /proc/<pid>/status: VmRSS when idle, when every peer is connected, its peak
  * during the swarm, and VmHWM. --cpu-prof DIR profiles the scheduler; --log-dir
  * DIR keeps its whole log (SCHEDULER_DEBUG=<namespaces> turns on libp2p's debug
- * log in the scheduler only). JSON goes to stdout, progress to stderr.
+ * log in the scheduler only). --peer-nice N runs the simulated peers at that
+ * scheduling priority. JSON goes to stdout, progress to stderr.
  */
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { cpus, loadavg, release } from 'node:os';
+import { cpus, loadavg, release, setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIB, pieceLayout } from '../../packages/protocol/src/pieces.ts';
 import { request } from '../../test/fixtures/http.ts';
 import { type RunningScheduler, startScheduler, sumSamples } from '../../test/fixtures/shoal.ts';
 import { log, positiveInt } from '../common.ts';
-import { cpuSeconds, median, round } from '../measure.ts';
+import { cpuSeconds, machineJiffies, median, round } from '../measure.ts';
 import type { ParentCommand, SimConfig, SimTask, WorkerReport } from './sim-peers.ts';
 
 const SIM_PEERS = resolve(import.meta.dirname, 'sim-peers.ts');
@@ -68,6 +70,7 @@ const { values: args } = parseArgs({
   options: {
     peers: { type: 'string', default: '2000' },
     workers: { type: 'string', default: '4' },
+    'peer-nice': { type: 'string', default: '0' },
     tasks: { type: 'string', default: '4' },
     'blob-mib': { type: 'string', default: '256' },
     seeds: { type: 'string', default: '4' },
@@ -86,6 +89,14 @@ const { values: args } = parseArgs({
 });
 const PEERS = positiveInt(args.peers, '--peers');
 const WORKERS = Math.min(PEERS, positiveInt(args.workers, '--workers'));
+/**
+ * Scheduling priority (nice) of the simulated peers' processes. Here they share the 2 cores
+ * with the scheduler, which a real cluster's peers do not; 0 (the default) lets the kernel
+ * share the cores evenly between the 4 peer processes and the scheduler.
+ */
+const PEER_NICE = Number(args['peer-nice']);
+if (!Number.isInteger(PEER_NICE) || PEER_NICE < 0 || PEER_NICE > 19)
+  throw new Error(`--peer-nice expects an integer from 0 to 19, got ${args['peer-nice']}`);
 const TASKS = positiveInt(args.tasks, '--tasks');
 const BLOB_MIB = positiveInt(args['blob-mib'], '--blob-mib');
 const SEEDS = Number(args.seeds);
@@ -187,18 +198,36 @@ const GC_KINDS = ['major', 'minor', 'incremental'] as const;
  * kind. Tells a late answer that the scheduler caused from one the peers or the wire did.
  * One scrape per window: a scrape of 2,000 peers' metrics costs the scheduler CPU too.
  */
-function watchScheduler(scheduler: RunningScheduler, pid: number) {
+function watchScheduler(scheduler: RunningScheduler, pid: number, peerPids: readonly number[]) {
   const started = performance.now();
-  type Sample = { at: number; cpu: number; gc: Record<string, number>; lagMaxMs: number };
+  type Sample = {
+    at: number;
+    cpu: number;
+    peersCpu: number;
+    machine: { busy: number; total: number };
+    gc: Record<string, number>;
+    lagMaxMs: number;
+  };
   const samples: Sample[] = [];
   let stopped = false;
   let wake: (() => void) | undefined;
+  const peersCpu = async () => {
+    const each = await Promise.all(peerPids.map((p) => cpuSeconds(p).catch(() => 0)));
+    return each.reduce((a, b) => a + b, 0);
+  };
   const sample = async () => {
     const at = performance.now() - started;
-    const [text, cpu] = await Promise.all([metricsText(scheduler), cpuSeconds(pid)]);
+    const [text, cpu, peers, machine] = await Promise.all([
+      metricsText(scheduler),
+      cpuSeconds(pid),
+      peersCpu(),
+      machineJiffies(),
+    ]);
     samples.push({
       at,
       cpu,
+      peersCpu: peers,
+      machine,
       gc: Object.fromEntries(
         GC_KINDS.map((kind) => [kind, sumSamples(text, 'nodejs_gc_duration_seconds_sum', { kind })]),
       ),
@@ -227,6 +256,12 @@ function watchScheduler(scheduler: RunningScheduler, pid: number) {
         return {
           fromSeconds: round(begin.at / 1000, 0),
           cpuShare: round((end.cpu - begin.cpu) / ((end.at - begin.at) / 1000), 2),
+          // the simulated peers' processes together, in cores, and how busy the whole machine was
+          peersCpuCores: round((end.peersCpu - begin.peersCpu) / ((end.at - begin.at) / 1000), 2),
+          machineBusyShare: round(
+            (end.machine.busy - begin.machine.busy) / Math.max(1, end.machine.total - begin.machine.total),
+            2,
+          ),
           loopLagMaxMs: round(end.lagMaxMs, 0),
           gcMs: Object.fromEntries(
             GC_KINDS.map((kind) => [kind, round((end.gc[kind]! - begin.gc[kind]!) * 1000, 0)]),
@@ -305,6 +340,10 @@ async function metricsText(scheduler: RunningScheduler): Promise<string> {
 
 class Workers {
   readonly #children: ChildProcess[] = [];
+
+  get pids(): number[] {
+    return this.#children.flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
+  }
   readonly #waiting = new Map<string, { pending: number; reports: WorkerReport[]; done: () => void }>();
   onProgress: ((worker: number, report: Extract<WorkerReport, { type: 'progress' }>) => void) | undefined;
   errors: string[] = [];
@@ -320,6 +359,7 @@ class Workers {
           ...(process.env.SIM_IMPORT ? ['--import', process.env.SIM_IMPORT] : []),
         ],
       });
+      if (PEER_NICE > 0 && child.pid !== undefined) setPriority(child.pid, PEER_NICE);
       child.on('message', (report: WorkerReport) => this.#onReport(i, report));
       child.on('exit', (code) => {
         if (code !== 0 && code !== null) this.errors.push(`worker ${i} exited with code ${code}`);
@@ -527,7 +567,7 @@ async function oneRun(runIndex: number) {
     const before = await metricsText(scheduler);
     const cpuBefore = await cpuSeconds(pid);
     const swarmWatch = watchRss(pid);
-    const schedulerWatch = watchScheduler(scheduler, pid);
+    const schedulerWatch = watchScheduler(scheduler, pid, workers.pids);
     const pieces = new Array<number>(WORKERS).fill(0);
     const done = new Array<number>(WORKERS).fill(0);
     const totalPieces = (PEERS - SEEDS) * tasks.reduce((n, t) => n + t.pieceCount, 0);
@@ -669,6 +709,7 @@ const result = {
   params: {
     peers: PEERS,
     workers: WORKERS,
+    peerNice: PEER_NICE,
     seeds: SEEDS,
     tasks: TASKS,
     blobMiB: BLOB_MIB,
