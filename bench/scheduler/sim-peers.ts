@@ -467,13 +467,23 @@ async function swarm(deadlineMs: number): Promise<void> {
     lastTick = now;
   }, LAG_TICK_MS);
   const probes: NodeJS.Timeout[] = [];
+  let probing = true;
   const downloaders = peers.filter((peer) => peer.index >= config.seeds);
   // Peers start within one pacing interval of each other, every task at once (one image, several layers).
   for (const peer of downloaders) {
     setTimeout(() => {
       const now = performance.now();
       peer.openedAt = now;
-      if (config.probeMs > 0) probes.push(setInterval(() => probe(peer), config.probeMs));
+      // The first probe at a random point of the interval: peers open within one fetch time of each
+      // other, and probes started with them would come in bursts when the interval is longer.
+      if (config.probeMs > 0) {
+        const first = setTimeout(() => {
+          if (!probing) return;
+          probe(peer);
+          probes.push(setInterval(() => probe(peer), config.probeMs));
+        }, Math.random() * config.probeMs);
+        probes.push(first);
+      }
       peer.tasksLeft = config.tasks.length;
       for (const task of config.tasks) {
         const run: TaskRun = {
@@ -505,6 +515,7 @@ async function swarm(deadlineMs: number): Promise<void> {
   await Promise.race([finished, new Promise((r) => setTimeout(r, deadlineMs))]);
   clearInterval(progress);
   clearInterval(lagTimer);
+  probing = false;
   for (const timer of probes) clearInterval(timer);
   send({
     type: 'swarmDone',
