@@ -1,4 +1,5 @@
 import { framed, varintLength } from './streams.ts';
+import { atTurnEnd } from './turn-end.ts';
 
 /** The part of a libp2p stream an outbox writes to. */
 export interface OutboxStream {
@@ -89,7 +90,7 @@ export function createOutbox<T>(
       }
       if (!scheduled && !waitingForDrain) {
         scheduled = true;
-        setImmediate(flush);
+        atTurnEnd('write', flush);
       }
     },
     get pendingBytes(): number {

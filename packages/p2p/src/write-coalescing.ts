@@ -1,4 +1,5 @@
 import type { TLSSocket } from 'node:tls';
+import { atTurnEnd } from './turn-end.ts';
 
 /** Writes at least this large go out at once: they fill TLS records on their own. */
 export const COALESCE_BELOW_BYTES = 16 * 1024;
@@ -34,7 +35,8 @@ export function coalesceSmallWrites(socket: TLSSocket): void {
     } else if (!corked) {
       corked = true;
       socket.cork();
-      setImmediate(flush);
+      // After the turn's batched messages are written (turn-end.ts), so they share the record.
+      atTurnEnd('release', flush);
     }
     return write.apply(this, args);
   } as TLSSocket['write'];

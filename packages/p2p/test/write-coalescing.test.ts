@@ -4,6 +4,8 @@ import { type AddressInfo, createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect, TLSSocket } from 'node:tls';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { createOutbox } from '../src/outbox.ts';
+import { framed, varintLength } from '../src/streams.ts';
 import { COALESCE_BELOW_BYTES, coalesceSmallWrites } from '../src/write-coalescing.ts';
 
 // @libp2p/tls's certificate helper, loaded by file as socket-tls.ts does.
@@ -55,8 +57,7 @@ describe('coalesceSmallWrites: the small writes of one turn share a TLS record',
 
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  /** Connects and writes each turn's buffers in a turn of its own, as a muxer answering messages does. */
-  async function send(turns: Buffer[][], coalesce: boolean): Promise<Received> {
+  async function connected(): Promise<TLSSocket> {
     received = undefined;
     const client = connect({ port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
     await new Promise<void>((resolve, reject) => {
@@ -64,15 +65,25 @@ describe('coalesceSmallWrites: the small writes of one turn share a TLS record',
       client.once('error', reject);
     });
     while (!received) await nextTurn();
+    return client;
+  }
+
+  async function finish(client: TLSSocket): Promise<Received> {
+    client.end();
+    const result = await received!;
+    client.destroy();
+    return result;
+  }
+
+  /** Connects and writes each turn's buffers in a turn of its own, as a muxer answering messages does. */
+  async function send(turns: Buffer[][], coalesce: boolean): Promise<Received> {
+    const client = await connected();
     if (coalesce) coalesceSmallWrites(client);
     for (const turn of turns) {
       for (const chunk of turn) client.write(chunk);
       await nextTurn();
     }
-    client.end();
-    const result = await received;
-    client.destroy();
-    return result;
+    return finish(client);
   }
 
   /** A 12-byte frame header, then a small payload: a yamux frame as it is written. */
@@ -93,6 +104,41 @@ describe('coalesceSmallWrites: the small writes of one turn share a TLS record',
       overheadPerTurn(coalesced, 100) <= 25,
       `coalesced: ${overheadPerTurn(coalesced, 100)} bytes per turn`,
     );
+  });
+
+  it("a turn's outbox batch shares the record of the turn's small writes", async () => {
+    // As a server reading a request and answering it: yamux writes a window update at once, the
+    // answer is batched by the outbox until the end of the turn.
+    const client = await connected();
+    coalesceSmallWrites(client);
+    const outbox = createOutbox(
+      {
+        send: (data) => client.write(data),
+        onDrain: async () => {},
+        abort: (error) => client.destroy(error),
+      },
+      (message: Uint8Array) => message,
+      1 << 20,
+    );
+    const written: Uint8Array[] = [];
+    for (let turn = 0; turn < 100; turn++) {
+      const windowUpdate = randomBytes(12);
+      const answers = [randomBytes(40 + turn), randomBytes(7)];
+      client.write(windowUpdate);
+      for (const answer of answers) outbox.push(answer);
+      written.push(
+        windowUpdate,
+        framed(
+          answers,
+          answers.reduce((n, a) => n + varintLength(a.length) + a.length, 0),
+        ),
+      );
+      // Until the next request: nothing else is written meanwhile to carry a late answer along.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const result = await finish(client);
+    assert.equal(result.sha256, sha256(written.map((w) => Buffer.from(w))));
+    assert.ok(overheadPerTurn(result, 100) <= 25, `${overheadPerTurn(result, 100)} bytes per turn`);
   });
 
   it('a large write sends what waits first; order holds across large and small writes', async () => {
