@@ -190,6 +190,13 @@ function watchRss(pid: number) {
   };
 }
 
+/** Read and write syscalls a process made so far (/proc/<pid>/io). */
+async function ioSyscalls(pid: number): Promise<{ reads: number; writes: number }> {
+  const text = await readFile(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
 const GC_KINDS = ['major', 'minor', 'incremental'] as const;
 
 /**
@@ -566,6 +573,7 @@ async function oneRun(runIndex: number) {
     // The swarm.
     const before = await metricsText(scheduler);
     const cpuBefore = await cpuSeconds(pid);
+    const syscallsBefore = await ioSyscalls(pid);
     const swarmWatch = watchRss(pid);
     const schedulerWatch = watchScheduler(scheduler, pid, workers.pids);
     const pieces = new Array<number>(WORKERS).fill(0);
@@ -591,6 +599,7 @@ async function oneRun(runIndex: number) {
     );
     const seconds = (performance.now() - started) / 1000;
     const cpu = (await cpuSeconds(pid)) - cpuBefore;
+    const syscallsAfter = await ioSyscalls(pid);
     const swarmPeak = await swarmWatch.stop();
     const schedulerByWindow = await schedulerWatch.stop();
     const after = await metricsText(scheduler);
@@ -648,6 +657,11 @@ async function oneRun(runIndex: number) {
       },
       schedulerCpuSeconds: round(cpu, 2),
       schedulerCpuShare: round(cpu / seconds, 2),
+      // read and write syscalls (sockets mostly): a message costs one of each unless batched
+      schedulerSyscalls: {
+        reads: syscallsAfter.reads - syscallsBefore.reads,
+        writes: syscallsAfter.writes - syscallsBefore.writes,
+      },
       /** the worst simulated-peer process's event-loop delay, p99 */
       peerLoopDelayP99Ms: round(Math.max(...results.map((r) => r.loopDelayP99Ms)), 1),
     };

@@ -17,7 +17,6 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
 import { type TCPSocketOptions, tcp } from '@libp2p/tcp';
-import { tls } from '@libp2p/tls';
 import { multiaddr } from '@multiformats/multiaddr';
 import {
   PeerMessage,
@@ -27,6 +26,7 @@ import {
   SchedulerMessage,
 } from '@shoal/protocol';
 import { createLibp2p, type Libp2p } from 'libp2p';
+import { socketTls } from '../../packages/p2p/src/socket-tls.ts';
 import { messageChannel } from '../../packages/p2p/src/streams.ts';
 
 export interface SimTask {
@@ -159,7 +159,8 @@ async function createPeer(index: number): Promise<{ node: Libp2p }> {
     addresses: { listen: [] },
     // net.connect options pass through, though the type lists only a few of them.
     transports: [tcp({ dialOpts: { localAddress: localAddress(index) } as TCPSocketOptions })],
-    connectionEncrypters: [tls()],
+    // The real peer's TLS (packages/p2p), small writes of a turn coalesced as there.
+    connectionEncrypters: [socketTls()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: 4 },
     // As a real peer it pings the scheduler every 30 s, but it does not drop its session when a
