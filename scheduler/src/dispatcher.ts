@@ -485,6 +485,7 @@ export class Dispatcher {
       fastestSpeed: hosts.fastestSpeed,
       freeParents: among ?? task.freeHolders,
       holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,
+      freeHolderCount: (index) => task.freeHolderCounts[index]!,
       originRangePieces: this.#originRangePieces,
     });
     for (const { index, parent } of output.busy) task.passOver(index, parent);

@@ -19,6 +19,16 @@ function expectedFreeHolders(state: SwarmState, digest: string): string[] {
     .sort();
 }
 
+/** What freeHolderCounts must be: per piece, its holders whose host has an upload slot free. */
+function expectedCounts(state: SwarmState, digest: string): number[] {
+  const task = state.tasks.get(digest)!;
+  return Array.from(
+    { length: task.pieceCount },
+    (_, index) =>
+      [...task.peers.values()].filter((p) => p.have.has(index) && state.hosts.freeHosts.has(p.id)).length,
+  );
+}
+
 const operation = fc.oneof(
   fc.record({
     kind: fc.constant('connect' as const),
@@ -35,13 +45,20 @@ const operation = fc.oneof(
   fc.record({ kind: fc.constant('release' as const), host: fc.constantFrom(...HOSTS) }),
   fc.record({ kind: fc.constant('leave' as const), host: fc.constantFrom(...HOSTS) }),
   fc.record({ kind: fc.constant('reset' as const), digest: fc.constantFrom(...DIGESTS) }),
+  fc.record({
+    kind: fc.constant('complete' as const),
+    host: fc.constantFrom(...HOSTS),
+    digest: fc.constantFrom(...DIGESTS),
+  }),
 );
 
-describe('SwarmTask.freeHolders', () => {
-  it('is always the task peers holding a piece whose host has an upload slot free', () => {
+describe('SwarmTask.freeHolders and freeHolderCounts', () => {
+  it('are always the task peers holding a piece whose host has an upload slot free, and their count per piece', () => {
     fc.assert(
-      fc.property(fc.array(operation, { maxLength: 80 }), (operations) => {
+      fc.property(fc.array(operation, { minLength: 20, maxLength: 150 }), (operations) => {
         const state = new SwarmState();
+        for (const [i, host] of HOSTS.entries())
+          state.hosts.upsert(host, { addrs: [], labels: {}, uploadSlots: 1 + (i % 2) }, 0);
         for (const op of operations) {
           switch (op.kind) {
             case 'connect':
@@ -66,17 +83,25 @@ describe('SwarmTask.freeHolders', () => {
               state.removeHost(op.host);
               state.prune();
               break;
+            case 'complete': {
+              if (!state.hosts.get(op.host)) break;
+              const task = state.task(op.digest, SIZE)!;
+              task.addHolding(op.host, Bitfield.full(task.pieceCount));
+              break;
+            }
             case 'reset':
               state.tasks.get(op.digest)?.resetTable();
               break;
           }
           for (const digest of DIGESTS) {
             const task = state.tasks.get(digest);
-            if (task) assert.deepEqual([...task.freeHolders].sort(), expectedFreeHolders(state, digest));
+            if (!task) continue;
+            assert.deepEqual([...task.freeHolders].sort(), expectedFreeHolders(state, digest));
+            assert.deepEqual([...task.freeHolderCounts], expectedCounts(state, digest));
           }
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 
@@ -86,16 +111,19 @@ describe('SwarmTask.freeHolders', () => {
     const [a, b] = DIGESTS.map((digest) => state.task(digest, SIZE)!);
     a!.addHolding('p', Bitfield.full(a!.pieceCount));
     assert.deepEqual([...a!.freeHolders], ['p']);
+    assert.deepEqual([...a!.freeHolderCounts], [1, 1, 1, 1]);
     assert.deepEqual([...b!.freeHolders], [], 'holds nothing of b yet');
     state.hosts.takeSlot('p');
     state.hosts.takeSlot('p');
     assert.deepEqual([...a!.freeHolders], []);
+    assert.deepEqual([...a!.freeHolderCounts], [0, 0, 0, 0]);
     // Its first piece of b arrives while every slot is taken: it is not a free parent there either.
     b!.markHas(b!.peer('p'), 2);
     assert.deepEqual([...b!.freeHolders], []);
     state.hosts.releaseSlot('p');
     assert.deepEqual([...a!.freeHolders], ['p']);
     assert.deepEqual([...b!.freeHolders], ['p']);
+    assert.deepEqual([...b!.freeHolderCounts], [0, 0, 1, 0]);
     state.removeHost('p');
     assert.deepEqual([...a!.freeHolders], []);
     assert.deepEqual([...b!.freeHolders], []);

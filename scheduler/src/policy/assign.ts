@@ -33,6 +33,12 @@ export interface AssignInput {
    */
   freeParents?: { readonly size: number; [Symbol.iterator](): Iterator<string> };
   holds?(id: string, index: number): boolean;
+  /**
+   * Optional: how many holders of a piece have a free upload slot. A piece with
+   * none is not searched for; in a swarm short of upload slots that is most of
+   * them, and a search would look at up to MAX_PARENT_SCAN busy holders in vain.
+   */
+  freeHolderCount?(index: number): number;
   /** size of one back-to-source range, in pieces */
   originRangePieces: number;
 }
@@ -103,8 +109,10 @@ export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
  * parents when there are at most FEW_FREE_PARENTS of them (none: no search at
  * all), else through whichever is smaller, the piece's holders or the free
  * parents, stopping after PARENT_CANDIDATES parents with a free slot or
- * MAX_PARENT_SCAN looked at. Pieces are tried until `want` are chosen. It grows
- * linearly with the pieces of one task and not with the number of peers.
+ * MAX_PARENT_SCAN looked at; pieces none of whose holders has a free slot
+ * (when the caller counts them) are not tried. Pieces are tried until `want`
+ * are chosen. It grows linearly with the pieces of one task and not with the
+ * number of peers.
  */
 export function assignPieces(input: AssignInput): AssignOutput {
   const { requester } = input;
@@ -120,7 +128,7 @@ export function assignPieces(input: AssignInput): AssignOutput {
       if (originFirst < 0 && requester.canTakeOrigin && !input.originInFlight(index)) originFirst = index;
       continue;
     }
-    if (!searching) continue;
+    if (!searching || input.freeHolderCount?.(index) === 0) continue;
     const bucket = byCount.get(count);
     if (bucket) bucket.push(index);
     else byCount.set(count, [index]);

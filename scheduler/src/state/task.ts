@@ -61,6 +61,12 @@ export class SwarmTask {
    * of at busy holders or free hosts that hold nothing of the blob.
    */
   readonly freeHolders = new Set<string>();
+  /**
+   * Piece index -> how many of its holders have an upload slot free, kept in
+   * step with freeHolders: a piece with none is not searched for at all, which
+   * is what most decisions in a swarm short of upload slots would find.
+   */
+  readonly freeHolderCounts: Uint32Array;
   readonly #hosts: HolderEvents;
 
   constructor(digest: string, size: number, pieceSize = pieceSizeFor(size), hosts = NO_HOST_EVENTS) {
@@ -71,6 +77,7 @@ export class SwarmTask {
     this.pieceCount = layout.count;
     this.table = new Array(layout.count).fill(undefined);
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
+    this.freeHolderCounts = new Uint32Array(layout.count);
     this.#hosts = hosts;
   }
 
@@ -98,15 +105,26 @@ export class SwarmTask {
   markHas(peer: TaskPeer, index: number): void {
     if (!peer.have.set(index)) return;
     this.holders[index]!.add(peer.id);
+    const free = this.#hosts.isFree(peer.id);
+    if (free) this.freeHolderCounts[index]!++;
     if (peer.have.count !== 1) return;
     this.#hosts.firstPiece(peer.id, this);
-    if (this.#hosts.isFree(peer.id)) this.freeHolders.add(peer.id);
+    if (free) this.freeHolders.add(peer.id);
   }
 
   /** A host got its first free upload slot, or lost its last one. */
   holderFreeChanged(id: string, free: boolean): void {
-    if (!free) this.freeHolders.delete(id);
-    else if ((this.peers.get(id)?.have.count ?? 0) > 0) this.freeHolders.add(id);
+    const peer = this.peers.get(id);
+    if (!peer || peer.have.count === 0) return;
+    if (free) this.freeHolders.add(id);
+    else this.freeHolders.delete(id);
+    this.#countFree(peer, free ? 1 : -1);
+  }
+
+  #countFree(peer: TaskPeer, delta: 1 | -1): void {
+    const counts = this.freeHolderCounts;
+    if (peer.have.complete) for (let i = 0; i < counts.length; i++) counts[i]! += delta;
+    else for (const index of peer.have.present()) counts[index]! += delta;
   }
 
   /** A search found this holder of a piece busy: the next search, which looks at the first few, starts after it. */
@@ -119,7 +137,7 @@ export class SwarmTask {
     const peer = this.peers.get(id);
     if (!peer) return undefined;
     for (const index of peer.have.present()) this.holders[index]!.delete(id);
-    this.freeHolders.delete(id);
+    if (this.freeHolders.delete(id)) this.#countFree(peer, -1);
     this.releaseOrigin(peer);
     this.peers.delete(id);
     return peer;
@@ -140,6 +158,7 @@ export class SwarmTask {
     this.sealed = false;
     for (const holders of this.holders) holders.clear();
     this.freeHolders.clear();
+    this.freeHolderCounts.fill(0);
     for (const peer of this.peers.values()) {
       peer.have = new Bitfield(this.pieceCount);
       peer.inFlight.clear();
