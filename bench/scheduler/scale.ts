@@ -42,6 +42,7 @@ import { Dispatcher } from '../../scheduler/src/dispatcher.ts';
 import { createSchedulerMetrics } from '../../scheduler/src/metrics.ts';
 import { SwarmState } from '../../scheduler/src/state/swarm-state.ts';
 import { log, positiveInt } from '../common.ts';
+import { fetched, heldAlready } from './piece-done.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,7 +66,6 @@ const UPLOAD_SLOTS = positiveInt(args['upload-slots'], '--upload-slots');
 const FETCH_MS = args['fetch-ms'] === undefined ? undefined : positiveInt(args['fetch-ms'], '--fetch-ms');
 const FETCH_JITTER = Number(args['fetch-jitter']);
 if (!(FETCH_JITTER >= 0 && FETCH_JITTER < 1)) throw new Error('--fetch-jitter expects a fraction in [0, 1)');
-const SHA = new Uint8Array(32).fill(7);
 /** The real peer batches piece reports for this long (as the simulated peers of run.ts do). */
 const REPORT_DELAY_MS = 5;
 const SWEEP_INTERVAL_MS = 1000;
@@ -194,13 +194,13 @@ function driveInstant(s: Scenario, piecesPerTask: number): Driven {
       const fresh = !flags[piece.index];
       flags[piece.index] = 1;
       if (fresh) held.set(key, held.get(key)! + 1);
-      done.push({ index: piece.index, sha256: SHA, parent: piece.parent, millis: 10, length: s.pieceSize });
+      done.push(fetched(piece.index, piece.parent, 10, s.pieceSize, true));
     }
     for (const range of assignments.origin) {
       for (let index = range.first; index < range.first + range.count; index++) {
         if (!flags[index]) held.set(key, held.get(key)! + 1);
         flags[index] = 1;
-        done.push({ index, sha256: SHA, parent: '', millis: 10, length: s.pieceSize });
+        done.push(fetched(index, '', 10, s.pieceSize, true));
       }
     }
     const complete = held.get(key) === piecesPerTask;
@@ -334,13 +334,7 @@ function driveTimed(s: Scenario, piecesPerTask: number, clock: { now: number }, 
       run.have[index] = 1;
       run.haveCount++;
     }
-    run.pendingDone.push({
-      index,
-      sha256: SHA,
-      parent,
-      millis: fresh ? Math.max(1, Math.round(millis)) : 0,
-      length: fresh ? s.pieceSize : 0,
-    });
+    run.pendingDone.push(fetched(index, parent, millis, s.pieceSize, fresh));
     scheduleReport(run);
   };
   const drainOrigin = (run: TimedRun) => {
@@ -366,14 +360,7 @@ function driveTimed(s: Scenario, piecesPerTask: number, clock: { now: number }, 
     if (!run || run.done) return;
     for (const piece of assignments.pieces) {
       if (run.have[piece.index]) {
-        // As the real peer: a piece it already has is reported done at once, freeing the parent's slot.
-        run.pendingDone.push({
-          index: piece.index,
-          sha256: new Uint8Array(0),
-          parent: piece.parent,
-          millis: 0,
-          length: 0,
-        });
+        run.pendingDone.push(heldAlready(piece));
         scheduleReport(run);
         continue;
       }

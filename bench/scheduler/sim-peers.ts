@@ -28,6 +28,7 @@ import {
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { socketTls } from '../../packages/p2p/src/socket-tls.ts';
 import { messageChannel } from '../../packages/p2p/src/streams.ts';
+import { fetched, heldAlready } from './piece-done.ts';
 
 export interface SimTask {
   digest: string;
@@ -96,7 +97,6 @@ const PING_PROTOCOL = '/ipfs/ping/1.0.0';
 const REPORT_DELAY_MS = 5;
 /** How long one echo stream is used (the scheduler's ping handler ends a stream after 10 s). */
 const ECHO_STREAM_MS = 5000;
-const SHA = new Uint8Array(32).fill(7);
 /** Period of the timer whose lateness shows this process's event-loop lag through the swarm. */
 const LAG_TICK_MS = 100;
 
@@ -266,14 +266,7 @@ function onAssignments(
   for (const piece of assignments.pieces) {
     counters.pieceAssignments++;
     if (run.have[piece.index]) {
-      // As the real peer: a piece it already has is reported done at once, freeing the parent's slot.
-      run.pendingDone.push({
-        index: piece.index,
-        sha256: new Uint8Array(0),
-        parent: piece.parent,
-        millis: 0,
-        length: 0,
-      });
+      run.pendingDone.push(heldAlready(piece));
       scheduleReport(peer, run);
       continue;
     }
@@ -319,13 +312,7 @@ function landPiece(peer: SimPeer, run: TaskRun, index: number, parent: string, m
     run.haveCount++;
     counters.pieces++;
   }
-  run.pendingDone.push({
-    index,
-    sha256: SHA,
-    parent,
-    millis: fresh ? Math.max(1, Math.round(millis)) : 0,
-    length: fresh ? pieceSize : 0,
-  });
+  run.pendingDone.push(fetched(index, parent, millis, pieceSize, fresh));
   scheduleReport(peer, run);
 }
 
