@@ -11,6 +11,7 @@ import { DHT_PROTOCOL_PREFIX } from '@shoal/protocol';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { Registry } from 'prom-client';
 import { libp2pMetrics } from './libp2p-metrics.ts';
+import { silentLogger } from './silent-logger.ts';
 import { socketTls } from './socket-tls.ts';
 
 export interface ShoalNodeOptions {
@@ -71,6 +72,8 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
   }
   const node = await createLibp2p({
     privateKey: options.privateKey,
+    // libp2p's debug log (DEBUG=libp2p:*) as usual; without it, loggers that cost nothing.
+    ...(process.env.DEBUG ? {} : { logger: silentLogger }),
     addresses: { listen: options.listen },
     transports: [tcp()],
     connectionEncrypters: [socketTls(), noise()],
