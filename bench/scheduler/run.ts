@@ -230,6 +230,8 @@ function watchScheduler(scheduler: RunningScheduler, pid: number, peerPids: read
     machine: { busy: number; total: number };
     gc: Record<string, number>;
     lagMaxMs: number;
+    /** how long the scheduler took to answer this scrape of /metrics */
+    scrapeMs: number;
   };
   const samples: Sample[] = [];
   let stopped = false;
@@ -240,8 +242,11 @@ function watchScheduler(scheduler: RunningScheduler, pid: number, peerPids: read
   };
   const sample = async () => {
     const at = performance.now() - started;
-    const [text, cpu, peers, machine] = await Promise.all([
-      metricsText(scheduler),
+    const [[text, scrapeMs], cpu, peers, machine] = await Promise.all([
+      (async () => {
+        const sent = performance.now();
+        return [await metricsText(scheduler), performance.now() - sent] as const;
+      })(),
       cpuSeconds(pid),
       peersCpu(),
       machineJiffies(),
@@ -255,6 +260,7 @@ function watchScheduler(scheduler: RunningScheduler, pid: number, peerPids: read
         GC_KINDS.map((kind) => [kind, sumSamples(text, 'nodejs_gc_duration_seconds_sum', { kind })]),
       ),
       lagMaxMs: sumSamples(text, 'nodejs_eventloop_lag_max_seconds') * 1000,
+      scrapeMs,
     });
   };
   const loop = (async () => {
@@ -286,6 +292,8 @@ function watchScheduler(scheduler: RunningScheduler, pid: number, peerPids: read
             2,
           ),
           loopLagMaxMs: round(end.lagMaxMs, 0),
+          // a scrape's own cost, which the window after it holds (the lag maximum restarts at each scrape)
+          scrapeMs: round(begin.scrapeMs, 1),
           gcMs: Object.fromEntries(
             GC_KINDS.map((kind) => [kind, round((end.gc[kind]! - begin.gc[kind]!) * 1000, 0)]),
           ),
