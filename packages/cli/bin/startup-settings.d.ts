@@ -6,4 +6,4 @@ export interface StartupSettings {
   env: Record<string, string>;
 }
 
-export declare const STARTUP_SETTINGS: { peer: StartupSettings };
+export declare const STARTUP_SETTINGS: { peer: StartupSettings; scheduler: StartupSettings };
