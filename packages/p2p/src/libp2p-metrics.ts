@@ -5,16 +5,29 @@ type PromMetric = Parameters<Registry['registerMetric']>[0];
 type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 /**
+ * libp2p's gauges that walk every connection and stream in one synchronous
+ * pass at each scrape; connection-census.ts exports the first two in slices,
+ * and the percentile of streams per connection is left out.
+ */
+const COUNTED_BY_CENSUS = new Set([
+  'libp2p_connection_manager_connections',
+  'libp2p_protocol_streams_total',
+  'libp2p_connection_manager_protocol_streams_per_connection_90th_percentile',
+]);
+
+/**
  * The name a libp2p metric is exported under, or undefined to leave it out.
  * Only `libp2p_*` metrics are kept: the service exports the process metrics
  * itself (prometheus-metrics adds `nodejs_*` ones of its own). Some of
  * libp2p's names break Prometheus' rules (`promtool check metrics` reports
  * them): gauges named like counters lose `_total`, unless that leaves a suffix
  * reserved for histograms; metrics in milliseconds are left out, since
- * renaming them would misstate their unit. Pure.
+ * renaming them would misstate their unit, and so are the ones the census
+ * counts. Pure.
  */
 export function exportedMetricName(name: string, type: MetricType): string | undefined {
   if (!name.startsWith('libp2p_') || /_milliseconds(?:_|$)/.test(name)) return undefined;
+  if (COUNTED_BY_CENSUS.has(name)) return undefined;
   if (type === 'counter' || !name.endsWith('_total')) return name;
   const renamed = name.slice(0, -'_total'.length);
   return /_(?:bucket|count|sum)$/.test(renamed) ? undefined : renamed;
