@@ -46,7 +46,9 @@ export async function metricsReferenceMarkdown(): Promise<string> {
   return `${[
     'Generated from peer/src/metrics.ts and scheduler/src/metrics.ts by `node scripts/gen-metrics-reference.ts`.',
     'Every series carries `service="peer"` or `service="scheduler"`; both also export the Node.js process',
-    'metrics of prom-client (`process_*`, `nodejs_*`). Histograms add `_bucket`, `_sum` and `_count` series.',
+    'metrics of prom-client (`process_*`, `nodejs_*`; handles are counted by type in `nodejs_active_resources`,',
+    'not `nodejs_active_handles`, which costs five times as much at each scrape). Histograms add `_bucket`,',
+    '`_sum` and `_count` series.',
     "A peer with a scheduler and the scheduler also export libp2p's own `libp2p_*` metrics, for example",
     '`libp2p_connection_manager_connections` (open connections by direction), `libp2p_protocol_streams`',
     '(open streams by direction and protocol), `libp2p_data_transfer_bytes_total` (bytes by protocol) and',

@@ -2,11 +2,15 @@ import { readdir } from 'node:fs/promises';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /**
- * prom-client's default gauges that break the Prometheus naming rules (a gauge must not end in _total;
- * `promtool check metrics` reports them). Each is the sum of a per-type gauge that stays:
- * nodejs_active_handles, nodejs_active_requests, nodejs_active_resources.
+ * prom-client's default gauges left out. Those named `_total` break the Prometheus naming rules (a
+ * gauge must not end in _total; `promtool check metrics` reports them); each is the sum of a
+ * per-type gauge. nodejs_active_handles lists every handle as a JavaScript object, synchronously,
+ * at each scrape (9 ms of a stalled loop for a scheduler holding 2,000 sockets);
+ * nodejs_active_resources, which stays, counts the same handles by type (and requests and timers)
+ * from their type names, at a fifth of the cost. nodejs_active_requests stays.
  */
-const MISNAMED_DEFAULT_METRICS = [
+const LEFT_OUT_DEFAULT_METRICS = [
+  'nodejs_active_handles',
   'nodejs_active_handles_total',
   'nodejs_active_requests_total',
   'nodejs_active_resources_total',
@@ -17,7 +21,7 @@ export function createMetricsRegistry(labels: Record<string, string> = {}): Regi
   const registry = new Registry();
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry });
-  for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  for (const name of LEFT_OUT_DEFAULT_METRICS) registry.removeSingleMetric(name);
   if (registry.getSingleMetric(OPEN_FDS)) {
     registry.removeSingleMetric(OPEN_FDS);
     openFileDescriptors(registry);

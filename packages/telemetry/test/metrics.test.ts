@@ -24,9 +24,11 @@ describe('createMetricsRegistry', () => {
     assert.equal(await openFds(registry.metrics()), before);
   });
 
-  it('leaves out the default gauges named like counters', async () => {
+  it('leaves out the default gauges named like counters, and the handles listed one by one', async () => {
     const text = await createMetricsRegistry().metrics();
     assert.doesNotMatch(text, /^# TYPE nodejs_active_\w+_total gauge$/m);
-    assert.match(text, /^# TYPE nodejs_active_handles gauge$/m);
+    assert.doesNotMatch(text, /^# TYPE nodejs_active_handles gauge$/m);
+    assert.match(text, /^# TYPE nodejs_active_resources gauge$/m);
+    assert.match(text, /^# TYPE nodejs_active_requests gauge$/m);
   });
 });
