@@ -11,6 +11,7 @@ import { DHT_PROTOCOL_PREFIX } from '@shoal/protocol';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { Registry } from 'prom-client';
 import { registerConnectionCensus } from './connection-census.ts';
+import { listConnectionsInOnePass } from './connection-listing.ts';
 import { libp2pMetrics } from './libp2p-metrics.ts';
 import { silentLogger } from './silent-logger.ts';
 import { socketTls } from './socket-tls.ts';
@@ -104,6 +105,7 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
     ...(options.metricsRegistry ? { metrics: libp2pMetrics(options.metricsRegistry) } : {}),
     services: services as never,
   });
+  listConnectionsInOnePass(node);
   if (options.metricsRegistry) registerConnectionCensus(node, options.metricsRegistry);
   return node as unknown as ShoalNode;
 }
