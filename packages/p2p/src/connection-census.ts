@@ -50,7 +50,7 @@ export function registerConnectionCensus(node: Libp2p, registry: Registry, slice
   // Both gauges are collected in the same scrape: the first starts the walk, the second awaits it.
   let walk: Promise<ConnectionTally> | undefined;
   const census = (): Promise<ConnectionTally> => {
-    walk ??= walkInSlices([...open], slice).finally(() => {
+    walk ??= walkInSlices(open, slice).finally(() => {
       walk = undefined;
     });
     return walk;
@@ -82,11 +82,22 @@ export function registerConnectionCensus(node: Libp2p, registry: Registry, slice
   });
 }
 
-async function walkInSlices(connections: Connection[], slice: number): Promise<ConnectionTally> {
+/**
+ * Tallies the connections of `open` as they are when the walk starts. One that
+ * is closed by the time the walk reaches it is not counted, and is dropped
+ * from `open` should its close event never have come.
+ */
+async function walkInSlices(open: Set<Connection>, slice: number): Promise<ConnectionTally> {
+  const connections = [...open];
   const tally = emptyTally();
   for (let from = 0; from < connections.length; from += slice) {
     if (from > 0) await nextTurn();
-    tallyConnections(connections.slice(from, from + slice), tally);
+    const live = connections.slice(from, from + slice).filter((connection) => {
+      if (connection.status !== 'closed') return true;
+      open.delete(connection);
+      return false;
+    });
+    tallyConnections(live, tally);
   }
   return tally;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import type { Stream } from '@libp2p/interface';
+import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { Registry } from 'prom-client';
 import { emptyTally, registerConnectionCensus, tallyConnections } from '../src/connection-census.ts';
 import { createShoalNode, type ShoalNode } from '../src/index.ts';
@@ -47,6 +47,30 @@ describe('tallyConnections', () => {
       ['inbound unnegotiated', 1],
       ['outbound /b', 1],
     ]);
+  });
+});
+
+describe('registerConnectionCensus', () => {
+  it('does not count a connection that closed without its close event, and forgets it', async () => {
+    // A stand-in for the node: the census reads its connections and listens to its events.
+    const connection = (direction: 'inbound' | 'outbound', status: string) =>
+      ({ direction, status, streams: [] }) as unknown as Connection;
+    const closed = connection('outbound', 'closed');
+    const connections = [connection('outbound', 'open'), closed, connection('inbound', 'closing')];
+    const node = Object.assign(new EventTarget(), { getConnections: () => connections });
+    const registry = new Registry();
+    registerConnectionCensus(node as unknown as Libp2p, registry);
+
+    const text = await registry.metrics();
+    assert.equal(sample(text, 'libp2p_connection_manager_connections', '"outbound"'), 1, text);
+    assert.equal(sample(text, 'libp2p_connection_manager_connections', '"inbound"'), 1, text);
+    // Forgotten: were it still held, it would be counted now that it reads as open.
+    (closed as { status: string }).status = 'open';
+    const later = await registry.metrics();
+    assert.equal(sample(later, 'libp2p_connection_manager_connections', '"outbound"'), 1, later);
+    node.dispatchEvent(new CustomEvent('connection:open', { detail: closed }));
+    const reopened = await registry.metrics();
+    assert.equal(sample(reopened, 'libp2p_connection_manager_connections', '"outbound"'), 2, reopened);
   });
 });
 
