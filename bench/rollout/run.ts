@@ -471,6 +471,7 @@ async function swarmMetrics(peers: RunningPeer[], scheduler: RunningScheduler) {
         origin: n('shoal_pieces_total', { result: 'origin' }),
         unavailable: n('shoal_pieces_total', { result: 'unavailable' }),
         mismatch: n('shoal_pieces_total', { result: 'mismatch' }),
+        superseded: n('shoal_pieces_total', { result: 'superseded' }),
       },
       pieceFetchMeanMs:
         fetches > 0 ? round((n('shoal_piece_fetch_duration_seconds_sum') / fetches) * 1000, 1) : null,
@@ -507,6 +508,7 @@ async function swarmMetrics(peers: RunningPeer[], scheduler: RunningScheduler) {
       assignments: {
         peer: s('shoal_scheduler_assignments_total', { kind: 'peer' }),
         origin: s('shoal_scheduler_assignments_total', { kind: 'origin' }),
+        endgame: s('shoal_scheduler_assignments_total', { kind: 'endgame' }),
       },
       backToSource: s('shoal_scheduler_back_to_source_total'),
       originPieces: s('shoal_scheduler_origin_pieces_total'),

@@ -51,7 +51,9 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
     }),
     pieces: new Counter({
       name: 'shoal_pieces_total',
-      help: 'Pieces fetched, by result (ok: from a parent and verified; origin; mismatch; unavailable)',
+      help:
+        'Pieces fetched, by result (ok: from a parent and verified; origin; mismatch; unavailable; ' +
+        'superseded: a second fetch of one of the last pieces, dropped when the other landed first)',
       labelNames: ['result'] as const,
       registers,
     }),

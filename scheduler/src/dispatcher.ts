@@ -11,9 +11,10 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
 import { assignPieces } from './policy/assign.ts';
+import { ENDGAME_AFTER_MS, ENDGAME_MISSING, endgamePieces } from './policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
-import type { SwarmTask, TaskPeer } from './state/task.ts';
+import { parentsOf, type SwarmTask, type TaskPeer } from './state/task.ts';
 
 export interface DispatcherOptions {
   state: SwarmState;
@@ -149,8 +150,10 @@ export class Dispatcher {
       const flight = peer.inFlight.get(done.index);
       if (flight) {
         peer.inFlight.delete(done.index);
-        this.#releaseSlot(flight.parent);
-        this.#state.hosts.recordSpeed(flight.parent, done.length, done.millis);
+        // In the endgame the other fetch of the piece is dropped by the requester: both slots come back.
+        for (const parent of parentsOf(flight)) this.#releaseSlot(parent);
+        const from = flight.second?.parent === done.parent ? done.parent : flight.parent;
+        this.#state.hosts.recordSpeed(from, done.length, done.millis);
       }
       if (done.parent === '') {
         this.#metrics.originPieces.inc();
@@ -170,9 +173,14 @@ export class Dispatcher {
     }
     for (const failed of message.failed) {
       const flight = peer.inFlight.get(failed.index);
-      if (flight) {
-        peer.inFlight.delete(failed.index);
+      if (flight?.second?.parent === failed.parent) {
+        // The endgame's second fetch failed: the first goes on.
+        this.#releaseSlot(failed.parent);
+        delete flight.second;
+      } else if (flight) {
         this.#releaseSlot(flight.parent);
+        if (flight.second) peer.inFlight.set(failed.index, flight.second);
+        else peer.inFlight.delete(failed.index);
       }
       this.#metrics.pieceFailures.inc({ reason: reasonName(failed.reason) });
       if (failed.reason === FailureReason.origin) {
@@ -256,7 +264,8 @@ export class Dispatcher {
       const peer = task.peers.get(hostId);
       if (!peer) continue;
       this.#unstarve(task, peer);
-      for (const flight of peer.inFlight.values()) this.#freed.add(flight.parent);
+      for (const flight of peer.inFlight.values())
+        for (const parent of parentsOf(flight)) this.#freed.add(parent);
       if (peer.origin) toOrigin.add(task);
       else for (const index of peer.have.present()) if (task.holders[index]!.size === 1) toOrigin.add(task);
     }
@@ -287,14 +296,23 @@ export class Dispatcher {
           changed = true;
         }
         for (const [index, flight] of peer.inFlight) {
+          if (flight.second && now - flight.second.since > this.#pieceTimeoutMs) {
+            this.#releaseSlot(flight.second.parent);
+            delete flight.second;
+            changed = true;
+          }
           if (now - flight.since > this.#pieceTimeoutMs) {
-            peer.inFlight.delete(index);
             this.#releaseSlot(flight.parent);
+            if (flight.second) peer.inFlight.set(index, flight.second);
+            else peer.inFlight.delete(index);
             changed = true;
           }
         }
       }
       if (changed) this.#dispatchWaiting(task, '', stalled);
+      else
+        for (const peer of task.peers.values())
+          if (this.#stuckInEndgame(task, peer, now)) this.#dispatch(task, peer, 'endgame');
     }
     this.#serveStarved();
     this.#retries = [];
@@ -429,7 +447,8 @@ export class Dispatcher {
   }
 
   #releaseInFlight(peer: TaskPeer): void {
-    for (const flight of peer.inFlight.values()) this.#releaseSlot(flight.parent);
+    for (const flight of peer.inFlight.values())
+      for (const parent of parentsOf(flight)) this.#releaseSlot(parent);
     peer.inFlight.clear();
   }
 
@@ -497,6 +516,14 @@ export class Dispatcher {
       return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
     });
     peer.want = Math.max(0, peer.want - pieces.length);
+    const seconds = output.origin ? [] : this.#endgame(task, peer, eligible);
+    for (const { index, parent } of seconds) {
+      peer.inFlight.get(index)!.second = { parent, since: now };
+      hosts.takeSlot(parent);
+      const host = hosts.get(parent)!;
+      pieces.push({ index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) });
+    }
+    peer.want = Math.max(0, peer.want - seconds.length);
     const origin = output.origin ? [output.origin] : [];
     if (output.origin) {
       const remaining = new Set<number>();
@@ -515,10 +542,39 @@ export class Dispatcher {
       task.pieceCount - peer.have.count - peer.inFlight.size - (peer.origin?.remaining.size ?? 0);
     if (peer.want > 0 && unclaimed > 0) this.#starve(task, peer);
     else this.#unstarve(task, peer);
-    this.#metrics.decided(trigger, pieces.length, origin.length);
+    this.#metrics.decided(trigger, pieces.length - seconds.length, origin.length, seconds.length);
     if (pieces.length === 0 && origin.length === 0) return 0;
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
     return pieces.length;
+  }
+
+  /** It lacks its last few pieces, all on their way, one of them for long, and has a download slot free. */
+  #stuckInEndgame(task: SwarmTask, peer: TaskPeer, now: number): boolean {
+    const missing = task.pieceCount - peer.have.count;
+    if (!peer.active || peer.want <= 0 || missing === 0 || missing > ENDGAME_MISSING) return false;
+    if (peer.inFlight.size < missing) return false;
+    for (const flight of peer.inFlight.values())
+      if (!flight.second && now - flight.since >= ENDGAME_AFTER_MS) return true;
+    return false;
+  }
+
+  /** Second parents for the requester's last pieces, once every piece it lacks is on its way. */
+  #endgame(task: SwarmTask, peer: TaskPeer, eligible: (id: string) => boolean) {
+    const missing = task.pieceCount - peer.have.count;
+    if (peer.want <= 0 || missing > ENDGAME_MISSING) return [];
+    const hosts = this.#state.hosts;
+    return endgamePieces({
+      pieceCount: task.pieceCount,
+      missing,
+      requester: { id: peer.id, labels: hosts.get(peer.id)?.labels ?? {} },
+      want: peer.want,
+      inFlight: peer.inFlight,
+      doubled: { has: (index) => peer.inFlight.get(index)?.second !== undefined },
+      before: this.#now() - ENDGAME_AFTER_MS,
+      holdersOf: (index) => task.holders[index]!,
+      parent: (id) => (eligible(id) ? hosts.get(id) : undefined),
+      fastestSpeed: hosts.fastestSpeed,
+    });
   }
 
   #taskInfo(task: SwarmTask, forHost: string): TaskInfo {
@@ -542,7 +598,7 @@ export class Dispatcher {
 }
 
 /** What asked for a decision, as the decisions metric counts it. */
-type DecisionTrigger = 'open' | 'report' | 'waiting' | 'freed-slot' | 'new-holder' | 'retry';
+type DecisionTrigger = 'open' | 'report' | 'waiting' | 'freed-slot' | 'new-holder' | 'retry' | 'endgame';
 
 /** Starved peers offered one freed slot before it is left for the next event. */
 const STARVED_TRIES_PER_SLOT = 4;

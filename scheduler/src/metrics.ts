@@ -27,7 +27,9 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
     }),
     assignments: new Counter({
       name: 'shoal_scheduler_assignments_total',
-      help: 'Assignments issued, by kind (peer: a piece from a parent; origin: a back-to-source range)',
+      help:
+        'Assignments issued, by kind (peer: a piece from a parent; origin: a back-to-source range; ' +
+        "endgame: a piece on its way asked of a second parent, among a requester's last pieces)",
       labelNames: ['kind'] as const,
       registers,
     }),
@@ -41,7 +43,8 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       name: 'shoal_scheduler_decisions_total',
       help:
         'Assignment decisions, by what asked for them (open, report, waiting: a change that concerns every waiting peer, ' +
-        'freed-slot, new-holder, retry: the sweep) and whether they assigned anything (outcome: assigned or none)',
+        'freed-slot, new-holder, retry: the sweep, endgame: a last piece long on its way) and whether they ' +
+        'assigned anything (outcome: assigned or none)',
       labelNames: ['trigger', 'outcome'] as const,
       registers,
     }),
@@ -77,11 +80,12 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
   const decisionSeries = new Map<string, Counter.Internal>();
   const pieceAssignments = metrics.assignments.labels('peer');
   const originAssignments = metrics.assignments.labels('origin');
+  const endgameAssignments = metrics.assignments.labels('endgame');
   return {
     ...metrics,
     /** Counts one decision and what it handed out. */
-    decided(trigger: string, pieces: number, originRanges: number): void {
-      const outcome = pieces + originRanges > 0 ? 'assigned' : 'none';
+    decided(trigger: string, pieces: number, originRanges: number, endgame = 0): void {
+      const outcome = pieces + originRanges + endgame > 0 ? 'assigned' : 'none';
       const key = `${trigger} ${outcome}`;
       let series = decisionSeries.get(key);
       if (!series) {
@@ -91,6 +95,7 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       series.inc();
       if (pieces > 0) pieceAssignments.inc(pieces);
       if (originRanges > 0) originAssignments.inc(originRanges);
+      if (endgame > 0) endgameAssignments.inc(endgame);
     },
   };
 }

@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { Dispatcher } from '../src/dispatcher.ts';
 import { createSchedulerMetrics } from '../src/metrics.ts';
+import { ENDGAME_AFTER_MS } from '../src/policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, TASK_MEMBERS_SENT } from '../src/policy/member-sample.ts';
 import { CLUSTER_STRIKE_LIMIT } from '../src/state/hosts.ts';
 import { SwarmState } from '../src/state/swarm-state.ts';
@@ -929,5 +930,148 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     h.drain();
     h.dispatcher.hostLeft('a');
     assert.deepEqual(parentsAssigned(h, 'b'), ['p']);
+  });
+});
+
+describe('Dispatcher: the endgame', () => {
+  /** p holds the whole 8-piece blob and sends all of it to a; q, which holds it too, arrives after. */
+  function lastPiecesFromP() {
+    const h = harness();
+    const whole = {
+      digest: DIGEST,
+      size: BigInt(8 * PIECE),
+      pieceSize: 0,
+      bitfield: new Uint8Array(0),
+      complete: true,
+    };
+    h.dispatcher.register('p', registerMessage('p', { holdings: [whole] }));
+    h.register('a');
+    h.open('a', 8, 8);
+    assert.deepEqual(parentsAssigned(h, 'a'), Array(8).fill('p'));
+    h.dispatcher.register('q', registerMessage('q', { holdings: [whole] }));
+    h.drain();
+    return h;
+  }
+
+  it("asks a second parent for a requester's last pieces, all long on their way, and counts it", async () => {
+    const h = lastPiecesFromP();
+    h.report('a', { done: range(0, 4).map((i) => peerDone(i, 'p')), want: 4 });
+    assert.deepEqual(pieceAssignments(h.drain(), 'a'), [], 'not yet: the pieces only just left');
+    h.advance(ENDGAME_AFTER_MS - 1);
+    h.dispatcher.sweep();
+    assert.deepEqual(pieceAssignments(h.drain(), 'a'), [], 'not yet');
+    h.advance(1);
+    h.dispatcher.sweep();
+    const seconds = pieceAssignments(h.drain(), 'a');
+    assert.deepEqual(
+      seconds.map((p) => [p.index, p.parent]),
+      range(4, 4).map((i) => [i, 'q']),
+    );
+    for (const p of seconds) assert.deepEqual(p.parentAddrs, addrsOf('q'));
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 4);
+    assert.equal(h.state.hosts.get('q')!.activeUploads, 4);
+    assert.equal(await counter(h, 'shoal_scheduler_assignments_total', { kind: 'endgame' }), 4);
+    assert.equal(await counter(h, 'shoal_scheduler_assignments_total', { kind: 'peer' }), 8);
+    assert.equal(
+      await counter(h, 'shoal_scheduler_decisions_total', { trigger: 'endgame', outcome: 'assigned' }),
+      1,
+    );
+
+    // Asked again, it doubles no piece twice.
+    h.report('a', { want: 4 });
+    assert.deepEqual(pieceAssignments(h.drain(), 'a'), []);
+  });
+
+  it('the first copy to land frees both slots; a failed fetch leaves the other going on', () => {
+    const h = lastPiecesFromP();
+    h.report('a', { done: range(0, 4).map((i) => peerDone(i, 'p')), want: 4 });
+    h.advance(ENDGAME_AFTER_MS);
+    h.dispatcher.sweep();
+    h.drain();
+    const a = h.state.tasks.get(DIGEST)!.peers.get('a')!;
+    const uploads = () => [h.state.hosts.get('p')!.activeUploads, h.state.hosts.get('q')!.activeUploads];
+
+    h.report('a', { done: [peerDone(4, 'q')], want: 0 });
+    assert.deepEqual(uploads(), [3, 3]);
+    assert.equal(a.inFlight.has(4), false);
+
+    h.report('a', { failed: [{ index: 5, parent: 'q', reason: FailureReason.unavailable }], want: 0 });
+    assert.deepEqual(uploads(), [3, 2]);
+    assert.deepEqual({ ...a.inFlight.get(5)!, since: 0 }, { parent: 'p', since: 0 });
+
+    h.report('a', { failed: [{ index: 6, parent: 'p', reason: FailureReason.unavailable }], want: 0 });
+    assert.deepEqual(uploads(), [2, 2]);
+    assert.equal(a.inFlight.get(6)!.parent, 'q', "q's fetch of it is the one left");
+    assert.equal(a.inFlight.get(6)!.second, undefined);
+
+    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '', digestMismatch: false });
+    assert.deepEqual(uploads(), [0, 0]);
+  });
+
+  it('a parent leaving hands its pieces to their second fetches', () => {
+    const h = lastPiecesFromP();
+    h.report('a', { done: range(0, 4).map((i) => peerDone(i, 'p')), want: 2 });
+    h.advance(ENDGAME_AFTER_MS);
+    h.dispatcher.sweep();
+    h.drain();
+    const a = h.state.tasks.get(DIGEST)!.peers.get('a')!;
+    assert.deepEqual(
+      [4, 5].map((i) => a.inFlight.get(i)!.second?.parent),
+      ['q', 'q'],
+    );
+    h.dispatcher.hostLeft('p');
+    assert.deepEqual(
+      [4, 5, 6, 7].map((i) => a.inFlight.get(i)?.parent),
+      ['q', 'q', undefined, undefined],
+    );
+    assert.equal(h.state.hosts.get('q')!.activeUploads, 2);
+  });
+
+  it('does not start while the requester lacks pieces nobody sends it yet', () => {
+    const h = harness();
+    const bits = (...pieces: number[]) => {
+      const b = new Bitfield(8);
+      for (const i of pieces) b.set(i);
+      return b.bytes;
+    };
+    const whole = {
+      digest: DIGEST,
+      size: BigInt(8 * PIECE),
+      pieceSize: 0,
+      bitfield: new Uint8Array(0),
+      complete: true,
+    };
+    h.dispatcher.register('p', registerMessage('p', { holdings: [whole], uploadSlots: 2 }));
+    // q holds piece 4 alone, with every slot free.
+    const four = {
+      digest: DIGEST,
+      size: BigInt(8 * PIECE),
+      pieceSize: PIECE,
+      bitfield: bits(4),
+      complete: false,
+    };
+    h.dispatcher.register('q', registerMessage('q', { holdings: [four] }));
+    h.register('a');
+    // a lacks four pieces: p sends two, nobody the other two.
+    h.dispatcher.openTask('a', {
+      digest: DIGEST,
+      size: BigInt(8 * PIECE),
+      bitfield: bits(0, 1, 2, 3),
+      want: 6,
+    });
+    const sent = pieceAssignments(h.drain(), 'a');
+    assert.deepEqual(sent.map((p) => [p.index, p.parent]).sort(), [
+      [4, 'q'],
+      [5, 'p'],
+      [6, 'p'],
+    ]);
+    h.advance(ENDGAME_AFTER_MS);
+    h.dispatcher.sweep();
+    h.report('a', { want: 3 });
+    assert.deepEqual(pieceAssignments(h.drain(), 'a'), [], 'piece 7 has no sender: no second fetches');
+    assert.equal(
+      [...h.state.tasks.get(DIGEST)!.peers.get('a')!.inFlight.values()].some((f) => f.second),
+      false,
+    );
   });
 });

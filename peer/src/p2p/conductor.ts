@@ -167,6 +167,13 @@ class TaskSession {
   readonly #done: PromiseWithResolvers<'complete' | 'fallback'>;
   readonly #queue: PieceAssignment[] = [];
   #activeFetches = 0;
+  /**
+   * Fetches from parents by piece. In the endgame the scheduler asks a second
+   * parent for a piece already on its way: the first copy to land ends the other.
+   */
+  readonly #fetching = new Map<number, Set<AbortController>>();
+  /** pieces being written and landed: a second copy arriving meanwhile is dropped, not written again */
+  readonly #landing = new Set<number>();
   #originActive = false;
   #pendingDone: PieceDone[] = [];
   #pendingFailed: PieceFailed[] = [];
@@ -341,7 +348,13 @@ class TaskSession {
     const task = this.#task;
     const layout = task.layout!;
     const { metrics } = this.#options;
+    const { index } = assignment;
     const timer = metrics.pieceFetchDuration.startTimer();
+    const control = new AbortController();
+    const others = this.#fetching.get(index) ?? new Set();
+    this.#fetching.set(index, others.add(control));
+    /** The piece landed from another fetch (or is landing): this one is dropped, without a report. */
+    const superseded = () => task.has(index) || this.#landing.has(index);
     try {
       const piece = await fetchPiece(this.#options.pieceStreams, {
         parent: assignment.parent,
@@ -354,14 +367,25 @@ class TaskSession {
         timeoutMs: this.#options.pieceTimeoutMs,
         limiter: this.#options.downloadLimiter,
         onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'peer' }, bytes),
+        signal: control.signal,
       });
-      try {
-        if (this.#stopped || task.has(assignment.index) || task.state !== 'downloading') return;
-        await task.writeChunks(pieceStart(layout, assignment.index), piece.chunks);
-      } finally {
+      if (this.#stopped || superseded() || task.state !== 'downloading') {
         piece.release();
+        if (superseded()) metrics.pieces.inc({ result: 'superseded' });
+        return;
       }
-      await task.landPiece(assignment.index, piece.sha256Hex);
+      this.#landing.add(index);
+      try {
+        try {
+          await task.writeChunks(pieceStart(layout, index), piece.chunks);
+        } finally {
+          piece.release();
+        }
+        await task.landPiece(index, piece.sha256Hex);
+      } finally {
+        this.#landing.delete(index);
+      }
+      for (const other of others) if (other !== control) other.abort();
       timer();
       metrics.pieces.inc({ result: 'ok' });
       this.#armStallTimer();
@@ -374,6 +398,11 @@ class TaskSession {
       });
     } catch (error) {
       const mismatch = error instanceof PieceFetchError && error.code === 'MISMATCH';
+      // A parent that sent wrong bytes is reported whatever became of the piece.
+      if (superseded() && !mismatch) {
+        metrics.pieces.inc({ result: 'superseded' });
+        return;
+      }
       metrics.pieces.inc({ result: mismatch ? 'mismatch' : 'unavailable' });
       if (mismatch) metrics.verificationFailures.inc({ kind: 'piece' });
       this.#options.logger.debug(
@@ -385,6 +414,9 @@ class TaskSession {
         parent: assignment.parent,
         reason: mismatch ? FailureReason.mismatch : FailureReason.unavailable,
       });
+    } finally {
+      others.delete(control);
+      if (others.size === 0) this.#fetching.delete(index);
     }
   }
 

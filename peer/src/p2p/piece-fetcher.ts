@@ -62,10 +62,13 @@ export async function fetchPiece(
     timeoutMs: number;
     limiter: RateLimiter;
     onBytes?: (bytes: number) => void;
+    /** ends the fetch early (the piece came from elsewhere) */
+    signal?: AbortSignal;
   },
 ): Promise<FetchedPiece> {
   const started = performance.now();
-  const signal = AbortSignal.timeout(request.timeoutMs);
+  const timeout = AbortSignal.timeout(request.timeoutMs);
+  const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
   for (let attempt = 0; ; attempt++) {
     let piece: PieceStream;
     try {

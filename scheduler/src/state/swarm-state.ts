@@ -1,7 +1,7 @@
 import { isDigest } from '@shoal/oci';
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE, pieceSizeFor } from '@shoal/protocol';
 import { HostRegistry } from './hosts.ts';
-import { type HolderEvents, SwarmTask } from './task.ts';
+import { type HolderEvents, parentsOf, SwarmTask } from './task.ts';
 
 /**
  * Largest task the scheduler keeps state for (4 TiB at the largest piece size).
@@ -56,12 +56,19 @@ export class SwarmState {
     const uploading = (this.hosts.get(id)?.activeUploads ?? 0) > 0;
     for (const task of this.tasks.values()) {
       // Its own fetches end with it: their parents get the upload slots back.
-      for (const flight of task.peers.get(id)?.inFlight.values() ?? []) this.hosts.releaseSlot(flight.parent);
+      for (const flight of task.peers.get(id)?.inFlight.values() ?? [])
+        for (const parent of parentsOf(flight)) this.hosts.releaseSlot(parent);
       if (task.removePeer(id)) touched.push(task);
       if (!uploading) continue;
-      // Its children's in-flight fetches from it will fail; free those slots now.
+      // Its children's in-flight fetches from it will fail; free those slots now (a second fetch of
+      // the same piece goes on alone).
       for (const peer of task.peers.values()) {
-        for (const [index, flight] of peer.inFlight) if (flight.parent === id) peer.inFlight.delete(index);
+        for (const [index, flight] of peer.inFlight) {
+          if (flight.second?.parent === id) delete flight.second;
+          else if (flight.parent !== id) continue;
+          else if (flight.second) peer.inFlight.set(index, flight.second);
+          else peer.inFlight.delete(index);
+        }
       }
     }
     this.hosts.remove(id);

@@ -4,6 +4,13 @@ import { HolderRing } from './holder-ring.ts';
 export interface InFlightPiece {
   parent: string;
   since: number;
+  /** the same piece asked of a second parent in the requester's endgame: the first copy to land wins */
+  second?: { parent: string; since: number };
+}
+
+/** The parents a fetch in flight holds an upload slot of: one, or two in the endgame. */
+export function parentsOf(flight: InFlightPiece): string[] {
+  return flight.second ? [flight.parent, flight.second.parent] : [flight.parent];
 }
 
 export interface OriginRangeState {
