@@ -11,7 +11,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
 import { assignPieces } from './policy/assign.ts';
-import { ENDGAME_AFTER_MS, ENDGAME_MISSING, endgamePieces } from './policy/endgame.ts';
+import { ENDGAME_MISSING, endgamePieces, endgameWaitMs } from './policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import { parentsOf, type SwarmTask, type TaskPeer } from './state/task.ts';
@@ -553,8 +553,9 @@ export class Dispatcher {
     const missing = task.pieceCount - peer.have.count;
     if (!peer.active || peer.want <= 0 || missing === 0 || missing > ENDGAME_MISSING) return false;
     if (peer.inFlight.size < missing) return false;
+    const wait = endgameWaitMs(task.pieceSize, this.#state.hosts.fastestSpeed);
     for (const flight of peer.inFlight.values())
-      if (!flight.second && now - flight.since >= ENDGAME_AFTER_MS) return true;
+      if (!flight.second && now - flight.since >= wait) return true;
     return false;
   }
 
@@ -570,7 +571,7 @@ export class Dispatcher {
       want: peer.want,
       inFlight: peer.inFlight,
       doubled: { has: (index) => peer.inFlight.get(index)?.second !== undefined },
-      before: this.#now() - ENDGAME_AFTER_MS,
+      before: this.#now() - endgameWaitMs(task.pieceSize, hosts.fastestSpeed),
       holdersOf: (index) => task.holders[index]!,
       parent: (id) => (eligible(id) ? hosts.get(id) : undefined),
       fastestSpeed: hosts.fastestSpeed,

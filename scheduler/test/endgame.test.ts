@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ENDGAME_MISSING, type EndgameInput, endgamePieces } from '../src/policy/endgame.ts';
+import {
+  ENDGAME_AFTER_MS,
+  ENDGAME_MISSING,
+  ENDGAME_SLOWDOWN,
+  type EndgameInput,
+  endgamePieces,
+  endgameWaitMs,
+} from '../src/policy/endgame.ts';
 import type { ParentView } from '../src/policy/parent-score.ts';
 
 interface Scenario {
@@ -168,5 +175,17 @@ describe('endgamePieces', () => {
         },
       ),
     );
+  });
+});
+
+describe('endgameWaitMs', () => {
+  it('is the floor while pieces are quick or no parent is measured', () => {
+    assert.equal(endgameWaitMs(2 * 1024 * 1024, 0), ENDGAME_AFTER_MS);
+    assert.equal(endgameWaitMs(2 * 1024 * 1024, 100e6), ENDGAME_AFTER_MS);
+  });
+
+  it('grows with what a piece takes from the fastest parent, where that is slow', () => {
+    // 2 MiB at 256 KiB/s: 8 s a piece, stuck after 24.
+    assert.equal(endgameWaitMs(2 * 1024 * 1024, 256 * 1024), ENDGAME_SLOWDOWN * 8_000);
   });
 });

@@ -11,13 +11,27 @@ import { freeSlotsOf, type ParentView, scoreParent } from './parent-score.ts';
 export const ENDGAME_MISSING = 4;
 
 /**
- * How long a piece is on its way before it is asked of a second parent: long
- * past a piece's usual time (2 MiB at 1 MB/s, a link of 8 MB/s shared by eight
- * fetches, is 2 s) and well before a silent fetch times out (15 s). Asking at
- * once for every last piece cost a rollout whose links are the bottleneck
- * 6-8% (bench/rollout): the copy that loses is bytes those links carry in vain.
+ * How long a piece is on its way, at least, before it is asked of a second
+ * parent: past a piece's usual time (2 MiB at 1 MB/s, a link of 8 MB/s shared
+ * by eight fetches, is 2 s) and well before a silent fetch times out (15 s).
+ * Asking at once for every last piece cost a rollout whose links are the
+ * bottleneck 3-4% more bytes and as much time (bench/rollout): the copy that
+ * loses is bytes those links carry in vain.
  */
 export const ENDGAME_AFTER_MS = 5_000;
+
+/** ...and at least this many times what a piece takes from the fastest parent measured. */
+export const ENDGAME_SLOWDOWN = 3;
+
+/**
+ * How long a piece of `pieceBytes` is on its way before it counts as stuck: a
+ * swarm whose pieces all take long (slow links) is not one where every last
+ * piece should be fetched twice. `fastestSpeed`: bytes/s, 0 when unmeasured. Pure.
+ */
+export function endgameWaitMs(pieceBytes: number, fastestSpeed: number): number {
+  const usual = fastestSpeed > 0 ? (pieceBytes * 1000) / fastestSpeed : 0;
+  return Math.max(ENDGAME_AFTER_MS, ENDGAME_SLOWDOWN * usual);
+}
 
 /** Holders of one piece looked at for a second parent (as in assignPieces, a decision's cost is bounded). */
 const ENDGAME_PARENT_SCAN = 64;
