@@ -934,16 +934,18 @@ describe('Dispatcher: upload slots shared across tasks', () => {
 });
 
 describe('Dispatcher: the endgame', () => {
+  /** A holding of the whole 8-piece blob, as announced at registration. */
+  const whole = {
+    digest: DIGEST,
+    size: BigInt(8 * PIECE),
+    pieceSize: 0,
+    bitfield: new Uint8Array(0),
+    complete: true,
+  };
+
   /** p holds the whole 8-piece blob and sends all of it to a; q, which holds it too, arrives after. */
   function lastPiecesFromP() {
     const h = harness();
-    const whole = {
-      digest: DIGEST,
-      size: BigInt(8 * PIECE),
-      pieceSize: 0,
-      bitfield: new Uint8Array(0),
-      complete: true,
-    };
     h.dispatcher.register('p', registerMessage('p', { holdings: [whole] }));
     h.register('a');
     h.open('a', 8, 8);
@@ -951,6 +953,16 @@ describe('Dispatcher: the endgame', () => {
     h.dispatcher.register('q', registerMessage('q', { holdings: [whole] }));
     h.drain();
     return h;
+  }
+
+  /** Then a has landed pieces 0-3 from p, wants `want` more, and its last four have been on their way long. */
+  function stuckWithP(want: number) {
+    const h = lastPiecesFromP();
+    h.report('a', { done: range(0, 4).map((i) => peerDone(i, 'p')), want });
+    h.advance(ENDGAME_AFTER_MS);
+    h.dispatcher.sweep();
+    h.drain();
+    return { h, a: h.state.tasks.get(DIGEST)!.peers.get('a')! };
   }
 
   it("asks a second parent for a requester's last pieces, all long on their way, and counts it", async () => {
@@ -983,12 +995,7 @@ describe('Dispatcher: the endgame', () => {
   });
 
   it('the first copy to land frees both slots; a failed fetch leaves the other going on', () => {
-    const h = lastPiecesFromP();
-    h.report('a', { done: range(0, 4).map((i) => peerDone(i, 'p')), want: 4 });
-    h.advance(ENDGAME_AFTER_MS);
-    h.dispatcher.sweep();
-    h.drain();
-    const a = h.state.tasks.get(DIGEST)!.peers.get('a')!;
+    const { h, a } = stuckWithP(4);
     const uploads = () => [h.state.hosts.get('p')!.activeUploads, h.state.hosts.get('q')!.activeUploads];
 
     h.report('a', { done: [peerDone(4, 'q')], want: 0 });
@@ -1009,12 +1016,7 @@ describe('Dispatcher: the endgame', () => {
   });
 
   it('a parent leaving hands its pieces to their second fetches', () => {
-    const h = lastPiecesFromP();
-    h.report('a', { done: range(0, 4).map((i) => peerDone(i, 'p')), want: 2 });
-    h.advance(ENDGAME_AFTER_MS);
-    h.dispatcher.sweep();
-    h.drain();
-    const a = h.state.tasks.get(DIGEST)!.peers.get('a')!;
+    const { h, a } = stuckWithP(2);
     assert.deepEqual(
       [4, 5].map((i) => a.inFlight.get(i)!.second?.parent),
       ['q', 'q'],
@@ -1033,13 +1035,6 @@ describe('Dispatcher: the endgame', () => {
       const b = new Bitfield(8);
       for (const i of pieces) b.set(i);
       return b.bytes;
-    };
-    const whole = {
-      digest: DIGEST,
-      size: BigInt(8 * PIECE),
-      pieceSize: 0,
-      bitfield: new Uint8Array(0),
-      complete: true,
     };
     h.dispatcher.register('p', registerMessage('p', { holdings: [whole], uploadSlots: 2 }));
     // q holds piece 4 alone, with every slot free.
