@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
-import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
-import { getBlobOutcome, type Swarm, startSwarm, stopSwarm } from '../fixtures/swarm.ts';
+import { describe, it } from 'node:test';
+import { useImageSwarm } from '../fixtures/image-swarm.ts';
+import { getBlobOutcome, type Swarm } from '../fixtures/swarm.ts';
 
 const MiB = 1024 * 1024;
 const BLOB_BYTES = 24 * MiB;
@@ -13,38 +12,28 @@ const PIECE_BYTES = 2 * MiB;
 const DOWNLOAD_SLOTS = 6;
 
 describe('a peer with --download-rate takes pieces from the swarm at that rate', { timeout: 180_000 }, () => {
-  let registry: RunningRegistry | undefined;
-  let swarm: Swarm | undefined;
-  let image: ImageDescription;
-
-  before(async () => {
-    [registry, image] = await Promise.all([startRegistry(), layeredImage([BLOB_BYTES], 'rate-limits')]);
-    await pushImage(registry.url, 'rate/app', 'v1', image);
-    swarm = await startSwarm({
-      originHost: registry.host,
-      count: 2,
-      peer: (index) => (index === 1 ? { extraArgs: ['--download-rate', String(DOWNLOAD_RATE)] } : {}),
-    });
-  });
-
-  after(async () => {
-    if (swarm) await stopSwarm(swarm);
-    await registry?.stop();
+  const setup = useImageSwarm({
+    layerBytes: [BLOB_BYTES],
+    salt: 'rate-limits',
+    repo: 'rate/app',
+    count: 2,
+    peer: (index) => (index === 1 ? { extraArgs: ['--download-rate', String(DOWNLOAD_RATE)] } : {}),
   });
 
   it('pulls a cached blob from its fellow, intact, no faster than its rate', async () => {
-    const [parent, child] = swarm!.peers as [NonNullable<Swarm>['peers'][0], NonNullable<Swarm>['peers'][0]];
+    const swarm = setup.swarm;
+    const [parent, child] = swarm.peers as [Swarm['peers'][0], Swarm['peers'][0]];
     // The layer: a tar of one 24 MiB file, a little larger than the file.
-    const layer = image.blobs.reduce((a, b) => (b.size > a.size ? b : a));
+    const layer = setup.layer;
     assert.equal(await getBlobOutcome(parent, 'rate/app', layer), 'exact');
-    const originBytes = swarm!.proxy.bytesDown;
+    const originBytes = swarm.proxy.bytesDown;
 
     const started = performance.now();
     assert.equal(await getBlobOutcome(child, 'rate/app', layer), 'exact');
     const seconds = (performance.now() - started) / 1000;
 
     // The origin answers the size lookup only (headers); every piece comes from the parent.
-    const fromOrigin = swarm!.proxy.bytesDown - originBytes;
+    const fromOrigin = swarm.proxy.bytesDown - originBytes;
     assert.ok(fromOrigin < 64 * 1024, `${fromOrigin} bytes from the origin`);
     assert.equal(await child.metric('shoal_pieces_total', { result: 'origin' }), 0);
     assert.equal(
