@@ -8,6 +8,7 @@ import { type RegistryServer, startRegistryServer } from './endpoint/registry-se
 import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './memory/external-memory.ts';
 import { tuneGarbageCollector } from './memory/gc-tuning.ts';
 import { createPeerMetrics } from './metrics.ts';
+import { RateLimiter } from './p2p/rate-limiter.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
@@ -78,9 +79,12 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     preheat: async (request) => preheatObject(context, request),
     logger,
   });
+  // Without a swarm the origin is the only source, and --download-rate holds for it too.
+  const originLimiter = new RateLimiter(config.swarm.downloadRate);
   const originOnly: TaskRunner = (task, origin) =>
     downloadFromOrigin(task, origin, {
       onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
+      pace: (bytes) => originLimiter.take(bytes, task.abort.signal),
     });
   const tasks: TaskManager = new TaskManager({
     store,

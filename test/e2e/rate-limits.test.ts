@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useImageSwarm } from '../fixtures/image-swarm.ts';
+import { layeredImage, pushImage } from '../fixtures/images.ts';
+import { startRegistry } from '../fixtures/registry.ts';
+import { startPeer } from '../fixtures/shoal.ts';
 import { getBlobOutcome, type Swarm } from '../fixtures/swarm.ts';
 
 const MiB = 1024 * 1024;
@@ -48,5 +51,31 @@ describe('a peer with --download-rate takes pieces from the swarm at that rate',
     // The limiter lets a first burst through (100 ms of the rate, at least 256 KiB); the rest waits for it.
     const floor = (layer.size - DOWNLOAD_RATE / 10 - 256 * 1024) / DOWNLOAD_RATE;
     assert.ok(seconds >= floor, `${layer.size} bytes in ${seconds.toFixed(2)} s at ${DOWNLOAD_RATE} bytes/s`);
+  });
+});
+
+describe('a peer without a scheduler holds --download-rate against the origin', { timeout: 120_000 }, () => {
+  it('takes a blob from the origin no faster than its rate, intact', async () => {
+    const origin = 'registry.invalid:5000';
+    const registry = await startRegistry();
+    const peer = await startPeer({
+      defaultRegistry: origin,
+      endpoints: { [origin]: registry.url },
+      extraArgs: ['--download-rate', String(DOWNLOAD_RATE)],
+    });
+    try {
+      const image = await layeredImage([BLOB_BYTES], 'rate-limits-origin');
+      await pushImage(registry.url, 'rate/origin', 'v1', image);
+      const layer = image.blobs.reduce((a, b) => (a.size >= b.size ? a : b));
+      const started = performance.now();
+      assert.equal(await getBlobOutcome(peer, 'rate/origin', layer), 'exact');
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' }), layer.size);
+      const floor = (layer.size - DOWNLOAD_RATE / 10 - 256 * 1024) / DOWNLOAD_RATE;
+      assert.ok(seconds >= floor, `${layer.size} bytes in ${seconds.toFixed(2)} s at ${DOWNLOAD_RATE} bytes/s`);
+    } finally {
+      await peer.stop();
+      await registry.stop();
+    }
   });
 });
