@@ -54,6 +54,10 @@ describe('shoal peer configuration', { timeout: 120_000 }, () => {
     const dataDir = join(dir, 'never-created');
     const typo = join(dir, 'typo.yaml');
     await writeFile(typo, 'cacheSize: 1GB\ncachesize: 2GB\n');
+    const listed = join(dir, 'listed.yaml');
+    await writeFile(listed, 'cacheSize: [1GB, 2GB]\n');
+    const badKey = join(dir, 'bad-swarm.key');
+    await writeFile(badKey, '/key/swarm/psk/1.0.0/\n/base16/\nnot-hex\n');
     // Each start costs seconds of module loading: run them side by side.
     const cases: { args: string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
       { args: ['--cache-size', 'lots'], message: /--cache-size \(flag --cache-size\): invalid size "lots"/ },
@@ -70,6 +74,35 @@ describe('shoal peer configuration', { timeout: 120_000 }, () => {
         env: { SHOAL_CACHE_SIZE: 'huge' },
         message: /--cache-size \(environment variable SHOAL_CACHE_SIZE\)/,
       },
+      {
+        args: ['--registry', '127.0.0.1:99999'],
+        message:
+          /--registry \(flag --registry\): expected host:port with a port from 0 to 65535.*got "127\.0\.0\.1:99999"/,
+      },
+      {
+        args: ['--listen', '/ip4/1.2.3/tcp/4601'],
+        message:
+          /--listen \(flag --listen\): "\/ip4\/1\.2\.3\/tcp\/4601": Invalid IPv4.*expected a multiaddr/,
+      },
+      {
+        args: ['--psk-file', join(dir, 'no-such.key')],
+        message: /--psk-file \(flag --psk-file\): cannot read .*no-such\.key/,
+      },
+      {
+        args: [],
+        env: { SHOAL_PSK_FILE: badKey },
+        message:
+          /--psk-file \(environment variable SHOAL_PSK_FILE\): .*bad-swarm\.key is not a swarm\.key: expected/,
+      },
+      {
+        args: ['--config', listed],
+        message:
+          /--cache-size \(config file .*listed\.yaml\): expected one size such as 20GiB.*got \["1GB","2GB"\]/,
+      },
+      {
+        args: ['--stale-tags', 'maybe'],
+        message: /--stale-tags \(flag --stale-tags\): expected true or false .*got "maybe"/,
+      },
     ];
     const results = await Promise.all(
       cases.map(({ args, env }) => refusedPeer([...args, '--data-dir', dataDir], env)),
@@ -84,6 +117,24 @@ describe('shoal peer configuration', { timeout: 120_000 }, () => {
       !(await readdir(dir)).includes('never-created'),
       'nothing was created for a refused configuration',
     );
+  });
+
+  it('warns that --listen and --psk-file do nothing for a peer without a scheduler', async () => {
+    const key = join(dir, 'swarm.key');
+    await writeFile(key, `/key/swarm/psk/1.0.0/\n/base16/\n${'ab'.repeat(32)}\n`);
+    const peer = await startPeer({ extraArgs: ['--listen', '/ip4/127.0.0.1/tcp/0', '--psk-file', key] });
+    try {
+      assert.match(peer.daemon.output, /--listen \(flag --listen\) has no effect: without --scheduler/);
+      assert.match(peer.daemon.output, /--psk-file \(flag --psk-file\) has no effect: without --scheduler/);
+    } finally {
+      await peer.stop();
+    }
+    const plain = await startPeer();
+    try {
+      assert.doesNotMatch(plain.daemon.output, /has no effect/);
+    } finally {
+      await plain.stop();
+    }
   });
 
   it('runs with file < environment < flag precedence', async () => {
@@ -104,12 +155,18 @@ describe('shoal peer configuration', { timeout: 120_000 }, () => {
         ].join('\n'),
       );
       const peer = await startPeer({
-        env: { SHOAL_CACHE_SIZE: '2GB', SHOAL_DEFAULT_REGISTRY: 'from-env.example:5000' },
+        env: {
+          SHOAL_CACHE_SIZE: '2GB',
+          SHOAL_DEFAULT_REGISTRY: 'from-env.example:5000',
+          // Pairs add up: this one joins the file's mapping instead of replacing it.
+          SHOAL_REGISTRY_ENDPOINT: 'other.example:5000=http://127.0.0.1:1',
+        },
         extraArgs: ['--config', file, '--cache-size', '3MB'],
       });
       try {
         assert.equal(await peer.metric('shoal_store_capacity_bytes'), 3e6, 'flag over environment and file');
-        // Requests without ?ns= go to the default registry: the environment's, which the file maps.
+        // Requests without ?ns= go to the default registry: the environment's, which the file maps
+        // (its mapping kept beside the environment's SHOAL_REGISTRY_ENDPOINT).
         const res = await request(`${peer.url}/v2/cli/small/manifests/v1`, {
           headers: { accept: image.mediaType },
         });

@@ -72,7 +72,10 @@ describe('a peer without a scheduler holds --download-rate against the origin', 
       const seconds = (performance.now() - started) / 1000;
       assert.equal(await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' }), layer.size);
       const floor = (layer.size - DOWNLOAD_RATE / 10 - 256 * 1024) / DOWNLOAD_RATE;
-      assert.ok(seconds >= floor, `${layer.size} bytes in ${seconds.toFixed(2)} s at ${DOWNLOAD_RATE} bytes/s`);
+      assert.ok(
+        seconds >= floor,
+        `${layer.size} bytes in ${seconds.toFixed(2)} s at ${DOWNLOAD_RATE} bytes/s`,
+      );
     } finally {
       await peer.stop();
       await registry.stop();

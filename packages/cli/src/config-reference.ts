@@ -57,6 +57,8 @@ export function configReferenceMarkdown(commands: readonly CommandReference[] = 
     'Every option is a flag, a key of the YAML file given with `--config <file>` (or `SHOAL_CONFIG`), and a',
     '`SHOAL_*` environment variable. Precedence: flag > environment > file > default. Repeatable options',
     'take a YAML list (or, for `name=value` options, a YAML mapping) and a comma-separated variable.',
+    '`name=value` options add up across sources: a variable or flag adds its pairs to the YAML mapping',
+    '(the higher source winning for a name it repeats) instead of replacing the whole mapping.',
   ];
   for (const { command, summary, options } of commands) {
     const rows = options.map((spec) => {

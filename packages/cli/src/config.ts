@@ -15,6 +15,11 @@ export interface OptionSpec {
   defaultText?: string;
   /** an on/off switch: the flag takes no value; YAML true/false; env true/false/1/0 */
   switch?: boolean;
+  /**
+   * name=value pairs (flag repeated, comma-separated env, YAML mapping): each source adds to the
+   * pairs of the ones below it, a later source winning per name, rather than replacing them all.
+   */
+  pairs?: boolean;
 }
 
 export function flagOf(spec: OptionSpec): string {
@@ -34,8 +39,8 @@ export class ConfigError extends Error {
 
 /**
  * Merges a command's configuration: defaults < YAML file < SHOAL_* environment
- * < flags, then validates it with the command's schema. Errors name the option
- * and where it came from.
+ * < flags, then validates it with the command's schema. Errors name the option,
+ * where its value came from, the value and what was expected.
  */
 export function resolveConfig<S extends z.ZodType>(
   schema: S,
@@ -44,8 +49,30 @@ export function resolveConfig<S extends z.ZodType>(
   env: NodeJS.ProcessEnv,
   configFile: string | undefined,
 ): z.output<S> {
+  return resolveConfigWithSources(schema, specs, flags, env, configFile).config;
+}
+
+/** `resolveConfig`, also telling where each option that was set came from (e.g. "flag --listen"). */
+export function resolveConfigWithSources<S extends z.ZodType>(
+  schema: S,
+  specs: readonly OptionSpec[],
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  configFile: string | undefined,
+): { config: z.output<S>; sources: Record<string, string> } {
   const merged: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
+  /** Sets an option from a higher source; pairs are added to the lower sources' pairs. */
+  const layer = (spec: OptionSpec, value: unknown, source: string) => {
+    const below = merged[spec.key];
+    if (spec.pairs && below !== undefined) {
+      merged[spec.key] = [...asPairs(below), ...asPairs(value)];
+      origin[spec.key] = `${origin[spec.key]} and ${source}`;
+    } else {
+      merged[spec.key] = value;
+      origin[spec.key] = source;
+    }
+  };
   if (configFile) {
     let fileValues: unknown;
     try {
@@ -72,27 +99,48 @@ export function resolveConfig<S extends z.ZodType>(
   for (const spec of specs) {
     const value = env[envOf(spec)];
     if (value === undefined || value === '') continue;
-    merged[spec.key] = spec.repeatable
+    const values = spec.repeatable
       ? value
           .split(',')
           .map((v) => v.trim())
           .filter(Boolean)
       : value;
-    origin[spec.key] = `environment variable ${envOf(spec)}`;
+    layer(spec, values, `environment variable ${envOf(spec)}`);
   }
   for (const spec of specs) {
     const value = flags[spec.key];
     if (value === undefined) continue;
-    merged[spec.key] = value;
-    origin[spec.key] = `flag ${flagOf(spec)}`;
+    layer(spec, value, `flag ${flagOf(spec)}`);
   }
   const result = schema.safeParse(merged);
-  if (result.success) return result.data;
+  if (result.success) return { config: result.data, sources: origin };
   const problems = result.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const spec = specs.find((s) => s.key === key);
     const where = origin[key] ?? 'not set';
-    return `  ${spec ? flagOf(spec) : key} (${where}): ${issue.message}`;
+    return `  ${spec ? flagOf(spec) : key} (${where}): ${issue.message}${shownValue(merged, issue.path, issue.message)}`;
   });
   throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+}
+
+/** ", got <value>" for a problem whose message does not show the value already. */
+function shownValue(merged: Record<string, unknown>, path: readonly PropertyKey[], message: string): string {
+  let value: unknown = merged;
+  for (const part of path) {
+    if (value === null || typeof value !== 'object') return '';
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  if (value === undefined) return '';
+  const text = JSON.stringify(value) ?? String(value);
+  if (message.includes(text) || message.includes(String(value))) return '';
+  return `, got ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`;
+}
+
+/** A YAML mapping as name=value strings, the form flags and variables take; anything else as it is. */
+function asPairs(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).map(([name, v]) => `${name}=${String(v)}`);
+  }
+  return [value];
 }

@@ -19,7 +19,8 @@ Exit codes:
 
 Every option can also come from a YAML file (--config or SHOAL_CONFIG; keys in camelCase)
 or a SHOAL_* environment variable (--cache-size: SHOAL_CACHE_SIZE; lists comma-separated).
-Precedence: flag > environment > file > default.`;
+Precedence: flag > environment > file > default. name=value options (--registry-endpoint, --label,
+--server) add up instead: each source adds its pairs to the file's mapping, the higher one winning per name.`;
 
 const program = new Command()
   .name('shoal')

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { multiaddr } from '@multiformats/multiaddr';
 import { normalizeRegistry } from '@shoal/oci';
 import { LOG_LEVELS } from '@shoal/telemetry';
 import { z } from 'zod';
@@ -6,11 +8,17 @@ import { parseSize } from './sizes.ts';
 
 /** Validators shared by every command's schema. */
 
-export const hostPort = z
-  .string()
-  .regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:5050');
+const SIZE_EXPECTED = 'expected one size such as 20GiB, 500MB or a byte count';
 
-export const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export const hostPort = z
+  .string({ error: 'expected host:port, e.g. 127.0.0.1:5050' })
+  .refine((value) => Number(HOST_PORT.exec(value)?.[1] ?? -1) <= 65535 && HOST_PORT.test(value), {
+    error: 'expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:5050',
+  });
+
+export const size = z.union([z.string(), z.number()], { error: SIZE_EXPECTED }).transform((value, ctx) => {
   try {
     return parseSize(value);
   } catch (error) {
@@ -20,14 +28,16 @@ export const size = z.union([z.string(), z.number()]).transform((value, ctx) => 
 });
 
 /** A duration such as 90s, 10m or 1h, in milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+export const duration = z
+  .union([z.string(), z.number()], { error: 'expected one duration such as 90s, 10m or 1h' })
+  .transform((value, ctx) => {
+    try {
+      return parseDuration(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export const logLevel = z.enum(LOG_LEVELS);
 
@@ -47,7 +57,9 @@ export const registryName = z
 
 /** `name=url` pairs (flags, env) or a YAML mapping, into a map of registry name -> base URL. */
 export const registryEndpoints = z
-  .union([z.array(z.string()), z.record(z.string(), z.string())])
+  .union([z.array(z.string()), z.record(z.string(), z.string())], {
+    error: 'expected <registry>=<url> pairs, or a YAML mapping of registry to url',
+  })
   .transform((value, ctx) => {
     const pairs: [string, string][] = Array.isArray(value)
       ? value.map((entry) => {
@@ -69,19 +81,28 @@ export const registryEndpoints = z
     return out;
   });
 
-/** libp2p multiaddrs, checked for shape here and fully by libp2p when used. */
+const MULTIADDR_EXPECTED = 'expected a multiaddr such as /ip4/10.0.0.1/tcp/4600';
+
+/** libp2p multiaddrs, parsed as libp2p will parse them: a bad one is a configuration error, not a failed start. */
 export const multiaddrList = z.array(
-  z
-    .string()
-    .regex(
-      /^(\/[a-z0-9-]+\/[^/\s]+)+(\/p2p\/[A-Za-z0-9]+)?$/,
-      'expected a multiaddr such as /ip4/10.0.0.1/tcp/4600',
-    ),
+  z.string({ error: MULTIADDR_EXPECTED }).superRefine((value, ctx) => {
+    try {
+      multiaddr(value);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}": ${(error as Error).message}; ${MULTIADDR_EXPECTED}`,
+      });
+    }
+  }),
+  { error: `${MULTIADDR_EXPECTED} (or a list of them)` },
 );
 
 /** `key=value` pairs (flags, env) or a YAML mapping. */
 export const labels = z
-  .union([z.array(z.string()), z.record(z.string(), z.string())])
+  .union([z.array(z.string()), z.record(z.string(), z.string())], {
+    error: 'expected key=value pairs, or a YAML mapping of keys to values',
+  })
   .transform((value, ctx) => {
     if (!Array.isArray(value)) return value;
     const out: Record<string, string> = {};
@@ -98,5 +119,27 @@ export const labels = z
 
 /** true/false from a flag or env string, or a YAML boolean. */
 export const booleanFlag = z
-  .union([z.boolean(), z.enum(['true', 'false', 'yes', 'no', '1', '0'])])
+  .union([z.boolean(), z.enum(['true', 'false', 'yes', 'no', '1', '0'])], {
+    error: 'expected true or false (also yes/no, 1/0)',
+  })
   .transform((value) => value === true || value === 'true' || value === 'yes' || value === '1');
+
+/** The swarm.key format libp2p's pnet reads: a tag line, an encoding line, 32 bytes in lowercase hex. */
+const SWARM_KEY = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-f]{64}(\r?\n|$)/;
+
+/** A libp2p swarm.key file, read and checked now: a missing or malformed key is a configuration error. */
+export const swarmKeyFile = z.string().superRefine((path, ctx) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(error as Error).message}` });
+    return;
+  }
+  if (!SWARM_KEY.test(text)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${path} is not a swarm.key: expected the lines /key/swarm/psk/1.0.0/, /base16/ and 64 lowercase hex digits`,
+    });
+  }
+});

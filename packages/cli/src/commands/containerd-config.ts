@@ -36,6 +36,7 @@ export const containerdConfigOptions: readonly OptionSpec[] = [
     description:
       "a registry's own address when it is not https://<name> (docker.io: https://registry-1.docker.io) (repeatable)",
     repeatable: true,
+    pairs: true,
   },
   {
     key: 'remove',

@@ -3,7 +3,7 @@ import type { PeerDaemon } from '@shoal/peer';
 import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { type OptionSpec, resolveConfig } from '../config.ts';
+import { flagOf, type OptionSpec, resolveConfigWithSources } from '../config.ts';
 import { upstreamCredentials } from '../docker-config.ts';
 import {
   booleanFlag,
@@ -13,6 +13,7 @@ import {
   multiaddrList,
   registryEndpoints,
   size,
+  swarmKeyFile,
 } from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
@@ -40,6 +41,7 @@ export const peerOptions: readonly OptionSpec[] = [
     arg: '<name=url>',
     description: 'where a registry lives, e.g. localhost:5000=http://127.0.0.1:5000 (repeatable)',
     repeatable: true,
+    pairs: true,
   },
   {
     key: 'defaultRegistry',
@@ -77,6 +79,7 @@ export const peerOptions: readonly OptionSpec[] = [
     arg: '<key=value>',
     description: 'locality label such as zone=eu-1a or rack=r12 (repeatable)',
     repeatable: true,
+    pairs: true,
   },
   { key: 'uploadSlots', arg: '<n>', description: 'pieces served to other peers at once', defaultText: '8' },
   {
@@ -141,7 +144,7 @@ export const peerSchema = z.strictObject({
   downloadSlots: z.coerce.number().int().min(1).max(1024).default(6),
   downloadRate: size.default(0),
   uploadRate: size.default(0),
-  pskFile: z.string().optional(),
+  pskFile: swarmKeyFile.optional(),
   staleTags: booleanFlag.default(true),
   logLevel: logLevel.default('info'),
 });
@@ -165,11 +168,29 @@ Then point clients at it, e.g. containerd:
     );
   addOptions(command, peerOptions);
   command.action(async (flags: Record<string, unknown>) => {
-    const config = resolveConfig(peerSchema, peerOptions, flags, process.env, configPath(flags));
+    const { config, sources } = resolveConfigWithSources(
+      peerSchema,
+      peerOptions,
+      flags,
+      process.env,
+      configPath(flags),
+    );
     const logger = createLogger({ level: config.logLevel, name: 'shoal-peer' });
+    for (const warning of swarmOnlyOptionsIgnored(config, sources)) logger.warn(warning);
     const daemon = await launchPeer(config, logger);
     await runUntilSignal(logger, () => daemon.stop());
   });
+}
+
+/** Options that only a peer in a swarm uses, set for a peer that joins no scheduler. */
+export function swarmOnlyOptionsIgnored(config: PeerConfig, sources: Record<string, string>): string[] {
+  if (config.scheduler.length > 0) return [];
+  return ['listen', 'pskFile', 'label', 'uploadSlots', 'downloadSlots', 'uploadRate']
+    .filter((key) => sources[key] !== undefined)
+    .map((key) => {
+      const flag = flagOf(peerOptions.find((spec) => spec.key === key)!);
+      return `${flag} (${sources[key]}) has no effect: without --scheduler this peer is a plain mirror and runs no libp2p node`;
+    });
 }
 
 /** Starts a peer daemon from a resolved configuration (`shoal peer`, `shoal all-in-one`). */

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
 import { upstreamCredentials } from '../docker-config.ts';
-import { hostPort, logLevel, multiaddrList, registryEndpoints, size } from '../options.ts';
+import { hostPort, logLevel, multiaddrList, registryEndpoints, size, swarmKeyFile } from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
 export const schedulerOptions: readonly OptionSpec[] = [
@@ -51,6 +51,7 @@ export const schedulerOptions: readonly OptionSpec[] = [
     description:
       'where a registry lives, for resolving images to preheat, e.g. localhost:5000=http://127.0.0.1:5000 (repeatable)',
     repeatable: true,
+    pairs: true,
   },
   {
     key: 'dockerConfig',
@@ -76,7 +77,7 @@ export const schedulerSchema = z.strictObject({
   listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4600']),
   http: hostPort.default('127.0.0.1:9600'),
   dataDir: z.string().min(1).default('/var/lib/shoal-scheduler'),
-  pskFile: z.string().optional(),
+  pskFile: swarmKeyFile.optional(),
   originRangePieces: z.coerce.number().int().min(1).max(1024).default(4),
   pieceSize: size
     .refine((v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE), 'expected 0 or 1MiB to 64MiB')
