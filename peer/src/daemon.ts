@@ -24,7 +24,8 @@ export interface PeerDaemonConfig {
   http: string;
   dataDir: string;
   registryEndpoints: Record<string, string>;
-  defaultRegistry: string;
+  /** Registry for requests that name none; undefined: refuse them. */
+  defaultRegistry: string | undefined;
   cacheSize: number;
   credentials?: (registry: string) => Credentials | undefined;
   /** P2P settings; without schedulers the peer is a plain pull-through mirror. */

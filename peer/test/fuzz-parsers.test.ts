@@ -115,8 +115,8 @@ describe('fuzzing the endpoint parsers', () => {
       fc.property(urlLike, (url) => {
         const outcome = acceptOrOciError(() => parseRequestUrl(url));
         if (outcome === undefined || outcome.value === undefined) return;
-        const { route, ns, query } = outcome.value;
-        assert.ok(ns === undefined || typeof ns === 'string');
+        const { route, registry, query } = outcome.value;
+        assert.ok(registry === undefined || registry.length > 0);
         assert.equal(typeof query, 'string');
         assert.ok(!new URLSearchParams(query).has('ns'), `ns left in ${query}`);
         assert.ok(url.length <= 4096);

@@ -15,14 +15,14 @@ function assertCode(url: string, code: string): void {
 
 describe('parseRequestUrl', () => {
   it('recognises the API base with and without a trailing slash', () => {
-    assert.deepEqual(parseRequestUrl('/v2/'), { route: { kind: 'base' }, ns: undefined, query: '' });
-    assert.deepEqual(parseRequestUrl('/v2'), { route: { kind: 'base' }, ns: undefined, query: '' });
+    assert.deepEqual(parseRequestUrl('/v2/'), { route: { kind: 'base' }, registry: undefined, query: '' });
+    assert.deepEqual(parseRequestUrl('/v2'), { route: { kind: 'base' }, registry: undefined, query: '' });
   });
 
   it('parses manifests by tag and by digest, with nested repository names', () => {
     assert.deepEqual(parseRequestUrl('/v2/library/alpine/manifests/3.20'), {
       route: { kind: 'manifest', name: 'library/alpine', reference: { tag: '3.20' } },
-      ns: undefined,
+      registry: undefined,
       query: '',
     });
     assert.deepEqual(parseRequestUrl(`/v2/a/b/c/manifests/${DIGEST}`)?.route, {
@@ -43,10 +43,63 @@ describe('parseRequestUrl', () => {
 
   it('takes ns out of the query and keeps the rest for pass-through', () => {
     const parsed = parseRequestUrl('/v2/x/tags/list?n=10&ns=registry.example%3A5000&last=b');
-    assert.equal(parsed?.ns, 'registry.example:5000');
+    assert.equal(parsed?.registry, 'registry.example:5000');
     assert.equal(parsed?.query, 'n=10&last=b');
-    assert.equal(parseRequestUrl(`/v2/x/blobs/${DIGEST}?ns=docker.io`)?.ns, 'docker.io');
-    assert.equal(parseRequestUrl('/v2/x/manifests/latest?foo=1')?.ns, undefined);
+    assert.equal(parseRequestUrl(`/v2/x/blobs/${DIGEST}?ns=docker.io`)?.registry, 'docker.io');
+    assert.equal(parseRequestUrl('/v2/x/manifests/latest?foo=1')?.registry, undefined);
+    assert.equal(parseRequestUrl('/v2/x/manifests/latest?ns=')?.registry, undefined);
+  });
+
+  it('takes a registry host leading the path as the registry when there is no ns', () => {
+    assert.deepEqual(parseRequestUrl('/v2/quay.io/shared/app/manifests/1'), {
+      route: { kind: 'manifest', name: 'shared/app', reference: { tag: '1' } },
+      registry: 'quay.io',
+      query: '',
+    });
+    assert.deepEqual(parseRequestUrl(`/v2/docker.io/library/alpine/blobs/${DIGEST}`), {
+      route: { kind: 'blob', name: 'library/alpine', digest: DIGEST },
+      registry: 'docker.io',
+      query: '',
+    });
+    const withPort = parseRequestUrl('/v2/localhost:5000/team/app/tags/list?n=5');
+    assert.deepEqual(withPort, {
+      route: { kind: 'tags', name: 'team/app' },
+      registry: 'localhost:5000',
+      query: 'n=5',
+    });
+    assert.equal(parseRequestUrl('/v2/localhost/app/manifests/v1')?.registry, 'localhost');
+    assert.equal(parseRequestUrl('/v2/Registry.Example/app/manifests/v1')?.registry, 'Registry.Example');
+  });
+
+  it('leaves Docker Hub style names and single components alone', () => {
+    assert.deepEqual(parseRequestUrl('/v2/shared/app/manifests/1')?.registry, undefined);
+    assert.equal(parseRequestUrl('/v2/shared/app/manifests/1')?.route.kind, 'manifest');
+    // A lone component is a repository, even with a dot: there is nothing left to be the repository.
+    assert.deepEqual(parseRequestUrl('/v2/my.app/manifests/1'), {
+      route: { kind: 'manifest', name: 'my.app', reference: { tag: '1' } },
+      registry: undefined,
+      query: '',
+    });
+  });
+
+  it('with ns, keeps the whole path as the repository (containerd sends registry and repository apart)', () => {
+    assert.deepEqual(parseRequestUrl('/v2/my.group/app/manifests/1?ns=registry.gitlab.com'), {
+      route: { kind: 'manifest', name: 'my.group/app', reference: { tag: '1' } },
+      registry: 'registry.gitlab.com',
+      query: '',
+    });
+  });
+
+  it('takes a configured registry without a dot as the registry too', () => {
+    const configured = (name: string) => name === 'mirror';
+    assert.equal(parseRequestUrl('/v2/mirror/app/manifests/1', configured)?.registry, 'mirror');
+    assert.equal(parseRequestUrl('/v2/mirror/app/manifests/1', configured)?.route.kind, 'manifest');
+    assert.equal(parseRequestUrl('/v2/other/app/manifests/1', configured)?.registry, undefined);
+  });
+
+  it('validates the repository that follows a registry in the path', () => {
+    assertCode('/v2/quay.io/Shared/app/manifests/1', 'NAME_INVALID');
+    assertCode('/v2/quay.io/../app/manifests/1', 'NAME_INVALID');
   });
 
   it('decodes percent-encoded paths before validating them', () => {

@@ -55,6 +55,14 @@ export const registryName = z
   .string()
   .refine(isRegistryName, 'expected a registry host[:port], e.g. docker.io or registry.example:5000');
 
+/** A registry name, or `none`: no registry at all (mapped to undefined by the option that takes it). */
+export const registryOrNone = z
+  .string()
+  .refine(
+    (v) => v === 'none' || isRegistryName(v),
+    'expected a registry host[:port], e.g. docker.io, or none',
+  );
+
 /** `name=url` pairs (flags, env) or a YAML mapping, into a map of registry name -> base URL. */
 export const registryEndpoints = z
   .union([z.array(z.string()), z.record(z.string(), z.string())], {

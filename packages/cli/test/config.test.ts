@@ -53,6 +53,12 @@ describe('resolveConfig with the peer schema', () => {
     assert.equal(config.dockerConfig, undefined);
   });
 
+  it('takes --default-registry none as no default registry', () => {
+    assert.equal(resolvePeer({ defaultRegistry: 'none' }, {}).defaultRegistry, undefined);
+    assert.equal(resolvePeer({}, { SHOAL_DEFAULT_REGISTRY: 'none' }).defaultRegistry, undefined);
+    assert.equal(resolvePeer({ defaultRegistry: 'quay.io' }, {}).defaultRegistry, 'quay.io');
+  });
+
   it('merges file < environment < flags, key by key', async () => {
     const file = await yamlFile(
       'layers.yaml',

@@ -4,6 +4,7 @@ export type OciErrorCode =
   | 'TAG_INVALID'
   | 'DIGEST_INVALID'
   | 'MANIFEST_INVALID'
+  | 'NAME_UNKNOWN'
   | 'MANIFEST_UNKNOWN'
   | 'BLOB_UNKNOWN'
   | 'SIZE_INVALID'

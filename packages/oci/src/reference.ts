@@ -61,6 +61,19 @@ function isCanonicalUrlHost(host: string): boolean {
   }
 }
 
+/**
+ * Docker's rule for the first component of an image name: a registry when it has a dot, a port or is
+ * localhost (no Docker Hub namespace has either), else the start of a Docker Hub repository.
+ */
+export function looksLikeRegistryHost(component: string): boolean {
+  return (
+    component.includes('.') ||
+    component.includes(':') ||
+    component === 'localhost' ||
+    component.startsWith('[')
+  );
+}
+
 export interface ImageReference {
   /** Canonical registry host[:port], docker.io for Docker Hub. */
   registry: string;
@@ -97,7 +110,7 @@ export function parseReference(input: string): ImageReference {
   const firstSlash = rest.indexOf('/');
   if (firstSlash > 0) {
     const first = rest.slice(0, firstSlash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[')) {
+    if (looksLikeRegistryHost(first)) {
       registry = normalizeRegistry(first);
       rest = rest.slice(firstSlash + 1);
     }

@@ -152,13 +152,13 @@ async function handleRequest(
       );
       return;
     }
-    const parsed = parseRequestUrl(req.url ?? '/');
+    const parsed = parseRequestUrl(req.url ?? '/', (name) => ctx.upstreams.isConfigured(name));
     if (!parsed) {
       sendOciError(res, 404, 'NAME_UNKNOWN', 'no such API route');
       return;
     }
     routeName = parsed.route.kind;
-    cache = await dispatch(ctx, req, res, parsed.route, parsed.ns, parsed.query);
+    cache = await dispatch(ctx, req, res, parsed.route, parsed.registry, parsed.query);
   } catch (error) {
     if (error instanceof OciError) {
       sendOciError(res, statusOf(error.code), error.code, error.message);
@@ -176,12 +176,12 @@ async function dispatch(
   req: IncomingMessage,
   res: ServerResponse,
   route: Route,
-  ns: string | undefined,
+  registry: string | undefined,
   query: string,
 ): Promise<string> {
   if (route.kind === 'base') {
     // Upstream's challenge, so that clients which authenticate only after one here (skopeo, Docker) do.
-    const challenge = req.headers.authorization ? undefined : await pingChallenge(ctx, ns);
+    const challenge = req.headers.authorization ? undefined : await pingChallenge(ctx, registry);
     if (challenge) {
       sendRefusal(res, challenge);
       return 'none';
@@ -190,7 +190,8 @@ async function dispatch(
     res.end(req.method === 'HEAD' ? undefined : '{}');
     return 'none';
   }
-  const upstream = ctx.upstreams.resolve(ns);
+  // The registry the client named, never another: a request naming none gets the default, if there is one.
+  const upstream = ctx.upstreams.resolve(registry);
   switch (route.kind) {
     case 'manifest':
       return handleManifest(ctx, req, res, upstream, route.name, route.reference);
@@ -202,10 +203,13 @@ async function dispatch(
   }
 }
 
-async function pingChallenge(ctx: EndpointContext, ns: string | undefined): Promise<Refusal | undefined> {
+async function pingChallenge(
+  ctx: EndpointContext,
+  registry: string | undefined,
+): Promise<Refusal | undefined> {
   let upstream: Upstream;
   try {
-    upstream = ctx.upstreams.resolve(ns);
+    upstream = ctx.upstreams.resolve(registry);
   } catch {
     return undefined;
   }

@@ -1,4 +1,11 @@
-import { type Digest, isTag, OciError, parseDigest, validateRepository } from '@shoal/oci';
+import {
+  type Digest,
+  isTag,
+  looksLikeRegistryHost,
+  OciError,
+  parseDigest,
+  validateRepository,
+} from '@shoal/oci';
 
 export type Route =
   | { kind: 'base' }
@@ -8,8 +15,12 @@ export type Route =
 
 export interface ParsedRequest {
   route: Route;
-  /** `ns` query parameter: the registry containerd wants, when it acts as a mirror client. */
-  ns: string | undefined;
+  /**
+   * The registry the client asked for, as it wrote it: `?ns=` (containerd), else a registry host as the
+   * first path component (containers/image clients whose mirror location carries it, e.g.
+   * `127.0.0.1:5050/quay.io`); undefined when the request names none.
+   */
+  registry: string | undefined;
   /** Raw query string without `ns`, for pass-through (tags/list pagination). */
   query: string;
 }
@@ -17,16 +28,39 @@ export interface ParsedRequest {
 const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|tags)\/([^/]+)$/;
 const MAX_URL_LENGTH = 4096;
 
+/** Whether a name is a registry the mirror is configured for (one without a dot, e.g. `registry`). */
+export type RegistryTest = (name: string) => boolean;
+
+/**
+ * Splits `quay.io/org/app` into the registry and the repository there, for a request without `ns`: the
+ * first component is a registry when Docker's rule says so (a dot, a port, localhost) or it is configured.
+ */
+function registryInPath(
+  rawName: string,
+  isConfiguredRegistry: RegistryTest,
+): { registry: string | undefined; rawName: string } {
+  const slash = rawName.indexOf('/');
+  if (slash <= 0) return { registry: undefined, rawName };
+  const first = rawName.slice(0, slash);
+  if (!looksLikeRegistryHost(first) && !isConfiguredRegistry(first)) return { registry: undefined, rawName };
+  return { registry: first, rawName: rawName.slice(slash + 1) };
+}
+
 /**
  * Parses a distribution API URL. Pure; throws OciError (a 4xx for the client)
  * for anything malformed, or returns undefined when the path is not an API route.
+ * With `?ns=` the whole path is the repository (containerd names the registry
+ * there); without, a registry host leading the path is taken as the registry.
  */
-export function parseRequestUrl(url: string): ParsedRequest | undefined {
+export function parseRequestUrl(
+  url: string,
+  isConfiguredRegistry: RegistryTest = () => false,
+): ParsedRequest | undefined {
   if (url.length > MAX_URL_LENGTH) throw new OciError('NAME_INVALID', 'request URL is too long');
   const questionMark = url.indexOf('?');
   const rawPath = questionMark >= 0 ? url.slice(0, questionMark) : url;
   const params = new URLSearchParams(questionMark >= 0 ? url.slice(questionMark + 1) : '');
-  const ns = params.get('ns') ?? undefined;
+  const ns = params.get('ns') || undefined;
   params.delete('ns');
   const query = params.toString();
   let path: string;
@@ -35,22 +69,28 @@ export function parseRequestUrl(url: string): ParsedRequest | undefined {
   } catch {
     throw new OciError('NAME_INVALID', 'request path is not valid percent-encoding');
   }
-  if (path === '/v2' || path === '/v2/') return { route: { kind: 'base' }, ns, query };
+  if (path === '/v2' || path === '/v2/') return { route: { kind: 'base' }, registry: ns, query };
   const match = ROUTE.exec(path);
   if (!match) return undefined;
-  const [, rawName, kind, last] = match as unknown as [string, string, string, string];
+  const [, fullName, kind, last] = match as unknown as [string, string, string, string];
+  const { registry, rawName } =
+    ns === undefined ? registryInPath(fullName, isConfiguredRegistry) : { registry: ns, rawName: fullName };
   const name = validateRepository(rawName);
   switch (kind) {
     case 'manifests':
       if (last.includes(':'))
-        return { route: { kind: 'manifest', name, reference: { digest: parseDigest(last) } }, ns, query };
+        return {
+          route: { kind: 'manifest', name, reference: { digest: parseDigest(last) } },
+          registry,
+          query,
+        };
       if (!isTag(last)) throw new OciError('TAG_INVALID', `invalid tag "${last.slice(0, 80)}"`);
-      return { route: { kind: 'manifest', name, reference: { tag: last } }, ns, query };
+      return { route: { kind: 'manifest', name, reference: { tag: last } }, registry, query };
     case 'blobs':
       if (last === 'uploads') throw new OciError('UNSUPPORTED', 'this registry mirror is read-only');
-      return { route: { kind: 'blob', name, digest: parseDigest(last) }, ns, query };
+      return { route: { kind: 'blob', name, digest: parseDigest(last) }, registry, query };
     default:
       if (last !== 'list') return undefined;
-      return { route: { kind: 'tags', name }, ns, query };
+      return { route: { kind: 'tags', name }, registry, query };
   }
 }

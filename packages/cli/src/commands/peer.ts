@@ -1,4 +1,3 @@
-import { normalizeRegistry } from '@shoal/oci';
 import type { PeerDaemon } from '@shoal/peer';
 import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
@@ -12,6 +11,7 @@ import {
   logLevel,
   multiaddrList,
   registryEndpoints,
+  registryOrNone,
   size,
   swarmKeyFile,
 } from '../options.ts';
@@ -46,7 +46,8 @@ export const peerOptions: readonly OptionSpec[] = [
   {
     key: 'defaultRegistry',
     arg: '<name>',
-    description: 'registry for requests without ?ns= (Docker registry-mirrors, skopeo)',
+    description:
+      'registry for requests that name none (Docker registry-mirrors: docker.io); none: refuse them with 404',
     defaultText: 'docker.io',
   },
   {
@@ -124,17 +125,8 @@ export const peerSchema = z.strictObject({
   http: hostPort.default('127.0.0.1:9090'),
   dataDir: z.string().min(1).default('/var/lib/shoal'),
   registryEndpoint: registryEndpoints.default({}),
-  defaultRegistry: z
-    .string()
-    .refine((v) => {
-      try {
-        normalizeRegistry(v);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'expected a registry host[:port], e.g. docker.io')
-    .default('docker.io'),
+  // Zod applies a default to an undefined output too: `none` becomes undefined after it.
+  defaultRegistry: registryOrNone.default('docker.io').transform((v) => (v === 'none' ? undefined : v)),
   cacheSize: size.default(20 * 2 ** 30),
   dockerConfig: z.string().optional(),
   listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4601']),
