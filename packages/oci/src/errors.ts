@@ -1,3 +1,5 @@
+import type { UpstreamFailureKind } from './upstream-failure.ts';
+
 /** Typed errors of the OCI layer. `code` is the OCI distribution error code the endpoint reports. */
 export type OciErrorCode =
   | 'NAME_INVALID'
@@ -27,8 +29,11 @@ export class OciError extends Error {
 /** The upstream registry could not be reached or kept failing after retries. */
 export class UpstreamUnavailableError extends Error {
   readonly code = 'UPSTREAM_UNAVAILABLE';
-  constructor(message: string, options?: ErrorOptions) {
+  /** DNS, connection refused, TLS, timeout, an error status...: what an operator checks first. */
+  readonly kind: UpstreamFailureKind;
+  constructor(message: string, options?: ErrorOptions & { kind?: UpstreamFailureKind }) {
     super(message, options);
     this.name = 'UpstreamUnavailableError';
+    this.kind = options?.kind ?? 'other';
   }
 }

@@ -8,4 +8,5 @@ export * from './media-types.ts';
 export * from './platform.ts';
 export * from './reference.ts';
 export * from './registry-client.ts';
+export * from './upstream-failure.ts';
 export * from './upstreams.ts';

@@ -7,6 +7,7 @@ import { type Digest, parseDigest } from './digest.ts';
 import { OciError, UpstreamUnavailableError } from './errors.ts';
 import { DEFAULT_MANIFEST_ACCEPT } from './media-types.ts';
 import { validateRepository, validateTag } from './reference.ts';
+import { classifyTransportError } from './upstream-failure.ts';
 
 export interface Upstream {
   /** Canonical registry name, e.g. docker.io; the key for credentials and tokens. */
@@ -199,9 +200,11 @@ export class RegistryClient {
         if (signal?.aborted) throw signal.reason;
         if (!isRetryable(error)) throw error;
         if (attempt >= this.maxRetries) {
+          const failure = classifyTransportError(error);
+          const detail = failure.kind === 'other' ? describeError(error) : failure.detail;
           throw new UpstreamUnavailableError(
-            `${method} ${describeUrl(url)} (${up.registry}) failed after ${attempt + 1} attempts: ${describeError(error)}`,
-            { cause: error },
+            `${method} ${describeUrl(url)} (${up.registry}): ${detail}, after ${attempt + 1} attempts`,
+            { cause: error, kind: failure.kind },
           );
         }
         await this.backoff(attempt, undefined, signal);

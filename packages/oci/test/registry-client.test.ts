@@ -182,7 +182,8 @@ describe('RegistryClient', () => {
       }),
       (error: unknown) => {
         assert.ok(error instanceof UpstreamUnavailableError);
-        assert.match(error.message, /failed after 3 attempts/);
+        assert.match(error.message, /connection refused \(ECONNREFUSED\), after 3 attempts/);
+        assert.equal(error.kind, 'refused');
         assert.match(error.message, /ECONNREFUSED/);
         assert.doesNotMatch(error.message, /hunter2|secret-token/);
         return true;

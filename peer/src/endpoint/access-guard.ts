@@ -20,8 +20,8 @@ export type ProbeOutcome =
   | { kind: 'open' }
   /** 401/403: not readable with these credentials. */
   | { kind: 'refused'; refusal: Refusal }
-  /** Transport failure, 5xx or 429 after retries: nothing learnt. */
-  | { kind: 'unreachable' };
+  /** Transport failure, 5xx or 429 after retries: nothing learnt. `reason`: DNS, refused, TLS, timeout, status... */
+  | { kind: 'unreachable'; reason?: string };
 
 export interface AccessProbe {
   /**
@@ -43,7 +43,7 @@ export interface AccessProbe {
 export type RegistryOutcome =
   | { kind: 'open' }
   | { kind: 'closed'; challenge?: Refusal }
-  | { kind: 'unreachable' };
+  | { kind: 'unreachable'; reason?: string };
 
 export type AccessDecision = { allowed: true } | { allowed: false; refusal: Refusal };
 
@@ -105,6 +105,8 @@ export class AccessGuard {
   readonly #credentials = new Map<string, number>();
   readonly #registries = new Map<string, RegistryState>();
   readonly #unreachableUntil = new Map<string, number>();
+  /** Why each registry was last found unreachable, for the 503's message. */
+  readonly #unreachableReason = new Map<string, string>();
   readonly #pending = new Map<string, Promise<ProbeOutcome>>();
   readonly #pendingRegistries = new Map<string, Promise<RegistryState | undefined>>();
 
@@ -126,7 +128,7 @@ export class AccessGuard {
     upstream: Upstream,
     repository: string,
     authorization: string | undefined,
-    options: { offline?: boolean } = {},
+    options: { offline?: boolean; offlineReason?: string } = {},
   ): Promise<AccessDecision> {
     const repoKey = `${upstream.registry}/${repository}`;
     const credentialKey = authorization ? `${sha256(authorization)} ${repoKey}` : undefined;
@@ -138,7 +140,7 @@ export class AccessGuard {
       return refuse(state.refusal!);
     }
     if (options.offline || this.#now() < (this.#unreachableUntil.get(upstream.registry) ?? 0)) {
-      return this.#withoutUpstream(upstream, repository, state);
+      return this.#withoutUpstream(upstream, repository, state, options.offlineReason);
     }
 
     if (state === undefined || this.#now() >= state.freshUntil) {
@@ -147,7 +149,7 @@ export class AccessGuard {
         this.#probe.repository(upstream, repository, undefined),
       );
       if (outcome.kind === 'unreachable') {
-        this.#markUnreachable(upstream.registry);
+        this.#markUnreachable(upstream.registry, outcome.reason);
         return this.#withoutUpstream(upstream, repository, state);
       }
       state = this.#rememberRepository(repoKey, outcome);
@@ -166,8 +168,8 @@ export class AccessGuard {
       case 'refused':
         return refuse(outcome.refusal);
       case 'unreachable':
-        this.#markUnreachable(upstream.registry);
-        return unavailable(upstream, repository);
+        this.#markUnreachable(upstream.registry, outcome.reason);
+        return unavailable(upstream, repository, outcome.reason);
     }
   }
 
@@ -191,10 +193,11 @@ export class AccessGuard {
     upstream: Upstream,
     repository: string,
     state: RepositoryState | undefined,
+    reason = this.#unreachableReason.get(upstream.registry),
   ): AccessDecision {
     if (state?.kind === 'public') return ALLOWED;
     if (state === undefined && this.#registries.get(upstream.registry)?.open) return ALLOWED;
-    return unavailable(upstream, repository);
+    return unavailable(upstream, repository, reason);
   }
 
   #rememberRepository(repoKey: string, outcome: ProbeOutcome): RepositoryState {
@@ -230,7 +233,7 @@ export class AccessGuard {
       .then(
         (answer): RegistryState | undefined => {
           if (answer.kind === 'unreachable') {
-            this.#markUnreachable(registry);
+            this.#markUnreachable(registry, answer.reason);
             return undefined;
           }
           const state: RegistryState = {
@@ -256,8 +259,9 @@ export class AccessGuard {
     return false;
   }
 
-  #markUnreachable(registry: string): void {
+  #markUnreachable(registry: string, reason: string | undefined): void {
     remember(this.#unreachableUntil, registry, this.#now() + this.#retryMs, this.#maxEntries);
+    if (reason !== undefined) remember(this.#unreachableReason, registry, reason, this.#maxEntries);
   }
 
   #shared(key: string, probe: () => Promise<ProbeOutcome>): Promise<ProbeOutcome> {
@@ -279,7 +283,7 @@ export async function admit(
   res: ServerResponse,
   upstream: Upstream,
   repository: string,
-  options: { offline?: boolean } = {},
+  options: { offline?: boolean; offlineReason?: string } = {},
 ): Promise<boolean> {
   const header = req.headers.authorization;
   const decision = await guard.check(upstream, repository, header ? header : undefined, options);
@@ -306,8 +310,8 @@ function refuse(refusal: Refusal): AccessDecision {
   return { allowed: false, refusal };
 }
 
-function unavailable(upstream: Upstream, repository: string): AccessDecision {
-  const reason = `upstream registry ${upstream.registry} is unreachable: cannot check read access to ${repository}`;
+function unavailable(upstream: Upstream, repository: string, why: string | undefined): AccessDecision {
+  const reason = `upstream registry ${upstream.registry} is unreachable${why ? ` (${why})` : ''}: cannot check read access to ${repository}`;
   return refuse({
     status: 503,
     headers: { 'content-type': 'application/json' },

@@ -1,6 +1,8 @@
 import {
+  classifyTransportError,
   DEFAULT_USER_AGENT,
   type RegistryClient,
+  statusFailure,
   type UpstreamResponse,
   UpstreamUnavailableError,
 } from '@shoal/oci';
@@ -37,7 +39,8 @@ export function upstreamAccessProbe(
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
-        if (unreachable(error)) return { kind: 'unreachable' };
+        const reason = unreachableReason(error, timeoutMs);
+        if (reason !== undefined) return { kind: 'unreachable', reason };
         throw error;
       }
       const { status } = response;
@@ -50,7 +53,8 @@ export function upstreamAccessProbe(
       }
       discardBody(response.body);
       if (status >= 200 && status <= 299) return { kind: 'readable' };
-      if (status === 429 || status >= 500) return { kind: 'unreachable' };
+      if (status === 429 || status >= 500)
+        return { kind: 'unreachable', reason: statusFailure(status).detail };
       return { kind: 'open' };
     },
 
@@ -63,12 +67,13 @@ export function upstreamAccessProbe(
           signal: AbortSignal.timeout(registryTimeoutMs),
         });
         await response.body?.cancel();
-      } catch {
-        return { kind: 'unreachable' };
+      } catch (error) {
+        return { kind: 'unreachable', reason: classifyTransportError(error).detail };
       }
       const { status } = response;
       if (status === 200) return { kind: 'open' };
-      if (status === 429 || status >= 500) return { kind: 'unreachable' };
+      if (status === 429 || status >= 500)
+        return { kind: 'unreachable', reason: statusFailure(status).detail };
       const challenge = response.headers.get('www-authenticate');
       if (status !== 401 || challenge === null) return { kind: 'closed' };
       const body = Buffer.from(ociErrorBody('UNAUTHORIZED', 'authentication required'));
@@ -84,7 +89,11 @@ export function upstreamAccessProbe(
   };
 }
 
-function unreachable(error: unknown): boolean {
-  if (error instanceof UpstreamUnavailableError) return true;
-  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+/** Why upstream could not answer, when `error` says it could not; undefined for errors of another kind. */
+function unreachableReason(error: unknown, timeoutMs: number): string | undefined {
+  if (error instanceof UpstreamUnavailableError) return error.message;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return `no answer within ${timeoutMs} ms`;
+  }
+  return undefined;
 }

@@ -63,7 +63,9 @@ export async function handleManifest(
       upstream,
       name,
       reference,
-      new UpstreamUnavailableError(`upstream answered ${upstreamResponse.status}`),
+      new UpstreamUnavailableError(`${upstream.registry} answered HTTP ${upstreamResponse.status}`, {
+        kind: 'status',
+      }),
     );
   }
   if (upstreamResponse.status !== 200) {
@@ -124,7 +126,8 @@ async function answerWithoutUpstream(
   reference: { tag: string } | { digest: Digest },
   cause: UpstreamUnavailableError,
 ): Promise<CacheResult> {
-  if (!(await admit(ctx.access, res.req, res, upstream, name, { offline: true }))) return 'none';
+  const offline = { offline: true, offlineReason: cause.message };
+  if (!(await admit(ctx.access, res.req, res, upstream, name, offline))) return 'none';
   let digest: Digest;
   let staleSince: number | undefined;
   if ('digest' in reference) {
