@@ -16,70 +16,14 @@ function makeCertificates(dir: string): {
   selfSigned: { key: Buffer; cert: Buffer };
   unknownCa: { key: Buffer; cert: Buffer };
 } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const subject = (cn: string) => ['-subj', `/CN=${cn}`];
+  const ssl = (args: string) => execFileSync('openssl', args.split(' '), { cwd: dir, stdio: 'pipe' });
+  const newKey = '-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes';
   ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-    '-keyout',
-    'self.key',
-    '-out',
-    'self.crt',
-    ...subject('127.0.0.1'),
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
+    `req -x509 ${newKey} -days 1 -keyout self.key -out self.crt -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1`,
   );
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    ...subject('shoal test CA'),
-  );
-  ssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'leaf.key',
-    '-out',
-    'leaf.csr',
-    ...subject('127.0.0.1'),
-  );
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    'leaf.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    'leaf.crt',
-  );
+  ssl(`req -x509 ${newKey} -days 1 -keyout ca.key -out ca.crt -subj /CN=shoal-test-CA`);
+  ssl(`req ${newKey} -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1`);
+  ssl('x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out leaf.crt');
   const read = (name: string) => readFileSync(join(dir, name));
   return {
     selfSigned: { key: read('self.key'), cert: read('self.crt') },
