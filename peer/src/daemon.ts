@@ -67,6 +67,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
       metrics.evictedBytes.inc(size);
       swarm.withdraw(digest);
     },
+    onEvictionFailure: () => metrics.evictionFailures.inc(),
   });
   await store.init();
   const manifests = new ManifestCache(paths);

@@ -125,6 +125,11 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       registers,
     }),
     evictions: new Counter({ name: 'shoal_store_evictions_total', help: 'Blobs evicted', registers }),
+    evictionFailures: new Counter({
+      name: 'shoal_store_eviction_failures_total',
+      help: 'Blobs that could not be removed when evicted (kept, and tried again later)',
+      registers,
+    }),
     verificationFailures: new Counter({
       name: 'shoal_verification_failures_total',
       help: 'Content that did not match its digest, by kind',

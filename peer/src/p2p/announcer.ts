@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KadDHT } from '@libp2p/kad-dht';
 import { blobCid } from '@shoal/p2p';
 import type { Logger } from '@shoal/telemetry';
+import { SerialQueue } from '../serial-queue.ts';
 
 const MAX_DEFER_MS = 60_000;
 const BUSY_POLL_MS = 500;
@@ -21,7 +22,7 @@ export class ContentAnnouncer {
   readonly #dht: KadDHT;
   readonly #log: Logger;
   readonly #onLookup: (kind: 'provide' | 'withdraw', ok: boolean) => void;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #stopped = false;
   readonly #abort = new AbortController();
 
@@ -81,7 +82,7 @@ export class ContentAnnouncer {
   }
 
   #enqueue(kind: 'provide' | 'withdraw', digest: string, work: (signal: AbortSignal) => Promise<void>): void {
-    this.#queue = this.#queue.then(async () => {
+    void this.#queue.run(async () => {
       if (kind === 'provide') await this.#quietMoment();
       await this.#run(kind, digest, work);
     });

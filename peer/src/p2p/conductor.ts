@@ -11,6 +11,7 @@ import {
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { DigestMismatchError, UntrustedPiecesError, UpstreamStatusError } from '../task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
@@ -183,7 +184,7 @@ class TaskSession {
   #probing = false;
   readonly #openedAt = performance.now();
   #assigned = false;
-  #inbox: Promise<void> = Promise.resolve();
+  readonly #inbox = new SerialQueue();
   readonly #originQueue: { first: number; count: number }[] = [];
   /** Peers the scheduler named for this blob (members and parents): they hold or fetch it too. */
   readonly #parents = new Map<string, Provider>();
@@ -226,7 +227,11 @@ class TaskSession {
 
   onMessage(message: SchedulerMessage): void {
     // In order: assignments must not be acted on before the task info that precedes them has set up the partial.
-    this.#inbox = this.#inbox.then(() => this.#handle(message));
+    // A message that cannot be handled ends the task; the messages after it are still handled.
+    this.#inbox
+      .run(() => this.#handle(message))
+      .catch((error: Error) => this.#task.fail(error))
+      .catch(() => {});
   }
 
   async #handle(message: SchedulerMessage): Promise<void> {

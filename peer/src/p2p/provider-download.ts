@@ -4,6 +4,7 @@ import { blobCid, type ShoalNode } from '@shoal/p2p';
 import { pieceLength, pieceSizeFor, pieceStart } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { downloadFromOrigin, type OriginSource } from '../task/origin-download.ts';
 import { type FetchedPiece, fetchPiece, PieceFetchError } from './piece-fetcher.ts';
@@ -247,12 +248,12 @@ export class PieceUnavailableError extends Error {
  * is left alone for a while. `fetch` resolves to whether the piece landed.
  */
 function serialOrigin(task: BlobTask, origin: OriginSource, options: ProviderDownloadOptions) {
-  let turn: Promise<unknown> = Promise.resolve();
+  const turns = new SerialQueue();
   let failedAt = Number.NEGATIVE_INFINITY;
   const state = {
     lastError: undefined as Error | undefined,
     fetch(index: number): Promise<boolean> {
-      const attempt = turn.then(async () => {
+      return turns.run(async () => {
         if (task.has(index)) return true;
         if (Date.now() - failedAt < ORIGIN_RETRY_MS) return false;
         try {
@@ -272,8 +273,6 @@ function serialOrigin(task: BlobTask, origin: OriginSource, options: ProviderDow
           return false;
         }
       });
-      turn = attempt;
-      return attempt;
     },
   };
   return state;

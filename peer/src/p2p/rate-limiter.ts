@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SerialQueue } from '../serial-queue.ts';
 
 /**
  * Paces bytes to a rate (a node's --download-rate / --upload-rate). Callers
@@ -10,7 +11,7 @@ export class RateLimiter {
   readonly #burst: number;
   #tokens: number;
   #last: number;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #turns = new SerialQueue();
 
   /** `bytesPerSecond` 0 means unlimited. */
   constructor(bytesPerSecond: number) {
@@ -26,14 +27,12 @@ export class RateLimiter {
 
   take(bytes: number, signal?: AbortSignal): Promise<void> {
     if (this.#rate <= 0) return Promise.resolve();
-    const turn = this.#queue.then(async () => {
+    return this.#turns.run(async () => {
       this.#refill();
       // Go into debt rather than split a write; the next caller waits it off.
       this.#tokens -= bytes;
       if (this.#tokens < 0) await sleep((-this.#tokens / this.#rate) * 1000, undefined, { signal });
     });
-    this.#queue = turn.catch(() => {});
-    return turn;
   }
 
   #refill(): void {

@@ -11,6 +11,7 @@ import {
   SchedulerMessage,
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import { SerialQueue } from '../serial-queue.ts';
 import { pickScheduler } from './scheduler-pick.ts';
 import { dnsNameOf, expandTarget, type ResolvedAddress, type SchedulerTarget } from './scheduler-targets.ts';
 
@@ -38,7 +39,8 @@ interface Session {
   closed: boolean;
   channel: Channel;
   stream: Stream;
-  sending: Promise<void>;
+  /** messages to write, in order */
+  sending: SerialQueue;
   listeners: Map<string, TaskListener>;
 }
 
@@ -137,8 +139,8 @@ export class SchedulerClient {
   }
 
   #send(session: Session, message: PeerMessage): void {
-    session.sending = session.sending
-      .then(() => session.channel.write(message))
+    session.sending
+      .run(() => session.channel.write(message))
       .catch((error: Error) => session.stream.abort(error));
   }
 
@@ -223,7 +225,7 @@ export class SchedulerClient {
           closed: false,
           channel,
           stream,
-          sending: Promise.resolve(),
+          sending: new SerialQueue(),
           listeners: new Map(),
         };
         await channel.write({ register: await this.#options.registration() });

@@ -2,13 +2,16 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, digestFromHex, isDigest } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
+import { SerialQueue } from '../serial-queue.ts';
 import { CannotCacheError } from './errors.ts';
-import { chooseEvictions, type Watermarks } from './eviction-policy.ts';
+import { type CacheEntry, chooseEvictions, type Watermarks } from './eviction-policy.ts';
 import { PartialBlob } from './partial-blob.ts';
 import type { StorePaths } from './paths.ts';
 
 /** After ENOSPC, how long new downloads go uncached. */
 const DISK_FULL_BACKOFF_MS = 60_000;
+/** After a blob could not be removed, how long until eviction tries it again. */
+const EVICTION_RETRY_MS = 30_000;
 
 interface BlobEntry {
   size: number;
@@ -25,6 +28,9 @@ export interface BlobStoreOptions {
   logger: Logger;
   /** Called with the bytes of every blob evicted. */
   onEvict?: (digest: Digest, size: number) => void;
+  /** Called for every blob that could not be removed when evicted. */
+  onEvictionFailure?: (digest: Digest, error: Error) => void;
+  evictionRetryMs?: number;
   now?: () => number;
 }
 
@@ -49,8 +55,13 @@ export class BlobStore {
   readonly #marks: Watermarks;
   readonly #log: Logger;
   readonly #onEvict: ((digest: Digest, size: number) => void) | undefined;
+  readonly #onEvictionFailure: ((digest: Digest, error: Error) => void) | undefined;
   readonly #now: () => number;
-  #evicting: Promise<void> = Promise.resolve();
+  readonly #evictions = new SerialQueue();
+  readonly #evictionRetryMs: number;
+  /** Blobs whose removal failed, left alone by eviction until then. */
+  readonly #undeletableUntil = new Map<Digest, number>();
+  #retryTimer: NodeJS.Timeout | undefined;
   #diskFullUntil = 0;
 
   constructor(options: BlobStoreOptions) {
@@ -62,6 +73,8 @@ export class BlobStore {
     };
     this.#log = options.logger;
     this.#onEvict = options.onEvict;
+    this.#onEvictionFailure = options.onEvictionFailure;
+    this.#evictionRetryMs = options.evictionRetryMs ?? EVICTION_RETRY_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -214,24 +227,73 @@ export class BlobStore {
     this.#partials.delete(partial.digest);
   }
 
+  /**
+   * Evicts down to the low watermark, one pass at a time. Never rejects: a blob
+   * that cannot be removed stays indexed (its bytes are still on disk), is
+   * logged and counted, other blobs are evicted in its place, and it is tried
+   * again later. Nothing waiting on eviction is held up by it.
+   */
   #evictIfNeeded(): Promise<void> {
-    this.#evicting = this.#evicting.then(async () => {
-      const entries = [...this.#blobs].map(([key, e]) => ({
-        key,
-        size: e.size,
-        lastAccess: e.lastAccess,
-        pinned: e.pins > 0,
-      }));
-      for (const key of chooseEvictions(entries, this.usedBytes, this.#marks)) {
-        const digest = key as Digest;
-        const entry = this.#blobs.get(digest);
+    return this.#evictions
+      .run(() => this.#evictPass())
+      .catch((error: Error) => {
+        this.#log.error({ err: error.message }, 'eviction pass failed');
+      });
+  }
+
+  async #evictPass(): Promise<void> {
+    const now = this.#now();
+    for (const [digest, until] of this.#undeletableUntil) {
+      if (until <= now) this.#undeletableUntil.delete(digest);
+    }
+    // A blob that cannot be removed is set aside and the choice made again without it.
+    for (let complete = false; !complete; ) {
+      complete = true;
+      for (const digest of chooseEvictions(this.#evictionCandidates(), this.usedBytes, this.#marks)) {
+        const entry = this.#blobs.get(digest as Digest);
         if (!entry || entry.pins > 0) continue;
-        this.#blobs.delete(digest);
-        await rm(this.paths.blob(digest), { force: true });
-        this.#log.info({ digest, size: entry.size }, 'evicted blob');
-        this.#onEvict?.(digest, entry.size);
+        if (!(await this.#remove(digest as Digest, entry))) complete = false;
       }
-    });
-    return this.#evicting;
+    }
+  }
+
+  #evictionCandidates(): CacheEntry[] {
+    return [...this.#blobs].map(([key, e]) => ({
+      key,
+      size: e.size,
+      lastAccess: e.lastAccess,
+      pinned: e.pins > 0 || this.#undeletableUntil.has(key),
+    }));
+  }
+
+  /** Removes one evicted blob; false if it could not (it is kept, and set aside for a while). */
+  async #remove(digest: Digest, entry: BlobEntry): Promise<boolean> {
+    this.#blobs.delete(digest);
+    try {
+      await rm(this.paths.blob(digest), { force: true });
+    } catch (error) {
+      // Still on disk: it still counts, and may still be read.
+      if (!this.#blobs.has(digest)) this.#blobs.set(digest, entry);
+      this.#undeletableUntil.set(digest, this.#now() + this.#evictionRetryMs);
+      this.#log.error(
+        { digest, err: (error as Error).message, retryInMs: this.#evictionRetryMs },
+        'cannot remove an evicted blob; evicting others instead and trying it again later',
+      );
+      this.#onEvictionFailure?.(digest, error as Error);
+      this.#retryLater();
+      return false;
+    }
+    this.#log.info({ digest, size: entry.size }, 'evicted blob');
+    this.#onEvict?.(digest, entry.size);
+    return true;
+  }
+
+  #retryLater(): void {
+    if (this.#retryTimer) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#evictIfNeeded();
+    }, this.#evictionRetryMs);
+    this.#retryTimer.unref();
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, open, readFile, rm } from 'node:fs/promises';
 import type { Digest } from '@shoal/oci';
 import { Bitfield, type PieceLayout, pieceLayout, pieceLength, pieceStart } from '@shoal/protocol';
+import { SerialQueue } from '../serial-queue.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import type { StorePaths } from './paths.ts';
 
@@ -38,7 +39,8 @@ export class PartialBlob {
   readonly #metaPath: string;
   readonly #file: FileHandle;
   #persistTimer: NodeJS.Timeout | undefined;
-  #persisting: Promise<void> = Promise.resolve();
+  /** Bitmap writes, one at a time so an older bitmap never lands after a newer one. */
+  readonly #persists = new SerialQueue();
   #closed = false;
   /** leases still reading through the file after the partial may have closed */
   #readers = 0;
@@ -206,9 +208,7 @@ export class PartialBlob {
       present: Buffer.from(this.present.bytes).toString('base64'),
       pieceHashes: Object.fromEntries([...this.pieceHashes].map(([k, v]) => [String(k), v])),
     };
-    // Serialise writes so an older bitmap never lands after a newer one.
-    this.#persisting = this.#persisting.then(() => writeFileAtomic(this.#metaPath, JSON.stringify(meta)));
-    return this.#persisting;
+    return this.#persists.run(() => writeFileAtomic(this.#metaPath, JSON.stringify(meta)));
   }
 
   /** Flushes data and bitmap and closes the file; the partial stays on disk for a later resume. */
@@ -224,7 +224,7 @@ export class PartialBlob {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#persistTimer) clearTimeout(this.#persistTimer);
-    await this.#persisting.catch(() => {});
+    await this.#persists.idle();
     await this.#closeFile();
   }
 

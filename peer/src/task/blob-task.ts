@@ -1,6 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Digest } from '@shoal/oci';
 import { type PieceLayout, pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
+import { SerialQueue } from '../serial-queue.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
@@ -34,7 +35,7 @@ export class BlobTask {
   readonly #hasher = new ContiguousHasher();
   /** Scratch buffer of the catch-up reads on this thread; one catch-up runs at a time. */
   #catchUpBuffer: Buffer | undefined;
-  #catchingUp: Promise<void> = Promise.resolve();
+  readonly #catchingUp = new SerialQueue();
   #completing = false;
   /** The failed task's partial being discarded or suspended. */
   #putAway: Promise<void> = Promise.resolve();
@@ -236,9 +237,7 @@ export class BlobTask {
    * partial). Concurrent landings queue up: one catch-up reads at a time.
    */
   catchUpHash(): Promise<void> {
-    const run = this.#catchingUp.then(() => this.#catchUp());
-    this.#catchingUp = run.catch(() => {});
-    return run;
+    return this.#catchingUp.run(() => this.#catchUp());
   }
 
   async #catchUp(): Promise<void> {
