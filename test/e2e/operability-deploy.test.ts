@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +13,7 @@ import { peerOptions, peerSchema } from '../../packages/cli/src/commands/peer.ts
 import { schedulerOptions, schedulerSchema } from '../../packages/cli/src/commands/scheduler.ts';
 import { envOf, type OptionSpec, resolveConfig } from '../../packages/cli/src/config.ts';
 import { request } from '../fixtures/http.ts';
-import { CommandError, run } from '../fixtures/proc.ts';
+import { dryRunLine, startKubectlDryRun } from '../fixtures/kubectl.ts';
 import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -37,65 +35,6 @@ const COMMANDS: Record<string, CommandSpec> = {
   scheduler: { schema: schedulerSchema, options: schedulerOptions },
   'containerd-config': { schema: containerdConfigSchema, options: containerdConfigOptions },
 };
-
-// -------------------------------------------------------------------------------------------------
-// A discovery-only API server: kubectl's client-side dry run needs the REST mapping of each kind,
-// which it asks the API server for. This one knows the kinds shoal uses and has no objects.
-
-const RESOURCES: Record<string, { name: string; kind: string; namespaced: boolean }[]> = {
-  v1: [
-    { name: 'namespaces', kind: 'Namespace', namespaced: false },
-    { name: 'configmaps', kind: 'ConfigMap', namespaced: true },
-    { name: 'secrets', kind: 'Secret', namespaced: true },
-    { name: 'services', kind: 'Service', namespaced: true },
-    { name: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
-  ],
-  'apps/v1': [
-    { name: 'daemonsets', kind: 'DaemonSet', namespaced: true },
-    { name: 'deployments', kind: 'Deployment', namespaced: true },
-    { name: 'statefulsets', kind: 'StatefulSet', namespaced: true },
-  ],
-};
-
-async function startDiscoveryServer(): Promise<{ url: string; server: Server }> {
-  const resourceList = (groupVersion: string) => ({
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion,
-    resources: RESOURCES[groupVersion]!.map((r) => ({
-      name: r.name,
-      singularName: r.kind.toLowerCase(),
-      namespaced: r.namespaced,
-      kind: r.kind,
-      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
-    })),
-  });
-  const routes: Record<string, unknown> = {
-    '/version': { major: '1', minor: '32', gitVersion: 'v1.32.0' },
-    '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
-    '/apis': {
-      kind: 'APIGroupList',
-      apiVersion: 'v1',
-      groups: [
-        {
-          name: 'apps',
-          versions: [{ groupVersion: 'apps/v1', version: 'v1' }],
-          preferredVersion: { groupVersion: 'apps/v1', version: 'v1' },
-        },
-      ],
-    },
-    '/api/v1': resourceList('v1'),
-    '/apis/apps/v1': resourceList('apps/v1'),
-  };
-  const server = createServer((req, res) => {
-    const body = routes[(req.url ?? '/').split('?')[0]!];
-    const notFound = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 };
-    res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body ?? notFound));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 // -------------------------------------------------------------------------------------------------
 // Helpers
@@ -186,46 +125,20 @@ describe('deploy/', { timeout: 240_000 }, () => {
   });
 
   it('every manifest passes kubectl apply --dry-run=client', async () => {
-    const { url, server } = await startDiscoveryServer();
+    const kubectl = await startKubectlDryRun(dir);
     try {
-      const kubeconfig = join(dir, 'kubeconfig');
-      await writeFile(
-        kubeconfig,
-        [
-          'apiVersion: v1',
-          'kind: Config',
-          `clusters: [{name: discovery-only, cluster: {server: "${url}"}}]`,
-          'contexts: [{name: discovery-only, context: {cluster: discovery-only, user: nobody}}]',
-          'users: [{name: nobody, user: {}}]',
-          'current-context: discovery-only',
-          '',
-        ].join('\n'),
-      );
       const files = await yamlFiles(KUBERNETES_DIR);
       assert.ok(files.length >= 4, `manifests in ${KUBERNETES_DIR}`);
       const manifests = await loadManifests();
       for (const file of files) {
-        let stdout = '';
-        try {
-          ({ stdout } = await run(
-            'kubectl',
-            ['--kubeconfig', kubeconfig, 'apply', '--dry-run=client', '--validate=false', '-f', file],
-            { timeoutMs: 60_000, env: { ...process.env, KUBECONFIG: kubeconfig, HOME: dir } },
-          ));
-        } catch (error) {
-          if (error instanceof CommandError) assert.fail(`${basename(file)}: ${error.message}`);
-          throw error;
-        }
+        const stdout = await kubectl.apply(file);
         for (const { object } of manifests.filter((m) => m.file === file)) {
-          const group = String(object.apiVersion).includes('/')
-            ? `.${String(object.apiVersion).split('/')[0]}`
-            : '';
-          const line = `${String(object.kind).toLowerCase()}${group}/${object.metadata.name} created (dry run)`;
+          const line = dryRunLine(object as Parameters<typeof dryRunLine>[0]);
           assert.ok(stdout.includes(line), `${basename(file)}: expected "${line}" in:\n${stdout}`);
         }
       }
     } finally {
-      server.close();
+      kubectl.close();
     }
   });
 
