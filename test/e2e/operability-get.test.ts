@@ -13,9 +13,11 @@ import {
   multiArchImage,
   pushImage,
 } from '../fixtures/images.ts';
-import { CommandError, run } from '../fixtures/proc.ts';
+import { waitFor } from '../fixtures/net.ts';
+import { CommandError, Daemon, run } from '../fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
 import { type RunningPeer, startPeer } from '../fixtures/shoal.ts';
+import { startTcpProxy } from '../fixtures/tcp-proxy.ts';
 
 const SHOAL_BIN = resolve(import.meta.dirname, '../../packages/cli/bin/shoal.js');
 /** The name images carry; it does not resolve, so everything comes through the peer. */
@@ -155,6 +157,56 @@ describe('shoal get: an image as an OCI layout, or one blob, through a peer', { 
       noSuchPlatform.stderr,
       /no linux\/s390x manifest \(it has: linux\/amd64, linux\/arm64\/v8\)/,
     );
+  });
+
+  it('stopped midway, leaves no partial blob: removed on SIGINT/SIGTERM, swept after SIGKILL', async () => {
+    // A slow origin (2 MB/s for an image of 11 MiB) keeps the download going for seconds.
+    const proxy = await startTcpProxy({ target: registry!.host, rateBytesPerSecond: 2e6 });
+    const slow = await startPeer({ defaultRegistry: ORIGIN, endpoints: { [ORIGIN]: proxy.url } });
+    const dir = join(work, 'interrupted');
+    const blobs = join(dir, 'blobs', 'sha256');
+    const partials = async () =>
+      (await readdir(blobs).catch(() => [])).filter((n) => n.includes('.partial-'));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOAL_')));
+    /** `shoal get` started, and waited for until a partial blob with some bytes in it is on disk. */
+    const startGet = async () => {
+      const args = [SHOAL_BIN, 'get', `${ORIGIN}/get/layered:v1`, '-o', dir, '--endpoint', slow.url];
+      const get = new Daemon('shoal get', process.execPath, args, { env });
+      await waitFor(
+        'a partial blob',
+        async () => {
+          for (const name of await partials()) {
+            if ((await stat(join(blobs, name)).catch(() => undefined))?.size) return true;
+          }
+          return false;
+        },
+        { timeoutMs: 30_000, abort: () => get.exitError() },
+      );
+      return get;
+    };
+    try {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        const get = await startGet();
+        process.kill(get.pid, signal);
+        const exit = await get.exited;
+        assert.equal(exit.code, signal === 'SIGINT' ? 130 : 143, get.output);
+        assert.match(get.output, new RegExp(`interrupted by ${signal}; partial downloads removed`));
+        assert.deepEqual(await partials(), [], `after ${signal}`);
+      }
+      // SIGKILL leaves no chance to clean up: the next run sweeps what the dead one left.
+      const killed = await startGet();
+      process.kill(killed.pid, 'SIGKILL');
+      await killed.exited;
+      assert.ok((await partials()).length > 0, 'the killed run left its partial blob');
+      const again = await shoal(['get', `${ORIGIN}/get/layered:v1`, '-o', dir, '--endpoint', slow.url]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(await partials(), []);
+      const layout = await ociLayoutDigests(dir, { verify: true });
+      assert.deepEqual(layout.blobs, sorted(layered.blobs.map((b) => b.digest)));
+    } finally {
+      await slow.stop();
+      await proxy.stop();
+    }
   });
 
   it('adds to an existing layout, keeps intact blobs, and keeps Docker media types as pushed', async () => {

@@ -46,7 +46,16 @@ export interface BlobDownload {
   onBytes?: (bytes: number) => void;
   /** Told the size once the response headers arrive. */
   onSize?: (size: number) => void;
+  /** Stops the download; the temporary file is removed before the promise rejects. */
+  signal?: AbortSignal;
 }
+
+/** The temporary name a download (or a layout file) is written under before it is renamed into place. */
+export function partialPath(path: string): string {
+  return `${path}${PARTIAL_INFIX}${process.pid}`;
+}
+
+export const PARTIAL_INFIX = '.partial-';
 
 /**
  * Streams a blob to disk through a registry (or a shoal endpoint), hashing as
@@ -59,7 +68,8 @@ export async function downloadBlob(
   repository: string,
   download: BlobDownload,
 ): Promise<number> {
-  const response = await client.getBlob(upstream, repository, download.digest);
+  const signal = download.signal;
+  const response = await client.getBlob(upstream, repository, download.digest, signal ? { signal } : {});
   if (response.status !== 200) {
     const body = await readBodyLimited(response.body, ERROR_BODY_LIMIT).catch(() => undefined);
     throw registryStatusError(response.status, `${repository}@${download.digest}`, body, 'BLOB_UNKNOWN');
@@ -73,10 +83,10 @@ export async function downloadBlob(
     );
   }
   if (Number.isSafeInteger(announced)) download.onSize?.(announced);
-  const temporary = `${download.path}.partial-${process.pid}`;
+  const temporary = partialPath(download.path);
   const tap = new DigestTap(download.onBytes ?? (() => {}));
   try {
-    await pipeline(response.body, tap, createWriteStream(temporary));
+    await pipeline(response.body, tap, createWriteStream(temporary), signal ? { signal } : {});
     const actual = tap.digest();
     if (actual !== download.digest) {
       throw new OciError('DIGEST_INVALID', `${download.digest}: the bytes received hash to ${actual}`);

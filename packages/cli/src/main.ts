@@ -6,6 +6,7 @@ import { registerPeerCommand } from './commands/peer.ts';
 import { registerPreheatCommand } from './commands/preheat.ts';
 import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { ConfigError } from './config.ts';
+import { InterruptedError } from './run.ts';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error. */
 export const EXIT_RUNTIME = 1;
@@ -16,6 +17,7 @@ Exit codes:
   0  success (a daemon stopped by SIGINT or SIGTERM exits 0)
   1  runtime failure, e.g. a port in use, an unwritable directory, a failed start
   2  usage or configuration error: unknown option, invalid value, bad config file
+  130, 143  shoal get stopped by SIGINT, SIGTERM (its partial downloads removed)
 
 Every option can also come from a YAML file (--config or SHOAL_CONFIG; keys in camelCase)
 or a SHOAL_* environment variable (--cache-size: SHOAL_CACHE_SIZE; lists comma-separated).
@@ -53,6 +55,9 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (error instanceof InterruptedError) {
+    process.stderr.write(`shoal: ${error.message}\n`);
+    process.exitCode = error.exitCode;
   } else if (error instanceof ConfigError) {
     process.stderr.write(`shoal: ${error.message}\n`);
     process.exitCode = EXIT_USAGE;

@@ -1,6 +1,7 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Descriptor, type Digest, digestHex, MediaType, type Platform } from '@shoal/oci';
+import { PARTIAL_INFIX, partialPath } from './blob-download.ts';
 
 /** Annotation naming a tag in an OCI layout's index.json (what `oci:<dir>:<tag>` refers to). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -53,6 +54,8 @@ export class OciLayout {
     const { exists } = await OciLayout.check(dir);
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     const layout = new OciLayout(dir);
+    await removeAbandonedPartials(join(dir, 'blobs', 'sha256'));
+    await removeAbandonedPartials(dir);
     if (!exists) {
       await layout.#writeFile('oci-layout', `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
     }
@@ -107,9 +110,33 @@ export class OciLayout {
 
   async #writeFile(relative: string, content: string | Buffer): Promise<void> {
     const path = join(this.dir, relative);
-    const temporary = `${path}.partial-${process.pid}`;
+    const temporary = partialPath(path);
     await writeFile(temporary, content);
     await rename(temporary, path);
+  }
+}
+
+/**
+ * Deletes the temporary files of downloads whose process is gone (killed before it could clean up):
+ * they are never resumed, and a layout's blobs/ must hold blobs only.
+ */
+async function removeAbandonedPartials(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const at = name.lastIndexOf(PARTIAL_INFIX);
+    if (at < 0) continue;
+    const pid = Number(name.slice(at + PARTIAL_INFIX.length));
+    if (!Number.isSafeInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    await rm(join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

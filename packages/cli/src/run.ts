@@ -45,3 +45,41 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>): Promi
 export function configPath(flags: Record<string, unknown>): string | undefined {
   return (flags.config as string | undefined) ?? process.env.SHOAL_CONFIG;
 }
+
+/** The command was stopped by SIGINT or SIGTERM; it exits 128 + the signal's number, as shells expect. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(signal: NodeJS.Signals, cleanup: string) {
+    super(`interrupted by ${signal}; ${cleanup}`);
+    this.name = 'InterruptedError';
+    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
+  }
+}
+
+/**
+ * For a command that must clean up when stopped: SIGINT or SIGTERM aborts `signal` (a second one ends
+ * the process at once). `dispose` removes the handlers.
+ */
+export function abortOnSignals(): {
+  signal: AbortSignal;
+  received(): NodeJS.Signals | undefined;
+  dispose(): void;
+} {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    received = signal;
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    received: () => received,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -22,7 +22,7 @@ import { formatDuration } from '../durations.ts';
 import { LayoutError, OciLayout } from '../oci-layout.ts';
 import { booleanFlag } from '../options.ts';
 import { createProgress } from '../progress.ts';
-import { addOptions, configPath } from '../run.ts';
+import { abortOnSignals, addOptions, configPath, InterruptedError } from '../run.ts';
 import { formatSize } from '../sizes.ts';
 
 export const getOptions: readonly OptionSpec[] = [
@@ -126,10 +126,17 @@ Examples:
     const credentials = await upstreamCredentials(config.dockerConfig);
     const client = new RegistryClient(credentials ? { credentials } : {});
     const upstream: Upstream = { registry: ref.registry, url: config.endpoint, viaMirror: true };
+    // Stopped midway, downloads in flight are aborted and their temporary files removed before exit.
+    const interrupt = abortOnSignals();
     try {
-      if (config.blob) await getBlob(client, upstream, ref, config);
-      else await getImage(client, upstream, ref, config);
+      if (config.blob) await getBlob(client, upstream, ref, config, interrupt.signal);
+      else await getImage(client, upstream, ref, config, interrupt.signal);
+    } catch (error) {
+      const signal = interrupt.received();
+      if (signal) throw new InterruptedError(signal, 'partial downloads removed');
+      throw error;
     } finally {
+      interrupt.dispose();
       await client.close();
     }
   });
@@ -140,6 +147,7 @@ async function getImage(
   upstream: Upstream,
   ref: ImageReference,
   config: GetConfig,
+  interrupted: AbortSignal,
 ): Promise<void> {
   const started = Date.now();
   // A wrong output directory is a usage error, told before anything is downloaded.
@@ -158,21 +166,31 @@ async function getImage(
     progress.update(done, total, `${blobsDone}/${image.blobs.length} blobs of ${formatReference(ref)}`);
   show();
   const queue = [...image.blobs];
+  // The first failure stops the other downloads; each removes its temporary file before settling.
+  const failed = new AbortController();
+  const signal = AbortSignal.any([interrupted, failed.signal]);
   const worker = async () => {
-    for (let blob = queue.shift(); blob; blob = queue.shift()) {
-      await fetchLayoutBlob(client, upstream, ref.repository, layout, blob, (bytes) => {
+    for (let blob = queue.shift(); blob && !signal.aborted; blob = queue.shift()) {
+      const onBytes = (bytes: number) => {
         done += bytes;
         show();
-      });
+      };
+      try {
+        await fetchLayoutBlob(client, upstream, ref.repository, layout, blob, onBytes, signal);
+      } catch (error) {
+        if (!signal.aborted) failed.abort(error);
+        throw error;
+      }
       blobsDone++;
       show();
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
+    await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
   } finally {
     progress.stop();
   }
+  if (signal.aborted) throw failed.signal.aborted ? failed.signal.reason : interrupted.reason;
   // Manifest last: a layout never names an image whose blobs are not all there.
   const { manifest } = image;
   await layout.putBlob(manifest.digest, manifest.bytes);
@@ -200,13 +218,20 @@ async function fetchLayoutBlob(
   layout: OciLayout,
   blob: Descriptor,
   onBytes: (bytes: number) => void,
+  signal: AbortSignal,
 ): Promise<void> {
   const path = layout.blobPath(blob.digest);
   if (await hasBlob(path, blob.digest, blob.size)) {
     onBytes(blob.size);
     return;
   }
-  await downloadBlob(client, upstream, repository, { digest: blob.digest, size: blob.size, path, onBytes });
+  await downloadBlob(client, upstream, repository, {
+    digest: blob.digest,
+    size: blob.size,
+    path,
+    onBytes,
+    signal,
+  });
 }
 
 async function getBlob(
@@ -214,6 +239,7 @@ async function getBlob(
   upstream: Upstream,
   ref: ImageReference,
   config: GetConfig,
+  signal: AbortSignal,
 ): Promise<void> {
   const started = Date.now();
   const digest = ref.digest as Digest;
@@ -231,6 +257,7 @@ async function getBlob(
     size = await downloadBlob(client, upstream, ref.repository, {
       digest,
       path,
+      signal,
       onSize: (bytes) => {
         total = bytes;
         progress.update(0, total, digest);
