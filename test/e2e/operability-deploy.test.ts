@@ -14,6 +14,7 @@ import { schedulerOptions, schedulerSchema } from '../../packages/cli/src/comman
 import { envOf, type OptionSpec, resolveConfig } from '../../packages/cli/src/config.ts';
 import { request } from '../fixtures/http.ts';
 import { dryRunLine, startKubectlDryRun } from '../fixtures/kubectl.ts';
+import { metricNamesIn } from '../fixtures/promql.ts';
 import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -79,23 +80,6 @@ function hasPath(values: unknown, path: string): boolean {
     node = (node as Record<string, unknown>)[key];
   }
   return true;
-}
-
-/** Metric names in a PromQL expression: identifiers outside label matchers, ranges, groupings and calls. */
-export function metricNamesIn(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const after = stripped.slice(match.index! + match[0].length).trimStart();
-    if (after.startsWith('(')) continue; // a function or aggregation
-    if (/^(?:and|or|unless|bool|offset)$/.test(match[0])) continue;
-    names.add(match[0]);
-  }
-  return [...names];
 }
 
 /** Metric families (name -> type) of a Prometheus text exposition. */
@@ -252,6 +236,18 @@ describe('deploy/', { timeout: 240_000 }, () => {
           await writeFile(configFile, text);
         }
         const { SHOAL_CONFIG: _, ...variables } = env;
+        if (env.SHOAL_PSK_FILE) {
+          // The key comes from the Secret's volume; it is read while the configuration resolves.
+          const mount = c.volumeMounts.find((m: K8sObject) => m.mountPath === dirname(env.SHOAL_PSK_FILE!));
+          const volume = w.spec.template.spec.volumes.find((v: K8sObject) => v.name === mount?.name);
+          assert.equal(
+            volume?.secret?.secretName,
+            'shoal-psk',
+            `${c.name}: ${env.SHOAL_PSK_FILE} from the Secret`,
+          );
+          variables.SHOAL_PSK_FILE = join(dir, 'swarm.key');
+          await writeFile(variables.SHOAL_PSK_FILE, `/key/swarm/psk/1.0.0/\n/base16/\n${'ab'.repeat(32)}\n`);
+        }
         assert.doesNotThrow(
           () => resolveConfig(spec.schema, spec.options, {}, variables, configFile),
           `${w.metadata.name} ${c.name}`,
