@@ -5,7 +5,6 @@ import { identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht';
 import { ping } from '@libp2p/ping';
-import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { DHT_PROTOCOL_PREFIX } from '@shoal/protocol';
 import { createLibp2p, type Libp2p } from 'libp2p';
@@ -13,8 +12,10 @@ import type { Registry } from 'prom-client';
 import { registerConnectionCensus } from './connection-census.ts';
 import { listConnectionsInOnePass } from './connection-listing.ts';
 import { libp2pMetrics } from './libp2p-metrics.ts';
+import { pskProtector } from './psk-protector.ts';
 import { silentLogger } from './silent-logger.ts';
 import { socketTls } from './socket-tls.ts';
+import { decodeSwarmKey } from './swarm-key.ts';
 
 export interface ShoalNodeOptions {
   privateKey: PrivateKey;
@@ -92,7 +93,11 @@ export async function createShoalNode(options: ShoalNodeOptions): Promise<ShoalN
       }),
     ],
     ...(options.pskFile
-      ? { connectionProtector: preSharedKey({ psk: await readFile(options.pskFile) }) }
+      ? {
+          connectionProtector: pskProtector(
+            decodeSwarmKey(await readFile(options.pskFile), `swarm key file ${options.pskFile}`),
+          ),
+        }
       : {}),
     connectionManager: { maxConnections: options.maxConnections ?? 1024 },
     connectionMonitor: {

@@ -1,16 +1,41 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Stream } from '@libp2p/interface';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { tls } from '@libp2p/tls';
 import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
 import { createShoalNode, loadOrCreateIdentity, type ShoalNode } from '../src/index.ts';
+import { answerWithHash, ECHO_HASH_PROTOCOL, exchange } from './echo-hash.ts';
 
 /** A libp2p swarm.key in the standard v1 format. */
 function swarmKey(): string {
   return `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}`;
+}
+
+const TURNS_PROTOCOL = '/shoal-test/turns/1.0.0';
+const TURN_BYTES = 1024 * 1024;
+const TURNS = 96;
+
+/** Acknowledges every TURN_BYTES read with one byte; at the end, sends the sha256 of all it read. */
+async function answerEachChunk(stream: Stream): Promise<void> {
+  const hash = createHash('sha256');
+  let unacknowledged = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk.subarray());
+    unacknowledged += chunk.byteLength;
+    for (; unacknowledged >= TURN_BYTES; unacknowledged -= TURN_BYTES) stream.send(new Uint8Array(1));
+  }
+  stream.send(hash.digest());
+  await stream.close();
 }
 
 async function node(pskFile?: string): Promise<ShoalNode> {
@@ -52,6 +77,71 @@ describe('private swarm (pnet pre-shared key)', () => {
     const [a, b] = await Promise.all([track(node(clusterKey)), track(node(clusterKey))]);
     const connection = await dial(a, b);
     assert.equal(connection.remotePeer.toString(), b.peerId.toString());
+  });
+
+  it('carries data over several connections taking turns, every byte intact', async () => {
+    // XSalsa20 of @libp2p/pnet 3 (xsalsa20 1.2) shares one WebAssembly memory between all its
+    // ciphers: connections taking turns grew it until Memory.grow() threw inside the data
+    // handler, which took the process down.
+    const [sender, ...receivers] = (await Promise.all([1, 2, 3].map(() => track(node(clusterKey))))) as [
+      ShoalNode,
+      ...ShoalNode[],
+    ];
+    for (const receiver of receivers) await receiver.handle(TURNS_PROTOCOL, answerEachChunk);
+    const streams = await Promise.all(
+      receivers.map((receiver) =>
+        sender.dialProtocol(receiver.getMultiaddrs()[0]!, TURNS_PROTOCOL, {
+          signal: AbortSignal.timeout(5000),
+        }),
+      ),
+    );
+    const acks = streams.map((stream) => stream[Symbol.asyncIterator]());
+    const sent = streams.map(() => createHash('sha256'));
+    for (let turn = 0; turn < TURNS; turn++) {
+      for (const [i, stream] of streams.entries()) {
+        const chunk = randomBytes(TURN_BYTES);
+        sent[i]!.update(chunk);
+        if (!stream.send(chunk)) await stream.onDrain();
+        // The next connection's turn only once this one's bytes have all been deciphered.
+        assert.equal((await acks[i]!.next()).done, false, 'the receiver acknowledges every chunk');
+      }
+    }
+    for (const stream of streams) await stream.close();
+    for (const [i, ack] of acks.entries()) {
+      const rest: Uint8Array[] = [];
+      for (let next = await ack.next(); !next.done; next = await ack.next()) rest.push(next.value.subarray());
+      assert.equal(
+        Buffer.concat(rest).toString('hex'),
+        sent[i]!.digest('hex'),
+        'the receiver read the bytes sent',
+      );
+    }
+  });
+
+  it('interoperates with @libp2p/pnet: either side dials, bytes cross both ways intact', async () => {
+    const psk = await readFile(clusterKey);
+    const theirs = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [tls(), noise()],
+      // shoal's stream window (a default yamux would reset a stream that shoal fills to 4 MiB)
+      streamMuxers: [
+        yamux({
+          streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 4 * 1024 * 1024 },
+        }),
+      ],
+      connectionProtector: preSharedKey({ psk }),
+    });
+    try {
+      const ours = await track(node(clusterKey));
+      for (const n of [theirs, ours]) await n.handle(ECHO_HASH_PROTOCOL, answerWithHash);
+      await exchange(ours, theirs, 5 * 1024 * 1024 + 7);
+      await theirs.hangUp(ours.peerId);
+      await exchange(theirs, ours, 5 * 1024 * 1024 + 7);
+    } finally {
+      await theirs.stop();
+    }
   });
 
   it('keeps a node without the key out, in both directions', async () => {

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import type { Stream } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { tls } from '@libp2p/tls';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { socketTls } from '../src/socket-tls.ts';
+import { answerWithHash, ECHO_HASH_PROTOCOL, exchange } from './echo-hash.ts';
 
-const PROTOCOL = '/shoal-test/echo-hash/1.0.0';
 const MIB = 1024 * 1024;
 
 type Encrypter = NonNullable<Libp2pOptions['connectionEncrypters']>[number];
@@ -26,45 +24,9 @@ async function node(encrypter: Encrypter): Promise<Libp2p> {
     connectionEncrypters: [encrypter],
     streamMuxers: [yamux()],
   });
-  // Answers every stream with the sha256 of what it read, then the bytes it was asked to send back.
-  await started.handle(PROTOCOL, async (stream: Stream) => {
-    const hash = createHash('sha256');
-    for await (const chunk of stream) hash.update(chunk.subarray());
-    const reply = randomBytes(3 * MIB);
-    if (!stream.send(hash.digest())) await stream.onDrain();
-    if (!stream.send(createHash('sha256').update(reply).digest())) await stream.onDrain();
-    if (!stream.send(reply)) await stream.onDrain();
-    await stream.close();
-  });
+  await started.handle(ECHO_HASH_PROTOCOL, answerWithHash);
   nodes.push(started);
   return started;
-}
-
-/** Sends `size` random bytes each way over one stream and checks both hashes. */
-async function exchange(from: Libp2p, to: Libp2p, size: number): Promise<void> {
-  const stream = await from.dialProtocol(to.getMultiaddrs()[0]!, PROTOCOL, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  const sent = randomBytes(size);
-  for (let offset = 0; offset < size; offset += MIB) {
-    if (!stream.send(sent.subarray(offset, offset + MIB))) await stream.onDrain();
-  }
-  await stream.close();
-  const received: Buffer[] = [];
-  for await (const chunk of stream) received.push(Buffer.from(chunk.subarray()));
-  const all = Buffer.concat(received);
-  assert.deepEqual(
-    all.subarray(0, 32),
-    createHash('sha256').update(sent).digest(),
-    'the remote read other bytes',
-  );
-  const reply = all.subarray(64);
-  assert.equal(reply.length, 3 * MIB);
-  assert.deepEqual(
-    createHash('sha256').update(reply).digest(),
-    all.subarray(32, 64),
-    'this side read other bytes',
-  );
 }
 
 describe('TLS on the TCP socket', { timeout: 60_000 }, () => {
