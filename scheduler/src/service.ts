@@ -65,7 +65,12 @@ export class SchedulerService {
     await this.#node.handle(
       SCHEDULER_PROTOCOL,
       (stream: Stream, connection: Connection) => {
-        void this.#serve(stream, connection.remotePeer.toString());
+        const hostId = connection.remotePeer.toString();
+        // Whatever a session throws ends that session's stream, never the process.
+        this.#serve(stream, hostId).catch((error: Error) => {
+          this.#log.warn({ host: hostId, err: error.message }, 'session failed; dropping it');
+          stream.abort(error);
+        });
       },
       { maxInboundStreams: 4 },
     );
