@@ -79,6 +79,15 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     metricsRegistry,
     // Async: a request arriving before the endpoint context exists is refused, not thrown.
     preheat: async (request) => preheatObject(context, request),
+    // Other nodes ask while upstream is unreachable; asked before the context exists, it rejects.
+    publicKnowledge: {
+      since: (registry, repository, digest) => context.access.publicSince(registry, repository, digest),
+      tag: async (registry, repository, tag) => {
+        const known = await manifests.lastKnownTag(registry, repository, tag);
+        if (!known || context.access.publicSince(registry, repository, known.digest) === undefined) return;
+        return { digest: known.digest, resolvedAt: known.resolvedAt };
+      },
+    },
     logger,
   });
   // Without a swarm the origin is the only source, and --download-rate holds for it too.
@@ -109,7 +118,8 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
     upstreams,
     metrics,
     logger,
-    access: new AccessGuard({ probe: upstreamAccessProbe(client) }),
+    // While upstream is down, what other nodes learnt to be public is public here too.
+    access: new AccessGuard({ probe: upstreamAccessProbe(client), swarm: swarm.content }),
   };
   let registryServer: RegistryServer | undefined;
   let admin: AdminServer | undefined;
@@ -180,7 +190,12 @@ async function joinSwarm(
   if (config.swarm.schedulers.length === 0) {
     return {
       runner: undefined,
-      content: { announce: () => {}, fetchManifest: async () => undefined },
+      content: {
+        announce: () => {},
+        fetchManifest: async () => undefined,
+        publicSince: async () => undefined,
+        publicTag: async () => undefined,
+      },
       withdraw: () => {},
       info: () => ({ peerId: null, multiaddrs: [], schedulersConnected: 0 }),
       stop: async () => {},

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Upstream } from '@shoal/oci';
+import type { Digest, Upstream } from '@shoal/oci';
 import { API_VERSION_HEADER, noteAnsweredError, ociErrorBody } from './oci-response.ts';
 
 /** An answer refusing a client, relayed as is: upstream's status, auth challenge and error body. */
@@ -12,12 +12,22 @@ export interface Refusal {
   reason?: string;
 }
 
-/** What upstream said when asked whether a repository may be read with some (or no) credentials. */
+export type ContentKind = 'blob' | 'manifest';
+
+/** One content-addressed object as a client names it: a digest under a repository of a registry. */
+export interface ContentRef {
+  upstream: Upstream;
+  repository: string;
+  digest: Digest;
+  kind: ContentKind;
+}
+
+/** What upstream said when asked whether a repository holds a digest for some (or no) credentials. */
 export type ProbeOutcome =
-  /** 2xx: readable. */
+  /** 2xx: the repository holds it and these credentials may read it. */
   | { kind: 'readable' }
-  /** Answered, but not with an auth refusal (404 for an unknown name, an unsupported probe): not an access matter. */
-  | { kind: 'open' }
+  /** 404 or another non-auth refusal: the repository does not hold it (or does not exist); upstream's answer when it had a body. */
+  | { kind: 'absent'; refusal?: Refusal }
   /** 401/403: not readable with these credentials. */
   | { kind: 'refused'; refusal: Refusal }
   /** Transport failure, 5xx or 429 after retries: nothing learnt. `reason`: DNS, refused, TLS, timeout, status... */
@@ -25,14 +35,11 @@ export type ProbeOutcome =
 
 export interface AccessProbe {
   /**
-   * Asks upstream whether `repository` may be read. Without `authorization` the request is anonymous
-   * (the upstream client may fetch an anonymous token itself); with it, the client's header is relayed as is.
+   * Asks upstream whether `ref.repository` holds `ref.digest` for a client presenting `authorization`.
+   * Without it the request goes as this node (anonymous, or the node's own configured credentials);
+   * with it, the client's header is relayed as is.
    */
-  repository(
-    upstream: Upstream,
-    repository: string,
-    authorization: string | undefined,
-  ): Promise<ProbeOutcome>;
+  content(ref: ContentRef, authorization: string | undefined): Promise<ProbeOutcome>;
   /**
    * Whether the registry's API root answers a request that carries no credentials at all; when it
    * refuses with a challenge, the refusal to relay to clients that ping the endpoint.
@@ -45,17 +52,25 @@ export type RegistryOutcome =
   | { kind: 'closed'; challenge?: Refusal }
   | { kind: 'unreachable'; reason?: string };
 
+/** Other nodes of the swarm, asked while upstream is unreachable: what is public is not secret. */
+export interface PublicPairingSource {
+  /** When a node of the swarm learnt that upstream serves the digest under the repository to anyone; undefined if none did. */
+  publicSince(registry: string, repository: string, digest: Digest): Promise<number | undefined>;
+}
+
 export type AccessDecision = { allowed: true } | { allowed: false; refusal: Refusal };
 
 export interface AccessGuardOptions {
   probe: AccessProbe;
+  /** Asked while upstream is unreachable, for pairings this node never learnt itself. */
+  swarm?: PublicPairingSource;
   /** Milliseconds clock; Date.now by default. */
   now?: () => number;
-  /** How long an anonymously readable repository is trusted to stay so before it is probed again. */
+  /** How long a public pairing (upstream serves the digest under the repository to anyone) is trusted before it is probed again. */
   publicTtlMs?: number;
-  /** How long a client's Authorization accepted by upstream for a repository is trusted without asking again. */
+  /** How long a client's Authorization accepted by upstream for a digest under a repository is trusted without asking again. */
   credentialTtlMs?: number;
-  /** How long an anonymous refusal (and its challenge) is reused before upstream is asked again. */
+  /** How long an anonymous refusal (and its challenge) for a repository is reused before upstream is asked again. */
   privateTtlMs?: number;
   /** After upstream could not be reached, decide from what is known for this long before probing again. */
   retryMs?: number;
@@ -63,12 +78,16 @@ export interface AccessGuardOptions {
   maxEntries?: number;
 }
 
-interface RepositoryState {
-  /** What the last anonymous probe found. Kept past its freshness: the last word while upstream is unreachable. */
-  kind: 'public' | 'private';
+interface Pairing {
+  /** When upstream (or, for public pairings, a node of the swarm) confirmed it. */
+  learnedAt: number;
+  freshUntil: number;
+}
+
+interface PrivateRepository {
   freshUntil: number;
   /** The anonymous refusal, relayed to clients that present no credentials. */
-  refusal?: Refusal;
+  refusal: Refusal;
 }
 
 interface RegistryState {
@@ -80,29 +99,37 @@ interface RegistryState {
 }
 
 const ALLOWED: AccessDecision = { allowed: true };
+/** Stands for "no credentials" in pairing keys: a public pairing. */
+const ANYONE = '*';
 
 /**
- * Decides whether a client may read content of (registry, repository) that this node serves without
- * asking upstream (cache hits, peers, a download task another client started). A repository that is
- * anonymously readable upstream is open to everyone; otherwise the client must present an Authorization
- * header that upstream accepts for that repository, and is otherwise given upstream's refusal with its
- * challenge, so it can authenticate at upstream's realm and come back with a token.
+ * Decides whether a client may read a digest under the (registry, repository) it names, when this node
+ * serves it without upstream's own check (cache hits, peers, a download task another client started).
+ * Content is keyed by digest alone, so the question is always about the **pairing** of digest and
+ * repository: a digest is served under a repository only when upstream confirmed that the repository
+ * holds it for this client — for anyone (a public pairing: the node's own request, without the client's
+ * credentials, was served), or for the client's Authorization header (a credential pairing, keyed by the
+ * header's sha256, never the header itself). A repository upstream does not know, or that does not hold
+ * the digest, gets upstream's 404; a private one without credentials gets upstream's challenge, so the
+ * client can authenticate at upstream's realm and come back with a token.
  *
- * Answers are cached: "public" for `publicTtlMs`, an accepted header (by its sha256, never the header
- * itself) per repository for `credentialTtlMs`. While upstream cannot be reached, a repository last known
- * public (or, never probed, on a registry last known to ask for no credentials) stays open and a header
- * accepted within its TTL stays accepted; anything else gets 503. Concurrent identical probes are shared.
+ * Pairings are learnt by probing upstream (`AccessProbe.content`) or from content upstream itself served
+ * (`noteObtained`), and cached: public ones for `publicTtlMs`, credential ones for `credentialTtlMs`.
+ * While upstream cannot be reached: a public pairing is used however old (the last word), and one this
+ * node never learnt may come from the swarm; a credential pairing only within its TTL; anything else 503.
+ * Concurrent identical probes are shared.
  */
 export class AccessGuard {
   readonly #probe: AccessProbe;
+  readonly #swarm: PublicPairingSource | undefined;
   readonly #now: () => number;
   readonly #publicTtlMs: number;
   readonly #credentialTtlMs: number;
   readonly #privateTtlMs: number;
   readonly #retryMs: number;
   readonly #maxEntries: number;
-  readonly #repositories = new Map<string, RepositoryState>();
-  readonly #credentials = new Map<string, number>();
+  readonly #pairings = new Map<string, Pairing>();
+  readonly #privateRepositories = new Map<string, PrivateRepository>();
   readonly #registries = new Map<string, RegistryState>();
   readonly #unreachableUntil = new Map<string, number>();
   /** Why each registry was last found unreachable, for the 503's message. */
@@ -112,6 +139,7 @@ export class AccessGuard {
 
   constructor(options: AccessGuardOptions) {
     this.#probe = options.probe;
+    this.#swarm = options.swarm;
     this.#now = options.now ?? Date.now;
     this.#publicTtlMs = options.publicTtlMs ?? 5 * 60_000;
     this.#credentialTtlMs = options.credentialTtlMs ?? 60_000;
@@ -121,56 +149,86 @@ export class AccessGuard {
   }
 
   /**
-   * May a client presenting `authorization` (its Authorization header, if any) read `repository`?
+   * May a client presenting `authorization` (its Authorization header, if any) read `ref`?
    * `offline`: upstream is known to be unreachable right now; decide from what is known.
    */
   async check(
-    upstream: Upstream,
-    repository: string,
+    ref: ContentRef,
     authorization: string | undefined,
     options: { offline?: boolean; offlineReason?: string } = {},
   ): Promise<AccessDecision> {
-    const repoKey = `${upstream.registry}/${repository}`;
-    const credentialKey = authorization ? `${sha256(authorization)} ${repoKey}` : undefined;
-    let state = this.#repositories.get(repoKey);
-    if (state?.kind === 'public' && this.#now() < state.freshUntil) return ALLOWED;
-    if (credentialKey !== undefined && this.#credentialFresh(credentialKey)) return ALLOWED;
+    const publicKey = pairingKey(ANYONE, ref);
+    if (this.#fresh(publicKey)) return ALLOWED;
+    const credentialKey = authorization ? pairingKey(sha256(authorization), ref) : undefined;
+    if (credentialKey !== undefined && this.#fresh(credentialKey)) return ALLOWED;
+    const repoKey = repositoryKey(ref);
+    const known = this.#privateRepositories.get(repoKey);
     // Known private and no credentials: the challenge, without asking upstream again.
-    if (state?.kind === 'private' && this.#now() < state.freshUntil && credentialKey === undefined) {
-      return refuse(state.refusal!);
-    }
-    if (options.offline || this.#now() < (this.#unreachableUntil.get(upstream.registry) ?? 0)) {
-      return this.#withoutUpstream(upstream, repository, state, options.offlineReason);
+    if (credentialKey === undefined && known && this.#now() < known.freshUntil) return refuse(known.refusal);
+    if (options.offline || this.#now() < (this.#unreachableUntil.get(ref.upstream.registry) ?? 0)) {
+      return this.#withoutUpstream(ref, options.offlineReason);
     }
 
-    if (state === undefined || this.#now() >= state.freshUntil) {
-      void this.#learnRegistry(upstream);
-      const outcome = await this.#shared(repoKey, () =>
-        this.#probe.repository(upstream, repository, undefined),
-      );
-      if (outcome.kind === 'unreachable') {
-        this.#markUnreachable(upstream.registry, outcome.reason);
-        return this.#withoutUpstream(upstream, repository, state);
-      }
-      state = this.#rememberRepository(repoKey, outcome);
+    void this.#learnRegistry(ref.upstream);
+    // A repository known to refuse anonymous reads is asked with the client's credentials alone.
+    const anonymous: ProbeOutcome =
+      known && this.#now() < known.freshUntil
+        ? { kind: 'refused', refusal: known.refusal }
+        : await this.#shared(publicKey, () => this.#probe.content(ref, undefined));
+    switch (anonymous.kind) {
+      case 'readable':
+        this.#remember(publicKey, this.#now(), this.#publicTtlMs);
+        return ALLOWED;
+      case 'unreachable':
+        this.#markUnreachable(ref.upstream.registry, anonymous.reason);
+        return this.#withoutUpstream(ref);
+      case 'refused':
+        if (!(known && this.#now() < known.freshUntil)) {
+          remember(
+            this.#privateRepositories,
+            repoKey,
+            { freshUntil: this.#now() + this.#privateTtlMs, refusal: anonymous.refusal },
+            this.#maxEntries,
+          );
+        }
+        if (credentialKey === undefined) return refuse(anonymous.refusal);
+        break;
+      case 'absent':
+        if (credentialKey === undefined) return refuse(anonymous.refusal ?? absent(ref));
+        break;
     }
-    if (state.kind === 'public') return ALLOWED;
-    if (authorization === undefined || credentialKey === undefined) return refuse(state.refusal!);
 
-    const outcome = await this.#shared(credentialKey, () =>
-      this.#probe.repository(upstream, repository, authorization),
-    );
+    const outcome = await this.#shared(credentialKey!, () => this.#probe.content(ref, authorization));
     switch (outcome.kind) {
       case 'readable':
-      case 'open':
-        remember(this.#credentials, credentialKey, this.#now() + this.#credentialTtlMs, this.#maxEntries);
+        this.#remember(credentialKey!, this.#now(), this.#credentialTtlMs);
         return ALLOWED;
       case 'refused':
         return refuse(outcome.refusal);
+      case 'absent':
+        return refuse(outcome.refusal ?? absent(ref));
       case 'unreachable':
-        this.#markUnreachable(upstream.registry, outcome.reason);
-        return unavailable(upstream, repository, outcome.reason);
+        this.#markUnreachable(ref.upstream.registry, outcome.reason);
+        return unavailable(ref, outcome.reason);
     }
+  }
+
+  /**
+   * Upstream itself served `digest` under the repository: to this node's own request when
+   * `authorization` is undefined (a public pairing), else to the client presenting it.
+   */
+  noteObtained(ref: Omit<ContentRef, 'kind'>, authorization: string | undefined): void {
+    const who = authorization ? sha256(authorization) : ANYONE;
+    this.#remember(
+      pairingKey(who, ref),
+      this.#now(),
+      authorization ? this.#credentialTtlMs : this.#publicTtlMs,
+    );
+  }
+
+  /** When this node learnt that upstream serves the digest under the repository to anyone, however long ago. */
+  publicSince(registry: string, repository: string, digest: Digest): number | undefined {
+    return this.#pairings.get(`${ANYONE} ${registry}/${repository}@${digest}`)?.learnedAt;
   }
 
   /**
@@ -184,41 +242,30 @@ export class AccessGuard {
     return state?.open === false ? state.challenge : undefined;
   }
 
-  /** Upstream itself served this repository to a request without the client's credentials. */
-  notePublic(upstream: Upstream, repository: string): void {
-    this.#rememberRepository(`${upstream.registry}/${repository}`, { kind: 'readable' });
-  }
-
-  #withoutUpstream(
-    upstream: Upstream,
-    repository: string,
-    state: RepositoryState | undefined,
-    reason = this.#unreachableReason.get(upstream.registry),
-  ): AccessDecision {
-    if (state?.kind === 'public') return ALLOWED;
-    if (state === undefined && this.#registries.get(upstream.registry)?.open) return ALLOWED;
-    return unavailable(upstream, repository, reason);
-  }
-
-  #rememberRepository(repoKey: string, outcome: ProbeOutcome): RepositoryState {
-    const now = this.#now();
-    let state: RepositoryState;
-    switch (outcome.kind) {
-      case 'readable':
-        state = { kind: 'public', freshUntil: now + this.#publicTtlMs };
-        break;
-      case 'open':
-        // Not an auth refusal, but not a proof of readability either: re-checked sooner.
-        state = { kind: 'public', freshUntil: now + Math.min(this.#publicTtlMs, this.#credentialTtlMs) };
-        break;
-      case 'refused':
-        state = { kind: 'private', freshUntil: now + this.#privateTtlMs, refusal: outcome.refusal };
-        break;
-      default:
-        throw new Error('an unreachable upstream teaches nothing about a repository');
+  /** Upstream cannot be asked: a public pairing however old, else one the swarm knows; credential pairings only while fresh (checked before). */
+  async #withoutUpstream(
+    ref: ContentRef,
+    reason = this.#unreachableReason.get(ref.upstream.registry),
+  ): Promise<AccessDecision> {
+    const publicKey = pairingKey(ANYONE, ref);
+    if (this.#pairings.has(publicKey)) return ALLOWED;
+    const since = await this.#swarm
+      ?.publicSince(ref.upstream.registry, ref.repository, ref.digest)
+      .catch(() => undefined);
+    if (since !== undefined && since <= this.#now()) {
+      this.#remember(publicKey, since, this.#publicTtlMs);
+      return ALLOWED;
     }
-    remember(this.#repositories, repoKey, state, this.#maxEntries);
-    return state;
+    return unavailable(ref, reason);
+  }
+
+  #fresh(key: string): boolean {
+    const pairing = this.#pairings.get(key);
+    return pairing !== undefined && this.#now() < pairing.freshUntil;
+  }
+
+  #remember(key: string, learnedAt: number, ttlMs: number): void {
+    remember(this.#pairings, key, { learnedAt, freshUntil: learnedAt + ttlMs }, this.#maxEntries);
   }
 
   /** What is known of the registry's API root, asked again once stale; concurrent callers share one probe. */
@@ -251,14 +298,6 @@ export class AccessGuard {
     return promise;
   }
 
-  #credentialFresh(key: string): boolean {
-    const until = this.#credentials.get(key);
-    if (until === undefined) return false;
-    if (this.#now() < until) return true;
-    this.#credentials.delete(key);
-    return false;
-  }
-
   #markUnreachable(registry: string, reason: string | undefined): void {
     remember(this.#unreachableUntil, registry, this.#now() + this.#retryMs, this.#maxEntries);
     if (reason !== undefined) remember(this.#unreachableReason, registry, reason, this.#maxEntries);
@@ -281,12 +320,11 @@ export async function admit(
   guard: AccessGuard,
   req: IncomingMessage,
   res: ServerResponse,
-  upstream: Upstream,
-  repository: string,
+  ref: ContentRef,
   options: { offline?: boolean; offlineReason?: string } = {},
 ): Promise<boolean> {
   const header = req.headers.authorization;
-  const decision = await guard.check(upstream, repository, header ? header : undefined, options);
+  const decision = await guard.check(ref, header ? header : undefined, options);
   if (decision.allowed) return true;
   sendRefusal(res, decision.refusal);
   return false;
@@ -310,14 +348,32 @@ function refuse(refusal: Refusal): AccessDecision {
   return { allowed: false, refusal };
 }
 
-function unavailable(upstream: Upstream, repository: string, why: string | undefined): AccessDecision {
-  const reason = `upstream registry ${upstream.registry} is unreachable${why ? ` (${why})` : ''}: cannot check read access to ${repository}`;
+function absent(ref: ContentRef): Refusal {
+  const reason = `${ref.kind} ${ref.digest} is unknown to repository ${ref.repository} of ${ref.upstream.registry}`;
+  return {
+    status: 404,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(ociErrorBody(ref.kind === 'blob' ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN', reason)),
+    reason,
+  };
+}
+
+function unavailable(ref: ContentRef, why: string | undefined): AccessDecision {
+  const reason = `upstream registry ${ref.upstream.registry} is unreachable${why ? ` (${why})` : ''}: cannot check read access to ${ref.digest} in ${ref.repository}`;
   return refuse({
     status: 503,
     headers: { 'content-type': 'application/json' },
     body: Buffer.from(ociErrorBody('UNAVAILABLE', reason)),
     reason,
   });
+}
+
+function repositoryKey(ref: Pick<ContentRef, 'upstream' | 'repository'>): string {
+  return `${ref.upstream.registry}/${ref.repository}`;
+}
+
+function pairingKey(who: string, ref: Omit<ContentRef, 'kind'>): string {
+  return `${who} ${repositoryKey(ref)}@${ref.digest}`;
 }
 
 function sha256(value: string): string {

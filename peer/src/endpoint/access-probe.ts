@@ -19,9 +19,10 @@ export interface UpstreamAccessProbeOptions {
 }
 
 /**
- * Probes upstream with `GET /v2/<name>/tags/list?n=1`, which needs exactly pull access to the repository:
- * anonymously through the registry client (which fetches an anonymous token where the registry wants
- * one), or with the client's Authorization header relayed as is. The registry probe is a plain
+ * Probes upstream for one digest under one repository, with exactly the access a pull needs: a blob
+ * by `GET` of its first byte, a manifest by `HEAD`. Anonymously through the registry client (which
+ * fetches an anonymous token where the registry wants one, or uses the node's own configured
+ * credentials), or with the client's Authorization header relayed as is. The registry probe is a plain
  * `GET /v2/` without any credentials.
  */
 export function upstreamAccessProbe(
@@ -31,13 +32,20 @@ export function upstreamAccessProbe(
   const timeoutMs = options.timeoutMs ?? 15_000;
   const registryTimeoutMs = options.registryTimeoutMs ?? 5_000;
   return {
-    async repository(upstream, repository, authorization): Promise<ProbeOutcome> {
+    async content(ref, authorization): Promise<ProbeOutcome> {
+      const request = {
+        ...(authorization ? { authorization } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      };
       let response: UpstreamResponse;
       try {
-        response = await client.getTags(upstream, repository, 'n=1', {
-          ...(authorization ? { authorization } : {}),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        response =
+          ref.kind === 'blob'
+            ? await client.getBlob(ref.upstream, ref.repository, ref.digest, {
+                ...request,
+                range: { start: 0, end: 0 },
+              })
+            : await client.headManifest(ref.upstream, ref.repository, ref.digest, request);
       } catch (error) {
         const reason = unreachableReason(error, timeoutMs);
         if (reason !== undefined) return { kind: 'unreachable', reason };
@@ -46,16 +54,31 @@ export function upstreamAccessProbe(
       const { status } = response;
       if (status === 401 || status === 403) {
         const body = await readForRelay(response.body);
+        const headers = relayedResponseHeaders(response.headers);
+        if (body.length > 0) return { kind: 'refused', refusal: { status, headers, body } };
+        // A HEAD refusal has no body; clients expect an OCI error beside the challenge.
+        const code = status === 401 ? 'UNAUTHORIZED' : 'DENIED';
         return {
           kind: 'refused',
-          refusal: { status, headers: relayedResponseHeaders(response.headers), body },
+          refusal: {
+            status,
+            headers: { ...headers, 'content-type': 'application/json' },
+            body: Buffer.from(ociErrorBody(code, 'access to the repository refused')),
+          },
         };
       }
-      discardBody(response.body);
-      if (status >= 200 && status <= 299) return { kind: 'readable' };
-      if (status === 429 || status >= 500)
-        return { kind: 'unreachable', reason: statusFailure(status).detail };
-      return { kind: 'open' };
+      // 416: the range of an empty blob; the blob is there.
+      if ((status >= 200 && status <= 299) || status === 416 || status === 429 || status >= 500) {
+        discardBody(response.body);
+        if (status === 429 || status >= 500) {
+          return { kind: 'unreachable', reason: statusFailure(status).detail };
+        }
+        return { kind: 'readable' };
+      }
+      // Upstream's own answer (404 BLOB_UNKNOWN, NAME_UNKNOWN...) is relayed when it has a body.
+      const body = await readForRelay(response.body);
+      if (body.length === 0) return { kind: 'absent' };
+      return { kind: 'absent', refusal: { status, headers: relayedResponseHeaders(response.headers), body } };
     },
 
     async registry(upstream): Promise<RegistryOutcome> {
@@ -72,8 +95,9 @@ export function upstreamAccessProbe(
       }
       const { status } = response;
       if (status === 200) return { kind: 'open' };
-      if (status === 429 || status >= 500)
+      if (status === 429 || status >= 500) {
         return { kind: 'unreachable', reason: statusFailure(status).detail };
+      }
       const challenge = response.headers.get('www-authenticate');
       if (status !== 401 || challenge === null) return { kind: 'closed' };
       const body = Buffer.from(ociErrorBody('UNAUTHORIZED', 'authentication required'));

@@ -35,8 +35,11 @@ export async function handleBlob(
       ctx.metrics.servedBytes.inc({ cache }, bytes);
     };
   };
-  // Cached bytes, a download another client started and peers all bypass upstream's own access check.
-  if (!(await admit(ctx.access, req, res, upstream, name))) return 'none';
+  // Cached bytes, a download another client started and peers all bypass upstream's own access check:
+  // the digest is served under this repository only once upstream confirmed the pairing for this client.
+  if (!(await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' }))) {
+    return 'none';
+  }
   const pin = ctx.store.pin(digest);
   if (pin) {
     try {

@@ -12,6 +12,14 @@ export interface PeerContent {
   announce(digest: Digest): void;
   /** A manifest's bytes from a peer, already checked against the digest; undefined if no peer has it. */
   fetchManifest(digest: Digest): Promise<Buffer | undefined>;
+  /** The latest time a node of the swarm learnt that upstream serves the digest under the repository to anyone. */
+  publicSince(registry: string, repository: string, digest: Digest): Promise<number | undefined>;
+  /** The latest answer upstream gave a node of the swarm for a tag whose manifest is publicly paired. */
+  publicTag(
+    registry: string,
+    repository: string,
+    tag: string,
+  ): Promise<{ digest: Digest; resolvedAt: number } | undefined>;
 }
 
 /** What the endpoint's handlers share. Built once by the daemon. */

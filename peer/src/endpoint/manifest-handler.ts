@@ -37,7 +37,8 @@ export async function handleManifest(
   if ('digest' in reference) {
     const cached = await ctx.manifests.get(reference.digest);
     if (cached) {
-      if (!(await admit(ctx.access, req, res, upstream, name))) return 'none';
+      const ref = { upstream, repository: name, digest: reference.digest, kind: 'manifest' } as const;
+      if (!(await admit(ctx.access, req, res, ref))) return 'none';
       sendManifest(res, cached);
       return 'hit';
     }
@@ -99,8 +100,8 @@ export async function handleManifest(
     sendOciError(res, 502, 'MANIFEST_INVALID', `upstream manifest hashes to ${digest}, expected ${expected}`);
     return 'miss';
   }
-  // Upstream served it without the client's credentials: the repository is public.
-  if (relayed.authorization === undefined) ctx.access.notePublic(upstream, name);
+  // Upstream served it under this repository: to anyone, or to this client's credentials.
+  ctx.access.noteObtained({ upstream, repository: name, digest }, relayed.authorization);
   const mediaType = upstreamResponse.headers['content-type'] ?? guessMediaType(bytes);
   const manifest: CachedManifest = { digest, mediaType, bytes };
   await ctx.manifests.put(manifest);
@@ -126,20 +127,23 @@ async function answerWithoutUpstream(
   reference: { tag: string } | { digest: Digest },
   cause: UpstreamUnavailableError,
 ): Promise<CacheResult> {
-  const offline = { offline: true, offlineReason: cause.message };
-  if (!(await admit(ctx.access, res.req, res, upstream, name, offline))) return 'none';
   let digest: Digest;
   let staleSince: number | undefined;
   if ('digest' in reference) {
     digest = reference.digest;
   } else {
+    // This node's last answer, else the latest a node of the swarm had for a public image.
     const remembered = ctx.serveStaleTags
-      ? await ctx.manifests.lastKnownTag(upstream.registry, name, reference.tag)
+      ? ((await ctx.manifests.lastKnownTag(upstream.registry, name, reference.tag)) ??
+        (await ctx.peers.publicTag(upstream.registry, name, reference.tag)))
       : undefined;
     if (!remembered) throw cause;
     digest = remembered.digest;
     staleSince = remembered.resolvedAt;
   }
+  const ref = { upstream, repository: name, digest, kind: 'manifest' } as const;
+  const offline = { offline: true, offlineReason: cause.message };
+  if (!(await admit(ctx.access, res.req, res, ref, offline))) return 'none';
   let manifest = await ctx.manifests.get(digest);
   if (!manifest) {
     const bytes = await ctx.peers.fetchManifest(digest);

@@ -15,9 +15,10 @@ export async function preheatObject(ctx: EndpointContext, request: Preheat): Pro
   const digest = parseDigest(request.digest);
   const upstream = ctx.upstreams.resolve(request.registry);
   const repository = request.repository;
-  // As for a client without credentials: learns whether the repository is public, so the cached
-  // content can later be served to anonymous clients, even while upstream is unreachable.
-  await ctx.access.check(upstream, repository, undefined).catch(() => {});
+  // As for a client without credentials: learns whether upstream serves the digest under the repository
+  // to anyone, so the cached content can later be served to anonymous clients, even during an outage.
+  const kind = request.manifest ? 'manifest' : 'blob';
+  await ctx.access.check({ upstream, repository, digest, kind }, undefined).catch(() => {});
   if (request.manifest) {
     await preheatManifest(ctx, request, digest);
     return;

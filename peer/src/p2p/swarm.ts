@@ -17,6 +17,7 @@ import { fetchPiece } from './piece-fetcher.ts';
 import { startPieceServer } from './piece-server.ts';
 import { PieceStreams } from './piece-streams.ts';
 import { findProviders, type Provider } from './provider-download.ts';
+import { askPublicPairing, type PublicKnowledge, servePublicPairings } from './public-pairings.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { SchedulerClient } from './scheduler-client.ts';
 
@@ -85,6 +86,8 @@ export async function startSwarm(
     metrics: PeerMetrics;
     /** The registry /metrics serves; libp2p's own metrics join it. */
     metricsRegistry?: Registry;
+    /** What this node knows to be public, answered to other nodes while upstream is unreachable. */
+    publicKnowledge: PublicKnowledge;
     /** Caches an object a scheduler asked for; rejects with the reason it could not. */
     preheat?: (request: Preheat) => Promise<void>;
     logger: Logger;
@@ -114,6 +117,7 @@ export async function startSwarm(
     onUpload: (bytes) => deps.metrics.uploadedBytes.inc(bytes),
     onRequest: (status) => deps.metrics.pieceRequests.inc({ status }),
   });
+  await servePublicPairings(node, deps.publicKnowledge, deps.logger);
   const registration = async (): Promise<Register> => ({
     addrs: node.getMultiaddrs().map((ma) => ma.toString()),
     labels: new Map(Object.entries(config.labels)),
@@ -187,13 +191,24 @@ export async function startSwarm(
     pieceTimeoutMs: config.pieceTimeoutMs,
     stallTimeoutMs: config.stallTimeoutMs,
   });
+  /** Nodes that may hold a digest: its providers in the DHT, and every peer known directly. */
+  const candidatesFor = async (digest: string): Promise<Provider[]> => {
+    const announced = await findProviders(node, digest, deps.metrics);
+    return [...new Map([...announced, ...knownPeers()].map((p) => [p.id, p])).values()];
+  };
   const content: PeerContent = {
     announce: (digest) => announcer.provide(digest),
+    publicSince: async (registry, repository, digest) => {
+      const query = { registry, repository, digest };
+      return (await askPublicPairing(node, await candidatesFor(digest), query, deps.logger))?.learnedAt;
+    },
+    publicTag: async (registry, repository, tag) => {
+      const answer = await askPublicPairing(node, knownPeers(), { registry, repository, tag }, deps.logger);
+      return answer && { digest: answer.digest, resolvedAt: answer.learnedAt };
+    },
     fetchManifest: async (digest) => {
       // Manifests are small: asking every known peer is cheap when the DHT names nobody.
-      const announced = await findProviders(node, digest, deps.metrics);
-      const candidates = new Map([...announced, ...knownPeers()].map((p) => [p.id, p]));
-      for (const provider of candidates.values()) {
+      for (const provider of await candidatesFor(digest)) {
         try {
           const piece = await fetchPiece(pieceStreams, {
             parent: provider.id,

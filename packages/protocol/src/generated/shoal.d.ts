@@ -855,3 +855,54 @@ export declare namespace Reset {
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reset>): Reset;
     function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reset>): Generator<ResetDigestFieldEvent | ResetReasonFieldEvent>;
 }
+export interface PublicPairingQuery {
+    registry: string;
+    repository: string;
+    digest: string;
+    tag: string;
+}
+export declare namespace PublicPairingQuery {
+    const codec: () => Codec<PublicPairingQuery>;
+    interface PublicPairingQueryRegistryFieldEvent {
+        field: '$.registry';
+        value: string;
+    }
+    interface PublicPairingQueryRepositoryFieldEvent {
+        field: '$.repository';
+        value: string;
+    }
+    interface PublicPairingQueryDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PublicPairingQueryTagFieldEvent {
+        field: '$.tag';
+        value: string;
+    }
+    function encode(obj: Partial<PublicPairingQuery>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PublicPairingQuery>): PublicPairingQuery;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PublicPairingQuery>): Generator<PublicPairingQueryRegistryFieldEvent | PublicPairingQueryRepositoryFieldEvent | PublicPairingQueryDigestFieldEvent | PublicPairingQueryTagFieldEvent>;
+}
+export interface PublicPairingAnswer {
+    known: boolean;
+    learnedAt: bigint;
+    digest: string;
+}
+export declare namespace PublicPairingAnswer {
+    const codec: () => Codec<PublicPairingAnswer>;
+    interface PublicPairingAnswerKnownFieldEvent {
+        field: '$.known';
+        value: boolean;
+    }
+    interface PublicPairingAnswerLearnedAtFieldEvent {
+        field: '$.learnedAt';
+        value: bigint;
+    }
+    interface PublicPairingAnswerDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    function encode(obj: Partial<PublicPairingAnswer>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PublicPairingAnswer>): PublicPairingAnswer;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PublicPairingAnswer>): Generator<PublicPairingAnswerKnownFieldEvent | PublicPairingAnswerLearnedAtFieldEvent | PublicPairingAnswerDigestFieldEvent>;
+}

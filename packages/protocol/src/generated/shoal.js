@@ -2571,3 +2571,223 @@ export var Reset;
     }
     Reset.stream = stream;
 })(Reset || (Reset = {}));
+export var PublicPairingQuery;
+(function (PublicPairingQuery) {
+    let _codec;
+    PublicPairingQuery.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.registry != null && obj.registry !== '')) {
+                    w.uint32(10);
+                    w.string(obj.registry);
+                }
+                if ((obj.repository != null && obj.repository !== '')) {
+                    w.uint32(18);
+                    w.string(obj.repository);
+                }
+                if ((obj.digest != null && obj.digest !== '')) {
+                    w.uint32(26);
+                    w.string(obj.digest);
+                }
+                if ((obj.tag != null && obj.tag !== '')) {
+                    w.uint32(34);
+                    w.string(obj.tag);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    registry: '',
+                    repository: '',
+                    digest: '',
+                    tag: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.registry = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.repository = reader.string();
+                            break;
+                        }
+                        case 3: {
+                            obj.digest = reader.string();
+                            break;
+                        }
+                        case 4: {
+                            obj.tag = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.registry`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.repository`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.digest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.tag`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PublicPairingQuery.codec());
+    }
+    PublicPairingQuery.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PublicPairingQuery.codec(), opts);
+    }
+    PublicPairingQuery.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PublicPairingQuery.codec(), opts);
+    }
+    PublicPairingQuery.stream = stream;
+})(PublicPairingQuery || (PublicPairingQuery = {}));
+export var PublicPairingAnswer;
+(function (PublicPairingAnswer) {
+    let _codec;
+    PublicPairingAnswer.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.known != null && obj.known !== false)) {
+                    w.uint32(8);
+                    w.bool(obj.known);
+                }
+                if ((obj.learnedAt != null && obj.learnedAt !== 0n)) {
+                    w.uint32(16);
+                    w.uint64(obj.learnedAt);
+                }
+                if ((obj.digest != null && obj.digest !== '')) {
+                    w.uint32(26);
+                    w.string(obj.digest);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    known: false,
+                    learnedAt: 0n,
+                    digest: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.known = reader.bool();
+                            break;
+                        }
+                        case 2: {
+                            obj.learnedAt = reader.uint64();
+                            break;
+                        }
+                        case 3: {
+                            obj.digest = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.known`,
+                                value: reader.bool()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.learnedAt`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.digest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PublicPairingAnswer.codec());
+    }
+    PublicPairingAnswer.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PublicPairingAnswer.codec(), opts);
+    }
+    PublicPairingAnswer.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PublicPairingAnswer.codec(), opts);
+    }
+    PublicPairingAnswer.stream = stream;
+})(PublicPairingAnswer || (PublicPairingAnswer = {}));
