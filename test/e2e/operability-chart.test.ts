@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +10,7 @@ import {
   containerdConfigOptions,
   containerdConfigSchema,
 } from '../../packages/cli/src/commands/containerd-config.ts';
+import { peerOptions, peerSchema } from '../../packages/cli/src/commands/peer.ts';
 import { resolveConfig } from '../../packages/cli/src/config.ts';
 import { CHART_COPIES } from '../../scripts/sync-chart-files.ts';
 import { buildHelmTemplate } from '../fixtures/helm-template.ts';
@@ -115,8 +118,11 @@ describe('the Helm chart', { timeout: 400_000 }, () => {
   it('renders valid objects with the default values', async () => {
     const objects = await renderValid({});
     assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
+      'ClusterRole/shoal-shoal-node-reader',
+      'ClusterRoleBinding/shoal-shoal-node-reader',
       'ConfigMap/shoal-config',
       'ConfigMap/shoal-containerd-cleanup',
+      'ConfigMap/shoal-scripts',
       'DaemonSet/shoal-containerd-cleanup',
       'DaemonSet/shoal-peer',
       'Deployment/shoal-scheduler',
@@ -125,6 +131,7 @@ describe('the Helm chart', { timeout: 400_000 }, () => {
       'RoleBinding/shoal-containerd-cleanup',
       'Service/shoal-scheduler',
       'ServiceAccount/shoal-containerd-cleanup',
+      'ServiceAccount/shoal-peer',
     ]);
     const peer = find(objects, 'DaemonSet', 'shoal-peer').spec.template.spec;
     assert.equal(peer.priorityClassName, 'system-node-critical');
@@ -214,6 +221,121 @@ describe('the Helm chart', { timeout: 400_000 }, () => {
     await run(process.execPath, ['--check', scriptFile]);
     const none = await render({ containerd: { removeOnUninstall: false } });
     assert.ok(!none.objects.some((o) => o.metadata.name.startsWith('shoal-containerd-cleanup')));
+  });
+
+  it("sets each peer's zone and rack from its node: an init step with get on nodes writes --label-file", async () => {
+    const objects = await renderValid({ peer: { topology: { rackLabel: 'example.com/rack' } } });
+    const pod = find(objects, 'DaemonSet', 'shoal-peer').spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    const init = pod.initContainers.find((c: K8sObject) => c.name === 'node-labels');
+    const peer = pod.containers[0];
+    const [, script, out, zoneLabel, rackLabel] = init.command;
+    assert.deepEqual([zoneLabel, rackLabel], ['topology.kubernetes.io/zone', 'example.com/rack']);
+    assert.equal(init.env[0].valueFrom.fieldRef.fieldPath, 'spec.nodeName');
+    const labelFileVar = peer.env.find((e: K8sObject) => e.name === 'SHOAL_LABEL_FILE');
+    assert.equal(labelFileVar.value, out, 'the peer reads the file the init container writes');
+    const mountOf = (c: K8sObject, path: string) =>
+      c.volumeMounts.find((m: K8sObject) => path.startsWith(`${m.mountPath}/`))?.name;
+    assert.equal(mountOf(init, out), mountOf(peer, out));
+    // The API token is mounted in the init container only.
+    const token = pod.volumes.find((v: K8sObject) =>
+      v.projected?.sources?.some((s: K8sObject) => s.serviceAccountToken),
+    );
+    const withToken = [...pod.initContainers, ...pod.containers].filter((c: K8sObject) =>
+      c.volumeMounts.some((m: K8sObject) => m.name === token.name),
+    );
+    assert.deepEqual(
+      withToken.map((c: K8sObject) => c.name),
+      ['node-labels'],
+    );
+    const role = find(objects, 'ClusterRole', 'shoal-shoal-node-reader');
+    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    const binding = find(objects, 'ClusterRoleBinding', 'shoal-shoal-node-reader');
+    assert.deepEqual(binding.subjects, [
+      { kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: 'shoal' },
+    ]);
+
+    // The shipped scripts, run against an HTTPS stand-in for the API server with the token and CA
+    // where a pod has them (a private mount namespace: a tmpfs over /run for that process only).
+    const scripts = join(dir, 'scripts');
+    await mkdir(scripts, { recursive: true });
+    for (const [name, text] of Object.entries(find(objects, 'ConfigMap', 'shoal-scripts').data)) {
+      await writeFile(join(scripts, name), text as string);
+    }
+    assert.equal(script, `/etc/shoal/scripts/node-labels.mjs`);
+    const key = join(dir, 'api.key');
+    const cert = join(dir, 'api.crt');
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    const asked: string[] = [];
+    const api = createServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
+      asked.push(`${req.headers.authorization} ${req.url}`);
+      const node = {
+        kind: 'Node',
+        metadata: {
+          name: 'node-a',
+          labels: { 'topology.kubernetes.io/zone': 'eu-1a', 'example.com/rack': 'r12' },
+        },
+      };
+      const ok = req.headers.authorization === 'Bearer pod-token' && req.url === '/api/v1/nodes/node-a';
+      res.writeHead(ok ? 200 : 403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? node : { kind: 'Status', code: 403 }));
+    });
+    await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
+    try {
+      await writeFile(join(dir, 'token'), 'pod-token\n');
+      const account = '/var/run/secrets/kubernetes.io/serviceaccount';
+      const labelsFile = join(dir, 'labels');
+      const shell = `mount -t tmpfs none /run && mkdir -p ${account} && cp ${join(dir, 'token')} ${account}/token && cp ${cert} ${account}/ca.crt && exec "$0" "$@"`;
+      await run(
+        'unshare',
+        [
+          '--mount',
+          'sh',
+          '-c',
+          shell,
+          process.execPath,
+          join(scripts, 'node-labels.mjs'),
+          labelsFile,
+          zoneLabel,
+          rackLabel,
+        ],
+        {
+          env: {
+            ...process.env,
+            NODE_NAME: 'node-a',
+            KUBERNETES_SERVICE_HOST: '127.0.0.1',
+            KUBERNETES_SERVICE_PORT: String((api.address() as AddressInfo).port),
+          },
+        },
+      );
+      assert.deepEqual(asked, ['Bearer pod-token /api/v1/nodes/node-a']);
+      const config = resolveConfig(peerSchema, peerOptions, {}, { SHOAL_LABEL_FILE: labelsFile }, undefined);
+      assert.deepEqual(config.labelFile, { zone: 'eu-1a', rack: 'r12' });
+    } finally {
+      api.close();
+    }
+    const off = await render({ peer: { topology: { enabled: false } } });
+    const offPod = find(off.objects, 'DaemonSet', 'shoal-peer').spec.template.spec;
+    assert.equal(offPod.serviceAccountName, undefined);
+    assert.ok(!off.objects.some((o) => o.kind === 'ClusterRole'));
   });
 
   it('refuses values that break its schema', async () => {

@@ -125,6 +125,38 @@ export const labels = z
     return out;
   });
 
+/** A file an option names, read now; unreadable, an issue of that option. */
+function readNamedFile(path: string, ctx: z.RefinementCtx): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/**
+ * A file of locality labels, one `key=value` a line (blank lines and # comments skipped), read now:
+ * what an init step wrote from the node's topology labels. A missing or malformed file is a
+ * configuration error.
+ */
+export const labelFile = z.string().transform((path, ctx) => {
+  const text = readNamedFile(path, ctx);
+  if (text === undefined) return z.NEVER;
+  const out: Record<string, string> = {};
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${path} line ${index + 1}: "${line}": expected key=value` });
+      continue;
+    }
+    out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+});
+
 /** true/false from a flag or env string, or a YAML boolean. */
 export const booleanFlag = z
   .union([z.boolean(), z.enum(['true', 'false', 'yes', 'no', '1', '0'])], {
@@ -137,13 +169,8 @@ const SWARM_KEY = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-f]{64}
 
 /** A libp2p swarm.key file, read and checked now: a missing or malformed key is a configuration error. */
 export const swarmKeyFile = z.string().superRefine((path, ctx) => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(error as Error).message}` });
-    return;
-  }
+  const text = readNamedFile(path, ctx);
+  if (text === undefined) return;
   if (!SWARM_KEY.test(text)) {
     ctx.addIssue({
       code: 'custom',

@@ -166,4 +166,26 @@ describe('resolveConfig with the peer schema', () => {
     const file = await yamlFile('overridden.yaml', 'cacheSize: lots\n');
     assert.equal(resolvePeer({ cacheSize: '5MB' }, { SHOAL_CACHE_SIZE: 'also bad' }, file).cacheSize, 5e6);
   });
+
+  it('reads locality labels from --label-file: key=value lines, comments and blank lines skipped', async () => {
+    const file = await yamlFile('labels', '# from node n1\nzone=eu-1a\n\n  rack=r12  \n');
+    const config = resolvePeer({}, { SHOAL_LABEL_FILE: file });
+    assert.deepEqual(config.labelFile, { zone: 'eu-1a', rack: 'r12' });
+    assert.deepEqual(resolvePeer({}, { SHOAL_LABEL_FILE: await yamlFile('empty-labels', '') }).labelFile, {});
+  });
+
+  it('refuses a missing or malformed --label-file, naming the option, the file and the line', async () => {
+    const missing = join(dir, 'no-such-labels');
+    assertConfigError(
+      () => resolvePeer({ labelFile: missing }, {}),
+      /--label-file/,
+      new RegExp(`cannot read ${missing}`),
+    );
+    const bad = await yamlFile('bad-labels', 'zone=eu-1a\njust-a-word\n');
+    assertConfigError(
+      () => resolvePeer({}, { SHOAL_LABEL_FILE: bad }),
+      /--label-file \(environment variable SHOAL_LABEL_FILE\)/,
+      /line 2: "just-a-word": expected key=value/,
+    );
+  });
 });

@@ -49,6 +49,7 @@ export const allInOneOptions: readonly OptionSpec[] = [
     defaultText: SCHEDULER_LISTEN,
   }),
   option(peerOptions, 'label'),
+  option(peerOptions, 'labelFile'),
   option(peerOptions, 'uploadSlots'),
   option(peerOptions, 'downloadSlots'),
   option(peerOptions, 'downloadRate'),

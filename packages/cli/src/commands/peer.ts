@@ -7,6 +7,7 @@ import { upstreamCredentials } from '../docker-config.ts';
 import {
   booleanFlag,
   hostPort,
+  labelFile,
   labels,
   logLevel,
   multiaddrList,
@@ -82,6 +83,12 @@ export const peerOptions: readonly OptionSpec[] = [
     repeatable: true,
     pairs: true,
   },
+  {
+    key: 'labelFile',
+    arg: '<file>',
+    description:
+      "more locality labels, one key=value a line (the Helm chart writes the node's zone there); --label wins",
+  },
   { key: 'uploadSlots', arg: '<n>', description: 'pieces served to other peers at once', defaultText: '8' },
   {
     key: 'downloadSlots',
@@ -132,6 +139,7 @@ export const peerSchema = z.strictObject({
   listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4601']),
   scheduler: multiaddrList.default([]),
   label: labels.default({}),
+  labelFile: labelFile.optional(),
   uploadSlots: z.coerce.number().int().min(1).max(1024).default(8),
   downloadSlots: z.coerce.number().int().min(1).max(1024).default(6),
   downloadRate: size.default(0),
@@ -177,7 +185,7 @@ Then point clients at it, e.g. containerd:
 /** Options that only a peer in a swarm uses, set for a peer that joins no scheduler. */
 export function swarmOnlyOptionsIgnored(config: PeerConfig, sources: Record<string, string>): string[] {
   if (config.scheduler.length > 0) return [];
-  return ['listen', 'pskFile', 'label', 'uploadSlots', 'downloadSlots', 'uploadRate']
+  return ['listen', 'pskFile', 'label', 'labelFile', 'uploadSlots', 'downloadSlots', 'uploadRate']
     .filter((key) => sources[key] !== undefined)
     .map((key) => {
       const flag = flagOf(peerOptions.find((spec) => spec.key === key)!);
@@ -202,7 +210,7 @@ export async function launchPeer(config: PeerConfig, logger: Logger): Promise<Pe
       swarm: {
         listen: config.listen,
         schedulers: config.scheduler,
-        labels: config.label,
+        labels: { ...config.labelFile, ...config.label },
         uploadSlots: config.uploadSlots,
         downloadSlots: config.downloadSlots,
         downloadRate: config.downloadRate,
