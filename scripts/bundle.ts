@@ -4,7 +4,8 @@
 // it barely uses; bundled and tree-shaken, a peer connected to its scheduler idles at ~95
 // instead of ~130 MB RSS (V8 heap ~22 instead of ~37 MB), see bench/RESULTS.md.
 // Run by scripts/setup.sh, so the test and start commands always run a fresh bundle.
-// `node scripts/bundle.ts --no-minify` keeps the names, for CPU profiles that read as the sources.
+// `node scripts/bundle.ts --no-minify` keeps the names, for CPU profiles that read as the sources;
+// `--outfile FILE` writes the bundle elsewhere (a test that inspects it).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -37,7 +38,7 @@ const tlsHelpersInBundle: Plugin = {
 
 await build({
   entryPoints: [join(root, 'packages/cli/src/main.ts')],
-  outfile: BUNDLE,
+  outfile: optionValue('--outfile') ?? BUNDLE,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -51,3 +52,8 @@ await build({
   },
   logLevel: 'warning',
 });
+
+function optionValue(flag: string): string | undefined {
+  const index = process.argv.indexOf(flag);
+  return index === -1 ? undefined : process.argv[index + 1];
+}

@@ -1,5 +1,6 @@
 import { type Credentials, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
+import type { ComponentWrappers } from './component-wrappers.ts';
 import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
@@ -13,8 +14,9 @@ import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
+import type { BlobTask } from './task/blob-task.ts';
 import { DigestMismatchError } from './task/errors.ts';
-import { downloadFromOrigin } from './task/origin-download.ts';
+import { downloadFromOrigin, type OriginSource } from './task/origin-download.ts';
 import { TaskManager, type TaskRunner } from './task/task-manager.ts';
 
 export interface PeerDaemonConfig {
@@ -42,8 +44,15 @@ export interface PeerDaemon {
   stop(): Promise<void>;
 }
 
-/** Wires store, tasks, swarm, upstream client, endpoint and admin server into one running peer. */
-export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger): Promise<PeerDaemon> {
+/**
+ * Wires store, tasks, swarm, upstream client, endpoint and admin server into one running peer.
+ * `wrappers` wrap some of those parts for a program that embeds the daemon (none by default).
+ */
+export async function startPeerDaemon(
+  config: PeerDaemonConfig,
+  logger: Logger,
+  wrappers: ComponentWrappers = {},
+): Promise<PeerDaemon> {
   tuneGarbageCollector();
   // Validated before anything is started: a bad registry name must not leave a running swarm behind.
   const upstreams = new UpstreamResolver({
@@ -89,6 +98,7 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
       },
     },
     logger,
+    wrappers,
   });
   // Without a swarm the origin is the only source, and --download-rate holds for it too.
   const originLimiter = new RateLimiter(config.swarm.downloadRate);
@@ -97,10 +107,14 @@ export async function startPeerDaemon(config: PeerDaemonConfig, logger: Logger):
       onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
       pace: (bytes) => originLimiter.take(bytes, task.abort.signal),
     });
+  const runner = swarm.runner ?? originOnly;
+  const originOf = (task: BlobTask, origin: OriginSource): OriginSource => {
+    return wrappers.origin ? wrappers.origin(origin, task) : origin;
+  };
   const tasks: TaskManager = new TaskManager({
     store,
     logger,
-    runner: swarm.runner ?? originOnly,
+    runner: (task, origin) => runner(task, originOf(task, origin)),
     onTaskEnd: (digest, result, reason) => {
       metrics.tasks.inc({ result });
       if (reason instanceof DigestMismatchError) metrics.verificationFailures.inc({ kind: 'blob' });

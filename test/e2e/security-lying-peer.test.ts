@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ociLayoutDigests, skopeoCopyToOci, writeRegistriesConf } from '../fixtures/clients.ts';
 import { type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
+import { type Lie, lyingPeerCommand } from '../fixtures/lying-peer.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
 import type { RunningPeer } from '../fixtures/shoal.ts';
 import {
@@ -18,7 +19,7 @@ import {
 } from '../fixtures/swarm.ts';
 
 /**
- * A peer that lies (SHOAL_TEST_LIE, a test-only switch of the peer daemon) in a
+ * A peer that lies (test/fixtures/lying-peer.ts: the real daemon with wrapped parts) in a
  * swarm of honest ones: wrong bytes against a true piece table, and a piece
  * table poisoned to match its wrong bytes (with the liar's own copy wrong too,
  * or right, so that it vouches for the table by completing).
@@ -58,12 +59,8 @@ let image: ImageDescription;
 let work = '';
 const swarms: LyingSwarm[] = [];
 
-/** A swarm whose first peer lies (`SHOAL_TEST_LIE`) and whose others are honest. */
-async function startSwarm(
-  lie: 'pieces' | 'table' | 'vouched-table',
-  honestCount: number,
-  liarArgs: string[] = [],
-): Promise<LyingSwarm> {
+/** A swarm whose first peer lies and whose others are honest. */
+async function startSwarm(lie: Lie, honestCount: number, liarArgs: string[] = []): Promise<LyingSwarm> {
   const swarm = await startSwarmOf({
     originHost: registry!.host,
     count: honestCount + 1,
@@ -71,7 +68,7 @@ async function startSwarm(
     schedulerArgs: () => ['--piece-size', String(PIECE_SIZE)],
     peer: (index) =>
       index === 0
-        ? { env: { SHOAL_TEST_LIE: lie }, extraArgs: liarArgs }
+        ? { command: lyingPeerCommand(lie), extraArgs: liarArgs }
         : { extraArgs: ['--log-level', 'info'] },
   });
   const [liar, ...honest] = swarm.peers;

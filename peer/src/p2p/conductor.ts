@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Digest } from '@shoal/oci';
 import type { ShoalNode } from '@shoal/p2p';
 import {
   FailureReason,
@@ -39,6 +40,8 @@ export interface ConductorOptions {
   pieceTimeoutMs: number;
   /** no progress for this long with the scheduler: fetch the rest from the origin */
   stallTimeoutMs: number;
+  /** The sha256 reported for a piece fetched from the origin (default: the one computed). */
+  reportedPieceHash?: (digest: Digest, index: number, sha256Hex: string) => string;
 }
 
 const REPORT_DELAY_MS = 5;
@@ -455,7 +458,10 @@ class TaskSession {
           this.#armStallTimer();
           this.#pendingDone.push({
             index,
-            sha256: Buffer.from(sha256Hex, 'hex'),
+            sha256: Buffer.from(
+              this.#options.reportedPieceHash?.(this.#task.digest, index, sha256Hex) ?? sha256Hex,
+              'hex',
+            ),
             parent: '',
             millis: 0,
             length: 0,

@@ -18,7 +18,6 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { BlobTask } from '../task/blob-task.ts';
-import { servedPieceBytes } from '../test-lie.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
@@ -34,6 +33,8 @@ export interface PieceServerOptions {
   findManifest?: (digest: Digest) => Promise<Buffer | undefined>;
   onUpload?: (bytes: number) => void;
   onRequest?: (status: 'ok' | 'busy' | 'not_found' | 'bad_request') => void;
+  /** Wraps where each served piece is read from (default: read as located). */
+  wrapPiece?: (piece: ServedPiece) => ServedPiece;
 }
 
 const SEND_CHUNK = 1024 * 1024;
@@ -42,12 +43,21 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 60_000;
 
 /** Where a piece's bytes can be read from on this node. */
-type PieceSource = {
+export type PieceSource = {
   /** Fills `target` with the blob's bytes from `offset` on. */
   readInto(target: Buffer, offset: number): Promise<void>;
   close(): Promise<void>;
   sha256?: string;
 };
+
+/** A piece about to be served: where its bytes are read from, and where it lies in its blob. */
+export interface ServedPiece {
+  source: PieceSource;
+  /** Offset of the piece's first byte in the blob. */
+  offset: number;
+  length: number;
+  blobSize: number;
+}
 
 /**
  * Serves pieces of complete and partial blobs over the piece protocols (one
@@ -117,7 +127,8 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
     active++;
     try {
-      const found = await locate(request.digest as Digest, request.index, request.pieceSize);
+      const located = await locate(request.digest as Digest, request.index, request.pieceSize);
+      const found = located && options.wrapPiece ? options.wrapPiece(located) : located;
       if (!found) {
         options.onRequest?.('not_found');
         return respond(PieceStatus.notFound, 'piece not here');
@@ -137,7 +148,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           buffers.push(buffer);
           const chunk = buffer.subarray(0, size);
           await source.readInto(chunk, offset + done);
-          await sendWithBackpressure(stream, servedPieceBytes(chunk, done));
+          await sendWithBackpressure(stream, chunk);
           options.onUpload?.(size);
           done += size;
         }
@@ -151,11 +162,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
   }
 
-  async function locate(
-    digest: Digest,
-    index: number,
-    pieceSize: number,
-  ): Promise<{ source: PieceSource; offset: number; length: number; blobSize: number } | undefined> {
+  async function locate(digest: Digest, index: number, pieceSize: number): Promise<ServedPiece | undefined> {
     const task = options.findTask?.(digest);
     const partial = task?.partial;
     const sameLayout = (size: number) => pieceSize === 0 || pieceSize === size;

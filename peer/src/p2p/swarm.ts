@@ -6,6 +6,7 @@ import { createShoalNode, type ShoalNode } from '@shoal/p2p';
 import { Bitfield, type Preheat, pieceLayout, type Register } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { Registry } from 'prom-client';
+import type { ComponentWrappers } from '../component-wrappers.ts';
 import type { PeerContent } from '../endpoint/context.ts';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -91,6 +92,7 @@ export async function startSwarm(
     /** Caches an object a scheduler asked for; rejects with the reason it could not. */
     preheat?: (request: Preheat) => Promise<void>;
     logger: Logger;
+    wrappers?: ComponentWrappers;
   },
 ): Promise<Swarm> {
   const node = await createShoalNode({
@@ -116,6 +118,7 @@ export async function startSwarm(
     logger: deps.logger,
     onUpload: (bytes) => deps.metrics.uploadedBytes.inc(bytes),
     onRequest: (status) => deps.metrics.pieceRequests.inc({ status }),
+    ...(deps.wrappers?.servedPiece ? { wrapPiece: deps.wrappers.servedPiece } : {}),
   });
   await servePublicPairings(node, deps.publicKnowledge, deps.logger);
   const registration = async (): Promise<Register> => ({
@@ -190,6 +193,7 @@ export async function startSwarm(
     downloadSlots: config.downloadSlots,
     pieceTimeoutMs: config.pieceTimeoutMs,
     stallTimeoutMs: config.stallTimeoutMs,
+    ...(deps.wrappers?.reportedPieceHash ? { reportedPieceHash: deps.wrappers.reportedPieceHash } : {}),
   });
   /** Nodes that may hold a digest: its providers in the DHT, and every peer known directly. */
   const candidatesFor = async (digest: string): Promise<Provider[]> => {

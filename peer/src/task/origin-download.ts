@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamUnavailableError } from '@shoal/oci';
 import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
 import { discardedNetworkBytes } from '../memory/young-gc.ts';
-import { originPieceBytes, reportedOriginPieceBytes } from '../test-lie.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
@@ -105,15 +104,12 @@ export async function downloadFromOrigin(
         while (chunk.length > 0 && position < stopAt) {
           const index = pieceAt(layout, position);
           const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
-          const part = originPieceBytes(
-            chunk.subarray(0, Math.min(chunk.length, pieceEnd - position)),
-            position - pieceStart(layout, index),
-          );
+          const part = chunk.subarray(0, Math.min(chunk.length, pieceEnd - position));
           if (task.has(index)) {
             task.feedHash(position, part);
           } else {
             await writer.add(position, part);
-            pieceHash.update(reportedOriginPieceBytes(part, position - pieceStart(layout, index)));
+            pieceHash.update(part);
           }
           options.onBytes?.(part.length);
           position += part.length;

@@ -1,4 +1,4 @@
-import type { PeerDaemon } from '@shoal/peer';
+import type { ComponentWrappers, PeerDaemon } from '@shoal/peer';
 import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -151,7 +151,8 @@ export const peerSchema = z.strictObject({
 
 export type PeerConfig = z.output<typeof peerSchema>;
 
-export function registerPeerCommand(program: Command): void {
+/** `wrappers` wrap parts of the daemon, for a program that embeds the command (none by default). */
+export function registerPeerCommand(program: Command, wrappers: ComponentWrappers = {}): void {
   const command = program
     .command('peer')
     .description('run the peer daemon: a node-local, verified pull-through registry mirror')
@@ -177,7 +178,7 @@ Then point clients at it, e.g. containerd:
     );
     const logger = createLogger({ level: config.logLevel, name: 'shoal-peer' });
     for (const warning of swarmOnlyOptionsIgnored(config, sources)) logger.warn(warning);
-    const daemon = await launchPeer(config, logger);
+    const daemon = await launchPeer(config, logger, wrappers);
     await runUntilSignal(logger, () => daemon.stop());
   });
 }
@@ -194,7 +195,11 @@ export function swarmOnlyOptionsIgnored(config: PeerConfig, sources: Record<stri
 }
 
 /** Starts a peer daemon from a resolved configuration (`shoal peer`, `shoal all-in-one`). */
-export async function launchPeer(config: PeerConfig, logger: Logger): Promise<PeerDaemon> {
+export async function launchPeer(
+  config: PeerConfig,
+  logger: Logger,
+  wrappers: ComponentWrappers = {},
+): Promise<PeerDaemon> {
   // Loaded here, not at the top: libp2p takes a second to load, which --help and other commands skip.
   const { startPeerDaemon } = await import('@shoal/peer');
   const credentials = await upstreamCredentials(config.dockerConfig);
@@ -222,5 +227,6 @@ export async function launchPeer(config: PeerConfig, logger: Logger): Promise<Pe
       ...(credentials ? { credentials } : {}),
     },
     logger,
+    wrappers,
   );
 }
