@@ -5,6 +5,7 @@ import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
 import { preheatObject } from './endpoint/preheat.ts';
+import { RecentReferrers } from './endpoint/recent-referrers.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './memory/external-memory.ts';
 import { tuneGarbageCollector } from './memory/gc-tuning.ts';
@@ -127,6 +128,7 @@ export async function startPeerDaemon(
     manifests,
     peers: swarm.content,
     serveStaleTags: config.serveStaleTags,
+    referrers: new RecentReferrers(),
     tasks,
     client,
     upstreams,

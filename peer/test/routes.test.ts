@@ -41,6 +41,16 @@ describe('parseRequestUrl', () => {
     assert.deepEqual(parseRequestUrl('/v2/team/app/tags/list')?.route, { kind: 'tags', name: 'team/app' });
   });
 
+  it('parses referrers of a digest, the artifactType filter kept in the query', () => {
+    const parsed = parseRequestUrl(
+      `/v2/team/app/referrers/${DIGEST}?artifactType=application%2Fspdx%2Bjson&ns=quay.io`,
+    );
+    assert.deepEqual(parsed?.route, { kind: 'referrers', name: 'team/app', digest: DIGEST });
+    assert.equal(parsed?.registry, 'quay.io');
+    assert.equal(new URLSearchParams(parsed?.query).get('artifactType'), 'application/spdx+json');
+    assert.throws(() => parseRequestUrl('/v2/team/app/referrers/latest'), /digest/i);
+  });
+
   it('takes ns out of the query and keeps the rest for pass-through', () => {
     const parsed = parseRequestUrl('/v2/x/tags/list?n=10&ns=registry.example%3A5000&last=b');
     assert.equal(parsed?.registry, 'registry.example:5000');
@@ -119,7 +129,6 @@ describe('parseRequestUrl', () => {
       '/v1/x/manifests/latest',
       '/v2/x/manifests',
       '/v2/x/tags/other',
-      '/v2/x/referrers/abc',
       '/v2/x/manifests/latest/extra',
     ]) {
       assert.equal(parseRequestUrl(url), undefined, url);

@@ -240,6 +240,25 @@ describe('the endpoint refuses hostile and malformed requests and stays up', { t
     assert.equal(await peer!.metric('shoal_active_tasks'), 0);
   });
 
+  it('answers OCI 1.1 referrers as upstream does: distribution 2.8 has no such API, its 404 relayed as given', async () => {
+    for (const path of [
+      `/v2/errors/small/referrers/${image.digest}`,
+      `/v2/errors/small/referrers/${image.digest}?artifactType=application%2Fspdx%2Bjson`,
+    ]) {
+      const direct = await request(`${registry!.url}${path}`);
+      assert.equal(direct.status, 404, `distribution 2.8 answers ${path} with 404`);
+      const res = await get(path);
+      assert.equal(res.status, 404, path);
+      assert.equal(
+        res.body!.toString('utf8'),
+        direct.body.toString('utf8'),
+        `the body of ${path} as upstream gave it`,
+      );
+    }
+    // Through the endpoint as well, a subject that is no digest is the client's error.
+    assertOciError(await get('/v2/errors/small/referrers/v1'), 400, 'DIGEST_INVALID', 'referrers of a tag');
+  });
+
   it('answers 503 when the upstream cannot be reached', async () => {
     const res = await get(`/v2/errors/small/manifests/v1?ns=${DOWN}`);
     assertOciError(res, 503, undefined, 'manifest of an unreachable upstream');

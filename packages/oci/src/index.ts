@@ -7,6 +7,7 @@ export * from './manifest.ts';
 export * from './media-types.ts';
 export * from './platform.ts';
 export * from './reference.ts';
+export * from './referrers.ts';
 export * from './registry-client.ts';
 export * from './upstream-failure.ts';
 export * from './upstreams.ts';

@@ -5,7 +5,7 @@ import { basicAuthorization, type Credentials, parseWwwAuthenticate, TokenCache 
 import { discardBody, readBodyLimited } from './body.ts';
 import { type Digest, parseDigest } from './digest.ts';
 import { OciError, UpstreamUnavailableError } from './errors.ts';
-import { DEFAULT_MANIFEST_ACCEPT } from './media-types.ts';
+import { DEFAULT_MANIFEST_ACCEPT, MediaType } from './media-types.ts';
 import { validateRepository, validateTag } from './reference.ts';
 import { classifyTransportError } from './upstream-failure.ts';
 
@@ -170,9 +170,23 @@ export class RegistryClient {
     query: string,
     opts: UpstreamRequestOptions = {},
   ): Promise<UpstreamResponse> {
-    const search = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).toString();
-    const path = `/v2/${validateRepository(repository)}/tags/list${search ? `?${search}` : ''}`;
+    const path = withQuery(`/v2/${validateRepository(repository)}/tags/list`, query);
     return this.send(up, 'GET', path, repository, opts);
+  }
+
+  /**
+   * `GET /v2/<name>/referrers/<digest>` (OCI distribution 1.1); `query` is the client's raw query string
+   * (`artifactType=…`), possibly empty.
+   */
+  async getReferrers(
+    up: Upstream,
+    repository: string,
+    digest: Digest | string,
+    query: string,
+    opts: UpstreamRequestOptions = {},
+  ): Promise<UpstreamResponse> {
+    const path = withQuery(`/v2/${validateRepository(repository)}/referrers/${parseDigest(digest)}`, query);
+    return this.send(up, 'GET', path, repository, { ...opts, accept: opts.accept ?? MediaType.ociIndex });
   }
 
   async close(): Promise<void> {
@@ -424,6 +438,12 @@ export class RegistryClient {
       throw signal?.reason ?? error;
     }
   }
+}
+
+/** `path?query`, the client's raw query string re-encoded (a leading `?` allowed), or `path` when empty. */
+function withQuery(path: string, query: string): string {
+  const search = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).toString();
+  return search ? `${path}?${search}` : path;
 }
 
 function manifestPath(repository: string, reference: string): string {

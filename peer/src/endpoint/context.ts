@@ -5,6 +5,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import type { AccessGuard } from './access-guard.ts';
+import type { RecentReferrers } from './recent-referrers.ts';
 
 /** Content-addressed objects other peers can supply when the origin cannot. */
 export interface PeerContent {
@@ -36,6 +37,8 @@ export interface EndpointContext {
   access: AccessGuard;
   /** Answer a tag from the last upstream answer while upstream is unreachable (marked with a header). */
   serveStaleTags: boolean;
+  /** The last referrers answers, served while upstream is unreachable (marked with a header). */
+  referrers: RecentReferrers;
 }
 
 /** Headers of the client's request relayed upstream: only what authorises or negotiates. */

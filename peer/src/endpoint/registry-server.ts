@@ -7,6 +7,7 @@ import { handleBlob } from './blob-handler.ts';
 import type { EndpointContext } from './context.ts';
 import { handleManifest } from './manifest-handler.ts';
 import { API_VERSION_HEADER, answeredError, ociErrorBody, sendOciError, statusOf } from './oci-response.ts';
+import { handleReferrers } from './referrers-handler.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
 import { parseRequestUrl, type Route } from './routes.ts';
 import { handleTags } from './tags-handler.ts';
@@ -199,6 +200,9 @@ async function dispatch(
       return handleBlob(ctx, req, res, upstream, route.name, route.digest);
     case 'tags':
       await handleTags(ctx, req, res, upstream, route.name, query);
+      return 'none';
+    case 'referrers':
+      await handleReferrers(ctx, req, res, upstream, route, query);
       return 'none';
   }
 }

@@ -11,7 +11,8 @@ export type Route =
   | { kind: 'base' }
   | { kind: 'manifest'; name: string; reference: { tag: string } | { digest: Digest } }
   | { kind: 'blob'; name: string; digest: Digest }
-  | { kind: 'tags'; name: string };
+  | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: Digest };
 
 export interface ParsedRequest {
   route: Route;
@@ -25,7 +26,7 @@ export interface ParsedRequest {
   query: string;
 }
 
-const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|tags)\/([^/]+)$/;
+const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|tags|referrers)\/([^/]+)$/;
 const MAX_URL_LENGTH = 4096;
 
 /** Whether a name is a registry the mirror is configured for (one without a dot, e.g. `registry`). */
@@ -89,6 +90,8 @@ export function parseRequestUrl(
     case 'blobs':
       if (last === 'uploads') throw new OciError('UNSUPPORTED', 'this registry mirror is read-only');
       return { route: { kind: 'blob', name, digest: parseDigest(last) }, registry, query };
+    case 'referrers':
+      return { route: { kind: 'referrers', name, digest: parseDigest(last) }, registry, query };
     default:
       if (last !== 'list') return undefined;
       return { route: { kind: 'tags', name }, registry, query };
