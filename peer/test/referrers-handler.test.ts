@@ -151,6 +151,9 @@ describe('referrers endpoint', () => {
   });
 
   it('serves the last answer, marked, while upstream fails or is down; 503 for one never answered', async () => {
+    // As after a pull of the subject: upstream served it to anyone.
+    const upstreamOf = ctx.upstreams.resolve(REGISTRY);
+    ctx.access.noteObtained({ upstream: upstreamOf, repository: 'team/app', digest: SUBJECT }, undefined);
     mode = 'index';
     const fresh = await get(`/v2/team/app/referrers/${SUBJECT}`);
     assert.equal(fresh.status, 200);

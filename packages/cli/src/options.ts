@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { multiaddr } from '@multiformats/multiaddr';
 import { normalizeRegistry } from '@shoal/oci';
+import { decodeSwarmKey } from '@shoal/p2p/swarm-key';
 import { LOG_LEVELS } from '@shoal/telemetry';
 import { z } from 'zod';
 import { parseDuration } from './durations.ts';
@@ -164,17 +165,13 @@ export const booleanFlag = z
   })
   .transform((value) => value === true || value === 'true' || value === 'yes' || value === '1');
 
-/** The swarm.key format libp2p's pnet reads: a tag line, an encoding line, 32 bytes in lowercase hex. */
-const SWARM_KEY = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-f]{64}(\r?\n|$)/;
-
-/** A libp2p swarm.key file, read and checked now: a missing or malformed key is a configuration error. */
+/** A libp2p swarm.key file, read and checked now (as the node will read it): a missing or malformed key is a configuration error. */
 export const swarmKeyFile = z.string().superRefine((path, ctx) => {
   const text = readNamedFile(path, ctx);
   if (text === undefined) return;
-  if (!SWARM_KEY.test(text)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${path} is not a swarm.key: expected the lines /key/swarm/psk/1.0.0/, /base16/ and 64 lowercase hex digits`,
-    });
+  try {
+    decodeSwarmKey(text, path);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
   }
 });

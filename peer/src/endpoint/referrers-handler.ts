@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type Digest,
   FILTERS_APPLIED_HEADER,
   MAX_MANIFEST_BYTES,
   MediaType,
@@ -48,7 +49,7 @@ export async function handleReferrers(
     );
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;
-    return answerFromMemory(ctx, req, res, upstream, name, key, error);
+    return answerFromMemory(ctx, req, res, upstream, name, digest, key, error);
   }
   if (response.status >= 500 || response.status === 429) {
     if (ctx.referrers.last(key)) {
@@ -56,7 +57,7 @@ export async function handleReferrers(
       const cause = new UpstreamUnavailableError(`${upstream.registry} answered HTTP ${response.status}`, {
         kind: 'status',
       });
-      return answerFromMemory(ctx, req, res, upstream, name, key, cause);
+      return answerFromMemory(ctx, req, res, upstream, name, digest, key, cause);
     }
   }
   if (response.status !== 200) return relay(res, response);
@@ -82,28 +83,28 @@ export async function handleReferrers(
     ctx.logger.warn({ name, digest, err: (error as Error).message }, 'upstream referrers answer refused');
     throw error;
   }
-  if (authorization === undefined) ctx.access.notePublic(upstream, name);
   ctx.referrers.remember(key, answer);
   const link = response.headers.link;
   // Pagination links point at upstream's path; the path is the same here, so keep only path and query.
   send(res, answer, link ? { link: link.replace(/<https?:\/\/[^/>]+/, '<') } : {});
 }
 
-/** Upstream is unreachable: the last answer, if one is remembered and the client may read the repository. */
+/** Upstream is unreachable: the last answer, if one is remembered and the client may read the subject. */
 async function answerFromMemory(
   ctx: EndpointContext,
   req: IncomingMessage,
   res: ServerResponse,
   upstream: Upstream,
   name: string,
+  digest: Digest,
   key: string,
   cause: UpstreamUnavailableError,
 ): Promise<void> {
   const remembered = ctx.referrers.last(key);
   if (!remembered) throw cause;
-  if (!(await admit(ctx.access, req, res, upstream, name, { offline: true, offlineReason: cause.message }))) {
-    return;
-  }
+  // Who may read the subject manifest under this repository may read what refers to it.
+  const subject = { upstream, repository: name, digest, kind: 'manifest' as const };
+  if (!(await admit(ctx.access, req, res, subject, { offline: true, offlineReason: cause.message }))) return;
   ctx.logger.info({ name, reason: cause.message }, 'referrers answered from memory without upstream');
   send(res, remembered, { [STALE_REFERRERS_HEADER]: new Date(remembered.answeredAt).toISOString() });
 }
