@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  type Digest,
   FILTERS_APPLIED_HEADER,
   MAX_MANIFEST_BYTES,
   MediaType,
@@ -10,7 +9,7 @@ import {
   UpstreamUnavailableError,
   verifyReferrersAnswer,
 } from '@shoal/oci';
-import { admit } from './access-guard.ts';
+import { admit, type ContentRef } from './access-guard.ts';
 import { discardBody, readForRelay, readLimited } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
@@ -37,6 +36,7 @@ export async function handleReferrers(
 ): Promise<void> {
   const artifactType = new URLSearchParams(query).get('artifactType') ?? undefined;
   const key = RecentReferrers.key(upstream.registry, name, digest, artifactType);
+  const subject: ContentRef = { upstream, repository: name, digest, kind: 'manifest' };
   const { authorization } = relayedRequestHeaders(req.headers);
   let response: UpstreamResponse;
   try {
@@ -49,7 +49,7 @@ export async function handleReferrers(
     );
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;
-    return answerFromMemory(ctx, req, res, upstream, name, digest, key, error);
+    return answerFromMemory(ctx, req, res, subject, key, error);
   }
   if (response.status >= 500 || response.status === 429) {
     if (ctx.referrers.last(key)) {
@@ -57,7 +57,7 @@ export async function handleReferrers(
       const cause = new UpstreamUnavailableError(`${upstream.registry} answered HTTP ${response.status}`, {
         kind: 'status',
       });
-      return answerFromMemory(ctx, req, res, upstream, name, digest, key, cause);
+      return answerFromMemory(ctx, req, res, subject, key, cause);
     }
   }
   if (response.status !== 200) return relay(res, response);
@@ -94,18 +94,18 @@ async function answerFromMemory(
   ctx: EndpointContext,
   req: IncomingMessage,
   res: ServerResponse,
-  upstream: Upstream,
-  name: string,
-  digest: Digest,
+  subject: ContentRef,
   key: string,
   cause: UpstreamUnavailableError,
 ): Promise<void> {
   const remembered = ctx.referrers.last(key);
   if (!remembered) throw cause;
   // Who may read the subject manifest under this repository may read what refers to it.
-  const subject = { upstream, repository: name, digest, kind: 'manifest' as const };
   if (!(await admit(ctx.access, req, res, subject, { offline: true, offlineReason: cause.message }))) return;
-  ctx.logger.info({ name, reason: cause.message }, 'referrers answered from memory without upstream');
+  ctx.logger.info(
+    { name: subject.repository, reason: cause.message },
+    'referrers answered from memory without upstream',
+  );
   send(res, remembered, { [STALE_REFERRERS_HEADER]: new Date(remembered.answeredAt).toISOString() });
 }
 
