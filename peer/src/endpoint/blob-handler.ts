@@ -3,13 +3,16 @@ import type { Digest, Upstream } from '@shoal/oci';
 import { CannotCacheError } from '../store/errors.ts';
 import { UpstreamStatusError } from '../task/errors.ts';
 import { admit } from './access-guard.ts';
-import { discardBody, fileSource, sendBody } from './body-io.ts';
+import { fileSource, sendBody } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
-import { originSource, totalFromContentRange } from './origin-source.ts';
+import { originSource } from './origin-source.ts';
 import { passThrough } from './pass-through.ts';
 import { parseRange } from './range.ts';
+
+/** An uncached HEAD waits this long for upstream's answer. */
+const HEAD_TIMEOUT_MS = 30_000;
 
 /**
  * GET/HEAD /v2/<name>/blobs/<digest>: a complete local blob streams from disk;
@@ -54,32 +57,21 @@ export async function handleBlob(
     return 'hit';
   }
   const authorization = relayedRequestHeaders(req.headers).authorization;
+  const origin = originSource(ctx.client, upstream, name, digest, authorization);
   if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
     // Existence check only: ask upstream without starting a download.
-    const head = await ctx.client.getBlob(upstream, name, digest, {
-      ...(authorization ? { authorization } : {}),
-      range: { start: 0, end: 0 },
-    });
-    discardBody(head.body);
-    const size = head.status === 206 ? totalFromContentRange(head.headers['content-range']) : undefined;
-    if (head.status === 200 || size !== undefined) {
-      sendBlobHeaders(res, digest, size ?? Number(head.headers['content-length']), undefined);
-      res.end();
-    } else {
-      res.writeHead(head.status, {
-        ...API_VERSION_HEADER,
-        ...relayedResponseHeaders(head.headers),
-        'content-length': 0,
-      });
-      res.end();
+    let size: number;
+    try {
+      size = await origin.probeSize(AbortSignal.timeout(HEAD_TIMEOUT_MS));
+    } catch (error) {
+      relayTaskError(res, error as Error);
+      return 'miss';
     }
+    sendBlobHeaders(res, digest, size, undefined);
+    res.end();
     return 'miss';
   }
-  const task = ctx.tasks.join(
-    digest,
-    originSource(ctx.client, upstream, name, digest, authorization),
-    ctx.logger,
-  );
+  const task = ctx.tasks.join(digest, origin, ctx.logger);
   let size: number;
   try {
     size = (await task.sized).size;
@@ -156,5 +148,14 @@ function relayTaskError(res: ServerResponse, error: Error): void {
     res.end(res.req.method === 'HEAD' ? undefined : error.body);
     return;
   }
-  sendOciError(res, 502, 'UPSTREAM_ERROR', `could not fetch blob: ${error.message}`);
+  sendOciError(res, 502, 'UPSTREAM_ERROR', `could not fetch blob: ${publicMessage(error)}`);
+}
+
+/** An error's message fit for a client: a local I/O error names no file path, only its code. */
+function publicMessage(error: Error): string {
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (typeof syscall === 'string' || (typeof code === 'string' && /^E[A-Z]+$/.test(code))) {
+    return `this node's storage failed (${code ?? syscall})`;
+  }
+  return error.message;
 }

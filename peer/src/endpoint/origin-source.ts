@@ -1,4 +1,4 @@
-import type { Digest, RegistryClient, Upstream } from '@shoal/oci';
+import type { Digest, RegistryClient, Upstream, UpstreamResponse } from '@shoal/oci';
 import { UpstreamStatusError } from '../task/errors.ts';
 import type { OriginResponse, OriginSource } from '../task/origin-download.ts';
 import { discardBody, readForRelay } from './body-io.ts';
@@ -28,9 +28,9 @@ export function originSource(
         if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
           throw new Error('upstream did not tell the blob size');
         }
-        return size;
+        return checkedSize(digest, size);
       }
-      throw new UpstreamStatusError(response.status, response.headers, await readForRelay(response.body));
+      throw await answerError(response);
     },
     async open(start: number, signal: AbortSignal, end?: number): Promise<OriginResponse> {
       const response = await client.getBlob(upstream, name, digest, {
@@ -45,6 +45,12 @@ export function originSource(
           cancel();
           throw new Error('upstream blob response has no valid Content-Length');
         }
+        try {
+          checkedSize(digest, size);
+        } catch (error) {
+          cancel();
+          throw error;
+        }
         return { size, start: 0, body: response.body, cancel };
       }
       if (response.status === 206) {
@@ -56,9 +62,32 @@ export function originSource(
         }
         return { size, start, body: response.body, cancel };
       }
-      throw new UpstreamStatusError(response.status, response.headers, await readForRelay(response.body));
+      throw await answerError(response);
     },
   };
+}
+
+/** sha256 of no bytes: the one digest whose blob may be empty. */
+const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** An empty body is never the content of another digest: upstream's size is refused before any header goes out. */
+function checkedSize(digest: Digest, size: number): number {
+  if (size === 0 && digest !== EMPTY_DIGEST) {
+    throw new Error(`upstream says blob ${digest} is empty, which it cannot be`);
+  }
+  return size;
+}
+
+/**
+ * A client error of upstream's (401 with its challenge, 404, 429) is relayed as upstream gave it;
+ * any other status (5xx, an unexpected 2xx or 3xx, a status outside HTTP's range) is upstream's failure.
+ */
+async function answerError(response: UpstreamResponse): Promise<Error> {
+  if (response.status >= 400 && response.status <= 499) {
+    return new UpstreamStatusError(response.status, response.headers, await readForRelay(response.body));
+  }
+  discardBody(response.body);
+  return new Error(`upstream answered HTTP ${response.status}`);
 }
 
 /** Total size from `Content-Range: bytes a-b/total`. */

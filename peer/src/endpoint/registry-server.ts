@@ -6,6 +6,7 @@ import { type Refusal, sendRefusal } from './access-guard.ts';
 import { handleBlob } from './blob-handler.ts';
 import type { EndpointContext } from './context.ts';
 import { handleManifest } from './manifest-handler.ts';
+import { answerAsOciErrors, missingHost } from './node-answers.ts';
 import { API_VERSION_HEADER, answeredError, ociErrorBody, sendOciError, statusOf } from './oci-response.ts';
 import { handleReferrers } from './referrers-handler.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
@@ -41,6 +42,8 @@ export async function startRegistryServer(
   const server = createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
+      // Refused by the handler, with an OCI error body (Node's own refusal has none).
+      requireHostHeader: false,
       // Bodies stream for as long as they take; only the request head has a deadline.
       requestTimeout: 0,
       headersTimeout,
@@ -80,6 +83,7 @@ export async function startRegistryServer(
       void handleRequest(ctx, req, res, requestId);
     },
   );
+  answerAsOciErrors(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const [status, reason, code, message] =
@@ -140,6 +144,10 @@ async function handleRequest(
     else log.debug(line, 'request');
   });
   try {
+    if (missingHost(req)) {
+      sendOciError(res, 400, 'UNSUPPORTED', 'an HTTP/1.1 request needs a Host header');
+      return;
+    }
     // Before routing: write methods get 405 on every path, push endpoints like blobs/uploads/ included.
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendOciError(
