@@ -11,6 +11,7 @@ import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './m
 import { tuneGarbageCollector } from './memory/gc-tuning.ts';
 import { createPeerMetrics } from './metrics.ts';
 import { RateLimiter } from './p2p/rate-limiter.ts';
+import { RecentMismatches } from './p2p/recent-mismatches.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
@@ -103,6 +104,7 @@ export async function startPeerDaemon(
   });
   // Without a swarm the origin is the only source, and --download-rate holds for it too.
   const originLimiter = new RateLimiter(config.swarm.downloadRate);
+  const digestFailures = new RecentMismatches();
   const originOnly: TaskRunner = (task, origin) =>
     downloadFromOrigin(task, origin, {
       onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
@@ -118,7 +120,10 @@ export async function startPeerDaemon(
     runner: (task, origin) => runner(task, originOf(task, origin)),
     onTaskEnd: (digest, result, reason) => {
       metrics.tasks.inc({ result });
-      if (reason instanceof DigestMismatchError) metrics.verificationFailures.inc({ kind: 'blob' });
+      if (reason instanceof DigestMismatchError) {
+        metrics.verificationFailures.inc({ kind: 'blob' });
+        digestFailures.note(digest);
+      }
       if (result === 'complete') swarm.content.announce(digest);
     },
   });
@@ -129,6 +134,7 @@ export async function startPeerDaemon(
     peers: swarm.content,
     serveStaleTags: config.serveStaleTags,
     referrers: new RecentReferrers(),
+    digestFailures,
     tasks,
     client,
     upstreams,

@@ -32,6 +32,13 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
       registers,
     }),
+    rangeBytesBeforeVerification: new Counter({
+      name: 'shoal_endpoint_range_bytes_before_verification_total',
+      help:
+        'Bytes answered to Range requests of a blob still downloading, before its whole digest was verified: ' +
+        "they carry the trust of the origin's own Range answer (pieces from peers are checked against the piece table)",
+      registers,
+    }),
     servedBytes: new Counter({
       name: 'shoal_endpoint_served_bytes_total',
       help: 'Blob bytes sent to clients, by whether they were already cached (hit) or still downloading (miss)',

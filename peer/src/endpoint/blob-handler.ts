@@ -43,8 +43,9 @@ export async function handleBlob(
   if (!(await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' }))) {
     return 'none';
   }
-  const pin = ctx.store.pin(digest);
-  if (pin) {
+  const serveCached = async (): Promise<boolean> => {
+    const pin = ctx.store.pin(digest);
+    if (!pin) return false;
     try {
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
@@ -54,8 +55,9 @@ export async function handleBlob(
     } finally {
       pin.release();
     }
-    return 'hit';
-  }
+    return true;
+  };
+  if (await serveCached()) return 'hit';
   const authorization = relayedRequestHeaders(req.headers).authorization;
   const origin = originSource(ctx.client, upstream, name, digest, authorization);
   if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
@@ -87,12 +89,31 @@ export async function handleBlob(
     relayTaskError(res, error as Error);
     return 'miss';
   }
+  if (req.headers.range !== undefined && ctx.digestFailures.has(digest)) {
+    // This blob failed its digest lately: no byte of it goes out before the whole is verified again.
+    try {
+      await task.finished;
+    } catch (error) {
+      relayTaskError(res, error as Error);
+      return 'miss';
+    }
+    if (await serveCached()) return 'miss';
+    sendOciError(
+      res,
+      502,
+      'UPSTREAM_ERROR',
+      'the blob was verified but could not be kept to serve a range of it',
+    );
+    return 'miss';
+  }
   const range = sendBlobHeaders(res, digest, size, req.headers.range);
   if (!range || req.method === 'HEAD') {
     res.end();
     return 'miss';
   }
   const length = range.end - range.start + 1;
+  // A range ahead of the whole blob's verification carries the trust of the origin's own Range answer.
+  if (res.statusCode === 206) ctx.metrics.rangeBytesBeforeVerification.inc(length);
   await sendBody(res, task.reader(range.start, range.end + 1), length, firstByte('miss')).catch(
     (error: Error) => {
       ctx.logger.warn({ digest, err: { message: error.message } }, 'blob response cut off');

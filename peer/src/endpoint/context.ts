@@ -1,6 +1,7 @@
 import type { Digest, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
+import type { RecentMismatches } from '../p2p/recent-mismatches.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
@@ -35,6 +36,8 @@ export interface EndpointContext {
   logger: Logger;
   /** Who may read what this node serves without asking upstream (cache, peers, shared downloads). */
   access: AccessGuard;
+  /** Blobs whose download failed its digest lately: ranges of them wait for the whole to be verified. */
+  digestFailures: RecentMismatches;
   /** Answer a tag from the last upstream answer while upstream is unreachable (marked with a header). */
   serveStaleTags: boolean;
   /** The last referrers answers, served while upstream is unreachable (marked with a header). */
