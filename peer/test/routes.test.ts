@@ -78,6 +78,13 @@ describe('parseRequestUrl', () => {
       query: 'n=5',
     });
     assert.equal(parseRequestUrl('/v2/localhost/app/manifests/v1')?.registry, 'localhost');
+    // A port as containers/image can write it in a mirror location: host_port.
+    assert.equal(
+      parseRequestUrl('/v2/registry.example_5000/app/manifests/v1')?.registry,
+      'registry.example:5000',
+    );
+    assert.equal(parseRequestUrl('/v2/localhost_5000/app/manifests/v1')?.registry, 'localhost:5000');
+    assert.equal(parseRequestUrl('/v2/my_app_2/x/manifests/v1')?.registry, undefined);
     assert.equal(parseRequestUrl('/v2/Registry.Example/app/manifests/v1')?.registry, 'Registry.Example');
   });
 

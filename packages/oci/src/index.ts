@@ -5,6 +5,7 @@ export * from './errors.ts';
 export * from './image-resolve.ts';
 export * from './manifest.ts';
 export * from './media-types.ts';
+export * from './mirror-path.ts';
 export * from './platform.ts';
 export * from './reference.ts';
 export * from './referrers.ts';

@@ -1,9 +1,9 @@
 import {
   type Digest,
   isTag,
-  looksLikeRegistryHost,
   OciError,
   parseDigest,
+  registryOfPathComponent,
   validateRepository,
 } from '@shoal/oci';
 
@@ -32,19 +32,17 @@ const MAX_URL_LENGTH = 4096;
 /** Whether a name is a registry the mirror is configured for (one without a dot, e.g. `registry`). */
 export type RegistryTest = (name: string) => boolean;
 
-/**
- * Splits `quay.io/org/app` into the registry and the repository there, for a request without `ns`: the
- * first component is a registry when Docker's rule says so (a dot, a port, localhost) or it is configured.
- */
+/** Splits `quay.io/org/app` into the registry and the repository there, for a request without `ns`. */
 function registryInPath(
-  rawName: string,
+  fullName: string,
   isConfiguredRegistry: RegistryTest,
 ): { registry: string | undefined; rawName: string } {
-  const slash = rawName.indexOf('/');
-  if (slash <= 0) return { registry: undefined, rawName };
-  const first = rawName.slice(0, slash);
-  if (!looksLikeRegistryHost(first) && !isConfiguredRegistry(first)) return { registry: undefined, rawName };
-  return { registry: first, rawName: rawName.slice(slash + 1) };
+  const slash = fullName.indexOf('/');
+  const registry =
+    slash > 0 ? registryOfPathComponent(fullName.slice(0, slash), isConfiguredRegistry) : undefined;
+  return registry === undefined
+    ? { registry, rawName: fullName }
+    : { registry, rawName: fullName.slice(slash + 1) };
 }
 
 /**
