@@ -1,49 +1,27 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  BACKUP_SUFFIX,
   installHostsToml,
   MANAGED_MARKER,
   removeHostsToml,
   renderHostsToml,
   upstreamServer,
 } from '../../packages/cli/src/containerd-hosts.ts';
+import { BACKUP_SUFFIX } from '../../packages/cli/src/managed-file.ts';
 import { ctrContentDigests, ctrImageDigest, ctrPull, startContainerd } from '../fixtures/clients.ts';
 import { pushImage, smallImage } from '../fixtures/images.ts';
-import { CommandError, run } from '../fixtures/proc.ts';
 import { startRegistry } from '../fixtures/registry.ts';
-import { startPeer } from '../fixtures/shoal.ts';
+import { runShoal, type ShoalResult, startPeer } from '../fixtures/shoal.ts';
 
-const SHOAL_BIN = resolve(import.meta.dirname, '../../packages/cli/bin/shoal.js');
 /** Never resolves (RFC 2606), so containerd can only have pulled through the peer. */
 const REGISTRY_NAME = 'registry.invalid:5000';
 
-/** The environment of the test without any SHOAL_* variable. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOAL_'))),
-    ...extra,
-  };
-}
-
 /** Runs the real `shoal containerd-config` CLI. */
-async function containerdConfig(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [SHOAL_BIN, 'containerd-config', ...args], {
-      env: cleanEnv(env),
-      timeoutMs: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    if (!(error instanceof CommandError)) throw error;
-    return { code: error.exitCode, stdout: error.stdout, stderr: error.stderr };
-  }
+function containerdConfig(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ShoalResult> {
+  return runShoal(['containerd-config', ...args], { env });
 }
 
 /** Parses the few hosts.toml constructs written here: top-level server and [host."url"] capabilities. */
