@@ -26,6 +26,7 @@ describe('shoal --help', { timeout: 120_000 }, () => {
       ['scheduler'],
       ['all-in-one'],
       ['containerd-config'],
+      ['registries-config'],
       ['preheat'],
       ['get'],
     ];

@@ -3,6 +3,7 @@ import { containerdConfigOptions } from './commands/containerd-config.ts';
 import { getOptions } from './commands/get.ts';
 import { peerOptions } from './commands/peer.ts';
 import { preheatOptions } from './commands/preheat.ts';
+import { registriesConfigOptions } from './commands/registries-config.ts';
 import { schedulerOptions } from './commands/scheduler.ts';
 import { envOf, flagOf, type OptionSpec } from './config.ts';
 
@@ -28,6 +29,11 @@ export const COMMAND_REFERENCES: readonly CommandReference[] = [
     command: 'containerd-config',
     summary: "writes containerd's hosts.toml files",
     options: containerdConfigOptions,
+  },
+  {
+    command: 'registries-config',
+    summary: 'writes the registries.conf.d drop-in of podman, CRI-O, buildah and skopeo',
+    options: registriesConfigOptions,
   },
   { command: 'preheat', summary: 'has peers fetch an image ahead of pulls', options: preheatOptions },
   { command: 'get', summary: 'downloads an image or a blob through a peer', options: getOptions },

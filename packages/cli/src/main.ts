@@ -4,6 +4,7 @@ import { registerContainerdConfigCommand } from './commands/containerd-config.ts
 import { registerGetCommand } from './commands/get.ts';
 import { registerPeerCommand } from './commands/peer.ts';
 import { registerPreheatCommand } from './commands/preheat.ts';
+import { registerRegistriesConfigCommand } from './commands/registries-config.ts';
 import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { ConfigError } from './config.ts';
 import { InterruptedError } from './run.ts';
@@ -38,6 +39,7 @@ Examples:
   shoal scheduler --listen /ip4/0.0.0.0/tcp/4600 --http 0.0.0.0:9600
   shoal all-in-one --default-registry docker.io
   shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050
+  shoal registries-config --registry docker.io --registry quay.io --endpoint http://127.0.0.1:5050
   shoal preheat docker.io/library/alpine:3.20 --scheduler-http http://127.0.0.1:9600 --scope all
   shoal get docker.io/library/alpine:3.20 -o ./alpine
   shoal help peer`,
@@ -47,6 +49,7 @@ registerPeerCommand(program);
 registerSchedulerCommand(program);
 registerAllInOneCommand(program);
 registerContainerdConfigCommand(program);
+registerRegistriesConfigCommand(program);
 registerPreheatCommand(program);
 registerGetCommand(program);
 

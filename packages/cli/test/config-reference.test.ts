@@ -7,6 +7,7 @@ import { containerdConfigSchema } from '../src/commands/containerd-config.ts';
 import { getSchema } from '../src/commands/get.ts';
 import { peerSchema } from '../src/commands/peer.ts';
 import { preheatSchema } from '../src/commands/preheat.ts';
+import { registriesConfigSchema } from '../src/commands/registries-config.ts';
 import { schedulerSchema } from '../src/commands/scheduler.ts';
 import {
   COMMAND_REFERENCES,
@@ -37,6 +38,7 @@ describe('configuration reference', () => {
       scheduler: schedulerSchema,
       'all-in-one': allInOneSchema,
       'containerd-config': containerdConfigSchema,
+      'registries-config': registriesConfigSchema,
       preheat: preheatSchema,
       get: getSchema,
     };
