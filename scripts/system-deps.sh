@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Ensures the real programs the tests drive are present: the CNCF distribution
-# registry, skopeo, containerd with runc, promtool and prometheus, kubectl (Debian's
-# kubernetes-client; the chart test runs it against a discovery-only API server) and Go with the
-# libraries the chart test renders the Helm chart with (Sprig, sigs.k8s.io/yaml, gojsonschema).
+# registry, skopeo, containerd with runc, promtool and prometheus, podman, buildah, the Docker
+# engine, kubectl (Debian's kubernetes-client; the chart test runs it against a discovery-only API
+# server) and Go with the libraries the chart test renders the Helm chart with (Sprig,
+# sigs.k8s.io/yaml, gojsonschema).
 # Installs them with apt when running as root; otherwise names what is missing and stops.
 set -euo pipefail
 declare -A pkg_of=(
@@ -15,6 +16,9 @@ declare -A pkg_of=(
   [prometheus]=prometheus
   [kubectl]=kubernetes-client
   [go]=golang-go
+  [podman]=podman
+  [buildah]=buildah
+  [dockerd]=docker.io
 )
 # Libraries, by a directory each package installs.
 declare -A lib_of=(
