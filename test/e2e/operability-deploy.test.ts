@@ -203,6 +203,13 @@ describe('deploy/', { timeout: 240_000 }, () => {
     );
     const data = peerSpec.volumes.find((v: K8sObject) => v.name === 'data');
     assert.equal(data.hostPath.path, '/var/lib/shoal');
+    assert.equal(peerSpec.priorityClassName, 'system-node-critical');
+    for (const w of workloads) {
+      assert.deepEqual(w.spec.template.spec.nodeSelector, { 'kubernetes.io/os': 'linux' }, w.metadata.name);
+    }
+    // The chart's sizing for 2,000 peers (values.yaml states the rule) holds here too.
+    const values = parseYaml(await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')) as K8sObject;
+    assert.deepEqual(scheduler.spec.template.spec.containers[0].resources, values.scheduler.resources);
   });
 
   it("every container's SHOAL_* variables and config file are valid for its command", async () => {
