@@ -19,6 +19,7 @@ import { StorePaths } from './store/paths.ts';
 import type { BlobTask } from './task/blob-task.ts';
 import { DigestMismatchError } from './task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from './task/origin-download.ts';
+import { DEFAULT_ORIGIN_STALL_TIMEOUT_MS, withProgressDeadline } from './task/origin-progress.ts';
 import { TaskManager, type TaskRunner } from './task/task-manager.ts';
 
 export interface PeerDaemonConfig {
@@ -36,6 +37,10 @@ export interface PeerDaemonConfig {
   swarm: Omit<SwarmConfig, 'privateKey'>;
   /** Answer tags from the last upstream answer while upstream is unreachable. */
   serveStaleTags: boolean;
+  /** Longest wait for an upstream answer's headers, retries and token requests included. */
+  upstreamTimeoutMs?: number;
+  /** A transfer from the origin that sends less than 64 KiB in this long is given up. */
+  originStallTimeoutMs?: number;
 }
 
 export interface PeerDaemon {
@@ -112,7 +117,10 @@ export async function startPeerDaemon(
     });
   const runner = swarm.runner ?? originOnly;
   const originOf = (task: BlobTask, origin: OriginSource): OriginSource => {
-    return wrappers.origin ? wrappers.origin(origin, task) : origin;
+    const guarded = withProgressDeadline(origin, {
+      windowMs: config.originStallTimeoutMs ?? DEFAULT_ORIGIN_STALL_TIMEOUT_MS,
+    });
+    return wrappers.origin ? wrappers.origin(guarded, task) : guarded;
   };
   const tasks: TaskManager = new TaskManager({
     store,
@@ -127,7 +135,10 @@ export async function startPeerDaemon(
       if (result === 'complete') swarm.content.announce(digest);
     },
   });
-  const client = new RegistryClient(config.credentials ? { credentials: config.credentials } : {});
+  const client = new RegistryClient({
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+    ...(config.upstreamTimeoutMs ? { answerTimeoutMs: config.upstreamTimeoutMs } : {}),
+  });
   const context: EndpointContext = {
     store,
     manifests,

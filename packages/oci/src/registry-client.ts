@@ -43,8 +43,13 @@ export interface RegistryClientOptions {
   credentials?: (registry: string) => Credentials | undefined;
   userAgent?: string;
   connectTimeoutMs?: number;
-  /** Time to wait for response headers. */
+  /** Time to wait for response headers, per request sent. */
   headersTimeoutMs?: number;
+  /**
+   * Longest wait for an answer, from the call to its response headers: retries, redirects and
+   * token requests included. The body is not bounded by it.
+   */
+  answerTimeoutMs?: number;
   /** Longest pause between two body chunks. */
   bodyTimeoutMs?: number;
   /** Retries after the first attempt on transport errors, 429 and 5xx (but 501). */
@@ -57,6 +62,8 @@ export interface RegistryClientOptions {
 }
 
 export const DEFAULT_USER_AGENT = 'shoal/0.1.0';
+/** Well under containerd's own timeouts: a client gets an answer it can act on (fall back) first. */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 20_000;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
@@ -102,6 +109,7 @@ export class RegistryClient {
   private readonly maxRetries: number;
   private readonly retryBaseDelayMs: number;
   private readonly maxRetryDelayMs: number;
+  private readonly answerTimeoutMs: number;
   private readonly tokens: TokenCache;
   private readonly bearerRealms = new Map<string, BearerRealm>();
   private readonly basicRegistries = new Set<string>();
@@ -113,6 +121,7 @@ export class RegistryClient {
     this.maxRetries = options.maxRetries ?? 3;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 250;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
     this.tokens = options.tokenCache ?? new TokenCache();
     this.agent = new Agent({
       connect: { timeout: options.connectTimeoutMs ?? 10_000 },
@@ -204,14 +213,40 @@ export class RegistryClient {
     const headers: Record<string, string> = { 'user-agent': this.userAgent };
     if (opts.accept !== undefined) headers.accept = opts.accept;
     if (opts.range !== undefined) headers.range = rangeHeader(opts.range);
+    // The deadline stops waiting for an answer; once headers came it is cleared, and the body is the caller's.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(
+        new UpstreamUnavailableError(
+          `${method} ${describeUrl(url)} (${up.registry}): no answer within ${this.answerTimeoutMs / 1000} s`,
+          { kind: 'timeout' },
+        ),
+      );
+    }, this.answerTimeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
+    try {
+      return await this.sendWithRetries(up, method, url, headers, repository, { ...opts, signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async sendWithRetries(
+    up: Upstream,
+    method: 'GET' | 'HEAD',
+    url: URL,
+    headers: Record<string, string>,
+    repository: string | undefined,
+    opts: UpstreamRequestOptions & { signal: AbortSignal },
+  ): Promise<UpstreamResponse> {
     const signal = opts.signal;
     for (let attempt = 0; ; attempt++) {
-      signal?.throwIfAborted();
+      signal.throwIfAborted();
       let response: UpstreamResponse;
       try {
         response = await this.attempt(up, method, url, headers, repository, opts);
       } catch (error) {
-        if (signal?.aborted) throw signal.reason;
+        if (signal.aborted) throw signal.reason;
         if (!isRetryable(error)) throw error;
         if (attempt >= this.maxRetries) {
           const failure = classifyTransportError(error);
@@ -354,7 +389,8 @@ export class RegistryClient {
     const credentials = this.credentials(registry);
     if (credentials) headers.authorization = basicAuthorization(credentials);
 
-    const { response } = await this.follow('GET', url, headers, undefined);
+    // Shared by every request waiting for this token: bounded by its own deadline, not theirs.
+    const { response } = await this.follow('GET', url, headers, AbortSignal.timeout(this.answerTimeoutMs));
     if (isRetryableStatus(response.status)) {
       discardBody(response.body);
       throw new TransientError(`token endpoint ${describeUrl(url)} answered ${response.status}`);

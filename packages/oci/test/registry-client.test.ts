@@ -526,4 +526,41 @@ describe('RegistryClient', () => {
     await assert.rejects(pending, (error: unknown) => error instanceof Error && error.name === 'AbortError');
     assert.ok(Date.now() - started < 1_000);
   });
+
+  it('waits for an answer no longer than the answer timeout, retries included, then throws UpstreamUnavailableError', async () => {
+    origin.handler = () => {}; // never answers
+    const started = Date.now();
+    await assert.rejects(
+      client({ headersTimeoutMs: 200, answerTimeoutMs: 500 }).getBlob(up, REPO, DIGEST),
+      (error: unknown) =>
+        error instanceof UpstreamUnavailableError &&
+        error.kind === 'timeout' &&
+        /no answer within 0.5 s/.test(error.message),
+    );
+    assert.ok(Date.now() - started < 1_500, `took ${Date.now() - started} ms`);
+  });
+
+  it('bounds a token endpoint that never answers by the answer timeout', async () => {
+    origin.handler = (req, res) => {
+      if (req.url?.startsWith('/token')) return; // never answers
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${origin.url}/token",service="test"` });
+      res.end();
+    };
+    const started = Date.now();
+    await assert.rejects(
+      client({ answerTimeoutMs: 500 }).getBlob(up, REPO, DIGEST),
+      (error: unknown) => error instanceof UpstreamUnavailableError && error.kind === 'timeout',
+    );
+    assert.ok(Date.now() - started < 1_500, `took ${Date.now() - started} ms`);
+  });
+
+  it('does not bound the body by the answer timeout', async () => {
+    origin.handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '2' });
+      res.write('a');
+      setTimeout(() => res.end('b'), 400);
+    };
+    const res = await client({ answerTimeoutMs: 200 }).getBlob(up, REPO, DIGEST);
+    assert.equal(await text(res.body), 'ab');
+  });
 });

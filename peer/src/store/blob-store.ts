@@ -95,6 +95,10 @@ export class BlobStore {
         continue;
       }
       const info = await stat(path);
+      if (!info.isFile()) {
+        this.#log.warn({ path }, 'not a regular file where a blob belongs: left alone, not indexed');
+        continue;
+      }
       this.#blobs.set(digestFromHex(name), { size: info.size, lastAccess: info.mtimeMs, pins: 0 });
     }
     // Small files (partial bitmaps, manifests, tags) are written to a temp file and renamed;

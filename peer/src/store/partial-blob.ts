@@ -71,10 +71,17 @@ export class PartialBlob {
   ): Promise<PartialBlob> {
     const layout = pieceLayout(size, pieceSize);
     const file = await open(paths.partialData(digest), 'w+');
-    await file.truncate(size);
-    const partial = new PartialBlob(paths, digest, layout, file, new Bitfield(layout.count), new Map());
-    await partial.persistMeta();
-    return partial;
+    try {
+      await file.truncate(size);
+      const partial = new PartialBlob(paths, digest, layout, file, new Bitfield(layout.count), new Map());
+      await partial.persistMeta();
+      return partial;
+    } catch (error) {
+      // A full disk fails here: the descriptor is closed now, not when the GC finds it.
+      await file.close().catch(() => {});
+      await PartialBlob.remove(paths, digest).catch(() => {});
+      throw error;
+    }
   }
 
   /**

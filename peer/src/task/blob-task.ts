@@ -141,8 +141,12 @@ export class BlobTask {
     this.#notify();
     const partial = this.#partial;
     if (!partial) return;
+    // A partial without a single piece is not worth resuming, and a later attempt must learn the
+    // blob's size (or that it is gone) from its source again, not from the leftover.
     this.#putAway =
-      error instanceof DigestMismatchError || error instanceof UntrustedPiecesError
+      error instanceof DigestMismatchError ||
+      error instanceof UntrustedPiecesError ||
+      partial.present.count === 0
         ? this.#store.discardPartial(partial)
         : this.#store.suspendPartial(partial);
     await this.#putAway;

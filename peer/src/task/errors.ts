@@ -1,3 +1,5 @@
+import { UpstreamUnavailableError } from '@shoal/oci';
+
 /** The assembled blob does not hash to its digest: its bytes must never be served as valid. */
 export class DigestMismatchError extends Error {
   readonly code = 'DIGEST_MISMATCH';
@@ -41,5 +43,13 @@ export class TaskAbortedError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'TaskAbortedError';
+  }
+}
+
+/** A transfer from the origin moved too few bytes for too long: it is given up, not waited on. */
+export class OriginStalledError extends UpstreamUnavailableError {
+  constructor(minBytes: number, windowMs: number) {
+    super(`the origin sent less than ${minBytes} bytes in ${windowMs / 1000} s`, { kind: 'timeout' });
+    this.name = 'OriginStalledError';
   }
 }

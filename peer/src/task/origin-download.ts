@@ -5,7 +5,7 @@ import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
 import { discardedNetworkBytes } from '../memory/young-gc.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
-import { TaskAbortedError, UpstreamStatusError } from './errors.ts';
+import { OriginStalledError, TaskAbortedError, UpstreamStatusError } from './errors.ts';
 
 /** A response body from the origin for the blob from byte `start` to its end. */
 export interface OriginResponse {
@@ -136,7 +136,8 @@ export async function downloadFromOrigin(
       response.cancel();
       // Bytes taken in before the break go to disk before resuming after them; a write error ends here.
       await writer.flush();
-      if (signal.aborted || attempt >= maxAttempts) throw error;
+      // A stalled origin is given up at once: its range goes to another peer, or the task fails.
+      if (signal.aborted || attempt >= maxAttempts || error instanceof OriginStalledError) throw error;
       await sleep(backoff(attempt, options.retryDelayMs), undefined, { signal });
       continue;
     }

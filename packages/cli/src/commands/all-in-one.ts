@@ -58,6 +58,8 @@ export const allInOneOptions: readonly OptionSpec[] = [
     description: 'libp2p swarm.key for both: only nodes with the same key can connect',
   }),
   option(peerOptions, 'staleTags'),
+  option(peerOptions, 'upstreamTimeout'),
+  option(peerOptions, 'originStallTimeout'),
   option(schedulerOptions, 'originRangePieces'),
   option(schedulerOptions, 'pieceSize'),
   option(schedulerOptions, 'preheatSeeds'),

@@ -6,6 +6,7 @@ import { flagOf, type OptionSpec, resolveConfigWithSources } from '../config.ts'
 import { upstreamCredentials } from '../docker-config.ts';
 import {
   booleanFlag,
+  duration,
   hostPort,
   labelFile,
   labels,
@@ -120,6 +121,19 @@ export const peerOptions: readonly OptionSpec[] = [
     defaultText: 'true',
   },
   {
+    key: 'upstreamTimeout',
+    arg: '<duration>',
+    description: 'longest wait for an upstream answer, retries and token requests included; then 502',
+    defaultText: '20s',
+  },
+  {
+    key: 'originStallTimeout',
+    arg: '<duration>',
+    description:
+      'a blob transfer from the origin sending under 64 KiB in this long is given up (its range goes to another peer)',
+    defaultText: '30s',
+  },
+  {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
@@ -146,6 +160,8 @@ export const peerSchema = z.strictObject({
   uploadRate: size.default(0),
   pskFile: swarmKeyFile.optional(),
   staleTags: booleanFlag.default(true),
+  upstreamTimeout: duration.default(20_000),
+  originStallTimeout: duration.default(30_000),
   logLevel: logLevel.default('info'),
 });
 
@@ -212,6 +228,8 @@ export async function launchPeer(
       defaultRegistry: config.defaultRegistry,
       cacheSize: config.cacheSize,
       serveStaleTags: config.staleTags,
+      upstreamTimeoutMs: config.upstreamTimeout,
+      originStallTimeoutMs: config.originStallTimeout,
       swarm: {
         listen: config.listen,
         schedulers: config.scheduler,
