@@ -180,8 +180,10 @@ Examples:
   shoal peer --registry-endpoint localhost:5000=http://127.0.0.1:5000 --cache-size 50GiB
   shoal peer --scheduler /dns4/shoal-scheduler.shoal.svc.cluster.local/tcp/4600 --label zone=eu-1a
   SHOAL_CACHE_SIZE=10GiB shoal peer --config /etc/shoal/peer.yaml
-Then point clients at it, e.g. containerd:
-  shoal containerd-config --registry docker.io --endpoint http://127.0.0.1:5050`,
+Then point clients at it, each naming the registry it wants (--default-registry only answers
+requests that name none: Docker's registry-mirrors, Docker Hub only):
+  shoal containerd-config --registry docker.io --registry quay.io --endpoint http://127.0.0.1:5050
+  shoal registries-config --registry docker.io --registry quay.io --endpoint http://127.0.0.1:5050`,
     );
   addOptions(command, peerOptions);
   command.action(async (flags: Record<string, unknown>) => {
