@@ -3,9 +3,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { checkCriConfigPath } from '../../packages/cli/src/containerd-cri-check.ts';
 import {
   installHostsToml,
   MANAGED_MARKER,
+  mergeHostsToml,
   removeHostsToml,
   renderHostsToml,
   upstreamServer,
@@ -21,7 +23,13 @@ const REGISTRY_NAME = 'registry.invalid:5000';
 
 /** Runs the real `shoal containerd-config` CLI. */
 function containerdConfig(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ShoalResult> {
-  return runShoal(['containerd-config', ...args], { env });
+  // The containerd config check has tests of its own; elsewhere it is off unless a test sets it.
+  return runShoal(['containerd-config', ...args], { env: { SHOAL_CONTAINERD_CONFIG: 'none', ...env } });
+}
+
+/** `shoal containerd-config` for one registry, endpoint and hosts directory. */
+function pointAt(registry: string, endpoint: string, hostsDir: string) {
+  return containerdConfig(['--registry', registry, '--endpoint', endpoint, '--dir', hostsDir]);
 }
 
 /** Parses the few hosts.toml constructs written here: top-level server and [host."url"] capabilities. */
@@ -88,6 +96,93 @@ describe('shoal containerd-config', { timeout: 300_000 }, () => {
       server: 'https://registry-1.docker.io',
       hosts: { 'http://127.0.0.1:5050': ['pull', 'resolve'] },
     });
+    // _default stands for every registry: no server, containerd falls back to the registry named.
+    const every = renderHostsToml({
+      registry: '_default',
+      server: '',
+      endpoint: 'http://127.0.0.1:5050',
+      dir: '/d',
+    });
+    assert.deepEqual(parseHostsToml(every), {
+      server: undefined,
+      hosts: { 'http://127.0.0.1:5050': ['pull', 'resolve'] },
+    });
+  });
+
+  it("merges into someone's hosts.toml: the peer first, their server, hosts and comments kept", () => {
+    const spec = {
+      registry: 'ghcr.io',
+      server: 'https://ghcr.io',
+      endpoint: 'http://127.0.0.1:5050',
+      dir: '/d',
+    };
+    const theirs = [
+      '# our mirrors',
+      'server = "https://ghcr.io"',
+      '',
+      '[host."https://mirror-a.example"]',
+      '  capabilities = ["pull"]',
+      '',
+      '[host."http://127.0.0.1:5050"]',
+      '  capabilities = ["pull", "resolve", "push"]',
+      '',
+      "[host.'https://mirror-b.example']",
+      '  capabilities = ["pull", "resolve"]',
+    ].join('\n');
+    const merged = mergeHostsToml(theirs, spec);
+    assert.ok(merged.startsWith(MANAGED_MARKER));
+    assert.match(merged, /# our mirrors/);
+    assert.deepEqual(
+      parseHostsToml(merged.replace(/'https:\/\/mirror-b\.example'/, '"https://mirror-b.example"')),
+      {
+        server: 'https://ghcr.io',
+        hosts: {
+          'http://127.0.0.1:5050': ['pull', 'resolve'],
+          'https://mirror-a.example': ['pull'],
+          'https://mirror-b.example': ['pull', 'resolve'],
+        },
+      },
+    );
+    assert.deepEqual(
+      Object.keys(
+        parseHostsToml(merged.replace(/'https:\/\/mirror-b\.example'/, '"https://mirror-b.example"')).hosts,
+      ),
+      ['http://127.0.0.1:5050', 'https://mirror-a.example', 'https://mirror-b.example'],
+      'the peer first, theirs after in their order',
+    );
+    assert.throws(() => mergeHostsToml('server = "unterminated', spec), /not valid TOML/);
+  });
+
+  it("checks that containerd's CRI plugin reads the hosts directory (1.x and 2.x keys)", () => {
+    const v2 = (registry: string) =>
+      `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n${registry}`;
+    const unset = checkCriConfigPath(v2('  config_path = ""'), '/etc/containerd/certs.d');
+    assert.equal(unset.ok, false);
+    assert.match(
+      (unset as { problem: string }).problem,
+      /does not read \/etc\/containerd\/certs\.d: its registry config_path is not set, so the kubelet's pulls would bypass shoal.*config_path = "\/etc\/containerd\/certs\.d"/s,
+    );
+    assert.deepEqual(
+      checkCriConfigPath(v2('  config_path = "/etc/containerd/certs.d"'), '/etc/containerd/certs.d/'),
+      { ok: true },
+    );
+    assert.equal(checkCriConfigPath(v2('  config_path = "/elsewhere"'), '/etc/containerd/certs.d').ok, false);
+    assert.equal(
+      checkCriConfigPath('version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n', '/d').ok,
+      true,
+      'no CRI plugin, nothing to check',
+    );
+    const v3 = (extra: string) =>
+      `version = 3\n[plugins.'io.containerd.cri.v1.images']\n${extra}\n[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'\n`;
+    const transfer = checkCriConfigPath(v3(''), '/etc/containerd/certs.d');
+    assert.equal(transfer.ok, false);
+    assert.match(
+      (transfer as { problem: string }).problem,
+      /transfer service, which reads config_path .* as one directory/,
+    );
+    assert.deepEqual(checkCriConfigPath(v3('  use_local_image_pull = true'), '/etc/containerd/certs.d'), {
+      ok: true,
+    });
   });
 
   it('writes atomically, keeps a foreign file as backup, and restores it on remove', async () => {
@@ -109,9 +204,13 @@ describe('shoal containerd-config', { timeout: 300_000 }, () => {
     await mkdir(join(hostsDir, 'ghcr.io'), { recursive: true });
     await writeFile(file, mine);
     await writeFile(join(hostsDir, 'ghcr.io', 'ca.crt'), 'certificate');
-    const replaced = await installHostsToml({ ...spec, registry: 'ghcr.io' });
-    assert.equal(replaced.action, 'replaced');
+    const merged = await installHostsToml({ ...spec, registry: 'ghcr.io' });
+    assert.equal(merged.action, 'replaced', 'merged: the peer first, their file kept as the backup');
     assert.equal(await readFile(`${file}${BACKUP_SUFFIX}`, 'utf8'), mine);
+    assert.deepEqual(Object.keys(parseHostsToml(await readFile(file, 'utf8')).hosts), [
+      'http://127.0.0.1:5050',
+      'https://mirror.example',
+    ]);
     const updated = await installHostsToml({
       ...spec,
       endpoint: 'http://127.0.0.1:6060',
@@ -119,9 +218,14 @@ describe('shoal containerd-config', { timeout: 300_000 }, () => {
     });
     assert.equal(updated.action, 'updated');
     assert.equal(await readFile(`${file}${BACKUP_SUFFIX}`, 'utf8'), mine, 'a rewrite keeps the backup');
-    assert.deepEqual(parseHostsToml(await readFile(file, 'utf8')).hosts, {
-      'http://127.0.0.1:6060': ['pull', 'resolve'],
-    });
+    assert.deepEqual(
+      parseHostsToml(await readFile(file, 'utf8')).hosts,
+      {
+        'http://127.0.0.1:6060': ['pull', 'resolve'],
+        'https://mirror.example': ['pull'],
+      },
+      'merged again from the original, with the new endpoint',
+    );
     assert.equal((await removeHostsToml(hostsDir, 'ghcr.io')).action, 'restored');
     assert.equal(await readFile(file, 'utf8'), mine);
     assert.deepEqual((await readdir(join(hostsDir, 'ghcr.io'))).sort(), ['ca.crt', 'hosts.toml']);
@@ -183,6 +287,90 @@ describe('shoal containerd-config', { timeout: 300_000 }, () => {
     assert.deepEqual((await readdir(hostsDir)).sort(), ['ghcr.io', 'registry.example:5000']);
   });
 
+  it("refuses to write, exit 1, when the real containerd's CRI plugin would not read the directory", async () => {
+    const hostsDir = join(dir, 'checked');
+    const config = join(dir, 'containerd-config.toml');
+    const args = ['--registry', 'docker.io', '--endpoint', 'http://127.0.0.1:5050', '--dir', hostsDir];
+    await writeFile(config, 'version = 2\n');
+    const unset = await containerdConfig([...args, '--containerd-config', config]);
+    assert.equal(unset.code, 1, unset.stderr);
+    assert.match(
+      unset.stderr,
+      /CRI plugin does not read .*checked: its registry config_path is not set, so the kubelet's pulls would bypass shoal/,
+    );
+    assert.match(
+      unset.stderr,
+      /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\]\n {4}config_path = ".*checked"/,
+    );
+    assert.match(unset.stderr, /Nothing written/);
+    assert.equal(await exists(hostsDir), false, 'nothing written');
+    // No config file: containerd runs with its defaults, whose config_path (1.6) is empty.
+    const missing = await containerdConfig([...args, '--containerd-config', join(dir, 'no-such.toml')]);
+    assert.equal(missing.code, 1, missing.stderr);
+    await writeFile(
+      config,
+      `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = ${JSON.stringify(hostsDir)}\n`,
+    );
+    const set = await containerdConfig([...args], { SHOAL_CONTAINERD_CONFIG: config });
+    assert.equal(set.code, 0, set.stderr);
+    assert.ok(await exists(join(hostsDir, 'docker.io', 'hosts.toml')));
+  });
+
+  it("containerd pulls any registry's image through _default, and keeps a merged file's own mirror for when the peer is down", async () => {
+    const registry = await startRegistry();
+    const containerd = await startContainerd();
+    const peer = await startPeer({
+      endpoints: { [REGISTRY_NAME]: registry.url, 'other.invalid:5000': registry.url },
+    });
+    const hostsDir = join(dir, 'certs.d-default');
+    try {
+      const [first, second] = await Promise.all([smallImage('default-1'), smallImage('default-2')]);
+      await pushImage(registry.url, 'ops/first', 'v1', first);
+      await pushImage(registry.url, 'ops/second', 'v1', second);
+      const every = await containerdConfig([
+        '--registry',
+        '_default',
+        '--endpoint',
+        peer.url,
+        '--dir',
+        hostsDir,
+      ]);
+      assert.equal(every.code, 0, every.stderr);
+      const pulledByPeer = async (ref: string, image: typeof first) => {
+        const before = await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' });
+        await ctrPull({ address: containerd.address, image: ref, hostsDir, timeoutMs: 120_000 });
+        assert.equal(await ctrImageDigest(containerd.address, ref), image.digest);
+        return (await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' })) - before;
+      };
+      // other.invalid has no directory of its own: _default sends it to the peer (it cannot resolve).
+      assert.ok((await pulledByPeer('other.invalid:5000/ops/first:v1', first)) >= first.totalBlobBytes);
+
+      // The registry's own file, with a mirror of its own (the registry itself), merged by the CLI.
+      const own = join(hostsDir, REGISTRY_NAME, 'hosts.toml');
+      await mkdir(join(hostsDir, REGISTRY_NAME), { recursive: true });
+      await writeFile(
+        own,
+        `server = "https://${REGISTRY_NAME}"\n\n[host."${registry.url}"]\n  capabilities = ["pull", "resolve"]\n`,
+      );
+      const merged = await pointAt(REGISTRY_NAME, peer.url, hostsDir);
+      assert.equal(merged.code, 0, merged.stderr);
+      assert.match(merged.stdout, /the peer first, then the hosts of the previous file/);
+      assert.deepEqual(Object.keys(parseHostsToml(await readFile(own, 'utf8')).hosts), [
+        peer.url,
+        registry.url,
+      ]);
+      await peer.stop();
+      // The peer is gone: containerd goes on to the file's own mirror, which serves the image.
+      const ref = `${REGISTRY_NAME}/ops/second:v1`;
+      await ctrPull({ address: containerd.address, image: ref, hostsDir, timeoutMs: 120_000 });
+      assert.equal(await ctrImageDigest(containerd.address, ref), second.digest);
+    } finally {
+      await peer.stop();
+      await containerd.stop();
+      await registry.stop();
+    }
+  });
+
   it('containerd pulls through a real peer using only the hosts.toml the CLI wrote', async () => {
     const registry = await startRegistry();
     const containerd = await startContainerd();
@@ -197,14 +385,7 @@ describe('shoal containerd-config', { timeout: 300_000 }, () => {
       await writeFile(existing, original);
 
       // The server stays https://registry.invalid:5000, which cannot be reached.
-      const wrote = await containerdConfig([
-        '--registry',
-        REGISTRY_NAME,
-        '--endpoint',
-        peer.url,
-        '--dir',
-        hostsDir,
-      ]);
+      const wrote = await pointAt(REGISTRY_NAME, peer.url, hostsDir);
       assert.equal(wrote.code, 0, wrote.stderr);
       assert.deepEqual(parseHostsToml(await readFile(existing, 'utf8')), {
         server: `https://${REGISTRY_NAME}`,

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
+import { checkContainerdReadsHosts } from '../containerd-cri-check.ts';
 import {
+  ALL_REGISTRIES,
   describeChange,
   type HostsChange,
   installHostsToml,
@@ -39,6 +41,13 @@ export const containerdConfigOptions: readonly OptionSpec[] = [
     pairs: true,
   },
   {
+    key: 'containerdConfig',
+    arg: '<file>',
+    description:
+      "containerd's config.toml, checked (containerd config dump) to make its CRI plugin read --dir; none: no check",
+    defaultText: '/etc/containerd/config.toml',
+  },
+  {
     key: 'remove',
     arg: '',
     description: 'undo: restore the hosts.toml that was there before, or delete the one written',
@@ -50,7 +59,7 @@ export const containerdConfigOptions: readonly OptionSpec[] = [
 export const containerdConfigSchema = z
   .strictObject({
     registry: z
-      .array(registryName)
+      .array(z.union([z.literal(ALL_REGISTRIES), registryName]))
       .min(1, 'required: at least one registry, e.g. --registry docker.io')
       .prefault([]),
     endpoint: z
@@ -60,6 +69,7 @@ export const containerdConfigSchema = z
       .optional(),
     dir: z.string().min(1).default('/etc/containerd/certs.d'),
     server: registryEndpoints.default({}),
+    containerdConfig: z.string().min(1).default('/etc/containerd/config.toml'),
     remove: booleanFlag.default(false),
   })
   .superRefine((config, ctx) => {
@@ -79,7 +89,7 @@ export async function applyContainerdConfig(config: ContainerdConfig): Promise<H
         ? await removeHostsToml(config.dir, registry)
         : await installHostsToml({
             registry,
-            server: upstreamServer(registry, config.server),
+            server: registry === ALL_REGISTRIES ? '' : upstreamServer(registry, config.server),
             endpoint: config.endpoint!,
             dir: config.dir,
           }),
@@ -98,14 +108,20 @@ export function registerContainerdConfigCommand(program: Command): void {
       'after',
       `
 Each file keeps the registry itself as "server", so containerd falls back to it when the peer is
-down or answers an error. A hosts.toml that was already there is kept as hosts.toml.shoal-backup
-and put back by --remove. Files are replaced atomically; containerd reads them on every pull.
-containerd's CRI plugin reads the directory only when its config.toml has
+down or answers an error. --registry _default writes containerd's fallback directory, used for
+every registry without a directory of its own. A hosts.toml that was already there is merged: the
+peer first, then its own hosts in their order; the original is kept as hosts.toml.shoal-backup and
+put back by --remove. Files are replaced atomically; containerd reads them on every pull.
+containerd's CRI plugin reads the directory only when its config.toml has (containerd 1.x)
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "/etc/containerd/certs.d"
+or (containerd 2.x) [plugins.'io.containerd.cri.v1.images'.registry] config_path = "...", one
+directory (containerd 2.1's transfer service does not read a list); this is checked first with
+containerd config dump, and nothing is written when pulls would bypass the peer.
 
 Examples:
   shoal containerd-config --registry docker.io --registry ghcr.io --endpoint http://127.0.0.1:5050
+  shoal containerd-config --registry _default --endpoint http://127.0.0.1:5050
   shoal containerd-config --registry registry.example:5000 --endpoint http://127.0.0.1:5050 \\
       --server registry.example:5000=http://registry.example:5000
   shoal containerd-config --remove --registry docker.io --registry ghcr.io
@@ -121,6 +137,13 @@ Examples:
       process.env,
       configPath(flags),
     );
+    if (!config.remove && config.containerdConfig !== 'none') {
+      // Files the CRI plugin never reads would leave every kubelet pull going around the peer.
+      const check = await checkContainerdReadsHosts(config.containerdConfig, config.dir);
+      if (!check.ok)
+        throw new Error(`${check.problem}\nNothing written (--containerd-config none skips this check).`);
+      if (check.note) process.stderr.write(`note: ${check.note}\n`);
+    }
     for (const change of await applyContainerdConfig(config)) {
       const line = `${describeChange(change)}\n`;
       if (change.action === 'foreign') process.stderr.write(line);
