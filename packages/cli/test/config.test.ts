@@ -89,17 +89,23 @@ describe('resolveConfig with the peer schema', () => {
     assert.equal(config.dataDir, '/from/flag', 'flag over env and file');
     assert.equal(config.logLevel, 'warn', 'flag over file');
     assert.equal(config.defaultRegistry, 'file.example:5000');
-    // A repeatable option is replaced as a whole by the higher layer, not merged.
+    // A map-valued option adds up across layers, the higher layer winning per name.
     assert.deepEqual(config.registryEndpoint, {
+      'file.example:5000': 'http://127.0.0.1:7001',
       'env.example': 'http://127.0.0.1:7101',
       'other.example': 'https://10.0.0.1',
     });
     const withFlagEndpoints = resolvePeer(
-      { registryEndpoint: ['flag.example:5000=http://127.0.0.1:7201'] },
+      { registryEndpoint: ['flag.example:5000=http://127.0.0.1:7201', 'env.example=http://127.0.0.1:7202'] },
       env,
       file,
     );
-    assert.deepEqual(withFlagEndpoints.registryEndpoint, { 'flag.example:5000': 'http://127.0.0.1:7201' });
+    assert.deepEqual(withFlagEndpoints.registryEndpoint, {
+      'file.example:5000': 'http://127.0.0.1:7001',
+      'env.example': 'http://127.0.0.1:7202',
+      'other.example': 'https://10.0.0.1',
+      'flag.example:5000': 'http://127.0.0.1:7201',
+    });
   });
 
   it('ignores empty environment variables and unrelated ones', () => {
