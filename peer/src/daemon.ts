@@ -72,6 +72,8 @@ export async function startPeerDaemon(
     storeBytes: () => store.usedBytes,
     storeBlobs: () => store.blobCount,
     storeCapacity: () => store.capacity,
+    schedulersConfigured: () => config.swarm.schedulers.length,
+    schedulersConnected: () => swarm.info().schedulersConnected,
   });
   const paths = new StorePaths(config.dataDir);
   const store = new BlobStore({

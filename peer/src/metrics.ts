@@ -6,6 +6,10 @@ export interface PeerGaugeSources {
   storeBytes(): number;
   storeBlobs(): number;
   storeCapacity(): number;
+  /** Schedulers given with --scheduler. */
+  schedulersConfigured(): number;
+  /** Schedulers this peer holds a session with now. */
+  schedulersConnected(): number;
 }
 
 /** Every metric of the peer daemon, in one place. */
@@ -116,6 +120,16 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       registers,
       collect() {
         this.set(sources.storeCapacity());
+      },
+    }),
+    schedulers: new Gauge({
+      name: 'shoal_schedulers',
+      help: 'Schedulers of this peer, by state (configured: given with --scheduler; connected: a session now)',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        this.set({ state: 'configured' }, sources.schedulersConfigured());
+        this.set({ state: 'connected' }, sources.schedulersConnected());
       },
     }),
     storeBlobs: new Gauge({

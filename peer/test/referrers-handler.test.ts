@@ -78,6 +78,8 @@ describe('referrers endpoint', () => {
         storeBytes: () => 0,
         storeBlobs: () => 0,
         storeCapacity: () => 0,
+        schedulersConfigured: () => 0,
+        schedulersConnected: () => 0,
       }),
       logger: createLogger({ level: 'silent' }),
     } as unknown as EndpointContext;
