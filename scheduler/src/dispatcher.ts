@@ -15,12 +15,15 @@ import { ENDGAME_MISSING, endgamePieces, endgameWaitMs } from './policy/endgame.
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import { parentsOf, type SwarmTask, type TaskPeer } from './state/task.ts';
+import { ORIGIN, type SwarmTraffic } from './state/traffic.ts';
 
 export interface DispatcherOptions {
   state: SwarmState;
   send: (hostId: string, message: SchedulerMessage) => void;
   logger: Logger;
   metrics: SchedulerMetrics;
+  /** where the bytes reported moving between peers are counted, for the swarm view */
+  traffic?: SwarmTraffic;
   now?: () => number;
   /** pieces in one back-to-source range */
   originRangePieces?: number;
@@ -42,6 +45,7 @@ export class Dispatcher {
   readonly #send: DispatcherOptions['send'];
   readonly #log: Logger;
   readonly #metrics: SchedulerMetrics;
+  readonly #traffic: SwarmTraffic | undefined;
   readonly #now: () => number;
   readonly #originRangePieces: number;
   readonly #originTimeoutMs: number;
@@ -65,6 +69,7 @@ export class Dispatcher {
     this.#send = options.send;
     this.#log = options.logger;
     this.#metrics = options.metrics;
+    this.#traffic = options.traffic;
     this.#now = options.now ?? Date.now;
     this.#originRangePieces = options.originRangePieces ?? 4;
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
@@ -155,8 +160,11 @@ export class Dispatcher {
         const from = flight.second?.parent === done.parent ? done.parent : flight.parent;
         this.#state.hosts.recordSpeed(from, done.length, done.millis);
       }
+      if (done.parent !== '') this.#traffic?.piece(done.parent, hostId, done.length);
       if (done.parent === '') {
         this.#metrics.originPieces.inc();
+        task.countOrigin(done.index);
+        this.#traffic?.piece(ORIGIN, hostId, task.pieceBytes(done.index));
         if (task.originInFlight.get(done.index) === hostId) task.originInFlight.delete(done.index);
         if (peer.origin) {
           peer.origin.remaining.delete(done.index);
@@ -270,6 +278,7 @@ export class Dispatcher {
       else for (const index of peer.have.present()) if (task.holders[index]!.size === 1) toOrigin.add(task);
     }
     const touched = this.#state.removeHost(hostId);
+    this.#traffic?.forget(hostId);
     // Elsewhere it only takes capacity away: the slots it freed go to starved peers below.
     for (const task of touched) if (toOrigin.has(task)) this.#dispatchWaiting(task, hostId);
     this.#state.prune();

@@ -8,6 +8,10 @@ import { handlePreheatHttp } from './preheat/http.ts';
 import { PreheatRunner } from './preheat/runner.ts';
 import { SchedulerService } from './service.ts';
 import { SwarmState } from './state/swarm-state.ts';
+import { SwarmTraffic } from './state/traffic.ts';
+import { SwarmEvents } from './view/swarm-events.ts';
+import { SwarmFeed } from './view/swarm-feed.ts';
+import { handleSwarmHttp } from './view/swarm-http.ts';
 
 export interface SchedulerConfig {
   /** libp2p multiaddrs to listen on */
@@ -72,6 +76,9 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     ...(config.pskFile ? { pskFile: config.pskFile } : {}),
   });
   const state = new SwarmState();
+  const traffic = new SwarmTraffic({ now: Date.now });
+  const feed = new SwarmFeed({ state, traffic });
+  const events = new SwarmEvents({ feed });
   const metrics = createSchedulerMetrics(metricsRegistry, {
     peers: () => state.hosts.size,
     tasks: () => state.tasks.size,
@@ -84,6 +91,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     state,
     logger,
     metrics,
+    traffic,
     send: (hostId, message) => service.send(hostId, message),
     ...(config.originRangePieces ? { originRangePieces: config.originRangePieces } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
@@ -123,10 +131,12 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       metrics: metricsRegistry,
       info: () => ({ peerId: node.peerId.toString(), multiaddrs: multiaddrs() }),
       notReadyReason: () => (node.status === 'started' ? null : `libp2p node is ${node.status}`),
-      routes: (req, res) => handlePreheatHttp(preheat, req, res),
+      routes: async (req, res) =>
+        handleSwarmHttp(feed, events, req, res) || (await handlePreheatHttp(preheat, req, res)),
     });
   } catch (error) {
     clearInterval(sweep);
+    events.close();
     preheat.stop();
     await registryClient.close();
     await node.stop();
@@ -142,6 +152,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     adminAddress: admin.address,
     async stop() {
       clearInterval(sweep);
+      events.close();
       preheat.stop();
       await admin.close();
       await registryClient.close();

@@ -74,6 +74,13 @@ export class SwarmTask {
    * is what most decisions in a swarm short of upload slots would find.
    */
   readonly freeHolderCounts: Uint32Array;
+  /** Pieces held summed over the task's peers, kept in step with their bitfields: completion without a scan. */
+  heldPieces = 0;
+  /** Peers holding every piece. */
+  completePeers = 0;
+  /** Pieces and bytes reported fetched from the origin so far. */
+  originPieces = 0;
+  originBytes = 0;
   readonly #hosts: HolderEvents;
 
   constructor(digest: string, size: number, pieceSize = pieceSizeFor(size), hosts = NO_HOST_EVENTS) {
@@ -86,6 +93,17 @@ export class SwarmTask {
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
     this.freeHolderCounts = new Uint32Array(layout.count);
     this.#hosts = hosts;
+  }
+
+  /** Bytes of one piece (the last one may be short). */
+  pieceBytes(index: number): number {
+    return Math.min(this.pieceSize, this.size - index * this.pieceSize);
+  }
+
+  /** A piece fetched from the origin was reported. */
+  countOrigin(index: number): void {
+    this.originPieces++;
+    this.originBytes += this.pieceBytes(index);
   }
 
   peer(id: string): TaskPeer {
@@ -111,6 +129,8 @@ export class SwarmTask {
 
   markHas(peer: TaskPeer, index: number): void {
     if (!peer.have.set(index)) return;
+    this.heldPieces++;
+    if (peer.have.complete) this.completePeers++;
     this.holders[index]!.add(peer.id);
     const free = this.#hosts.isFree(peer.id);
     if (free) this.freeHolderCounts[index]!++;
@@ -145,6 +165,8 @@ export class SwarmTask {
     if (!peer) return undefined;
     for (const index of peer.have.present()) this.holders[index]!.delete(id);
     if (this.freeHolders.delete(id)) this.#countFree(peer, -1);
+    this.heldPieces -= peer.have.count;
+    if (peer.have.complete) this.completePeers--;
     this.releaseOrigin(peer);
     this.peers.delete(id);
     return peer;
@@ -166,6 +188,8 @@ export class SwarmTask {
     for (const holders of this.holders) holders.clear();
     this.freeHolders.clear();
     this.freeHolderCounts.fill(0);
+    this.heldPieces = 0;
+    this.completePeers = 0;
     for (const peer of this.peers.values()) {
       peer.have = new Bitfield(this.pieceCount);
       peer.inFlight.clear();
