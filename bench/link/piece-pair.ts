@@ -81,7 +81,7 @@ async function fetch(addr: string, digest: Digest, size: number, storeDir: strin
       } finally {
         piece.release();
       }
-      await task.landPiece(index, piece.sha256Hex);
+      await task.landPiece(index, piece.sha256Hex, parent);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

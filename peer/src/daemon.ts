@@ -13,6 +13,8 @@ import { createPeerMetrics } from './metrics.ts';
 import { RateLimiter } from './p2p/rate-limiter.ts';
 import { RecentMismatches } from './p2p/recent-mismatches.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
+import { PullLog } from './pulls/pull-log.ts';
+import { handlePullsHttp } from './pulls/pulls-http.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
@@ -152,6 +154,7 @@ export async function startPeerDaemon(
     client,
     upstreams,
     metrics,
+    pulls: new PullLog({ now: Date.now }),
     logger,
     // While upstream is down, what other nodes learnt to be public is public here too.
     access: new AccessGuard({ probe: upstreamAccessProbe(client), swarm: swarm.content }),
@@ -171,6 +174,7 @@ export async function startPeerDaemon(
       metrics: metricsRegistry,
       info: () => ({ ...swarm.info(), registry: registryAddress }),
       notReadyReason: () => null,
+      routes: async (req, res) => handlePullsHttp(context.pulls, req, res),
     });
     logger.info({ registry: registryAddress, admin: admin.address, peerId }, 'peer daemon ready');
     const started = { registryServer, admin };

@@ -11,6 +11,7 @@ import { BlobStore } from '../src/store/blob-store.ts';
 import { StorePaths } from '../src/store/paths.ts';
 import { BlobTask } from '../src/task/blob-task.ts';
 import { DigestMismatchError } from '../src/task/errors.ts';
+import { FROM_ORIGIN } from '../src/task/source-tally.ts';
 
 const MIB = 1024 * 1024;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -42,7 +43,7 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
         const bytes = served.subarray(index * pieceSize, (index + 1) * pieceSize);
         // Two chunks per piece, as pieces arrive from the network.
         await task.writeChunks(index * pieceSize, [bytes.subarray(0, 1000), bytes.subarray(1000)]);
-        await task.landPiece(index, sha256(bytes));
+        await task.landPiece(index, sha256(bytes), FROM_ORIGIN);
       }),
     );
   }
@@ -69,11 +70,11 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
     const piece = (index: number) => blob.subarray(index * pieceSize, (index + 1) * pieceSize);
     for (let index = 1; index < count; index++) {
       await task.writeChunks(index * pieceSize, [piece(index)]);
-      await task.landPiece(index, sha256(piece(index)));
+      await task.landPiece(index, sha256(piece(index)), FROM_ORIGIN);
     }
     await task.writeChunks(0, [piece(0)]);
     await Promise.all([
-      task.landPiece(0, sha256(piece(0))),
+      task.landPiece(0, sha256(piece(0)), FROM_ORIGIN),
       ...Array.from({ length: 20 }, async (_, i) => {
         await new Promise((resolve) => setTimeout(resolve, i));
         if (task.state === 'downloading') await task.catchUpHash();
@@ -101,13 +102,13 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
     const task = new BlobTask(digest, store);
     await task.create(blob.length, MIB);
     await task.writeChunks(0, [blob.subarray(0, MIB)]);
-    await task.landPiece(0, sha256(blob.subarray(0, MIB)));
+    await task.landPiece(0, sha256(blob.subarray(0, MIB)), FROM_ORIGIN);
     const partial = task.partial!;
     // An upload of piece 0 has begun when the last piece lands and the blob is committed.
     const lease = partial.lease();
     assert.ok(lease);
     await task.writeChunks(MIB, [blob.subarray(MIB)]);
-    await task.landPiece(1, sha256(blob.subarray(MIB)));
+    await task.landPiece(1, sha256(blob.subarray(MIB)), FROM_ORIGIN);
     await task.finished;
     assert.equal(store.has(digest), true);
     assert.equal(partial.lease(), undefined, 'a closed partial gives no new lease');

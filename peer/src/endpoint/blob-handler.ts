@@ -43,9 +43,11 @@ export async function handleBlob(
   if (!(await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' }))) {
     return 'none';
   }
+  const image = `${upstream.registry}/${name}`;
   const serveCached = async (): Promise<boolean> => {
     const pin = ctx.store.pin(digest);
     if (!pin) return false;
+    if (req.method === 'GET') ctx.pulls.blob(image, digest, { cached: pin.size });
     try {
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
@@ -74,6 +76,8 @@ export async function handleBlob(
     return 'miss';
   }
   const task = ctx.tasks.join(digest, origin, ctx.logger);
+  if (req.method === 'GET')
+    ctx.pulls.blob(image, digest, { download: task.sources, size: () => task.layout?.size });
   let size: number;
   try {
     size = (await task.sized).size;

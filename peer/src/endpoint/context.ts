@@ -2,6 +2,7 @@ import type { Digest, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import type { PeerMetrics } from '../metrics.ts';
 import type { RecentMismatches } from '../p2p/recent-mismatches.ts';
+import type { PullLog } from '../pulls/pull-log.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
@@ -33,6 +34,8 @@ export interface EndpointContext {
   upstreams: UpstreamResolver;
   peers: PeerContent;
   metrics: PeerMetrics;
+  /** recent pulls and where their bytes came from */
+  pulls: PullLog;
   logger: Logger;
   /** Who may read what this node serves without asking upstream (cache, peers, shared downloads). */
   access: AccessGuard;

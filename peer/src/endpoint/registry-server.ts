@@ -203,6 +203,10 @@ async function dispatch(
   const upstream = ctx.upstreams.resolve(registry);
   switch (route.kind) {
     case 'manifest':
+      ctx.pulls.manifest(
+        `${upstream.registry}/${route.name}`,
+        'tag' in route.reference ? route.reference.tag : route.reference.digest,
+      );
       return handleManifest(ctx, req, res, upstream, route.name, route.reference);
     case 'blob':
       return handleBlob(ctx, req, res, upstream, route.name, route.digest);

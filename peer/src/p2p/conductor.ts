@@ -389,7 +389,7 @@ class TaskSession {
         } finally {
           piece.release();
         }
-        await task.landPiece(index, piece.sha256Hex);
+        await task.landPiece(index, piece.sha256Hex, assignment.parent);
       } finally {
         this.#landing.delete(index);
       }

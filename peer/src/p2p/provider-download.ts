@@ -139,8 +139,8 @@ export async function downloadFromProviders(
   if (!task.layout) {
     const first = await firstPiece(task, providers, options);
     if (first) {
-      await task.create(first.blobSize, pieceSizeFor(first.blobSize));
-      if (first.length === pieceLength(task.layout!, 0)) await land(task, 0, first);
+      await task.create(first.piece.blobSize, pieceSizeFor(first.piece.blobSize));
+      if (first.piece.length === pieceLength(task.layout!, 0)) await land(task, 0, first.piece, first.from);
     } else {
       // Nobody has a piece yet (a rollout that lost its scheduler before this node learnt
       // the size): the origin tells the size, and the pieces are shared all the same.
@@ -175,7 +175,7 @@ export async function downloadFromProviders(
         continue;
       }
       if (!result || task.has(index) || !downloading()) continue;
-      await land(task, index, result);
+      await land(task, index, result, provider.id);
       options.metrics.pieces.inc({ result: 'ok' });
       tally.fromPeers++;
       return true;
@@ -296,18 +296,18 @@ export function ownerOf(digest: string, index: number, members: readonly string[
 async function firstPiece(task: BlobTask, providers: Provider[], options: ProviderDownloadOptions) {
   for (const provider of providers) {
     const piece = await tryFetch(task, provider, 0, undefined, options);
-    if (piece && piece !== 'unreachable' && piece.blobSize > 0) return piece;
+    if (piece && piece !== 'unreachable' && piece.blobSize > 0) return { piece, from: provider.id };
   }
   return undefined;
 }
 
-async function land(task: BlobTask, index: number, piece: FetchedPiece): Promise<void> {
+async function land(task: BlobTask, index: number, piece: FetchedPiece, from: string): Promise<void> {
   try {
     await task.writeChunks(pieceStart(task.layout!, index), piece.chunks);
   } finally {
     piece.release();
   }
-  await task.landPiece(index, piece.sha256Hex);
+  await task.landPiece(index, piece.sha256Hex, from);
 }
 
 async function tryFetch(

@@ -6,6 +6,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
 import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
+import { FROM_DISK, SourceTally } from './source-tally.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
@@ -29,6 +30,8 @@ export class BlobTask {
   readonly digest: Digest;
   readonly #store: BlobStore;
   readonly abort = new AbortController();
+  /** The bytes landed so far, by where they came from. */
+  readonly sources = new SourceTally();
   #partial: PartialBlob | undefined;
   #state: TaskState = 'preparing';
   #error: Error | undefined;
@@ -80,7 +83,11 @@ export class BlobTask {
   /** Picks up a partial from an earlier run, if any. Returns whether one was found. */
   async resume(): Promise<boolean> {
     const partial = await this.#store.resumePartial(this.digest);
-    if (partial) this.#attach(partial);
+    if (partial) {
+      this.#attach(partial);
+      for (const index of partial.present.present())
+        this.sources.add(FROM_DISK, pieceLength(partial.layout, index));
+    }
     return partial !== undefined;
   }
 
@@ -115,9 +122,13 @@ export class BlobTask {
     this.#hasher.feed(offset, chunk);
   }
 
-  /** Marks a piece whose bytes are written and verified; completes the task when it was the last. */
-  async landPiece(index: number, sha256Hex: string): Promise<void> {
+  /**
+   * Marks a piece whose bytes are written and verified, from `source` (FROM_ORIGIN or the
+   * peer's id); completes the task when it was the last.
+   */
+  async landPiece(index: number, sha256Hex: string, source: string): Promise<void> {
     const partial = this.#requirePartial();
+    if (!partial.present.has(index)) this.sources.add(source, pieceLength(partial.layout, index));
     partial.markPiece(index, sha256Hex);
     this.#notify();
     await this.catchUpHash();

@@ -6,6 +6,7 @@ import { discardedNetworkBytes } from '../memory/young-gc.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
 import { OriginStalledError, TaskAbortedError, UpstreamStatusError } from './errors.ts';
+import { FROM_ORIGIN } from './source-tally.ts';
 
 /** A response body from the origin for the blob from byte `start` to its end. */
 export interface OriginResponse {
@@ -85,7 +86,7 @@ export async function downloadFromOrigin(
     }
     if (layout.size === 0) {
       response.cancel();
-      await task.landPiece(0, pieceHash.digest('hex'));
+      await task.landPiece(0, pieceHash.digest('hex'), FROM_ORIGIN);
       return;
     }
     let offset = response.start;
@@ -120,7 +121,7 @@ export async function downloadFromOrigin(
               const hex = pieceHash.digest('hex');
               // Told first: landing the last piece completes the task, and its hash must not miss the last report.
               options.onPiece?.(index, hex);
-              await task.landPiece(index, hex);
+              await task.landPiece(index, hex, FROM_ORIGIN);
             }
             pieceHash = createHash('sha256');
             if (task.state === 'failed' || task.state === 'complete') {
