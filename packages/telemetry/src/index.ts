@@ -1,3 +1,4 @@
+export * from './admin-page.ts';
 export * from './admin-server.ts';
 export * from './http-replies.ts';
 export * from './logger.ts';

@@ -1,24 +1,16 @@
+import { adminPage } from '@shoal/telemetry';
+
 /**
  * The swarm page: one HTML document with its style and script inline (the
  * daemon serves everything it needs; nothing is fetched from elsewhere). It
  * follows `/api/v1/events` and draws what each frame holds; every number it
  * shows also carries its raw value in a data- attribute.
  */
-export const SWARM_PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>shoal · swarm</title>
-<style>
-  :root { --bg:#0f1419; --panel:#171e26; --line:#263241; --text:#d7dee6; --dim:#7d8a99; --accent:#3fb68b; --origin:#f0a04b; }
-  * { box-sizing: border-box; }
-  body { margin:0; background:var(--bg); color:var(--text); font:13px/1.4 system-ui, sans-serif; }
-  header { display:flex; align-items:baseline; gap:16px; padding:10px 18px; border-bottom:1px solid var(--line); }
-  header h1 { font-size:17px; margin:0; letter-spacing:.5px; }
-  header .status { color:var(--dim); margin-left:auto; }
+export const SWARM_PAGE = adminPage({
+  title: 'swarm',
+  header: '<span id="status">connecting…</span>',
+  style: `
   main { display:grid; grid-template-columns: minmax(0,1.25fr) minmax(0,1fr); gap:14px; padding:14px 18px; }
-  section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:10px 12px; min-width:0; }
   section h2 { font-size:12px; text-transform:uppercase; letter-spacing:1px; color:var(--dim); margin:0 0 8px; display:flex; gap:8px; align-items:center; }
   section h2 .pager { margin-left:auto; text-transform:none; letter-spacing:0; }
   .wide { grid-column: 1 / -1; }
@@ -26,31 +18,22 @@ export const SWARM_PAGE = `<!doctype html>
   .total { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:8px 14px; min-width:120px; }
   .total b { display:block; font-size:20px; font-weight:600; }
   .total span { color:var(--dim); font-size:11px; text-transform:uppercase; letter-spacing:.8px; }
-  table { width:100%; border-collapse:collapse; }
-  th { text-align:left; color:var(--dim); font-weight:500; font-size:11px; padding:3px 6px; border-bottom:1px solid var(--line); }
-  td { padding:3px 6px; border-bottom:1px solid #1d2631; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; max-width:260px; }
-  td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
   tr.selected td { background:#1f2a36; }
   tr[data-digest] { cursor:pointer; }
-  .mono { font-family: ui-monospace, monospace; font-size:12px; }
   .bar { position:relative; height:14px; min-width:110px; background:#232e3b; border-radius:3px; overflow:hidden; }
   .bar i { position:absolute; left:0; top:0; bottom:0; background:var(--accent); }
   .bar i.origin { background:var(--origin); }
-  .bar em { position:relative; font-style:normal; font-size:11px; padding-left:5px; }
+  .bar em { position:relative; font-style:normal; font-size:11px; padding-left:5px; text-shadow:0 0 3px #000, 0 0 2px #000; }
   .label { display:inline-block; background:#243140; border-radius:3px; padding:0 5px; margin-right:3px; font-size:11px; color:#a9c1d9; }
-  #piece-map { display:grid; grid-template-columns: repeat(auto-fill, 12px); gap:2px; }
-  #piece-map .cell { width:12px; height:12px; border-radius:2px; background:#232e3b; }
+  #piece-map { display:grid; grid-template-columns: repeat(auto-fill, var(--cell, 12px)); gap:3px; }
+  #piece-map .cell { width:var(--cell, 12px); height:var(--cell, 12px); border-radius:2px; background:#232e3b; }
   #piece-map .cell.origin { outline:2px solid var(--origin); outline-offset:-2px; }
   .legend { color:var(--dim); font-size:11px; margin-top:6px; }
   button { background:#243140; color:var(--text); border:1px solid var(--line); border-radius:4px; padding:1px 8px; cursor:pointer; }
   button:disabled { opacity:.4; cursor:default; }
   svg text { fill:var(--text); font-size:10px; }
-  .empty { color:var(--dim); padding:6px; }
-</style>
-</head>
-<body>
-<header><h1>shoal · swarm</h1><span class="status" id="status">connecting…</span></header>
-<main>
+`,
+  body: `<main>
   <div class="totals wide">
     <div class="total"><b id="total-peers">–</b><span>peers</span></div>
     <div class="total"><b id="total-tasks">–</b><span>tasks</span></div>
@@ -82,32 +65,19 @@ export const SWARM_PAGE = `<!doctype html>
     <table><thead><tr><th>peer</th><th>labels</th><th class="num">upload</th><th class="num">download</th><th class="num">pieces served</th><th class="num">bytes served</th><th class="num">uploads</th></tr></thead>
     <tbody id="peers-body"></tbody></table>
   </section>
-</main>
-<script>
-'use strict';
+</main>`,
+  script: `
 const PAGE = { peers: 25, tasks: 12 };
 const view = { peersOffset: 0, tasksOffset: 0, task: '' };
 const $ = (id) => document.getElementById(id);
 let source;
 let names = new Map();
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-  for (const child of children) node.append(child instanceof Node ? child : String(child));
-  return node;
-}
 function svg(tag, attrs, text) {
   const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text !== undefined) node.textContent = text;
   return node;
-}
-function bytes(n) {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return (i === 0 ? n.toFixed(0) : n.toFixed(n < 10 ? 2 : 1)) + ' ' + units[i];
 }
 const rate = (n) => bytes(n) + '/s';
 const pct = (f) => (f * 100).toFixed(1) + ' %';
@@ -142,7 +112,7 @@ function render(frame) {
   document.body.dataset.peers = t.peers;
   document.body.dataset.tasks = t.tasks;
   document.body.dataset.originPieces = t.originPieces;
-  $('status').textContent = 'live · updated ' + new Date(frame.at).toLocaleTimeString() + ' · rates over ' + frame.windowSeconds + ' s';
+  $('status').textContent = 'live · updated ' + new Date(frame.at).toLocaleTimeString() + ' · rates over ' + frame.windowSeconds.toFixed(1) + ' s';
   names = new Map(frame.peers.items.map((p) => [p.id, peerName(p)]));
   renderTasks(frame);
   renderPieces(frame.task);
@@ -177,6 +147,8 @@ function renderPieces(task) {
     return el('div', { class: 'cell' + (task.pieceMap.fromOrigin[i] ? ' origin' : ''), 'data-held': held, style: 'background:' + color, title: 'pieces ' + i * task.pieceMap.piecesPerCell + '…: ' + pct(held) + ' of peers' });
   });
   map.replaceChildren(...cells);
+  // Few pieces get big cells: the map fills about the same area whatever the blob.
+  map.style.setProperty('--cell', (cells.length <= 64 ? 26 : cells.length <= 192 ? 16 : 10) + 'px');
   map.dataset.digest = task.digest;
   $('piece-legend').textContent = task.pieces + ' pieces of ' + bytes(task.pieceSize) + (task.pieceMap.piecesPerCell > 1 ? ', ' + task.pieceMap.piecesPerCell + ' per cell' : '') + ' · brighter: held by more of its ' + task.peers + ' peers · orange: coming from the origin';
 }
@@ -186,8 +158,8 @@ function renderFlows(frame) {
   graph.replaceChildren();
   const flows = frame.flows;
   $('flow-note').textContent = frame.totals.flows > flows.length ? 'fastest ' + flows.length + ' of ' + frame.totals.flows : '';
-  graph.append(svg('defs', {})); 
-  graph.firstChild.append(Object.assign(svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' })));
+  graph.append(svg('defs', {}));
+  graph.firstChild.append(svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto' }));
   graph.firstChild.firstChild.append(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#5d7a94' }));
   if (flows.length === 0) { graph.append(svg('text', { x: 260, y: 150, 'text-anchor': 'middle' }, 'nothing moving')); return; }
   const ids = [...new Set(flows.flatMap((f) => [f.from, f.to]))].filter((id) => id !== 'origin').sort();
@@ -236,7 +208,5 @@ function connect() {
   source.onerror = () => { $('status').textContent = 'disconnected · retrying'; };
 }
 connect();
-</script>
-</body>
-</html>
-`;
+`,
+});
