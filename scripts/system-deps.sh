@@ -2,8 +2,8 @@
 # Ensures the real programs the tests drive are present: the CNCF distribution
 # registry, skopeo, containerd with runc, promtool and prometheus, podman, buildah, the Docker
 # engine, kubectl (Debian's kubernetes-client; the chart test runs it against a discovery-only API
-# server) and Go with the libraries the chart test renders the Helm chart with (Sprig,
-# sigs.k8s.io/yaml, gojsonschema).
+# server), Go with the libraries the chart test renders the Helm chart with (Sprig,
+# sigs.k8s.io/yaml, gojsonschema), and Chromium (the admin pages' browser tests).
 # Installs them with apt when running as root; otherwise names what is missing and stops.
 set -euo pipefail
 declare -A pkg_of=(
@@ -19,6 +19,7 @@ declare -A pkg_of=(
   [podman]=podman
   [buildah]=buildah
   [dockerd]=docker.io
+  [chromium]=chromium
 )
 # Libraries, by a directory each package installs.
 declare -A lib_of=(
