@@ -23,12 +23,14 @@ const SCHEDULER_HTTP = '127.0.0.1:9600';
 export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'registry'),
   option(peerOptions, 'http', {
-    description: "address of the peer's admin endpoint (/healthz, /readyz, /metrics, /api/v1/info)",
+    description:
+      "address of the peer's admin endpoint (/healthz, /readyz, /metrics, /api/v1/*; the pulls page at /)",
   }),
   {
     key: 'schedulerHttp',
     arg: '<host:port>',
-    description: "address of the scheduler's admin endpoint (/healthz, /readyz, /metrics, /api/v1/info)",
+    description:
+      "address of the scheduler's admin endpoint (/healthz, /readyz, /metrics, /api/v1/*; the swarm page at /)",
     defaultText: SCHEDULER_HTTP,
   },
   option(peerOptions, 'dataDir', {

@@ -29,7 +29,8 @@ export const peerOptions: readonly OptionSpec[] = [
   {
     key: 'http',
     arg: '<host:port>',
-    description: 'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/info)',
+    description:
+      'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/info, /api/v1/pulls; the pulls page at /)',
     defaultText: '127.0.0.1:9090',
   },
   {

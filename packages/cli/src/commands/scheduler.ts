@@ -19,7 +19,8 @@ export const schedulerOptions: readonly OptionSpec[] = [
   {
     key: 'http',
     arg: '<host:port>',
-    description: 'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/info)',
+    description:
+      'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/*; the swarm page at /)',
     defaultText: '127.0.0.1:9600',
   },
   {
