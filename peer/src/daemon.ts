@@ -120,10 +120,9 @@ export async function startPeerDaemon(
       pace: (bytes) => originLimiter.take(bytes, task.abort.signal),
     });
   const runner = swarm.runner ?? originOnly;
+  const originStallTimeout = config.originStallTimeoutMs ?? DEFAULT_ORIGIN_STALL_TIMEOUT_MS;
   const originOf = (task: BlobTask, origin: OriginSource): OriginSource => {
-    const guarded = withProgressDeadline(origin, {
-      windowMs: config.originStallTimeoutMs ?? DEFAULT_ORIGIN_STALL_TIMEOUT_MS,
-    });
+    const guarded = withProgressDeadline(origin, { windowMs: originStallTimeout });
     return wrappers.origin ? wrappers.origin(guarded, task) : guarded;
   };
   const tasks: TaskManager = new TaskManager({
@@ -148,6 +147,7 @@ export async function startPeerDaemon(
     manifests,
     peers: swarm.content,
     serveStaleTags: config.serveStaleTags,
+    originStallTimeoutMs: originStallTimeout,
     referrers: new RecentReferrers(),
     digestFailures,
     tasks,

@@ -11,7 +11,12 @@ import { type RunningPeer, startPeer } from '../fixtures/shoal.ts';
  * One registry name per case, all at the same upstream: the endpoint remembers an unreachable
  * registry for a few seconds, and each case must meet the upstream itself.
  */
-const REGISTRIES = ['silent.invalid:5000', 'token.invalid:5000', 'drip.invalid:5000'] as const;
+const REGISTRIES = [
+  'silent.invalid:5000',
+  'token.invalid:5000',
+  'drip.invalid:5000',
+  'through.invalid:5000',
+] as const;
 type Registry = (typeof REGISTRIES)[number];
 const KiB = 1024;
 
@@ -157,7 +162,11 @@ describe('an upstream that hangs or crawls', { timeout: 300_000 }, () => {
     await upstream.start();
     peer = await startPeer({
       endpoints: Object.fromEntries(REGISTRIES.map((registry) => [registry, upstream.url])),
-      extraArgs: ['--upstream-timeout', '3s', '--origin-stall-timeout', '3s', '--log-level', 'info'],
+      extraArgs: [
+        ...['--upstream-timeout', '3s', '--origin-stall-timeout', '3s', '--log-level', 'info'],
+        // A blob over 0.9 MiB does not fit: it is streamed through, uncached.
+        ...['--cache-size', '1MiB'],
+      ],
     });
   });
 
@@ -210,5 +219,13 @@ describe('an upstream that hangs or crawls', { timeout: 300_000 }, () => {
     assert.equal(missing.status, 404, missing.body);
     assert.match(missing.body, /BLOB_UNKNOWN/);
     assert.equal(peer!.daemon.child.exitCode, null, 'the daemon is still running');
+  });
+
+  it('one byte a second to a blob streamed through uncached: the response is cut off within the stall timeout', async () => {
+    upstream.behaviour = 'drip';
+    const outcome = await getBlob(peer!, 'through.invalid:5000', upstream.addBlob(2 * 1024 * KiB));
+    assert.ok(outcome.seconds < 20, `held the client ${outcome.seconds} s`);
+    assert.ok(!outcome.complete, `status ${outcome.status}: a crawling body is never ended cleanly`);
+    await waitForOutput(peer!, /streamed-through blob cut off/);
   });
 });

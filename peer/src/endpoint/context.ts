@@ -45,6 +45,8 @@ export interface EndpointContext {
   serveStaleTags: boolean;
   /** The last referrers answers, served while upstream is unreachable (marked with a header). */
   referrers: RecentReferrers;
+  /** A blob streamed through from upstream that sends under 64 KiB in this long is cut off. */
+  originStallTimeoutMs: number;
 }
 
 /** Headers of the client's request relayed upstream: only what authorises or negotiates. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
 import { discardedNetworkBytes } from '../memory/young-gc.ts';
+import { withMinimumProgress } from '../task/origin-progress.ts';
 import { discardBody, readForRelay } from './body-io.ts';
 import { type EndpointContext, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
@@ -22,7 +23,11 @@ export async function passThrough(
   authorization: string | undefined,
   onChunk: (bytes: number) => void,
 ): Promise<void> {
-  const response = await ctx.client.getBlob(upstream, name, digest, authorization ? { authorization } : {});
+  const stall = new AbortController();
+  const response = await ctx.client.getBlob(upstream, name, digest, {
+    ...(authorization ? { authorization } : {}),
+    signal: stall.signal,
+  });
   if (response.status !== 200) {
     const body = await readForRelay(response.body);
     res.writeHead(response.status >= 500 ? 502 : response.status, {
@@ -48,7 +53,12 @@ export async function passThrough(
   const hash = createHash('sha256');
   let held: Buffer | undefined;
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    const body = withMinimumProgress(
+      response.body as AsyncIterable<Buffer>,
+      { windowMs: ctx.originStallTimeoutMs },
+      (error) => stall.abort(error),
+    );
+    for await (const chunk of body) {
       if (res.destroyed) {
         discardBody(response.body);
         return;
@@ -63,6 +73,7 @@ export async function passThrough(
       held = chunk;
     }
   } catch (error) {
+    ctx.logger.warn({ digest, err: (error as Error).message }, 'streamed-through blob cut off');
     res.destroy(error as Error);
     return;
   }

@@ -19,40 +19,47 @@ const DEFAULT_MIN_BYTES = 64 * 1024;
  * counts, not time the download spends writing or pacing itself.
  */
 export function withProgressDeadline(source: OriginSource, deadline: ProgressDeadline): OriginSource {
-  const minBytes = deadline.minBytes ?? DEFAULT_MIN_BYTES;
   return {
     probeSize: (signal) => source.probeSize(signal),
     async open(start, signal, end) {
       const stall = new AbortController();
       const response = await source.open(start, AbortSignal.any([signal, stall.signal]), end);
-      const stalled = () => stall.abort(new OriginStalledError(minBytes, deadline.windowMs));
       return {
         ...response,
-        body: watched(response.body, deadline.windowMs, minBytes, stall.signal, stalled),
+        body: withMinimumProgress(response.body, deadline, (error) => stall.abort(error)),
       };
     },
   };
 }
 
-async function* watched(
-  body: AsyncIterable<Uint8Array>,
-  windowMs: number,
-  minBytes: number,
-  stall: AbortSignal,
-  stalled: () => void,
-): AsyncGenerator<Uint8Array> {
+/**
+ * `body`, throwing OriginStalledError once it sends less than the minimum
+ * within the window; `abort` is called with that error first, to stop the
+ * transfer under it (a read that never returns is not otherwise ended).
+ */
+export async function* withMinimumProgress<T extends Uint8Array>(
+  body: AsyncIterable<T>,
+  deadline: ProgressDeadline,
+  abort: (error: Error) => void,
+): AsyncGenerator<T> {
+  const minBytes = deadline.minBytes ?? DEFAULT_MIN_BYTES;
   const chunks = body[Symbol.asyncIterator]();
+  let stalled: OriginStalledError | undefined;
+  const stall = () => {
+    stalled = new OriginStalledError(minBytes, deadline.windowMs);
+    abort(stalled);
+  };
   let waitedMs = 0;
   let bytes = 0;
   try {
     for (;;) {
       const began = performance.now();
-      const timer = setTimeout(stalled, windowMs - waitedMs);
-      let next: IteratorResult<Uint8Array>;
+      const timer = setTimeout(stall, deadline.windowMs - waitedMs);
+      let next: IteratorResult<T>;
       try {
         next = await chunks.next();
       } catch (error) {
-        throw stall.aborted ? stall.reason : error;
+        throw stalled ?? error;
       } finally {
         clearTimeout(timer);
         waitedMs += performance.now() - began;
