@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../fixtures/http.ts';
 import { type ImageDescription, pushImage, smallImage } from '../fixtures/images.ts';
+import { rssOf } from '../fixtures/memory.ts';
 import { waitFor } from '../fixtures/net.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
 import { type RunningPeer, startPeer } from '../fixtures/shoal.ts';
@@ -17,12 +17,6 @@ const STALLED = 'stalled.invalid:5000';
 const REPO = 'hostile/clients';
 const MAX_PER_CLIENT = 256;
 const MiB = 1024 * 1024;
-
-async function rssOf(pid: number): Promise<number> {
-  const kib = /^VmRSS:\s+(\d+)\s+kB$/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
-  assert.ok(kib);
-  return Number(kib) * 1024;
-}
 
 describe('the endpoint stays available to hostile HTTP clients', { timeout: 120_000 }, () => {
   let registry: RunningRegistry | undefined;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
@@ -17,6 +16,7 @@ import {
 } from '@shoal/protocol';
 import { request } from '../fixtures/http.ts';
 import { type BlobDescription, type ImageDescription, pushImage, smallImage } from '../fixtures/images.ts';
+import { rssOf } from '../fixtures/memory.ts';
 import { waitFor } from '../fixtures/net.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
 import { type RunningPeer, type RunningScheduler, startPeer, startScheduler } from '../fixtures/shoal.ts';
@@ -25,14 +25,6 @@ const ORIGIN = 'registry.invalid:5000';
 const REPO = 'hostile/small';
 const MAX_RSS_BYTES = 400 * 1024 * 1024;
 const MiB = 1024 * 1024;
-
-/** Resident set size of a process, from /proc. */
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1];
-  assert.ok(kib, `no VmRSS for ${pid}`);
-  return Number(kib) * 1024;
-}
 
 function varint(value: number): number[] {
   const out: number[] = [];
