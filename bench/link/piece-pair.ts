@@ -16,9 +16,10 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { type Digest, digestHex } from '@shoal/oci';
 import { createShoalNode } from '@shoal/p2p';
-import { pieceLength, pieceStart } from '@shoal/protocol';
+import { MAX_PIECE_SIZE, pieceLength, pieceStart } from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
 import { tuneGarbageCollector } from '../../peer/src/memory/gc-tuning.ts';
+import { nodeSendBudget } from '../../peer/src/memory/send-budget.ts';
 import { fetchPiece } from '../../peer/src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../../peer/src/p2p/piece-server.ts';
 import { PieceStreams } from '../../peer/src/p2p/piece-streams.ts';
@@ -45,7 +46,15 @@ async function serve(blobFile: string, digest: Digest, storeDir: string): Promis
   await link(blobFile, join(paths.blobsDir, digestHex(digest)));
   const store = await openStore(storeDir);
   const node = await newNode();
-  await startPieceServer({ node, store, uploadSlots: 8, limiter: new RateLimiter(0), logger });
+  await startPieceServer({
+    node,
+    store,
+    uploadSlots: 8,
+    limiter: new RateLimiter(0),
+    budget: nodeSendBudget(),
+    maxPieceSize: MAX_PIECE_SIZE,
+    logger,
+  });
   process.stdout.write(`${JSON.stringify({ addr: node.getMultiaddrs()[0]!.toString() })}\n`);
   // Exit normally when told to stop, so that --cpu-prof writes its profile.
   process.once('SIGINT', () => process.exit(0));

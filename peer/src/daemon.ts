@@ -3,13 +3,16 @@ import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer 
 import type { ComponentWrappers } from './component-wrappers.ts';
 import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
+import { SEND_CHUNK } from './endpoint/body-io.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
 import { preheatObject } from './endpoint/preheat.ts';
 import { RecentReferrers } from './endpoint/recent-referrers.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './memory/external-memory.ts';
 import { tuneGarbageCollector } from './memory/gc-tuning.ts';
+import { nodeSendBudget, SEND_PAGE_BYTES } from './memory/send-budget.ts';
 import { createPeerMetrics } from './metrics.ts';
+import { BufferPool } from './p2p/buffer-pool.ts';
 import { RateLimiter } from './p2p/rate-limiter.ts';
 import { RecentMismatches } from './p2p/recent-mismatches.ts';
 import type { SwarmConfig } from './p2p/swarm.ts';
@@ -23,6 +26,11 @@ import { DigestMismatchError } from './task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from './task/origin-download.ts';
 import { DEFAULT_ORIGIN_STALL_TIMEOUT_MS, withProgressDeadline } from './task/origin-progress.ts';
 import { TaskManager, type TaskRunner } from './task/task-manager.ts';
+
+/** Response body buffers kept for reuse between responses (8 MiB). */
+const HTTP_IDLE_BUFFERS = 32;
+/** Pages kept for reuse (8 MiB), for responses going on a page at a time under pressure. */
+const HTTP_IDLE_PAGES = 256;
 
 export interface PeerDaemonConfig {
   /** host:port of the registry endpoint */
@@ -43,6 +51,10 @@ export interface PeerDaemonConfig {
   upstreamTimeoutMs?: number;
   /** A transfer from the origin that sends less than 64 KiB in this long is given up. */
   originStallTimeoutMs?: number;
+  /** Memory for answers on their way to clients and peers, and how long a reader may take none. */
+  sending: { bufferBytes: number; readerTimeoutMs: number };
+  /** HTTP requests in flight from all clients together. */
+  maxRequests: number;
 }
 
 export interface PeerDaemon {
@@ -68,6 +80,11 @@ export async function startPeerDaemon(
     endpoints: config.registryEndpoints,
     defaultRegistry: config.defaultRegistry,
   });
+  // One budget for response bodies and served pieces alike: what readers pin is bounded for the node.
+  const budget = nodeSendBudget({
+    bufferBytes: config.sending.bufferBytes,
+    readerTimeoutMs: config.sending.readerTimeoutMs,
+  });
   const metricsRegistry = createMetricsRegistry({ service: 'peer' });
   const metrics = createPeerMetrics(metricsRegistry, {
     activeTasks: () => tasks.active,
@@ -76,6 +93,8 @@ export async function startPeerDaemon(
     storeCapacity: () => store.capacity,
     schedulersConfigured: () => config.swarm.schedulers.length,
     schedulersConnected: () => swarm.info().schedulersConnected,
+    sendBufferBytes: () => budget.heldBytes,
+    sendWaiting: () => budget.waiting,
   });
   const paths = new StorePaths(config.dataDir);
   const store = new BlobStore({
@@ -108,6 +127,7 @@ export async function startPeerDaemon(
         return { digest: known.digest, resolvedAt: known.resolvedAt };
       },
     },
+    budget,
     logger,
     wrappers,
   });
@@ -158,6 +178,11 @@ export async function startPeerDaemon(
     logger,
     // While upstream is down, what other nodes learnt to be public is public here too.
     access: new AccessGuard({ probe: upstreamAccessProbe(client), swarm: swarm.content }),
+    sending: {
+      budget,
+      pool: new BufferPool(SEND_CHUNK, { maxIdle: HTTP_IDLE_BUFFERS }),
+      pages: new BufferPool(SEND_PAGE_BYTES, { maxIdle: HTTP_IDLE_PAGES }),
+    },
   };
   let registryServer: RegistryServer | undefined;
   let admin: AdminServer | undefined;
@@ -165,8 +190,18 @@ export async function startPeerDaemon(
     limitBytes: DEFAULT_EXTERNAL_MEMORY_LIMIT,
     intervalMs: 250,
   });
+  // Readers that took nothing for the reader timeout are dropped within a quarter of it (at most a second late).
+  const sweeper = setInterval(
+    () => metrics.stalledReaders.inc(budget.sweep()),
+    Math.min(1_000, config.sending.readerTimeoutMs / 4),
+  );
+  sweeper.unref();
+  const stopBackground = () => {
+    stopCollector();
+    clearInterval(sweeper);
+  };
   try {
-    registryServer = await startRegistryServer(context, config.registry);
+    registryServer = await startRegistryServer(context, config.registry, { maxRequests: config.maxRequests });
     const registryAddress = addressOf(registryServer);
     const peerId = swarm.info().peerId;
     admin = await startAdminServer({
@@ -189,7 +224,7 @@ export async function startPeerDaemon(
         await swarm.stop();
         await started.admin.close();
         await client.close();
-        stopCollector();
+        stopBackground();
       },
     };
   } catch (error) {
@@ -197,7 +232,7 @@ export async function startPeerDaemon(
     await admin?.close();
     await swarm.stop();
     await client.close();
-    stopCollector();
+    stopBackground();
     throw error;
   }
 }

@@ -10,6 +10,8 @@ export interface PeerGaugeSources {
   schedulersConfigured(): number;
   /** Schedulers this peer holds a session with now. */
   schedulersConnected(): number;
+  sendBufferBytes(): number;
+  sendWaiting(): number;
 }
 
 /** Every metric of the peer daemon, in one place. */
@@ -149,6 +151,27 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
     evictionFailures: new Counter({
       name: 'shoal_store_eviction_failures_total',
       help: 'Blobs that could not be removed when evicted (kept, and tried again later)',
+      registers,
+    }),
+    sendBufferBytes: new Gauge({
+      name: 'shoal_send_buffer_bytes',
+      help: 'Bytes of answers on their way to clients and peers (within --send-buffer)',
+      registers,
+      collect() {
+        this.set(sources.sendBufferBytes());
+      },
+    }),
+    sendWaiting: new Gauge({
+      name: 'shoal_send_buffer_waiting',
+      help: 'Answers waiting for send buffer memory that others hold',
+      registers,
+      collect() {
+        this.set(sources.sendWaiting());
+      },
+    }),
+    stalledReaders: new Counter({
+      name: 'shoal_stalled_readers_total',
+      help: 'Clients and peers dropped for taking none of their answer within --reader-timeout',
       registers,
     }),
     verificationFailures: new Counter({

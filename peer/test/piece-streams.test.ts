@@ -10,6 +10,7 @@ import { byteStream } from '@libp2p/utils';
 import { type Digest, digestHex } from '@shoal/oci';
 import { createShoalNode, frame, readFrame, type ShoalNode } from '@shoal/p2p';
 import {
+  MAX_PIECE_SIZE,
   MIB,
   PIECE_PROTOCOL_SEQUENTIAL,
   PieceRequest,
@@ -20,6 +21,7 @@ import {
   pieceStart,
 } from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
+import { nodeSendBudget } from '../src/memory/send-budget.ts';
 import { fetchPiece } from '../src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../src/p2p/piece-server.ts';
 import { PieceStreams } from '../src/p2p/piece-streams.ts';
@@ -74,7 +76,15 @@ async function startBlobParent(): Promise<{ node: ShoalNode; stop(): Promise<voi
   const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
   await store.init();
   const node = await newNode();
-  await startPieceServer({ node, store, uploadSlots: 4, limiter: new RateLimiter(0), logger });
+  await startPieceServer({
+    node,
+    store,
+    uploadSlots: 4,
+    limiter: new RateLimiter(0),
+    budget: nodeSendBudget(),
+    maxPieceSize: MAX_PIECE_SIZE,
+    logger,
+  });
   return {
     node,
     async stop() {

@@ -80,6 +80,8 @@ describe('referrers endpoint', () => {
         storeCapacity: () => 0,
         schedulersConfigured: () => 0,
         schedulersConnected: () => 0,
+        sendBufferBytes: () => 0,
+        sendWaiting: () => 0,
       }),
       logger: createLogger({ level: 'silent' }),
     } as unknown as EndpointContext;

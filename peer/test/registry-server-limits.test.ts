@@ -9,6 +9,7 @@ import { createLogger } from '@shoal/telemetry';
 import type { EndpointContext } from '../src/endpoint/context.ts';
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_MAX_REQUESTS,
   DEFAULT_MAX_REQUESTS_PER_CLIENT,
   type RegistryServer,
   startRegistryServer,
@@ -42,7 +43,7 @@ function stalledContext() {
     metrics: {
       requests: {
         inc: (labels: { status: string }) => {
-          if (labels.status === '429') counts.refused++;
+          if (labels.status === '429' || labels.status === '503') counts.refused++;
         },
       },
       requestDuration: { observe: noop },
@@ -61,9 +62,9 @@ function stalledContext() {
   };
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+function get(port: number, path: string, localAddress?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false, localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () =>
@@ -112,6 +113,7 @@ describe('registry server limits', { timeout: 30_000 }, () => {
 
   it('has sensible defaults', () => {
     assert.equal(DEFAULT_MAX_REQUESTS_PER_CLIENT, 256);
+    assert.equal(DEFAULT_MAX_REQUESTS, 1024);
     assert.equal(DEFAULT_HEADERS_TIMEOUT_MS, 30_000);
   });
 
@@ -177,5 +179,45 @@ describe('registry server limits', { timeout: 30_000 }, () => {
     const idle = rawConnection(port);
     const { ms } = await idle.closed;
     assert.ok(ms < HEADERS_TIMEOUT_MS * 3 + 500, `dropped after ${ms.toFixed(0)} ms`);
+  });
+});
+
+describe('registry server limit across clients', { timeout: 30_000 }, () => {
+  const TOTAL = 6;
+  let server: RegistryServer;
+  let port = 0;
+  const stalled = stalledContext();
+
+  before(async () => {
+    server = await startRegistryServer(stalled.ctx, '127.0.0.1:0', {
+      maxRequests: TOTAL,
+      maxRequestsPerClient: LIMIT,
+    });
+    port = (server.server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    stalled.release();
+    await server.close();
+  });
+
+  it('answers 503 beyond the in-flight limit of all clients together, whatever their addresses', async () => {
+    // Three addresses, two requests each: every one under its own limit, all of them at the total.
+    const held = ['127.0.0.2', '127.0.0.3', '127.0.0.4'].flatMap((address) =>
+      [0, 1].map(() => get(port, '/v2/a/tags/list', address)),
+    );
+    while (stalled.counts.upstreamCalls < TOTAL) await sleep(10);
+    const refused = await get(port, '/v2/a/tags/list', '127.0.0.5');
+    assert.equal(refused.status, 503);
+    const body = JSON.parse(refused.body) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
+    assert.match(body.errors[0]!.message, /more than 6 requests in flight on this endpoint/);
+    assert.equal(stalled.counts.upstreamCalls, TOTAL, 'the refused request never reached a handler');
+    stalled.release();
+    for (const answer of await Promise.all(held)) assert.equal(answer.status, 200);
+    const again = get(port, '/v2/a/tags/list', '127.0.0.5');
+    while (stalled.counts.upstreamCalls < TOTAL + 1) await sleep(10);
+    stalled.release();
+    assert.equal((await again).status, 200);
   });
 });

@@ -4,9 +4,17 @@ import { MAX_MESSAGE_BYTES } from '@shoal/protocol';
 import type { Uint8ArrayList } from 'uint8arraylist';
 import { createFrameReader, FrameError } from './frame-reader.ts';
 
-/** Sends bytes, waiting for drain whenever the stream's write buffer is full (send() returned false). */
-export async function sendWithBackpressure(stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
-  if (!stream.send(data)) await stream.onDrain();
+/**
+ * Sends bytes, waiting for drain whenever the stream's write buffer is full
+ * (send() returned false); `signal` bounds that wait (a reader that never
+ * reads never drains).
+ */
+export async function sendWithBackpressure(
+  stream: Stream,
+  data: Uint8Array | Uint8ArrayList,
+  options?: { signal?: AbortSignal },
+): Promise<void> {
+  if (!stream.send(data)) await stream.onDrain(options);
 }
 
 export interface MessageCodec<T> {

@@ -52,7 +52,7 @@ export async function handleBlob(
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
         const length = range.end - range.start + 1;
-        await sendBody(res, fileSource(pin.path, range.start), length, firstByte('hit'));
+        await sendBody(res, fileSource(pin.path, range.start), length, ctx.sending, firstByte('hit'));
       } else res.end();
     } finally {
       pin.release();
@@ -118,7 +118,7 @@ export async function handleBlob(
   const length = range.end - range.start + 1;
   // A range ahead of the whole blob's verification carries the trust of the origin's own Range answer.
   if (res.statusCode === 206) ctx.metrics.rangeBytesBeforeVerification.inc(length);
-  await sendBody(res, task.reader(range.start, range.end + 1), length, firstByte('miss')).catch(
+  await sendBody(res, task.reader(range.start, range.end + 1), length, ctx.sending, firstByte('miss')).catch(
     (error: Error) => {
       ctx.logger.warn({ digest, err: { message: error.message } }, 'blob response cut off');
     },

@@ -1,6 +1,8 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { ReaderStalledError, type SendBudget, SendClosedError } from '../memory/send-budget.ts';
+import type { BufferPool } from '../p2p/buffer-pool.ts';
 
 /** A body read into the caller's buffers, in order: `fill` resolves with the bytes it put in `into`. */
 export interface BodySource {
@@ -9,14 +11,33 @@ export interface BodySource {
 }
 
 /**
- * A response body goes out in buffers of this size, at most SEND_BUFFERS of
- * them per response: one being filled while the others drain to the socket.
- * Reusing them keeps the data path free of garbage (no fresh pages to fault
- * in, no GC-driven RSS growth) and bounds memory per client; 1 MiB measured
- * best on loopback (fewer syscalls than 256 KiB, less cache pressure than 4 MiB).
+ * A response body goes out in buffers of this size, at most two per response
+ * at once (one being filled while the other drains to the socket), each
+ * granted by the node's send budget first. A buffer is given back to the
+ * budget once the socket has taken it (the write callback), so a client that
+ * does not read pins at most its window, and all of them together at most the
+ * budget; under pressure the budget grants less than a buffer, and the body
+ * goes on in smaller pieces. Reused buffers keep the data path free of
+ * garbage (no fresh pages to fault in, no GC-driven RSS growth).
  */
-const SEND_CHUNK = 1024 * 1024;
-const SEND_BUFFERS = 3;
+export const SEND_CHUNK = 256 * 1024;
+const SEND_WINDOW = 2 * SEND_CHUNK;
+
+/** What response bodies are sent with: the node's send budget and the buffers bodies are filled in. */
+export interface BodySending {
+  budget: SendBudget;
+  /** Buffers of SEND_CHUNK bytes. */
+  pool: BufferPool;
+  /** Buffers of one page of the budget: what a response goes on with under pressure. */
+  pages: BufferPool;
+}
+
+/** A buffer of exactly `bytes`: a reused one when a pool has that size. */
+function bufferFor(sending: BodySending, bytes: number): Buffer {
+  if (bytes === sending.pool.size) return sending.pool.take();
+  if (bytes === sending.pages.size) return sending.pages.take();
+  return Buffer.allocUnsafeSlow(bytes);
+}
 
 /** Bytes of a file from `start` on, read at their offset into the caller's buffers. */
 export function fileSource(path: string, start: number): BodySource {
@@ -39,64 +60,59 @@ export function fileSource(path: string, start: number): BodySource {
 }
 
 /**
- * Sends `length` bytes of `source` as the response body through a few reused
- * buffers; a buffer is filled again only once the socket has taken it (write
- * callback), which is also the backpressure. Returns false if the client went
- * away. A source error, or a source ending early, destroys the socket so the
- * client never sees a clean end of a short or wrong body. The source is closed
- * in every case.
+ * Sends `length` bytes of `source` as the response body through buffers the
+ * send budget grants; a buffer is filled again only once the socket has taken
+ * it (write callback), which is also the backpressure. A client that takes
+ * nothing for the reader timeout is dropped (the budget's sweep destroys the
+ * response). Returns false if the client went away. A source error, or a
+ * source ending early, destroys the socket so the client never sees a clean
+ * end of a short or wrong body. The source is closed in every case.
  */
 export async function sendBody(
   res: ServerResponse,
   source: BodySource,
   length: number,
+  sending: BodySending,
   onChunk?: (bytes: number) => void,
 ): Promise<boolean> {
-  const free: Buffer[] = [];
-  let allocated = 0;
-  let closed = false;
-  let wake: (() => void) | undefined;
-  const wakeUp = () => {
-    const resume = wake;
-    wake = undefined;
-    resume?.();
-  };
-  const onClose = () => {
-    closed = true;
-    wakeUp();
-  };
-  res.on('close', onClose);
+  if (res.destroyed) {
+    await source.close();
+    return false;
+  }
+  const sender = sending.budget.open({
+    windowBytes: SEND_WINDOW,
+    onStall: () => res.destroy(new ReaderStalledError(sending.budget.stallMs)),
+  });
+  // Open until the response is done or dropped: the last writes still count, and can still stall.
+  res.once('close', () => sender.close());
   try {
     let remaining = length;
     while (remaining > 0) {
-      if (closed || res.destroyed) return false;
-      let buffer = free.pop();
-      if (!buffer && allocated < SEND_BUFFERS) {
-        buffer = Buffer.allocUnsafeSlow(Math.min(SEND_CHUNK, length));
-        allocated++;
+      if (res.destroyed) return false;
+      let grant: number;
+      try {
+        grant = await sender.acquire(SEND_CHUNK);
+      } catch (error) {
+        if (error instanceof SendClosedError) return false;
+        throw error;
       }
-      if (!buffer) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
+      const buffer = bufferFor(sending, grant);
       const filled = await source.fill(remaining < buffer.length ? buffer.subarray(0, remaining) : buffer);
       if (filled <= 0) throw new Error(`body ended ${remaining} bytes early`);
-      if (closed || res.destroyed) return false;
+      if (res.destroyed) return false;
       remaining -= filled;
       onChunk?.(filled);
-      const taken = buffer;
-      res.write(filled === taken.length ? taken : taken.subarray(0, filled), () => {
-        free.push(taken);
-        wakeUp();
+      res.write(filled === buffer.length ? buffer : buffer.subarray(0, filled), (error) => {
+        sender.release(grant);
+        if (!error) (buffer.length === sending.pages.size ? sending.pages : sending.pool).give(buffer);
       });
     }
   } catch (error) {
     res.destroy(error as Error);
     throw error;
   } finally {
-    res.off('close', onClose);
+    // Gone already: nothing more leaves through this response.
+    if (res.destroyed) sender.close();
     await source.close();
   }
   res.end();

@@ -7,6 +7,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import type { AccessGuard } from './access-guard.ts';
+import type { BodySending } from './body-io.ts';
 import type { RecentReferrers } from './recent-referrers.ts';
 
 /** Content-addressed objects other peers can supply when the origin cannot. */
@@ -47,6 +48,8 @@ export interface EndpointContext {
   referrers: RecentReferrers;
   /** A blob streamed through from upstream that sends under 64 KiB in this long is cut off. */
   originStallTimeoutMs: number;
+  /** The memory response bodies are sent from, shared with the pieces served to peers. */
+  sending: BodySending;
 }
 
 /** Headers of the client's request relayed upstream: only what authorises or negotiates. */

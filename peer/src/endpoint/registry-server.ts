@@ -17,10 +17,17 @@ import { handleTags } from './tags-handler.ts';
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** Requests one client address may have in flight; more are answered 429 at once. */
 export const DEFAULT_MAX_REQUESTS_PER_CLIENT = 256;
+/**
+ * Requests all clients together may have in flight; more are answered 503 at
+ * once. Each answer being sent holds a page of the send budget at least, and
+ * the budget keeps one for up to as many senders as it has half-pages.
+ */
+export const DEFAULT_MAX_REQUESTS = 1024;
 /** A client that has not sent its whole request head by then (a slowloris) is answered 408 and dropped. */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 
 export interface RegistryServerOptions {
+  maxRequests?: number;
   maxRequestsPerClient?: number;
   headersTimeoutMs?: number;
 }
@@ -36,7 +43,9 @@ export async function startRegistryServer(
   address: string,
   options: RegistryServerOptions = {},
 ): Promise<RegistryServer> {
+  const maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
   const maxPerClient = options.maxRequestsPerClient ?? DEFAULT_MAX_REQUESTS_PER_CLIENT;
+  let inFlightTotal = 0;
   const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
   const inFlight = new Map<string, number>();
   const server = createServer(
@@ -56,26 +65,31 @@ export async function startRegistryServer(
       res.setHeader(REQUEST_ID_HEADER, requestId);
       const client = req.socket.remoteAddress ?? '';
       const count = (inFlight.get(client) ?? 0) + 1;
-      if (count > maxPerClient) {
+      const refusal =
+        count > maxPerClient
+          ? ([
+              429,
+              'TOOMANYREQUESTS',
+              `more than ${maxPerClient} requests in flight from this client`,
+            ] as const)
+          : inFlightTotal >= maxRequests
+            ? ([503, 'UNAVAILABLE', `more than ${maxRequests} requests in flight on this endpoint`] as const)
+            : undefined;
+      if (refusal) {
+        const [status, code, message] = refusal;
         ctx.metrics.requests.inc({
           route: 'unknown',
           method: req.method ?? '',
-          status: '429',
+          status: String(status),
           cache: 'none',
         });
-        sendOciError(
-          res,
-          429,
-          'TOOMANYREQUESTS',
-          `more than ${maxPerClient} requests in flight from this client`,
-          {
-            'retry-after': '1',
-          },
-        );
+        sendOciError(res, status, code, message, { 'retry-after': '1' });
         return;
       }
       inFlight.set(client, count);
+      inFlightTotal++;
       res.once('close', () => {
+        inFlightTotal--;
         const left = (inFlight.get(client) ?? 1) - 1;
         if (left > 0) inFlight.set(client, left);
         else inFlight.delete(client);

@@ -13,9 +13,11 @@ import {
   PieceStatus,
   pieceLayout,
   pieceLength,
+  pieceSizeFor,
   pieceStart,
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import { ReaderStalledError, type SendBudget, SendClosedError, type Sender } from '../memory/send-budget.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { BufferPool } from './buffer-pool.ts';
@@ -26,6 +28,10 @@ export interface PieceServerOptions {
   store: BlobStore;
   uploadSlots: number;
   limiter: RateLimiter;
+  /** The node's memory for bytes on their way to readers, shared with the registry endpoint. */
+  budget: SendBudget;
+  /** Largest piece size served; a blob's own layout is served whatever its size. */
+  maxPieceSize: number;
   logger: Logger;
   /** The running download task of a digest, whose present pieces can be served too (default: none). */
   findTask?: (digest: Digest) => BlobTask | undefined;
@@ -38,9 +44,21 @@ export interface PieceServerOptions {
 }
 
 const SEND_CHUNK = 1024 * 1024;
+/**
+ * What one stream may hold of the budget: the largest piece served, at least a
+ * default (2 MiB) one. An answer that fits is kept until the requester has
+ * read it, and its buffers are then reused; a longer one (a huge blob's own
+ * layout) gives each buffer up once the muxer has taken it, to the collector.
+ */
+const MIN_STREAM_WINDOW = 2 * SEND_CHUNK;
+/** Idle buffers kept for reuse at most, however many upload slots (32 MiB). */
+const MAX_IDLE_BUFFERS = 32;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A kept stream with no next request for this long is closed (requesters let theirs go sooner). */
 const IDLE_TIMEOUT_MS = 60_000;
+
+/** A buffer an answer was sent from, with the grant of the send budget it holds. */
+type HeldBuffer = { buffer: Buffer; grant: number };
 
 /** Where a piece's bytes can be read from on this node. */
 export type PieceSource = {
@@ -66,7 +84,9 @@ export interface ServedPiece {
  */
 export async function startPieceServer(options: PieceServerOptions): Promise<{ active(): number }> {
   let active = 0;
-  const pool = new BufferPool(SEND_CHUNK, { maxIdle: options.uploadSlots * 4 });
+  const pool = new BufferPool(SEND_CHUNK, { maxIdle: Math.min(options.uploadSlots * 4, MAX_IDLE_BUFFERS) });
+  const readerTimeoutMs = options.budget.stallMs;
+  const streamWindow = Math.max(MIN_STREAM_WINDOW, Math.ceil(options.maxPieceSize / SEND_CHUNK) * SEND_CHUNK);
   const handler = (stream: Stream) => {
     void serve(stream).catch((error: Error) => {
       options.logger.debug({ err: error.message }, 'piece request ended with an error');
@@ -81,25 +101,30 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   async function serve(stream: Stream): Promise<void> {
     const sequential = stream.protocol === PIECE_PROTOCOL_SEQUENTIAL;
     const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 });
+    // The stream's share of the send budget: a requester that takes none of its answer for the reader timeout is dropped.
+    const sender = options.budget.open({
+      windowBytes: streamWindow,
+      onStall: () => stream.abort(new ReaderStalledError(readerTimeoutMs)),
+    });
+    // However the stream ends, its share goes back (buffers of an aborted stream are left to the collector).
+    stream.addEventListener('close', () => sender.close(), { once: true });
     /** buffers of the last answer, possibly still queued for encryption */
-    let sent: Buffer[] = [];
+    let sent: HeldBuffer[] = [];
     for (let first = true; ; first = false) {
       // A requester that neither asks nor leaves is timed out.
       const timeoutMs = first ? REQUEST_TIMEOUT_MS : IDLE_TIMEOUT_MS;
       const frameBytes = await readFrameOrEnd(bytes, 1024, { signal: AbortSignal.timeout(timeoutMs) });
       if (frameBytes === undefined) {
         // The requester ended the stream: it read every answer, or never asks again.
-        await stream.close();
-        releaseWhenDelivered(stream, sent);
+        await finish(stream, sent, sender);
         return;
       }
       // A requester asks again only once it has read the whole last answer: its bytes are delivered.
-      for (const buffer of sent.splice(0)) pool.give(buffer);
-      const answer = await serveOne(stream, PieceRequest.decode(frameBytes));
+      giveBack(sent.splice(0), sender);
+      const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender);
       sent = answer.buffers;
       if (!sequential || answer.status === PieceStatus.badRequest) {
-        await stream.close();
-        releaseWhenDelivered(stream, sent);
+        await finish(stream, sent, sender);
         return;
       }
     }
@@ -109,11 +134,13 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   async function serveOne(
     stream: Stream,
     request: PieceRequest,
-  ): Promise<{ status: number; buffers: Buffer[] }> {
+    sender: Sender,
+  ): Promise<{ status: number; buffers: HeldBuffer[] }> {
     const respond = async (status: number, message: string) => {
       await sendWithBackpressure(
         stream,
         frame(PieceResponse.encode({ status, length: 0, sha256: new Uint8Array(0), message })),
+        { signal: AbortSignal.timeout(readerTimeoutMs) },
       );
       return { status, buffers: [] };
     };
@@ -121,13 +148,22 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       options.onRequest?.('bad_request');
       return respond(PieceStatus.badRequest, 'invalid digest');
     }
+    const digest = request.digest as Digest;
+    // A piece size of the requester's choosing would make every answer as long as it likes.
+    if (request.pieceSize > options.maxPieceSize && request.pieceSize !== ownPieceSize(digest)) {
+      options.onRequest?.('bad_request');
+      return respond(
+        PieceStatus.badRequest,
+        `piece size ${request.pieceSize} exceeds this peer's limit of ${options.maxPieceSize} bytes`,
+      );
+    }
     if (active >= options.uploadSlots) {
       options.onRequest?.('busy');
       return respond(PieceStatus.busy, 'all upload slots in use');
     }
     active++;
     try {
-      const located = await locate(request.digest as Digest, request.index, request.pieceSize);
+      const located = await locate(digest, request.index, request.pieceSize);
       const found = located && options.wrapPiece ? options.wrapPiece(located) : located;
       if (!found) {
         options.onRequest?.('not_found');
@@ -139,26 +175,53 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
         // The blob's size lets a requester without a scheduler lay the blob out from this answer alone.
         const header = { status: PieceStatus.ok, length, sha256, message: '', blobSize: BigInt(blobSize) };
-        await sendWithBackpressure(stream, frame(PieceResponse.encode(header)));
-        const buffers: Buffer[] = [];
+        await sendWithBackpressure(stream, frame(PieceResponse.encode(header)), {
+          signal: AbortSignal.timeout(readerTimeoutMs),
+        });
+        // An answer within the stream's window is kept until read, for reuse; a longer one is not.
+        const keep = length <= streamWindow;
+        const buffers: HeldBuffer[] = [];
         for (let done = 0; done < length; ) {
-          const size = Math.min(SEND_CHUNK, length - done);
-          await options.limiter.take(size);
-          const buffer = pool.take();
-          buffers.push(buffer);
+          await options.limiter.take(Math.min(SEND_CHUNK, length - done));
+          const grant = await sender.acquire(SEND_CHUNK);
+          const buffer = grant === pool.size ? pool.take() : Buffer.allocUnsafeSlow(grant);
+          const size = Math.min(grant, length - done);
           const chunk = buffer.subarray(0, size);
           await source.readInto(chunk, offset + done);
           await sendWithBackpressure(stream, chunk);
           options.onUpload?.(size);
           done += size;
+          // The muxer has the bytes: a buffer not kept is left to the collector.
+          if (keep) buffers.push({ buffer, grant });
+          else sender.release(grant);
         }
         // Every byte is handed over (the slot is free before the stream closes or the next request comes).
         return { status: PieceStatus.ok, buffers };
       } finally {
         await found.source.close();
       }
+    } catch (error) {
+      // The stream was dropped while the answer waited for memory.
+      if (error instanceof SendClosedError) return { status: PieceStatus.ok, buffers: [] };
+      throw error;
     } finally {
       active--;
+    }
+  }
+
+  /** The piece size of the layout this node holds the blob in (a partial's, or the default for its size). */
+  function ownPieceSize(digest: Digest): number | undefined {
+    const partial = options.findTask?.(digest)?.partial;
+    if (partial) return partial.layout.pieceSize;
+    const size = options.store.sizeOf(digest);
+    return size === undefined ? undefined : pieceSizeFor(size);
+  }
+
+  /** Back to the pool and the budget: the requester has read these buffers' bytes. */
+  function giveBack(buffers: HeldBuffer[], sender: Sender): void {
+    for (const { buffer, grant } of buffers) {
+      pool.give(buffer);
+      sender.release(grant);
     }
   }
 
@@ -231,24 +294,27 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   }
 
   /**
-   * The sent bytes are views of `buffers` until they are encrypted, which may
-   * be well after send() returned. The requester closes its side only after
-   * it read the whole piece, so a stream closed cleanly both ways has
-   * delivered every byte: only then are the buffers reused. Aborted streams
-   * keep theirs (they are collected).
+   * Closes this side of the stream once the last answer is handed over. The
+   * sent bytes are views of `buffers` until they are encrypted, which may be
+   * well after send() returned. The requester closes its side only after it
+   * read the whole piece, so a stream closed cleanly both ways has delivered
+   * every byte: only then are the buffers reused. A requester that does not
+   * close within the reader timeout is dropped; aborted streams keep their
+   * buffers (they are collected).
    */
-  function releaseWhenDelivered(stream: Stream, buffers: Buffer[]): void {
-    const release = () => {
-      for (const buffer of buffers) pool.give(buffer);
-    };
+  async function finish(stream: Stream, buffers: HeldBuffer[], sender: Sender): Promise<void> {
+    await stream.close({ signal: AbortSignal.timeout(readerTimeoutMs) });
     if (stream.status === 'closed') {
-      release();
+      giveBack(buffers, sender);
       return;
     }
+    const timer = setTimeout(() => stream.abort(new ReaderStalledError(readerTimeoutMs)), readerTimeoutMs);
+    timer.unref();
     stream.addEventListener(
       'close',
       (event) => {
-        if (!event.error) release();
+        clearTimeout(timer);
+        if (!event.error) giveBack(buffers, sender);
       },
       { once: true },
     );

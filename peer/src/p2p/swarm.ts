@@ -8,6 +8,7 @@ import type { Logger } from '@shoal/telemetry';
 import type { Registry } from 'prom-client';
 import type { ComponentWrappers } from '../component-wrappers.ts';
 import type { PeerContent } from '../endpoint/context.ts';
+import type { SendBudget } from '../memory/send-budget.ts';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
@@ -42,6 +43,8 @@ export interface SwarmConfig {
   pskFile?: string;
   pieceTimeoutMs: number;
   stallTimeoutMs: number;
+  /** Largest piece size served to other peers (a blob's own layout is served whatever its size). */
+  maxPieceSize: number;
 }
 
 export interface Swarm {
@@ -91,6 +94,8 @@ export async function startSwarm(
     publicKnowledge: PublicKnowledge;
     /** Caches an object a scheduler asked for; rejects with the reason it could not. */
     preheat?: (request: Preheat) => Promise<void>;
+    /** The node's memory for bytes on their way to readers, shared with the registry endpoint. */
+    budget: SendBudget;
     logger: Logger;
     wrappers?: ComponentWrappers;
   },
@@ -115,6 +120,8 @@ export async function startSwarm(
     findManifest: async (digest) => (await deps.manifests.get(digest))?.bytes,
     uploadSlots: config.uploadSlots,
     limiter: uploadLimiter,
+    budget: deps.budget,
+    maxPieceSize: config.maxPieceSize,
     logger: deps.logger,
     onUpload: (bytes) => deps.metrics.uploadedBytes.inc(bytes),
     onRequest: (status) => deps.metrics.pieceRequests.inc({ status }),

@@ -56,6 +56,12 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'downloadSlots'),
   option(peerOptions, 'downloadRate'),
   option(peerOptions, 'uploadRate'),
+  option(peerOptions, 'maxPieceSize', {
+    description: 'largest piece served to other peers (at least --piece-size)',
+  }),
+  option(peerOptions, 'sendBuffer'),
+  option(peerOptions, 'readerTimeout'),
+  option(peerOptions, 'maxRequests'),
   option(peerOptions, 'pskFile', {
     description: 'libp2p swarm.key for both: only nodes with the same key can connect',
   }),
@@ -131,7 +137,13 @@ async function launchBoth(config: AllInOneConfig, logger: Logger) {
     const address = localSchedulerAddress(scheduler.multiaddrs);
     if (!address) throw new Error('the scheduler listens on no address the peer can join');
     const peer = await launchPeer(
-      { ...config, dataDir: join(config.dataDir, 'peer'), scheduler: [address] },
+      {
+        ...config,
+        dataDir: join(config.dataDir, 'peer'),
+        scheduler: [address],
+        // Its own scheduler's pieces are always served.
+        maxPieceSize: Math.max(config.maxPieceSize, config.pieceSize),
+      },
       logger.child({ service: 'peer' }),
     );
     return { scheduler, peer };

@@ -1,4 +1,5 @@
 import type { ComponentWrappers, PeerDaemon } from '@shoal/peer';
+import { MAX_PIECE_SIZE, MIB, MIN_PIECE_SIZE } from '@shoal/protocol';
 import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -18,6 +19,12 @@ import {
   swarmKeyFile,
 } from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
+
+/** Default --max-piece-size: room for a scheduler's --piece-size up to 16 MiB. */
+const DEFAULT_MAX_PIECE_SIZE = 16 * MIB;
+const DEFAULT_SEND_BUFFER = 64 * MIB;
+/** Below this a send buffer keeps too few pages for the senders it must guarantee one. */
+const MIN_SEND_BUFFER = 4 * MIB;
 
 export const peerOptions: readonly OptionSpec[] = [
   {
@@ -111,6 +118,31 @@ export const peerOptions: readonly OptionSpec[] = [
     defaultText: '0',
   },
   {
+    key: 'maxPieceSize',
+    arg: '<size>',
+    description:
+      "largest piece served to other peers, larger asks refused (the scheduler's --piece-size at least)",
+    defaultText: '16MiB',
+  },
+  {
+    key: 'sendBuffer',
+    arg: '<size>',
+    description: 'memory for answers on their way to clients and peers, shared by all of them',
+    defaultText: '64MiB',
+  },
+  {
+    key: 'readerTimeout',
+    arg: '<duration>',
+    description: 'a client or peer that takes none of its answer for this long is dropped',
+    defaultText: '60s',
+  },
+  {
+    key: 'maxRequests',
+    arg: '<n>',
+    description: 'HTTP requests in flight from all clients together (one client: 256); more are answered 503',
+    defaultText: '1024',
+  },
+  {
     key: 'pskFile',
     arg: '<file>',
     description: 'libp2p swarm.key: only nodes with the same key can connect',
@@ -159,6 +191,14 @@ export const peerSchema = z.strictObject({
   downloadSlots: z.coerce.number().int().min(1).max(1024).default(6),
   downloadRate: size.default(0),
   uploadRate: size.default(0),
+  maxPieceSize: size
+    .refine((v) => v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE, 'expected 1MiB to 64MiB')
+    .default(DEFAULT_MAX_PIECE_SIZE),
+  sendBuffer: size
+    .refine((v) => v >= MIN_SEND_BUFFER, `expected at least ${MIN_SEND_BUFFER / MIB}MiB`)
+    .default(DEFAULT_SEND_BUFFER),
+  readerTimeout: duration.refine((v) => v >= 1000, 'expected at least 1s').default(60_000),
+  maxRequests: z.coerce.number().int().min(1).max(65_536).default(1024),
   pskFile: swarmKeyFile.optional(),
   staleTags: booleanFlag.default(true),
   upstreamTimeout: duration.default(20_000),
@@ -233,6 +273,8 @@ export async function launchPeer(
       serveStaleTags: config.staleTags,
       upstreamTimeoutMs: config.upstreamTimeout,
       originStallTimeoutMs: config.originStallTimeout,
+      sending: { bufferBytes: config.sendBuffer, readerTimeoutMs: config.readerTimeout },
+      maxRequests: config.maxRequests,
       swarm: {
         listen: config.listen,
         schedulers: config.scheduler,
@@ -243,6 +285,7 @@ export async function launchPeer(
         uploadRate: config.uploadRate,
         pieceTimeoutMs: 15_000,
         stallTimeoutMs: 30_000,
+        maxPieceSize: config.maxPieceSize,
         ...(config.pskFile ? { pskFile: config.pskFile } : {}),
       },
       ...(credentials ? { credentials } : {}),
