@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../fixtures/http.ts';
 import { type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
+import { lyingPeerCommand } from '../fixtures/lying-peer.ts';
 import { type RunningPrometheus, startPrometheus } from '../fixtures/prometheus.ts';
 import { metricNamesIn } from '../fixtures/promql.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
@@ -106,7 +107,7 @@ describe('the Grafana dashboard against a real Prometheus', { timeout: 300_000 }
   before(async () => {
     [registry, image] = await Promise.all([startRegistry(), layeredImage([12 * MiB, 6 * MiB], 'dashboard')]);
     await pushImage(registry.url, REPO, 'v1', image);
-    // The first peer serves wrong bytes (SHOAL_TEST_LIE): verification failures, piece failures and
+    // The first peer serves wrong bytes (the test's lying peer): verification failures, piece failures and
     // a blocklisting; the last has a cache smaller than the image: evictions.
     swarm = await startSwarm({
       originHost: registry.host,
@@ -114,7 +115,7 @@ describe('the Grafana dashboard against a real Prometheus', { timeout: 300_000 }
       schedulerArgs: () => ['--piece-size', String(MiB)],
       peer: (index) =>
         index === 0
-          ? { env: { SHOAL_TEST_LIE: 'pieces' } }
+          ? { command: lyingPeerCommand('pieces') }
           : index === 2
             ? { extraArgs: ['--cache-size', '14MiB'] }
             : {},
