@@ -11,6 +11,7 @@ import { layeredImage, pushImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
 import type { RunningPeer } from '../fixtures/shoal.ts';
 import {
+  assertPeersAlive,
   fetchBlobVerified,
   pullAll,
   SWARM_ORIGIN,
@@ -26,21 +27,25 @@ const MiB = 1024 * 1024;
 let registry: RunningRegistry | undefined;
 let image: ImageDescription;
 let other: ImageDescription;
+/** one 100 MiB layer: the load under which pnet-protected peers used to crash */
+let single: ImageDescription;
 const swarms: Swarm[] = [];
 
-async function startSwarm(count: number, originRate: number): Promise<Swarm> {
-  const swarm = await startSwarmOf({ originHost: registry!.host, count, originRate });
+async function startSwarm(count: number, originRate: number, psk = false): Promise<Swarm> {
+  const swarm = await startSwarmOf({ originHost: registry!.host, count, originRate, psk });
   swarms.push(swarm);
   return swarm;
 }
 
 before(async () => {
-  [registry, image, other] = await Promise.all([
+  [registry, image, other, single] = await Promise.all([
     startRegistry(),
     layeredImage([64 * MiB, 40 * MiB]),
     layeredImage([24 * MiB], 'other'),
+    layeredImage([100 * MiB], 'single'),
   ]);
   await pushImage(registry.url, 'chaos/app', 'v1', image);
+  await pushImage(registry.url, 'chaos/single', 'v1', single);
   await pushImage(registry.url, 'chaos/other', 'v1', other);
 });
 
@@ -52,16 +57,28 @@ after(async () => {
 });
 
 describe('resilience of the swarm', { timeout: 300_000 }, () => {
-  it('survives parents killed mid-transfer: the survivors complete with verified content', async () => {
-    const { peers, scheduler } = await startSwarm(6, 30e6);
-    const pulls = peers.map((peer) => pullAll(peer, 'chaos/app', image));
-    await sleep(2000);
-    const victims = peers.slice(4);
-    await Promise.all(victims.map((p) => p.kill()));
-    const results = await Promise.all(pulls);
-    assert.deepEqual(results.slice(0, 4), [true, true, true, true], 'every survivor got every blob intact');
-    await waitForPeers(scheduler, 4);
-  });
+  const killVariants = [
+    { title: '', repo: 'chaos/app', image: () => image, psk: false },
+    {
+      title: ' (a private swarm: pre-shared key, a 100 MiB blob)',
+      repo: 'chaos/single',
+      image: () => single,
+      psk: true,
+    },
+  ];
+  for (const variant of killVariants) {
+    it(`survives parents killed mid-transfer: the survivors complete with verified content${variant.title}`, async () => {
+      const { peers, scheduler } = await startSwarm(6, 30e6, variant.psk);
+      const pulls = peers.map((peer) => pullAll(peer, variant.repo, variant.image()));
+      await sleep(2000);
+      const victims = peers.slice(4);
+      await Promise.all(victims.map((p) => p.kill()));
+      const results = await Promise.all(pulls);
+      assertPeersAlive(peers.slice(0, 4));
+      assert.deepEqual(results.slice(0, 4), [true, true, true, true], 'every survivor got every blob intact');
+      await waitForPeers(scheduler, 4);
+    });
+  }
 
   it('survives a parent whose stored pieces rotted: the bad parent is blocklisted, no corrupt byte is served', async () => {
     const { peers, scheduler } = await startSwarm(3, 200e6);
