@@ -3,7 +3,7 @@
  * the real piece protocol, against the ceiling of the same machine measured in
  * the same run.
  *
- *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,stream,fetch,serve] [--cpu-prof DIR]
+ *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,stream,fetch,psk,serve] [--cpu-prof DIR]
  *                          [--peer-arg ARG]... [--peer-node-options OPTS]
  *
  * fetch  a real `shoal scheduler` and two real `shoal peer` processes. The
@@ -15,6 +15,10 @@
  *        whole digest. The time runs from the request to the job's success
  *        (polled every 10 ms). Each run checks that no byte came from the
  *        origin and hashes the blob the child stored. This is the link alone.
+ * psk    fetch, in a private swarm: a second scheduler and parent, and each
+ *        run's child, hold one swarm.key (--psk-file), so every byte is also
+ *        XORed with XSalsa20 both ways and TLS runs in JavaScript over it. The
+ *        report compares it with fetch (pskCost): what the PSK costs.
  * serve  the same, but curl GETs the blob through the child's endpoint (to
  *        /dev/null) and the time is curl's total: the link plus the child
  *        serving the blob over HTTP as it lands.
@@ -40,7 +44,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
@@ -81,8 +85,8 @@ const PREHEAT_POLL_MS = 10;
 const SMALL_BLOB_BYTES = 64 * 1024;
 const BASELINE = resolve(import.meta.dirname, 'baseline-transfer.ts');
 const TARGETS = { linkOverCeiling: 0.6, peakRssMB: 200 };
-const SECTIONS = ['raw', 'stream', 'fetch', 'serve', 'relay'] as const;
-/** The sections that move the blob between peers. */
+const SECTIONS = ['raw', 'stream', 'fetch', 'psk', 'serve', 'relay'] as const;
+/** The sections that move the blob between peers of the open swarm. */
 const PEER_SECTIONS: readonly Section[] = ['fetch', 'serve', 'relay'];
 type Section = (typeof SECTIONS)[number];
 
@@ -257,6 +261,8 @@ interface Swarm {
   scheduler: RunningScheduler;
   parent: RunningPeer;
   peers: Set<RunningPeer>;
+  /** `--psk-file <swarm.key>` for a private swarm's nodes, else nothing */
+  pskArgs: string[];
 }
 
 let profileCount = 0;
@@ -272,7 +278,7 @@ async function startBenchPeer(swarm: Omit<Swarm, 'parent'>, role: string): Promi
     endpoints: { [swarm.registry.host]: swarm.registry.url },
     defaultRegistry: swarm.registry.host,
     schedulers: swarm.scheduler.multiaddrs,
-    extraArgs: PEER_ARGS,
+    extraArgs: [...swarm.pskArgs, ...PEER_ARGS],
     env: { NODE_OPTIONS: options.join(' ').trim() },
   });
   swarm.peers.add(peer);
@@ -461,6 +467,35 @@ function peerFigures(runs: PieceResult[], what: string, ceilingMBps: number) {
   };
 }
 
+/** A scheduler and a parent peer that preheated the image from the registry (holding the blob). */
+async function startBenchSwarm(
+  registry: RunningRegistry,
+  peers: Set<RunningPeer>,
+  pskArgs: string[],
+): Promise<Swarm> {
+  const scheduler = await startScheduler({
+    extraArgs: [...pskArgs, '--registry-endpoint', `${registry.host}=${registry.url}`],
+  });
+  const base = { registry, scheduler, peers, pskArgs };
+  const parent = await startBenchPeer(base, 'parent');
+  await waitForPeers(scheduler, 1);
+  log(`${pskArgs.length ? 'private swarm: ' : ''}parent preheats the image from the registry`);
+  await preheatWhole(scheduler, `${registry.host}/${REPOSITORY}:${TAG}`);
+  return { ...base, parent };
+}
+
+/** What the private swarm's link costs against the open one's (medians). */
+function pskCost(open: PieceResult[], closed: PieceResult[]) {
+  const at = (runs: PieceResult[], key: 'mbps' | 'parentCpuPerGiB' | 'childCpuPerGiB') =>
+    median(runs.map((r) => r[key]));
+  return {
+    what: 'psk against fetch: throughput share, and extra CPU seconds per GiB on each side',
+    mbpsShare: round(at(closed, 'mbps') / at(open, 'mbps')),
+    parentExtraCpuPerGiB: round(at(closed, 'parentCpuPerGiB') - at(open, 'parentCpuPerGiB'), 2),
+    childExtraCpuPerGiB: round(at(closed, 'childCpuPerGiB') - at(open, 'childCpuPerGiB'), 2),
+  };
+}
+
 interface RelayResult {
   /** the middle's download of the first blob from the parent, and the child's of the second from the middle */
   downMBps: number;
@@ -538,13 +573,14 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   const peers = new Set<RunningPeer>();
   let registry: RunningRegistry | undefined;
-  let scheduler: RunningScheduler | undefined;
+  const schedulers: RunningScheduler[] = [];
   try {
     log(`writing a ${SIZE_MIB} MiB blob`);
     const blob = await makeBlob(work);
     const second = ONLY.has('relay') ? await makeBlob(work, 'second') : undefined;
     let swarm: Swarm | undefined;
-    if (PEER_SECTIONS.some((section) => ONLY.has(section))) {
+    let privateSwarm: Swarm | undefined;
+    if ([...PEER_SECTIONS, 'psk'].some((section) => ONLY.has(section))) {
       // A peer started and stopped once leaves Node's compile cache warm (written at exit), as the
       // container image ships it: otherwise the first child, started while the parent still runs,
       // loads the TypeScript stripper and idles ~15 MB higher than every later one.
@@ -552,19 +588,21 @@ async function main(): Promise<void> {
       registry = await startRegistry();
       await pushBenchImage(registry.url, blob, work);
       if (second) await pushBlob(registry.url, REPOSITORY, second, { timeoutMs: 600_000 });
-      scheduler = await startScheduler({
-        extraArgs: ['--registry-endpoint', `${registry.host}=${registry.url}`],
-      });
-      const base = { registry, scheduler, peers };
-      const parent = await startBenchPeer(base, 'parent');
-      await waitForPeers(scheduler, 1);
-      log('parent preheats the image from the registry');
-      await preheatWhole(scheduler, `${registry.host}/${REPOSITORY}:${TAG}`);
-      swarm = { ...base, parent };
+      if (PEER_SECTIONS.some((section) => ONLY.has(section))) {
+        swarm = await startBenchSwarm(registry, peers, []);
+        schedulers.push(swarm.scheduler);
+      }
+      if (ONLY.has('psk')) {
+        const keyFile = join(work, 'swarm.key');
+        await writeFile(keyFile, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`);
+        privateSwarm = await startBenchSwarm(registry, peers, ['--psk-file', keyFile]);
+        schedulers.push(privateSwarm.scheduler);
+      }
     }
     const raw: RawResult[] = [];
     const stream: RawResult[] = [];
     const fetched: PieceResult[] = [];
+    const privateFetched: PieceResult[] = [];
     const served: PieceResult[] = [];
     const relayed: RelayResult[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -587,8 +625,8 @@ async function main(): Promise<void> {
               `(VmHWM ${r.middleHwmMB.toFixed(1)}, at start ${r.middleStartMB.toFixed(1)}), child VmHWM ${r.childHwmMB.toFixed(1)}`,
           );
         } else {
-          const r = await pieceRun(swarm!, blob, section);
-          (section === 'fetch' ? fetched : served).push(r);
+          const r = await pieceRun(section === 'psk' ? privateSwarm! : swarm!, blob, section);
+          ({ fetch: fetched, psk: privateFetched, serve: served })[section].push(r);
           log(
             `  run ${i + 1} ${section}: ${r.mbps.toFixed(0)} MB/s, CPU s/GiB parent ${r.parentCpuPerGiB.toFixed(2)} ` +
               `child ${r.childCpuPerGiB.toFixed(2)} scheduler ${r.schedulerCpuPerGiB.toFixed(2)} curl ${r.clientCpuPerGiB.toFixed(2)}, slots busy ${(r.slotBusyShare * 100).toFixed(0)}%, ` +
@@ -651,6 +689,16 @@ async function main(): Promise<void> {
             ),
           }
         : {}),
+      ...(privateFetched.length
+        ? {
+            linkPsk: peerFigures(
+              privateFetched,
+              'as link, in a private swarm (swarm.key on every node: XSalsa20 under TLS, both ways)',
+              rawMBps,
+            ),
+          }
+        : {}),
+      ...(privateFetched.length && fetched.length ? { pskCost: pskCost(fetched, privateFetched) } : {}),
       ...(served.length
         ? {
             linkServed: peerFigures(
@@ -687,7 +735,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     for (const peer of peers) await peer.stop().catch(() => {});
-    await scheduler?.stop();
+    for (const scheduler of schedulers) await scheduler.stop();
     await registry?.stop();
     await rm(work, { recursive: true, force: true });
   }
