@@ -65,9 +65,9 @@ async function lookUp(
   knowledge: PublicKnowledge,
   query: PublicPairingQuery,
 ): Promise<PublicAnswer | undefined> {
-  if (query.registry === '' || !validName(query.repository)) return undefined;
+  if (query.registry === '' || !accepts(validateRepository, query.repository)) return undefined;
   if (query.tag !== '') {
-    if (!validTag(query.tag)) return undefined;
+    if (!accepts(validateTag, query.tag)) return undefined;
     const found = await knowledge.tag(query.registry, query.repository, query.tag);
     return found && { learnedAt: found.resolvedAt, digest: found.digest };
   }
@@ -131,18 +131,10 @@ async function askOne(
   }
 }
 
-function validName(repository: string): boolean {
+/** Whether a validator of @shoal/oci accepts `value` (they throw on what they refuse). */
+function accepts(validate: (value: string) => unknown, value: string): boolean {
   try {
-    validateRepository(repository);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function validTag(tag: string): boolean {
-  try {
-    validateTag(tag);
+    validate(value);
     return true;
   } catch {
     return false;
