@@ -22,6 +22,7 @@ import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
 import type { BlobTask } from './task/blob-task.ts';
+import { startScrubber } from './store/scrubber.ts';
 import { DigestMismatchError } from './task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from './task/origin-download.ts';
 import { DEFAULT_ORIGIN_STALL_TIMEOUT_MS, withProgressDeadline } from './task/origin-progress.ts';
@@ -55,6 +56,8 @@ export interface PeerDaemonConfig {
   sending: { bufferBytes: number; readerTimeoutMs: number };
   /** HTTP requests in flight from all clients together. */
   maxRequests: number;
+  /** Bytes per second the background scrub re-hashes cached blobs at; 0: no scrub. */
+  scrubRate: number;
 }
 
 export interface PeerDaemon {
@@ -107,6 +110,7 @@ export async function startPeerDaemon(
       swarm.withdraw(digest);
     },
     onEvictionFailure: () => metrics.evictionFailures.inc(),
+    onCorrupt: (_digest, foundBy) => metrics.corruptBlobs.inc({ found_by: foundBy }),
   });
   await store.init();
   const manifests = new ManifestCache(paths);
@@ -184,6 +188,15 @@ export async function startPeerDaemon(
       pages: new BufferPool(SEND_PAGE_BYTES, { maxIdle: HTTP_IDLE_PAGES }),
     },
   };
+  const scrubber =
+    config.scrubRate > 0
+      ? startScrubber({
+          store,
+          bytesPerSecond: config.scrubRate,
+          logger,
+          onBytes: (bytes) => metrics.scrubbedBytes.inc(bytes),
+        })
+      : undefined;
   let registryServer: RegistryServer | undefined;
   let admin: AdminServer | undefined;
   const stopCollector = startExternalMemoryCollector({
@@ -220,6 +233,7 @@ export async function startPeerDaemon(
       context,
       async stop() {
         await started.registryServer.close();
+        await scrubber?.stop();
         await tasks.shutdown();
         await swarm.stop();
         await started.admin.close();
@@ -229,6 +243,7 @@ export async function startPeerDaemon(
     };
   } catch (error) {
     await registryServer?.close();
+    await scrubber?.stop();
     await admin?.close();
     await swarm.stop();
     await client.close();

@@ -174,6 +174,25 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       help: 'Clients and peers dropped for taking none of their answer within --reader-timeout',
       registers,
     }),
+    corruptBlobs: new Counter({
+      name: 'shoal_store_corrupt_blobs_total',
+      help:
+        'Cached blobs found corrupt and evicted, by the check that found them (index: size at start-up; ' +
+        'open: size when opened; serve: digest while served; piece: piece hash while served to a peer; scrub)',
+      labelNames: ['found_by'] as const,
+      registers,
+    }),
+    scrubbedBytes: new Counter({
+      name: 'shoal_store_scrubbed_bytes_total',
+      help: 'Bytes of cached blobs re-hashed by the background scrub',
+      registers,
+    }),
+    storeWriteFailures: new Counter({
+      name: 'shoal_store_write_failures_total',
+      help: 'Blob downloads that could not be cached because the data directory refused a write, by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
     verificationFailures: new Counter({
       name: 'shoal_verification_failures_total',
       help: 'Content that did not match its digest, by kind',

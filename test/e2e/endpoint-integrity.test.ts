@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { access, open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { exists, replaceByte } from '../fixtures/files.ts';
 import { request } from '../fixtures/http.ts';
 import {
   type BlobDescription,
@@ -22,30 +23,6 @@ const MiB = 1024 * 1024;
 function registryBlobPath(registry: RunningRegistry, digest: string): string {
   const hex = digest.slice('sha256:'.length);
   return join(registry.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
-}
-
-/** Replaces one byte of a file in place (the size stays the same); returns the byte it replaced. */
-async function replaceByte(path: string, offset: number, replace: (old: number) => number): Promise<number> {
-  const file = await open(path, 'r+');
-  try {
-    const one = Buffer.alloc(1);
-    await file.read(one, 0, 1, offset);
-    const old = one[0]!;
-    one[0] = replace(old);
-    await file.write(one, 0, 1, offset);
-    return old;
-  } finally {
-    await file.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Every file under the peer's data dir whose name holds `hex`. */

@@ -5,6 +5,7 @@ import { UpstreamStatusError } from '../task/errors.ts';
 import { admit } from './access-guard.ts';
 import { fileSource, sendBody } from './body-io.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
+import { CachedBlobMismatchError, digestCheckedBody } from './digest-checked-body.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 import { originSource } from './origin-source.ts';
@@ -45,14 +46,19 @@ export async function handleBlob(
   }
   const image = `${upstream.registry}/${name}`;
   const serveCached = async (): Promise<boolean> => {
-    const pin = ctx.store.pin(digest);
+    const pin = await ctx.store.pinChecked(digest);
     if (!pin) return false;
     if (req.method === 'GET') ctx.pulls.blob(image, digest, { cached: pin.size });
     try {
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
         const length = range.end - range.start + 1;
-        await sendBody(res, fileSource(pin.path, range.start), length, ctx.sending, firstByte('hit'));
+        // The whole blob is checked against its digest on the way; a Range only had its file's size checked.
+        const file = fileSource(pin.path, range.start);
+        const body = length === pin.size ? digestCheckedBody(file, digest, pin.size) : file;
+        if (await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(cachedBlobMismatch(ctx, digest))) {
+          if (length === pin.size) ctx.store.markVerified(digest);
+        }
       } else res.end();
     } finally {
       pin.release();
@@ -124,6 +130,15 @@ export async function handleBlob(
     },
   );
   return 'miss';
+}
+
+/** A cached blob failed its digest while served (the response is already cut off): it is evicted. */
+function cachedBlobMismatch(ctx: EndpointContext, digest: Digest): (error: Error) => Promise<false> {
+  return async (error) => {
+    if (!(error instanceof CachedBlobMismatchError)) throw error;
+    await ctx.store.discardCorrupt(digest, 'serve', error.message);
+    return false;
+  };
 }
 
 /** Writes status and headers for a blob; returns the inclusive range to send, or undefined if none. */

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Stream } from '@libp2p/interface';
 import { byteStream } from '@libp2p/utils';
@@ -66,6 +67,8 @@ export type PieceSource = {
   readInto(target: Buffer, offset: number): Promise<void>;
   close(): Promise<void>;
   sha256?: string;
+  /** A cached blob's piece: checked against the piece hash recorded when the blob was stored. */
+  recordedSha256?: string;
 };
 
 /** A piece about to be served: where its bytes are read from, and where it lies in its blob. */
@@ -181,6 +184,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         // An answer within the stream's window is kept until read, for reuse; a longer one is not.
         const keep = length <= streamWindow;
         const buffers: HeldBuffer[] = [];
+        const check = source.recordedSha256 ? createHash('sha256') : undefined;
         for (let done = 0; done < length; ) {
           await options.limiter.take(Math.min(SEND_CHUNK, length - done));
           const grant = await sender.acquire(SEND_CHUNK);
@@ -188,6 +192,10 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           const size = Math.min(grant, length - done);
           const chunk = buffer.subarray(0, size);
           await source.readInto(chunk, offset + done);
+          check?.update(chunk);
+          if (check && done + size === length) {
+            await checkRecordedPiece(request, check, source, () => sender.release(grant));
+          }
           await sendWithBackpressure(stream, chunk);
           options.onUpload?.(size);
           done += size;
@@ -225,6 +233,21 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
   }
 
+  /** Before the piece's last bytes go out: a cached piece that no longer matches ends the stream and its blob. */
+  async function checkRecordedPiece(
+    request: PieceRequest,
+    hash: Hash,
+    source: PieceSource,
+    release: () => void,
+  ): Promise<void> {
+    const actual = hash.digest('hex');
+    if (actual === source.recordedSha256) return;
+    release();
+    const detail = `piece ${request.index} hashes to ${actual}`;
+    await options.store.discardCorrupt(request.digest as Digest, 'piece', detail);
+    throw new Error(`cached ${detail}, not its recorded hash`);
+  }
+
   async function locate(digest: Digest, index: number, pieceSize: number): Promise<ServedPiece | undefined> {
     const task = options.findTask?.(digest);
     const partial = task?.partial;
@@ -250,7 +273,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         blobSize: partial.layout.size,
       };
     }
-    const pin = options.store.pin(digest);
+    const pin = await options.store.pinChecked(digest);
     if (!pin) {
       const manifest = index === 0 ? await options.findManifest?.(digest) : undefined;
       if (!manifest) return undefined;
@@ -273,6 +296,8 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       return undefined;
     }
     const file = await open(pin.path, 'r');
+    const record = await options.store.record(digest);
+    const recordedSha256 = record?.pieceSize === layout.pieceSize ? record.pieceHashes[index] : undefined;
     return {
       source: {
         async readInto(target, offset) {
@@ -286,6 +311,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           await file.close();
           pin.release();
         },
+        ...(recordedSha256 ? { recordedSha256 } : {}),
       },
       offset: pieceStart(layout, index),
       length: pieceLength(layout, index),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type Digest, digestFromHex, isDigest } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import { SerialQueue } from '../serial-queue.ts';
+import { type BlobRecord, readBlobRecord, removeBlobRecord, writeBlobRecord } from './blob-record.ts';
 import { CannotCacheError } from './errors.ts';
 import { type CacheEntry, chooseEvictions, type Watermarks } from './eviction-policy.ts';
 import { PartialBlob } from './partial-blob.ts';
@@ -17,7 +18,12 @@ interface BlobEntry {
   size: number;
   lastAccess: number;
   pins: number;
+  /** When its bytes were last hashed and matched (-Infinity: not since this process started). */
+  verifiedAt: number;
 }
+
+/** Where a corrupt cached blob was found. */
+export type CorruptionCheck = 'index' | 'open' | 'serve' | 'piece' | 'scrub';
 
 export interface BlobStoreOptions {
   paths: StorePaths;
@@ -31,6 +37,8 @@ export interface BlobStoreOptions {
   /** Called for every blob that could not be removed when evicted. */
   onEvictionFailure?: (digest: Digest, error: Error) => void;
   evictionRetryMs?: number;
+  /** Called for every cached blob found corrupt (then evicted). */
+  onCorrupt?: (digest: Digest, foundBy: CorruptionCheck) => void;
   now?: () => number;
 }
 
@@ -56,6 +64,7 @@ export class BlobStore {
   readonly #log: Logger;
   readonly #onEvict: ((digest: Digest, size: number) => void) | undefined;
   readonly #onEvictionFailure: ((digest: Digest, error: Error) => void) | undefined;
+  readonly #onCorrupt: ((digest: Digest, foundBy: CorruptionCheck) => void) | undefined;
   readonly #now: () => number;
   readonly #evictions = new SerialQueue();
   readonly #evictionRetryMs: number;
@@ -75,13 +84,19 @@ export class BlobStore {
     this.#onEvict = options.onEvict;
     this.#onEvictionFailure = options.onEvictionFailure;
     this.#evictionRetryMs = options.evictionRetryMs ?? EVICTION_RETRY_MS;
+    this.#onCorrupt = options.onCorrupt;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Creates the layout, indexes complete blobs (oldest modified first) and removes temp leftovers. */
+  /**
+   * Creates the layout, indexes complete blobs (oldest modified first) and
+   * removes temp leftovers. A blob whose file is not the size its record says
+   * (truncated, or grown) is removed, not indexed.
+   */
   async init(): Promise<void> {
     for (const dir of [
       this.paths.blobsDir,
+      this.paths.blobRecordsDir,
       this.paths.partialDir,
       this.paths.manifestsDir,
       this.paths.tagsDir,
@@ -94,12 +109,29 @@ export class BlobStore {
         await rm(path, { force: true, recursive: true });
         continue;
       }
+      const digest = digestFromHex(name);
       const info = await stat(path);
       if (!info.isFile()) {
         this.#log.warn({ path }, 'not a regular file where a blob belongs: left alone, not indexed');
         continue;
       }
-      this.#blobs.set(digestFromHex(name), { size: info.size, lastAccess: info.mtimeMs, pins: 0 });
+      const record = await readBlobRecord(this.paths, digest);
+      if (record && record.size !== info.size) {
+        await this.#removeCorrupt(digest, 'index', `file of ${info.size} bytes, recorded ${record.size}`);
+        continue;
+      }
+      this.#blobs.set(digest, {
+        size: info.size,
+        lastAccess: info.mtimeMs,
+        pins: 0,
+        verifiedAt: Number.NEGATIVE_INFINITY,
+      });
+    }
+    for (const name of await readdir(this.paths.blobRecordsDir)) {
+      const hex = name.replace(/\.json$/, '');
+      if (!isDigest(`sha256:${hex}`) || !this.#blobs.has(digestFromHex(hex))) {
+        await rm(join(this.paths.blobRecordsDir, name), { force: true });
+      }
     }
     // Small files (partial bitmaps, manifests, tags) are written to a temp file and renamed;
     // a crash can leave the temp file in any of these directories.
@@ -119,6 +151,24 @@ export class BlobStore {
     return this.#blobs.get(digest)?.size;
   }
 
+  /**
+   * Pins a complete blob for reading once its file is checked to be the size
+   * it was stored with; a blob whose file is not (truncated, removed) is
+   * evicted and undefined returned, as for a blob that is not here.
+   */
+  async pinChecked(digest: Digest): Promise<BlobPin | undefined> {
+    const pin = this.pin(digest);
+    if (!pin) return undefined;
+    const size = await stat(pin.path).then(
+      (info) => (info.isFile() ? info.size : -1),
+      () => -1,
+    );
+    if (size === pin.size) return pin;
+    pin.release();
+    await this.discardCorrupt(digest, 'open', `file of ${size} bytes, expected ${pin.size}`);
+    return undefined;
+  }
+
   /** Pins a complete blob for reading, or returns undefined when it is not here. */
   pin(digest: Digest): BlobPin | undefined {
     const entry = this.#blobs.get(digest);
@@ -135,6 +185,54 @@ export class BlobStore {
         entry.pins--;
       },
     };
+  }
+
+  /** The size and piece hashes a complete blob was stored with, if recorded. */
+  record(digest: Digest): Promise<BlobRecord | undefined> {
+    return readBlobRecord(this.paths, digest);
+  }
+
+  /** Its bytes were just hashed in full and matched. */
+  markVerified(digest: Digest): void {
+    const entry = this.#blobs.get(digest);
+    if (entry) entry.verifiedAt = this.#now();
+  }
+
+  /** The blob verified longest ago, if that was before `before` (ms since epoch). */
+  leastRecentlyVerified(before: number): { digest: Digest; size: number } | undefined {
+    let oldest: { digest: Digest; size: number; at: number } | undefined;
+    for (const [digest, entry] of this.#blobs) {
+      if (entry.verifiedAt < before && (!oldest || entry.verifiedAt < oldest.at)) {
+        oldest = { digest, size: entry.size, at: entry.verifiedAt };
+      }
+    }
+    return oldest && { digest: oldest.digest, size: oldest.size };
+  }
+
+  /**
+   * A cached blob's bytes are not what was stored: it leaves the index at
+   * once (readers that pinned it keep their open file) and its file goes.
+   */
+  async discardCorrupt(digest: Digest, foundBy: CorruptionCheck, detail: string): Promise<void> {
+    const entry = this.#blobs.get(digest);
+    if (!entry) return;
+    this.#blobs.delete(digest);
+    await this.#removeCorrupt(digest, foundBy, detail);
+    this.#onEvict?.(digest, entry.size);
+  }
+
+  async #removeCorrupt(digest: Digest, foundBy: CorruptionCheck, detail: string): Promise<void> {
+    this.#log.error({ digest, foundBy, detail }, 'cached blob is corrupt; evicted');
+    this.#onCorrupt?.(digest, foundBy);
+    try {
+      await rm(this.paths.blob(digest), { force: true, recursive: true });
+      await removeBlobRecord(this.paths, digest);
+    } catch (error) {
+      this.#log.warn(
+        { digest, err: { code: (error as NodeJS.ErrnoException).code } },
+        'could not remove corrupt blob',
+      );
+    }
   }
 
   /** Complete blobs held: digest and size. */
@@ -211,10 +309,18 @@ export class BlobStore {
   /** Turns a partial whose whole digest was verified into a complete blob (atomic rename). */
   async commit(partial: PartialBlob): Promise<void> {
     await partial.release();
+    const { size, pieceSize, count } = partial.layout;
+    const pieceHashes = Array.from({ length: count }, (_, i) => partial.pieceHashes.get(i));
+    await writeBlobRecord(this.paths, partial.digest, {
+      size,
+      pieceSize,
+      pieceHashes: pieceHashes.every((h) => h !== undefined) ? pieceHashes : [],
+    });
     await rename(partial.dataPath, this.paths.blob(partial.digest));
     await rm(this.paths.partialMeta(partial.digest), { force: true });
     this.#partials.delete(partial.digest);
-    this.#blobs.set(partial.digest, { size: partial.layout.size, lastAccess: this.#now(), pins: 0 });
+    const now = this.#now();
+    this.#blobs.set(partial.digest, { size, lastAccess: now, pins: 0, verifiedAt: now });
     await this.#evictIfNeeded();
   }
 
@@ -275,6 +381,7 @@ export class BlobStore {
     this.#blobs.delete(digest);
     try {
       await rm(this.paths.blob(digest), { force: true });
+      await removeBlobRecord(this.paths, digest);
     } catch (error) {
       // Still on disk: it still counts, and may still be read.
       if (!this.#blobs.has(digest)) this.#blobs.set(digest, entry);

@@ -10,6 +10,10 @@ export class StorePaths {
   get blobsDir(): string {
     return join(this.root, 'blobs', 'sha256');
   }
+  /** Per complete blob: its size and piece hashes, to check the blob's file against later. */
+  get blobRecordsDir(): string {
+    return join(this.root, 'blobs', 'records');
+  }
   get partialDir(): string {
     return join(this.root, 'partial');
   }
@@ -21,6 +25,9 @@ export class StorePaths {
   }
   blob(digest: Digest): string {
     return join(this.blobsDir, digestHex(digest));
+  }
+  blobRecord(digest: Digest): string {
+    return join(this.blobRecordsDir, `${digestHex(digest)}.json`);
   }
   partialData(digest: Digest): string {
     return join(this.partialDir, `${digestHex(digest)}.data`);

@@ -40,6 +40,7 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'registryEndpoint'),
   option(peerOptions, 'defaultRegistry'),
   option(peerOptions, 'cacheSize'),
+  option(peerOptions, 'scrubRate'),
   option(peerOptions, 'dockerConfig', {
     description: "docker config.json with upstream credentials (the peer's pulls, the scheduler's preheats)",
   }),

@@ -67,6 +67,12 @@ export const peerOptions: readonly OptionSpec[] = [
     defaultText: '20GiB',
   },
   {
+    key: 'scrubRate',
+    arg: '<size/s>',
+    description: 'bytes per second the background scrub re-hashes cached blobs at, e.g. 8MiB; 0 = no scrub',
+    defaultText: '8MiB',
+  },
+  {
     key: 'dockerConfig',
     arg: '<file>',
     description: 'docker config.json with upstream credentials',
@@ -182,6 +188,7 @@ export const peerSchema = z.strictObject({
   // Zod applies a default to an undefined output too: `none` becomes undefined after it.
   defaultRegistry: registryOrNone.default('docker.io').transform((v) => (v === 'none' ? undefined : v)),
   cacheSize: size.default(20 * 2 ** 30),
+  scrubRate: size.default(8 * 2 ** 20),
   dockerConfig: z.string().optional(),
   listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4601']),
   scheduler: multiaddrList.default([]),
@@ -270,6 +277,7 @@ export async function launchPeer(
       registryEndpoints: config.registryEndpoint,
       defaultRegistry: config.defaultRegistry,
       cacheSize: config.cacheSize,
+      scrubRate: config.scrubRate,
       serveStaleTags: config.staleTags,
       upstreamTimeoutMs: config.upstreamTimeout,
       originStallTimeoutMs: config.originStallTimeout,

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { exists, replaceByte } from '../fixtures/files.ts';
+import { type BlobDescription, type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
+import { waitFor } from '../fixtures/net.ts';
+import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
+import { type RunningPeer, startPeer } from '../fixtures/shoal.ts';
+import { streamGet } from '../fixtures/stream-get.ts';
+
+const ORIGIN = 'registry.invalid:5000';
+const MiB = 1024 * 1024;
+const REPO = 'cached/bytes';
+
+describe('cached bytes are checked again, not trusted forever', { timeout: 180_000 }, () => {
+  let registry: RunningRegistry | undefined;
+  let peer: RunningPeer | undefined;
+  let dataDir: string;
+  let blob: BlobDescription;
+
+  const blobUrl = () => `${peer!.url}/v2/${REPO}/blobs/${blob.digest}`;
+  const cachedPath = () => join(dataDir, 'blobs/sha256', blob.digest.slice('sha256:'.length));
+  const corrupt = (foundBy: string) => peer!.metric('shoal_store_corrupt_blobs_total', { found_by: foundBy });
+  const start = (extraArgs: string[] = []) =>
+    startPeer({
+      defaultRegistry: ORIGIN,
+      endpoints: { [ORIGIN]: registry!.url },
+      dataDir,
+      extraArgs: ['--log-level', 'info', ...extraArgs],
+    });
+
+  /** A GET whose body must be the whole blob, intact, ended cleanly. */
+  async function assertServedIntact(what: string): Promise<void> {
+    const res = await streamGet(blobUrl());
+    assert.equal(res.status, 200, what);
+    assert.equal(res.error, undefined, `${what}: ${res.error?.message}`);
+    assert.equal(res.complete, true, what);
+    assert.equal(res.bytes, blob.size, what);
+    assert.equal(res.digest, blob.digest, what);
+  }
+
+  async function cacheTheBlob(): Promise<void> {
+    await assertServedIntact('filling the cache');
+    await waitFor('blob cached', () => exists(cachedPath()));
+  }
+
+  before(async () => {
+    let image: ImageDescription;
+    [registry, image, dataDir] = await Promise.all([
+      startRegistry(),
+      layeredImage([6 * MiB], 'cached-bytes'),
+      mkdtemp(join(tmpdir(), 'shoal-cached-bytes-')),
+    ]);
+    await pushImage(registry.url, REPO, 'v1', image);
+    blob = image.manifests[0]!.layers[0]!;
+    peer = await start();
+  });
+
+  afterEach(async () => {
+    assert.equal(peer!.daemon.hasExited, false, `peer exited:\n${peer!.daemon.output}`);
+  });
+
+  after(async () => {
+    await peer?.stop();
+    await registry?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('cuts off a cached blob whose bytes rotted, evicts it, counts it, and fetches it again', async () => {
+    await cacheTheBlob();
+    await replaceByte(cachedPath(), blob.size - 3000, (b) => b ^ 0x01);
+    const res = await streamGet(blobUrl());
+    assert.equal(res.status, 200);
+    assert.ok(res.error !== undefined || !res.complete, 'the rotten body ended cleanly');
+    assert.ok(res.bytes < blob.size, `${res.bytes} of ${blob.size} bytes sent`);
+    await waitFor('rotten blob evicted', async () => !(await exists(cachedPath())));
+    assert.equal(await corrupt('serve'), 1);
+    assert.match(peer!.daemon.output, /cached blob is corrupt; evicted/);
+    await assertServedIntact('after eviction');
+  });
+
+  it('does not serve a blob truncated while the peer runs (size checked when opened)', async () => {
+    await cacheTheBlob();
+    await truncate(cachedPath(), blob.size - 4096);
+    await assertServedIntact('after truncation');
+    assert.equal(await corrupt('open'), 1);
+  });
+
+  it('does not index a blob truncated while the peer was down', async () => {
+    await cacheTheBlob();
+    await peer!.daemon.stop();
+    await truncate(cachedPath(), blob.size - 4096);
+    peer = await start();
+    assert.equal(await corrupt('index'), 1);
+    assert.equal(await exists(cachedPath()), false);
+    await assertServedIntact('after restart');
+  });
+
+  it('finds rotten bytes in the background scrub, within its I/O budget', async () => {
+    await cacheTheBlob();
+    await peer!.daemon.stop();
+    await replaceByte(cachedPath(), 12345, (b) => b ^ 0x80);
+    peer = await start(['--scrub-rate', '16MiB']);
+    await waitFor('scrub finds the rotten blob', async () => (await corrupt('scrub')) === 1, {
+      timeoutMs: 30_000,
+    });
+    assert.equal(await exists(cachedPath()), false);
+    assert.ok((await peer.metric('shoal_store_scrubbed_bytes_total')) > 0);
+    await assertServedIntact('after the scrub');
+  });
+});
