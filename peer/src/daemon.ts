@@ -21,8 +21,8 @@ import { handlePullsHttp } from './pulls/pulls-http.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
-import type { BlobTask } from './task/blob-task.ts';
 import { startScrubber } from './store/scrubber.ts';
+import type { BlobTask } from './task/blob-task.ts';
 import { DigestMismatchError } from './task/errors.ts';
 import { downloadFromOrigin, type OriginSource } from './task/origin-download.ts';
 import { DEFAULT_ORIGIN_STALL_TIMEOUT_MS, withProgressDeadline } from './task/origin-progress.ts';
@@ -111,6 +111,7 @@ export async function startPeerDaemon(
     },
     onEvictionFailure: () => metrics.evictionFailures.inc(),
     onCorrupt: (_digest, foundBy) => metrics.corruptBlobs.inc({ found_by: foundBy }),
+    onRefusedWrite: (code) => metrics.storeWriteFailures.inc({ code }),
   });
   await store.init();
   const manifests = new ManifestCache(paths);

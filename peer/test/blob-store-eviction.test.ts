@@ -77,7 +77,7 @@ describe('eviction when a blob cannot be removed', { timeout: 30_000 }, () => {
     assert.ok(lines.some((line) => line.includes('cannot remove an evicted blob')));
     // The next ones are not held up by the failure either, nor is a disk-full report.
     const another = await store.createPartial(randomDigest(), MIB);
-    store.reportDiskFull();
+    store.noteRefusedWrite('ENOSPC');
     await store.discardPartial(another);
 
     // The fault goes away: the retry evicts the blob, without any new download.

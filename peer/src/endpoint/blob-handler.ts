@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
-import { CannotCacheError } from '../store/errors.ts';
+import { CannotCacheError, WritesRefusedError } from '../store/errors.ts';
 import { UpstreamStatusError } from '../task/errors.ts';
 import { admit } from './access-guard.ts';
 import { fileSource, sendBody } from './body-io.ts';
@@ -89,7 +89,8 @@ export async function handleBlob(
     size = (await task.sized).size;
   } catch (error) {
     if (error instanceof CannotCacheError || (error as NodeJS.ErrnoException).code === 'ENOSPC') {
-      ctx.logger.warn(
+      // A data directory that refuses writes was logged once by the store, not once per blob.
+      ctx.logger[error instanceof WritesRefusedError ? 'debug' : 'warn'](
         { digest, reason: (error as Error).message },
         'blob cannot be cached; streaming it through',
       );

@@ -146,7 +146,8 @@ export async function pipeToResponse(
   return true;
 }
 
-function drainedOrClosed(res: ServerResponse): Promise<boolean> {
+/** Waits until the response can take more (true) or the client went away (false). */
+export function drainedOrClosed(res: ServerResponse): Promise<boolean> {
   return new Promise((resolve) => {
     const onDrain = () => done(true);
     const onClose = () => done(false);

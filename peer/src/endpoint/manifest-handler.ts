@@ -11,6 +11,7 @@ import {
 import type { CachedManifest } from '../store/manifest-cache.ts';
 import { admit } from './access-guard.ts';
 import { discardBody, readForRelay, readLimited } from './body-io.ts';
+import { cacheUnlessRefused } from './cache-write.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 
@@ -104,15 +105,18 @@ export async function handleManifest(
   ctx.access.noteObtained({ upstream, repository: name, digest }, relayed.authorization);
   const mediaType = upstreamResponse.headers['content-type'] ?? guessMediaType(bytes);
   const manifest: CachedManifest = { digest, mediaType, bytes };
-  await ctx.manifests.put(manifest);
+  await cacheUnlessRefused(ctx, () => ctx.manifests.put(manifest));
   ctx.peers.announce(digest);
   if ('tag' in reference) {
-    await ctx.manifests.rememberTag(upstream.registry, name, reference.tag, {
-      digest,
-      mediaType,
-      size: bytes.length,
-      resolvedAt: Date.now(),
-    });
+    const { tag } = reference;
+    await cacheUnlessRefused(ctx, () =>
+      ctx.manifests.rememberTag(upstream.registry, name, tag, {
+        digest,
+        mediaType,
+        size: bytes.length,
+        resolvedAt: Date.now(),
+      }),
+    );
   }
   sendManifest(res, manifest);
   return 'miss';
@@ -149,7 +153,8 @@ async function answerWithoutUpstream(
     const bytes = await ctx.peers.fetchManifest(digest);
     if (!bytes) throw cause;
     manifest = { digest, mediaType: guessMediaType(bytes), bytes };
-    await ctx.manifests.put(manifest);
+    const fetched = manifest;
+    await cacheUnlessRefused(ctx, () => ctx.manifests.put(fetched));
     ctx.peers.announce(digest);
   }
   ctx.logger.info({ name, digest, stale: staleSince !== undefined }, 'manifest answered without upstream');

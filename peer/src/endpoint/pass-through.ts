@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Digest, Upstream } from '@shoal/oci';
 import { discardedNetworkBytes } from '../memory/young-gc.ts';
 import { withMinimumProgress } from '../task/origin-progress.ts';
-import { discardBody, readForRelay } from './body-io.ts';
+import { discardBody, drainedOrClosed, readForRelay } from './body-io.ts';
 import { type EndpointContext, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 
@@ -67,8 +67,10 @@ export async function passThrough(
       discardedNetworkBytes(chunk.length);
       if (held) {
         onChunk(held.length);
-        if (!res.write(held))
-          await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+        if (!res.write(held) && !(await drainedOrClosed(res))) {
+          discardBody(response.body);
+          return;
+        }
       }
       held = chunk;
     }

@@ -1,16 +1,26 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, digestFromHex, isDigest } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import { SerialQueue } from '../serial-queue.ts';
 import { type BlobRecord, readBlobRecord, removeBlobRecord, writeBlobRecord } from './blob-record.ts';
-import { CannotCacheError } from './errors.ts';
+import { CannotCacheError, WritesRefusedError } from './errors.ts';
 import { type CacheEntry, chooseEvictions, type Watermarks } from './eviction-policy.ts';
 import { PartialBlob } from './partial-blob.ts';
 import type { StorePaths } from './paths.ts';
 
-/** After ENOSPC, how long new downloads go uncached. */
-const DISK_FULL_BACKOFF_MS = 60_000;
+/** While the disk stays full, the cache gives back room at most this often. */
+const GIVE_BACK_INTERVAL_MS = 60_000;
+/** Room beyond a blob's size that a disk that was full must have again before the blob is cached. */
+const DISK_FULL_SLACK = 1024 * 1024;
+/** Errors of a data directory that refuses writes (read-only, full, over quota, denied, failing). */
+const REFUSED_WRITE_CODES = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EIO']);
+
+/** The code of an error the data directory answered a write with, or undefined for any other error. */
+export function refusedWriteCode(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && REFUSED_WRITE_CODES.has(code) ? code : undefined;
+}
 /** After a blob could not be removed, how long until eviction tries it again. */
 const EVICTION_RETRY_MS = 30_000;
 
@@ -39,6 +49,8 @@ export interface BlobStoreOptions {
   evictionRetryMs?: number;
   /** Called for every cached blob found corrupt (then evicted). */
   onCorrupt?: (digest: Digest, foundBy: CorruptionCheck) => void;
+  /** Called for every write the data directory refused (see refusedWriteCode). */
+  onRefusedWrite?: (code: string) => void;
   now?: () => number;
 }
 
@@ -65,13 +77,18 @@ export class BlobStore {
   readonly #onEvict: ((digest: Digest, size: number) => void) | undefined;
   readonly #onEvictionFailure: ((digest: Digest, error: Error) => void) | undefined;
   readonly #onCorrupt: ((digest: Digest, foundBy: CorruptionCheck) => void) | undefined;
+  readonly #onRefusedWrite: ((code: string) => void) | undefined;
   readonly #now: () => number;
   readonly #evictions = new SerialQueue();
   readonly #evictionRetryMs: number;
   /** Blobs whose removal failed, left alone by eviction until then. */
   readonly #undeletableUntil = new Map<Digest, number>();
   #retryTimer: NodeJS.Timeout | undefined;
-  #diskFullUntil = 0;
+  /** The code of the last refused write, while the data directory has not taken one since. */
+  #refusing: string | undefined;
+  #lastGiveBack = Number.NEGATIVE_INFINITY;
+  /** The capacity asked for; a full disk lowers the working one until it has room again. */
+  readonly #configuredCapacity: number;
 
   constructor(options: BlobStoreOptions) {
     this.paths = options.paths;
@@ -80,11 +97,13 @@ export class BlobStore {
       high: options.highWatermark ?? 0.9,
       low: options.lowWatermark ?? 0.75,
     };
+    this.#configuredCapacity = options.capacity;
     this.#log = options.logger;
     this.#onEvict = options.onEvict;
     this.#onEvictionFailure = options.onEvictionFailure;
     this.#evictionRetryMs = options.evictionRetryMs ?? EVICTION_RETRY_MS;
     this.#onCorrupt = options.onCorrupt;
+    this.#onRefusedWrite = options.onRefusedWrite;
     this.#now = options.now ?? Date.now;
   }
 
@@ -261,33 +280,76 @@ export class BlobStore {
   }
 
   async createPartial(digest: Digest, size: number, pieceSize?: number): Promise<PartialBlob> {
+    const room = await this.#hasRoomFor(size);
+    // The disk that was full has room again: the cache may grow back to its configured size.
+    if (room) this.#marks.capacity = this.#configuredCapacity;
     if (!this.fits(size)) {
       throw new CannotCacheError(
         `blob of ${size} bytes is larger than the cache (${this.#marks.capacity} bytes)`,
       );
     }
-    if (this.#now() < this.#diskFullUntil) throw new CannotCacheError('the disk was full moments ago');
+    // The partial's file is sparse: a disk without room for the whole blob would fail it half way.
+    if (!room) {
+      this.noteRefusedWrite('ENOSPC');
+      throw new WritesRefusedError('no room on the disk for this blob');
+    }
     this.#partials.set(digest, size);
     try {
       const partial = await PartialBlob.create(this.paths, digest, size, pieceSize);
+      this.#notePartialCreated();
       await this.#evictIfNeeded();
       return partial;
     } catch (error) {
       this.#partials.delete(digest);
-      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') this.reportDiskFull();
-      throw error;
+      const code = refusedWriteCode(error);
+      if (code === undefined) throw error;
+      await PartialBlob.remove(this.paths, digest).catch(() => {});
+      this.noteRefusedWrite(code);
+      throw new WritesRefusedError(`the data directory refused a write (${code})`, { cause: error });
     }
   }
 
   /**
-   * A write hit ENOSPC: new downloads stream through uncached for a while, and
-   * eviction makes room for the ones in progress.
+   * The data directory refused a write (read-only, full, ...): the blob or
+   * manifest is served uncached. One log line when this starts, one when it
+   * ends; every refusal is counted.
    */
-  reportDiskFull(): void {
-    if (this.#now() >= this.#diskFullUntil) {
-      this.#log.error('disk full: blobs are streamed through without caching for the next minute');
+  noteRefusedWrite(code: string): void {
+    this.#onRefusedWrite?.(code);
+    const first = this.#refusing === undefined;
+    this.#refusing = code;
+    if (code === 'ENOSPC') this.#giveBackRoom();
+    if (first) {
+      this.#log.error(
+        { code, dataDir: this.paths.root },
+        'data directory does not take writes: blobs and manifests are served uncached until it does',
+      );
     }
-    this.#diskFullUntil = this.#now() + DISK_FULL_BACKOFF_MS;
+  }
+
+  #notePartialCreated(): void {
+    if (this.#refusing === undefined) return;
+    this.#refusing = undefined;
+    this.#log.info({ dataDir: this.paths.root }, 'data directory takes writes again: caching resumes');
+  }
+
+  /** Whether the disk has room for a blob of `size` and a little more (a disk that cannot say: assumed so). */
+  async #hasRoomFor(size: number): Promise<boolean> {
+    try {
+      const fs = await statfs(this.paths.root);
+      return fs.bavail * fs.bsize >= size + DISK_FULL_SLACK;
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * The disk is full: the cache works below its configured size (until the
+   * disk takes writes again) and eviction makes room for downloads in progress.
+   */
+  #giveBackRoom(): void {
+    if (this.#now() < this.#lastGiveBack + GIVE_BACK_INTERVAL_MS) return;
+    this.#lastGiveBack = this.#now();
     const target = Math.floor(this.usedBytes * 0.9);
     this.#marks.capacity = Math.min(this.#marks.capacity, Math.max(target, 1));
     void this.#evictIfNeeded();
@@ -381,7 +443,6 @@ export class BlobStore {
     this.#blobs.delete(digest);
     try {
       await rm(this.paths.blob(digest), { force: true });
-      await removeBlobRecord(this.paths, digest);
     } catch (error) {
       // Still on disk: it still counts, and may still be read.
       if (!this.#blobs.has(digest)) this.#blobs.set(digest, entry);
@@ -396,6 +457,8 @@ export class BlobStore {
     }
     this.#log.info({ digest, size: entry.size }, 'evicted blob');
     this.#onEvict?.(digest, entry.size);
+    // A record left behind is removed at the next start-up.
+    await removeBlobRecord(this.paths, digest).catch(() => {});
     return true;
   }
 

@@ -6,3 +6,11 @@ export class CannotCacheError extends Error {
     this.name = 'CannotCacheError';
   }
 }
+
+/** The data directory refuses writes (read-only, full): the store has said so in the log already. */
+export class WritesRefusedError extends CannotCacheError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'WritesRefusedError';
+  }
+}

@@ -1,4 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Digest, sha256Digest } from '@shoal/oci';
 import { writeFileAtomic } from './atomic-file.ts';
@@ -60,7 +61,11 @@ export class ManifestCache {
 
   async rememberTag(registry: string, repository: string, tag: string, record: TagRecord): Promise<void> {
     const path = this.#paths.tag(registry, repository, tag);
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true }).catch(async (error: unknown) => {
+      // A recursive mkdir in a directory that refuses writes reports ENOENT; the write check names the cause.
+      await access(this.#paths.tagsDir, constants.W_OK);
+      throw error;
+    });
     await writeFileAtomic(path, JSON.stringify(record));
   }
 

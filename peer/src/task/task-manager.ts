@@ -1,6 +1,6 @@
 import type { Digest } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
-import type { BlobStore } from '../store/blob-store.ts';
+import { type BlobStore, refusedWriteCode } from '../store/blob-store.ts';
 import { BlobTask } from './blob-task.ts';
 import { TaskAbortedError } from './errors.ts';
 import type { OriginSource } from './origin-download.ts';
@@ -64,7 +64,8 @@ export class TaskManager {
       log.info({ size: task.layout?.size, ms: Date.now() - started }, 'blob complete');
       this.#options.onTaskEnd?.(task.digest, 'complete');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') this.#options.store.reportDiskFull();
+      const refused = refusedWriteCode(error);
+      if (refused) this.#options.store.noteRefusedWrite(refused);
       await task.fail(error as Error);
       const reason = task.error ?? (error as Error);
       log.warn(
