@@ -99,6 +99,7 @@ export async function startPeerDaemon(
     sendBufferBytes: () => budget.heldBytes,
     sendWaiting: () => budget.waiting,
   });
+  let startedTasks: TaskManager | undefined;
   const paths = new StorePaths(config.dataDir);
   const store = new BlobStore({
     paths,
@@ -118,7 +119,8 @@ export async function startPeerDaemon(
   const swarm = await joinSwarm(config, {
     store,
     manifests,
-    tasks: () => tasks,
+    // Peers and schedulers may ask before the task manager below exists (a restarted peer is known at once).
+    tasks: () => startedTasks,
     metrics,
     metricsRegistry,
     // Async: a request arriving before the endpoint context exists is refused, not thrown.
@@ -163,6 +165,7 @@ export async function startPeerDaemon(
       if (result === 'complete') swarm.content.announce(digest);
     },
   });
+  startedTasks = tasks;
   const client = new RegistryClient({
     ...(config.credentials ? { credentials: config.credentials } : {}),
     ...(config.upstreamTimeoutMs ? { answerTimeoutMs: config.upstreamTimeoutMs } : {}),

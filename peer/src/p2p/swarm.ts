@@ -86,7 +86,8 @@ export async function startSwarm(
   deps: {
     store: BlobStore;
     manifests: ManifestCache;
-    tasks: () => TaskManager;
+    /** The node's tasks; undefined while the daemon is still starting (requests arrive before). */
+    tasks: () => TaskManager | undefined;
     metrics: PeerMetrics;
     /** The registry /metrics serves; libp2p's own metrics join it. */
     metricsRegistry?: Registry;
@@ -116,7 +117,7 @@ export async function startSwarm(
   await startPieceServer({
     node,
     store: deps.store,
-    findTask: (digest) => deps.tasks().get(digest),
+    findTask: (digest) => deps.tasks()?.get(digest),
     findManifest: async (digest) => (await deps.manifests.get(digest))?.bytes,
     uploadSlots: config.uploadSlots,
     limiter: uploadLimiter,
@@ -151,7 +152,7 @@ export async function startSwarm(
     node.services.dht!,
     deps.logger,
     (kind, ok) => deps.metrics.dhtOperations.inc({ operation: kind, result: ok ? 'ok' : 'error' }),
-    () => deps.tasks().active > 0,
+    () => (deps.tasks()?.active ?? 0) > 0,
   );
   for (const { digest } of deps.store.entries()) announcer.provide(digest);
   const swarmPeers = new Map<string, Provider>();
