@@ -8,21 +8,21 @@
 import { readdir, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../../test/fixtures/http.ts';
-import { type ImageDescription, layeredImage, pushImage } from '../../test/fixtures/images.ts';
+import {
+  type BlobDescription,
+  type ImageDescription,
+  layeredImage,
+  pushImage,
+} from '../../test/fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../../test/fixtures/registry.ts';
 import { type RunningPeer, startPeer, sumSamples } from '../../test/fixtures/shoal.ts';
 import { streamGet } from '../../test/fixtures/stream-get.ts';
-import {
-  type BlobOutcome,
-  getBlobOutcome,
-  type Swarm,
-  startSwarm,
-  stopSwarm,
-} from '../../test/fixtures/swarm.ts';
+import { type BlobOutcome, type Swarm, startSwarm, stopSwarm } from '../../test/fixtures/swarm.ts';
 import { log } from '../common.ts';
 import { kibToMB, procStatusKiB, round } from '../measure.ts';
 
 const MiB = 1024 * 1024;
+const REQUEST_DEADLINE_MS = 60_000;
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json';
 
 export interface SoakOptions {
@@ -142,27 +142,33 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       return { repo: `soak/image${index}`, image: images[index]! };
     };
 
+    // Every request has a deadline of its own (streamGet's is absolute, not an idle timeout).
     async function pullManifest(peer: RunningPeer, repo: string, image: ImageDescription): Promise<void> {
-      try {
-        const res = await request(`${peer.url}/v2/${repo}/manifests/v1`, {
-          headers: { accept: MANIFEST_ACCEPT },
-          timeoutMs: 60_000,
-        });
-        if (res.status !== 200) result.manifests.failed++;
-        else if (res.body.equals(image.bytes)) result.manifests.ok++;
-        else result.manifests.wrong++;
-      } catch {
-        result.manifests.failed++;
-      }
+      const res = await streamGet(`${peer.url}/v2/${repo}/manifests/v1`, {
+        headers: { accept: MANIFEST_ACCEPT },
+        keepBody: true,
+        timeoutMs: REQUEST_DEADLINE_MS,
+      });
+      if (res.status !== 200 || !res.complete) result.manifests.failed++;
+      else if (res.body?.equals(image.bytes)) result.manifests.ok++;
+      else result.manifests.wrong++;
+    }
+
+    async function pullBlob(peer: RunningPeer, repo: string, blob: BlobDescription): Promise<BlobOutcome> {
+      const res = await streamGet(`${peer.url}/v2/${repo}/blobs/${blob.digest}`, {
+        timeoutMs: REQUEST_DEADLINE_MS,
+      });
+      if (res.status !== 200 || !res.complete || res.error) return 'cut';
+      return res.digest === blob.digest ? 'exact' : 'wrong';
     }
 
     async function pullImage(peer: RunningPeer, repo: string, image: ImageDescription, concurrent: boolean) {
       await pullManifest(peer, repo, image);
       const outcomes = concurrent
-        ? await Promise.all(image.blobs.map((blob) => getBlobOutcome(peer, repo, blob, 60_000)))
+        ? await Promise.all(image.blobs.map((blob) => pullBlob(peer, repo, blob)))
         : [];
       if (!concurrent) {
-        for (const blob of image.blobs) outcomes.push(await getBlobOutcome(peer, repo, blob, 60_000));
+        for (const blob of image.blobs) outcomes.push(await pullBlob(peer, repo, blob));
       }
       for (const outcome of outcomes) result.blobs[outcome]++;
     }
@@ -187,7 +193,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const blob = pick(image.blobs);
         await streamGet(`${pick(available()).url}/v2/${repo}/blobs/${blob.digest}`, {
           abortAfterBytes: 1 + Math.floor(Math.random() * (blob.size - 1)),
-          timeoutMs: 60_000,
+          timeoutMs: REQUEST_DEADLINE_MS,
         });
         result.pulls.disconnects++;
         await sleep(200);
