@@ -189,7 +189,7 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
     }),
     storeWriteFailures: new Counter({
       name: 'shoal_store_write_failures_total',
-      help: 'Blob downloads that could not be cached because the data directory refused a write, by error code',
+      help: 'Writes the data directory refused (a manifest, a tag, a new download), by error code: served uncached',
       labelNames: ['code'] as const,
       registers,
     }),
