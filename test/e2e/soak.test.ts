@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runSoak } from '../../bench/soak/soak.ts';
 
-describe('a two-minute soak', { timeout: 300_000 }, () => {
+describe('a two-minute soak', { timeout: 420_000 }, () => {
   it('keeps every daemon up, every digest right, and descriptors and streams bounded', async () => {
     const result = await runSoak({
       minutes: 2,

@@ -56,7 +56,11 @@ export async function handleBlob(
         // The whole blob is checked against its digest on the way; a Range only had its file's size checked.
         const file = fileSource(pin.path, range.start);
         const body = length === pin.size ? digestCheckedBody(file, digest, pin.size) : file;
-        if (await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(cachedBlobMismatch(ctx, digest))) {
+        if (
+          await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(
+            cachedBlobMismatch(ctx, digest),
+          )
+        ) {
           if (length === pin.size) ctx.store.markVerified(digest);
         }
       } else res.end();
