@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, rm, rmdir } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -107,6 +107,7 @@ describe('a data directory that refuses writes', { timeout: 180_000 }, () => {
 
   it('full: streams through uncached, and caches again as soon as there is room', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'shoal-full-'));
+    dirs.push(dataDir);
     await run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', dataDir]);
     mounts.push(dataDir);
     peer = await startOn(dataDir);
@@ -142,6 +143,5 @@ describe('a data directory that refuses writes', { timeout: 180_000 }, () => {
     peer = undefined;
     await run('umount', [dataDir]);
     mounts.pop();
-    await rmdir(dataDir);
   });
 });
