@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -31,7 +31,7 @@ import { run } from '../../test/fixtures/proc.ts';
 import { type RunningRegistry, startRegistry } from '../../test/fixtures/registry.ts';
 import { type RunningPeer, startPeer } from '../../test/fixtures/shoal.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/fixtures/tcp-proxy.ts';
-import { log, positiveInt } from '../common.ts';
+import { log, machineFacts, positiveInt } from '../common.ts';
 import { cpuSeconds, figure, kibToMB, median, procStatusKiB, round, watchRss } from '../measure.ts';
 
 const REPOSITORY = 'bench/endpoint';
@@ -399,13 +399,7 @@ async function main(): Promise<void> {
         `node bench/endpoint/run.ts --runs ${RUNS} --size-mib ${SIZE_MIB} --only ${[...ONLY].join(',')}` +
         (PEER_NODE_OPTIONS ? ` --peer-node-options='${PEER_NODE_OPTIONS}'` : ''),
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        kernel: release(),
-        node: process.version,
-        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2) },
-      },
+      machine: machineFacts(loadBefore),
       client: 'curl -o /dev/null, one process per transfer',
       blob: { bytes: SIZE, digest: blob.digest },
       runs: RUNS,

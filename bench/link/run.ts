@@ -47,7 +47,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
@@ -63,7 +63,7 @@ import {
   startPeer,
   startScheduler,
 } from '../../test/fixtures/shoal.ts';
-import { log, positiveInt } from '../common.ts';
+import { log, machineFacts, positiveInt } from '../common.ts';
 import {
   childrenCpuSeconds,
   cpuSeconds,
@@ -648,13 +648,7 @@ async function main(): Promise<void> {
         PEER_ARGS.map((a) => ` --peer-arg=${a}`).join('') +
         (PEER_NODE_OPTIONS ? ` --peer-node-options='${PEER_NODE_OPTIONS}'` : ''),
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        kernel: release(),
-        node: process.version,
-        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2) },
-      },
+      machine: machineFacts(loadBefore),
       blob: { bytes: SIZE, digest: blob.digest },
       runs: RUNS,
       units: { throughput: 'MB/s (1e6 bytes/s)', cpu: 'CPU s per GiB moved', rss: 'MB (1e6 bytes)' },

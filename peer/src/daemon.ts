@@ -24,6 +24,7 @@ import { StorePaths } from './store/paths.ts';
 import { startScrubber } from './store/scrubber.ts';
 import type { BlobTask } from './task/blob-task.ts';
 import { DigestMismatchError } from './task/errors.ts';
+import { fetchFirst } from './task/fetch-first.ts';
 import { downloadFromOrigin, type OriginSource } from './task/origin-download.ts';
 import { DEFAULT_ORIGIN_STALL_TIMEOUT_MS, withProgressDeadline } from './task/origin-progress.ts';
 import { TaskManager, type TaskRunner } from './task/task-manager.ts';
@@ -156,6 +157,13 @@ export async function startPeerDaemon(
     store,
     logger,
     runner: (task, origin) => runner(task, originOf(task, origin)),
+    // Pieces fetched ahead land in the task like any origin piece; in a swarm the scheduler hears of
+    // them when it next assigns them (see README, "Ranges of a blob still downloading").
+    fetchFirst: (task, origin, start, end) =>
+      fetchFirst(task, originOf(task, origin), start, end, {
+        onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
+        pace: (bytes) => (swarm.downloadLimiter ?? originLimiter).take(bytes, task.abort.signal),
+      }),
     onTaskEnd: (digest, result, reason) => {
       metrics.tasks.inc({ result });
       if (reason instanceof DigestMismatchError) {
@@ -266,6 +274,8 @@ function addressOf(server: RegistryServer): string {
 interface SwarmPart {
   /** How tasks run through the swarm; undefined: from the origin alone. */
   readonly runner: TaskRunner | undefined;
+  /** The swarm's hold on --download-rate; undefined: from the origin alone. */
+  readonly downloadLimiter: RateLimiter | undefined;
   readonly content: PeerContent;
   withdraw(digest: string): void;
   info(): { peerId: string | null; multiaddrs: string[]; schedulersConnected: number };
@@ -283,6 +293,7 @@ async function joinSwarm(
   if (config.swarm.schedulers.length === 0) {
     return {
       runner: undefined,
+      downloadLimiter: undefined,
       content: {
         announce: () => {},
         fetchManifest: async () => undefined,
@@ -304,6 +315,7 @@ async function joinSwarm(
   );
   return {
     runner: swarm.runner,
+    downloadLimiter: swarm.downloadLimiter,
     content: swarm.content,
     withdraw: (digest) => swarm.announcer.withdraw(digest),
     info: () => ({

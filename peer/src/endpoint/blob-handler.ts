@@ -127,8 +127,12 @@ export async function handleBlob(
     return 'miss';
   }
   const length = range.end - range.start + 1;
-  // A range ahead of the whole blob's verification carries the trust of the origin's own Range answer.
-  if (res.statusCode === 206) ctx.metrics.rangeBytesBeforeVerification.inc(length);
+  if (res.statusCode === 206) {
+    // A range ahead of the whole blob's verification carries the trust of the origin's own Range answer.
+    ctx.metrics.rangeBytesBeforeVerification.inc(length);
+    // Its pieces are fetched first rather than in the download's order.
+    void ctx.tasks.fetchFirst(task, range.start, range.end + 1);
+  }
   await sendBody(res, task.reader(range.start, range.end + 1), length, ctx.sending, firstByte('miss')).catch(
     (error: Error) => {
       ctx.logger.warn({ digest, err: { message: error.message } }, 'blob response cut off');

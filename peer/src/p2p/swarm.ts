@@ -52,6 +52,8 @@ export interface Swarm {
   /** Manifests and announcements for the endpoint. */
   readonly content: PeerContent;
   readonly runner: TaskRunner;
+  /** Holds --download-rate for every piece this node takes in. */
+  readonly downloadLimiter: RateLimiter;
   readonly scheduler: SchedulerClient;
   readonly announcer: ContentAnnouncer;
   stop(): Promise<void>;
@@ -256,6 +258,7 @@ export async function startSwarm(
     node,
     content,
     runner: (task, origin) => conductor.run(task, origin),
+    downloadLimiter,
     scheduler,
     announcer,
     async stop() {

@@ -21,9 +21,12 @@ export class BatchedWriter {
   #bytes = 0;
   #inFlight: Promise<void> | undefined;
   #error: Error | undefined;
+  readonly #onWritten: ((offset: number, length: number) => void) | undefined;
 
-  constructor(task: BlobTask) {
+  /** `onWritten` hears of every write done, with its offset and length. */
+  constructor(task: BlobTask, onWritten?: (offset: number, length: number) => void) {
     this.#task = task;
+    this.#onWritten = onWritten;
   }
 
   /** Adds bytes at `offset`; waits only when a full batch is ready and the previous write is not done. */
@@ -48,15 +51,19 @@ export class BatchedWriter {
   async #issue(): Promise<void> {
     const chunks = this.#chunks;
     const offset = this.#offset;
+    const length = this.#bytes;
     this.#chunks = [];
     this.#bytes = 0;
     const previous = this.#inFlight;
     this.#inFlight = undefined;
     await previous;
-    const write = this.#task.writeChunks(offset, chunks).catch((error: Error) => {
-      this.#error ??= error;
-      throw error;
-    });
+    const write = this.#task.writeChunks(offset, chunks).then(
+      () => this.#onWritten?.(offset, length),
+      (error: Error) => {
+        this.#error ??= error;
+        throw error;
+      },
+    );
     // Observed by the next issue or flush; until then a failure must not count as unhandled.
     write.catch(() => {});
     this.#inFlight = write;

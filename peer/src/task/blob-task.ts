@@ -7,6 +7,7 @@ import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
 import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
 import { FROM_DISK, SourceTally } from './source-tally.ts';
+import { FirstFetches } from './first-fetches.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
@@ -32,6 +33,8 @@ export class BlobTask {
   readonly abort = new AbortController();
   /** The bytes landed so far, by where they came from. */
   readonly sources = new SourceTally();
+  /** Pieces fetched ahead of the task's order for a client's Range. */
+  readonly firstFetches = new FirstFetches();
   #partial: PartialBlob | undefined;
   #state: TaskState = 'preparing';
   #error: Error | undefined;
@@ -117,6 +120,12 @@ export class BlobTask {
     }
   }
 
+  /** Bytes a fetch ahead wrote before their piece landed: readers may take them now (see FirstFetches). */
+  noteWrittenAhead(offset: number, length: number): void {
+    this.firstFetches.noteWritten(offset, length);
+    this.#notify();
+  }
+
   /** Feeds bytes of a piece already present (seen again in an in-order stream) to the whole-blob hash. */
   feedHash(offset: number, chunk: Uint8Array): void {
     this.#hasher.feed(offset, chunk);
@@ -146,6 +155,7 @@ export class BlobTask {
     if (this.#state === 'failed') return this.#putAway;
     this.#state = 'failed';
     this.#error = error;
+    this.firstFetches.clear();
     this.abort.abort(error);
     this.#layoutKnown.reject(error);
     this.#finished.reject(error);
@@ -207,15 +217,21 @@ export class BlobTask {
         // (one larger than the cache is); this descriptor still reads it.
         file ??= await this.#openData();
         const index = pieceAt(layout, position);
-        while (!this.readable(index)) {
-          if (this.#state === 'failed') throw this.#error!;
-          await this.#changed.promise;
-        }
-        // Only as far ahead as this buffer reaches: no rescan of the whole bitmap on every fill.
         const want = Math.min(end, position + into.length);
-        let readableEnd = Math.min(want, pieceStart(layout, index) + pieceLength(layout, index));
-        for (let next = index + 1; readableEnd < want && this.readable(next); next++) {
-          readableEnd = Math.min(want, pieceStart(layout, next) + pieceLength(layout, next));
+        let readableEnd: number;
+        for (;;) {
+          if (this.readable(index)) {
+            // Only as far ahead as this buffer reaches: no rescan of the whole bitmap on every fill.
+            readableEnd = Math.min(want, pieceStart(layout, index) + pieceLength(layout, index));
+            for (let next = index + 1; readableEnd < want && this.readable(next); next++) {
+              readableEnd = Math.min(want, pieceStart(layout, next) + pieceLength(layout, next));
+            }
+            break;
+          }
+          if (this.#state === 'failed') throw this.#error!;
+          readableEnd = Math.min(want, this.#writtenAheadEnd(layout, position));
+          if (readableEnd > position) break;
+          await this.#changed.promise;
         }
         const { bytesRead } = await file.read(into, 0, readableEnd - position, position);
         if (bytesRead === 0) throw new TaskAbortedError(`unexpected end of data for ${this.digest}`);
@@ -231,6 +247,15 @@ export class BlobTask {
     };
   }
 
+  /**
+   * End of bytes from `position` a fetch ahead wrote, short of the last piece (readable only once
+   * the whole digest matched) and only while the task downloads.
+   */
+  #writtenAheadEnd(layout: PieceLayout, position: number): number {
+    if (this.#state !== 'downloading') return position;
+    return Math.min(this.firstFetches.writtenEnd(position), pieceStart(layout, layout.count - 1));
+  }
+
   async #complete(): Promise<void> {
     const partial = this.#requirePartial();
     // Another landing may still be feeding the hash from disk: finish it here before the digest.
@@ -242,6 +267,7 @@ export class BlobTask {
     }
     await this.#store.commit(partial);
     this.#state = 'complete';
+    this.firstFetches.clear();
     this.#finished.resolve();
     this.#notify();
   }

@@ -38,6 +38,11 @@ export interface OriginDownloadOptions {
   pace?: (bytes: number) => Promise<void>;
   /** A piece fetched here is written and lands now, with its sha256 (for the scheduler's piece table). */
   onPiece?: (index: number, sha256Hex: string) => void;
+  /**
+   * Fetched ahead of the task's order for a client's Range: bytes are readable as soon as they
+   * are written, and the task's other origin streams wait while this one runs.
+   */
+  ahead?: boolean;
 }
 
 /**
@@ -90,11 +95,15 @@ export async function downloadFromOrigin(
       return;
     }
     let offset = response.start;
-    const writer = new BatchedWriter(task);
+    const writer = new BatchedWriter(
+      task,
+      options.ahead ? (at, length) => task.noteWrittenAhead(at, length) : undefined,
+    );
     try {
       for await (const received of response.body) {
         discardedNetworkBytes(received.length);
         let chunk = received;
+        if (!options.ahead) await task.firstFetches.yieldTo();
         if (options.pace) await options.pace(chunk.length);
         if (offset + chunk.length <= position) {
           offset += chunk.length;
