@@ -6,8 +6,8 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
 import { ContiguousHasher } from './contiguous-hasher.ts';
 import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
-import { FROM_DISK, SourceTally } from './source-tally.ts';
 import { FirstFetches } from './first-fetches.ts';
+import { FROM_DISK, SourceTally } from './source-tally.ts';
 
 export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
