@@ -113,21 +113,24 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     stream.addEventListener('close', () => sender.close(), { once: true });
     /** buffers of the last answer, possibly still queued for encryption */
     let sent: HeldBuffer[] = [];
+    /** The requester's side was still open once the last answer was handed over: its end means it read it. */
+    let readBeforeEnd = true;
     for (let first = true; ; first = false) {
       // A requester that neither asks nor leaves is timed out.
       const timeoutMs = first ? REQUEST_TIMEOUT_MS : IDLE_TIMEOUT_MS;
       const frameBytes = await readFrameOrEnd(bytes, 1024, { signal: AbortSignal.timeout(timeoutMs) });
       if (frameBytes === undefined) {
         // The requester ended the stream: it read every answer, or never asks again.
-        await finish(stream, sent, sender);
+        await finish(stream, sent, sender, readBeforeEnd);
         return;
       }
       // A requester asks again only once it has read the whole last answer: its bytes are delivered.
       giveBack(sent.splice(0), sender);
       const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender);
       sent = answer.buffers;
+      readBeforeEnd = stream.remoteWriteStatus === 'writable';
       if (!sequential || answer.status === PieceStatus.badRequest) {
-        await finish(stream, sent, sender);
+        await finish(stream, sent, sender, readBeforeEnd);
         return;
       }
     }
@@ -225,10 +228,13 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     return size === undefined ? undefined : pieceSizeFor(size);
   }
 
-  /** Back to the pool and the budget: the requester has read these buffers' bytes. */
-  function giveBack(buffers: HeldBuffer[], sender: Sender): void {
+  /**
+   * Back to the budget, and to the pool when the requester has read these buffers' bytes (`reuse`);
+   * otherwise they may still be queued for encryption and are left to the collector.
+   */
+  function giveBack(buffers: HeldBuffer[], sender: Sender, reuse = true): void {
     for (const { buffer, grant } of buffers) {
-      pool.give(buffer);
+      if (reuse) pool.give(buffer);
       sender.release(grant);
     }
   }
@@ -324,14 +330,21 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
    * sent bytes are views of `buffers` until they are encrypted, which may be
    * well after send() returned. The requester closes its side only after it
    * read the whole piece, so a stream closed cleanly both ways has delivered
-   * every byte: only then are the buffers reused. A requester that does not
-   * close within the reader timeout is dropped; aborted streams keep their
-   * buffers (they are collected).
+   * every byte: only then are the buffers reused. A requester that ended its
+   * side before the answer was handed over (`readBeforeEnd` false) proves
+   * nothing: its buffers are not reused. A requester that does not close
+   * within the reader timeout is dropped; aborted streams keep their buffers
+   * (they are collected).
    */
-  async function finish(stream: Stream, buffers: HeldBuffer[], sender: Sender): Promise<void> {
+  async function finish(
+    stream: Stream,
+    buffers: HeldBuffer[],
+    sender: Sender,
+    readBeforeEnd: boolean,
+  ): Promise<void> {
     await stream.close({ signal: AbortSignal.timeout(readerTimeoutMs) });
     if (stream.status === 'closed') {
-      giveBack(buffers, sender);
+      giveBack(buffers, sender, readBeforeEnd);
       return;
     }
     const timer = setTimeout(() => stream.abort(new ReaderStalledError(readerTimeoutMs)), readerTimeoutMs);
@@ -340,7 +353,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       'close',
       (event) => {
         clearTimeout(timer);
-        if (!event.error) giveBack(buffers, sender);
+        if (!event.error) giveBack(buffers, sender, readBeforeEnd);
       },
       { once: true },
     );
