@@ -36,6 +36,9 @@ const EVENT_FAMILIES = [
   'shoal_verification_failures_total',
   'shoal_scheduler_blocklist_events_total',
   'shoal_scheduler_piece_failures_total',
+  // Labelled by what happened; no series until it happens once.
+  'shoal_store_corrupt_blobs_total',
+  'shoal_store_write_failures_total',
 ];
 /** Labels that scraping sets or renames: a query selecting by one depends on the scrape configuration. */
 const TARGET_LABELS = /\b(?:job|service|exported_\w+|namespace|pod|container|endpoint)\s*(?:=|!=|=~|!~)/;
