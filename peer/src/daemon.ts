@@ -5,6 +5,7 @@ import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
 import { SEND_CHUNK } from './endpoint/body-io.ts';
 import type { EndpointContext, PeerContent } from './endpoint/context.ts';
+import { DescriptorSizes } from './endpoint/descriptor-sizes.ts';
 import { preheatObject } from './endpoint/preheat.ts';
 import { RecentReferrers } from './endpoint/recent-referrers.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
@@ -186,6 +187,7 @@ export async function startPeerDaemon(
     originStallTimeoutMs: originStallTimeout,
     referrers: new RecentReferrers(),
     digestFailures,
+    descriptorSizes: new DescriptorSizes(),
     tasks,
     client,
     upstreams,

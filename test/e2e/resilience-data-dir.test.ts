@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fillDisk } from '../fixtures/disk.ts';
 import { request } from '../fixtures/http.ts';
 import { type ImageDescription, layeredImage, pushImage } from '../fixtures/images.ts';
 import { run } from '../fixtures/proc.ts';
@@ -115,17 +116,7 @@ describe('a data directory that refuses writes', { timeout: 180_000 }, () => {
     const cachedBefore = await cachedBlobs(dataDir);
 
     // Fill the disk to the last byte.
-    const fillerPath = join(dataDir, 'filler');
-    const filler = await open(fillerPath, 'w');
-    const block = Buffer.alloc(MiB);
-    try {
-      for (;;) await filler.write(block);
-    } catch (error) {
-      assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-    }
-    for (let size = 64 * 1024; size >= 1; size /= 2)
-      await filler.write(block.subarray(0, size)).catch(() => {});
-    await filler.close();
+    const fillerPath = await fillDisk(dataDir);
 
     await pullIntact(peer, 'data-dir/two', images[1]!, dataDir);
     await pullIntact(peer, 'data-dir/three', images[2]!, dataDir);

@@ -71,7 +71,14 @@ export async function handleBlob(
   };
   if (await serveCached()) return 'hit';
   const authorization = relayedRequestHeaders(req.headers).authorization;
-  const origin = originSource(ctx.client, upstream, name, digest, authorization);
+  const origin = originSource(
+    ctx.client,
+    upstream,
+    name,
+    digest,
+    authorization,
+    ctx.descriptorSizes.expected(digest),
+  );
   if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
     // Existence check only: ask upstream without starting a download.
     let size: number;

@@ -8,6 +8,7 @@ import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import type { AccessGuard } from './access-guard.ts';
 import type { BodySending } from './body-io.ts';
+import type { DescriptorSizes } from './descriptor-sizes.ts';
 import type { RecentReferrers } from './recent-referrers.ts';
 
 /** Content-addressed objects other peers can supply when the origin cannot. */
@@ -50,6 +51,8 @@ export interface EndpointContext {
   originStallTimeoutMs: number;
   /** The memory response bodies are sent from, shared with the pieces served to peers. */
   sending: BodySending;
+  /** Blob sizes the manifests served here give: upstream's size must agree. */
+  descriptorSizes: DescriptorSizes;
 }
 
 /** Headers of the client's request relayed upstream: only what authorises or negotiates. */

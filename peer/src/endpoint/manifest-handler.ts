@@ -40,7 +40,7 @@ export async function handleManifest(
     if (cached) {
       const ref = { upstream, repository: name, digest: reference.digest, kind: 'manifest' } as const;
       if (!(await admit(ctx.access, req, res, ref))) return 'none';
-      sendManifest(res, cached);
+      sendManifest(ctx, res, cached);
       return 'hit';
     }
   }
@@ -118,7 +118,7 @@ export async function handleManifest(
       }),
     );
   }
-  sendManifest(res, manifest);
+  sendManifest(ctx, res, manifest);
   return 'miss';
 }
 
@@ -159,6 +159,7 @@ async function answerWithoutUpstream(
   }
   ctx.logger.info({ name, digest, stale: staleSince !== undefined }, 'manifest answered without upstream');
   sendManifest(
+    ctx,
     res,
     manifest,
     staleSince === undefined ? {} : { [STALE_TAG_HEADER]: new Date(staleSince).toISOString() },
@@ -167,10 +168,13 @@ async function answerWithoutUpstream(
 }
 
 function sendManifest(
+  ctx: EndpointContext,
   res: ServerResponse,
   manifest: CachedManifest,
   extraHeaders: Record<string, string> = {},
 ): void {
+  // The blobs it names will be asked for next: their sizes hold upstream to its word.
+  ctx.descriptorSizes.noteManifest(manifest.bytes);
   res.writeHead(200, {
     ...API_VERSION_HEADER,
     ...extraHeaders,

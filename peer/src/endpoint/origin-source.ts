@@ -1,5 +1,5 @@
 import type { Digest, RegistryClient, Upstream, UpstreamResponse } from '@shoal/oci';
-import { UpstreamStatusError } from '../task/errors.ts';
+import { SizeMismatchError, UnusableAnswerError, UpstreamStatusError } from '../task/errors.ts';
 import type { OriginResponse, OriginSource } from '../task/origin-download.ts';
 import { discardBody, readForRelay } from './body-io.ts';
 
@@ -10,7 +10,10 @@ export function originSource(
   name: string,
   digest: Digest,
   authorization: string | undefined,
+  /** The size the manifest that named this blob gives it, when one did. */
+  expectedSize?: number,
 ): OriginSource {
+  const checkedSize = (size: number) => checkSize(digest, size, expectedSize);
   return {
     async probeSize(signal: AbortSignal): Promise<number> {
       // One byte tells the size and, with the client's credentials, that upstream lets it read the blob.
@@ -26,9 +29,9 @@ export function originSource(
             ? totalFromContentRange(response.headers['content-range'])
             : Number(response.headers['content-length']);
         if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
-          throw new Error('upstream did not tell the blob size');
+          throw new UnusableAnswerError('upstream did not tell the blob size');
         }
-        return checkedSize(digest, size);
+        return checkedSize(size);
       }
       throw await answerError(response);
     },
@@ -43,10 +46,10 @@ export function originSource(
         const size = Number(response.headers['content-length']);
         if (!Number.isSafeInteger(size) || size < 0) {
           cancel();
-          throw new Error('upstream blob response has no valid Content-Length');
+          throw new UnusableAnswerError('upstream blob response has no valid Content-Length');
         }
         try {
-          checkedSize(digest, size);
+          checkedSize(size);
         } catch (error) {
           cancel();
           throw error;
@@ -58,7 +61,15 @@ export function originSource(
         const first = Number(/^bytes (\d+)-/.exec(response.headers['content-range'] ?? '')?.[1]);
         if (size === undefined || first !== start) {
           cancel();
-          throw new Error('upstream sent an unusable Content-Range');
+          throw new UnusableAnswerError(
+            'upstream sent an unusable Content-Range (no size, or another start)',
+          );
+        }
+        try {
+          checkedSize(size);
+        } catch (error) {
+          cancel();
+          throw error;
         }
         return { size, start, body: response.body, cancel };
       }
@@ -70,11 +81,15 @@ export function originSource(
 /** sha256 of no bytes: the one digest whose blob may be empty. */
 const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-/** An empty body is never the content of another digest: upstream's size is refused before any header goes out. */
-function checkedSize(digest: Digest, size: number): number {
+/**
+ * An empty body is never the content of another digest, and a size other than its manifest's is a lie:
+ * upstream's size is refused before any header goes out or any byte is written.
+ */
+export function checkSize(digest: Digest, size: number, expected: number | undefined): number {
   if (size === 0 && digest !== EMPTY_DIGEST) {
-    throw new Error(`upstream says blob ${digest} is empty, which it cannot be`);
+    throw new UnusableAnswerError(`upstream says blob ${digest} is empty, which it cannot be`);
   }
+  if (expected !== undefined && size !== expected) throw new SizeMismatchError(digest, size, expected);
   return size;
 }
 

@@ -6,6 +6,7 @@ import { withMinimumProgress } from '../task/origin-progress.ts';
 import { discardBody, drainedOrClosed, readForRelay } from './body-io.ts';
 import { type EndpointContext, relayedResponseHeaders } from './context.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
+import { checkSize } from './origin-source.ts';
 
 /**
  * Streams a blob from upstream to one client without caching it (it does not
@@ -42,6 +43,14 @@ export async function passThrough(
   if (!Number.isSafeInteger(size)) {
     discardBody(response.body);
     sendOciError(res, 502, 'UPSTREAM_ERROR', 'upstream blob response has no Content-Length');
+    return;
+  }
+  try {
+    checkSize(digest, size, ctx.descriptorSizes.expected(digest));
+  } catch (error) {
+    discardBody(response.body);
+    ctx.logger.warn({ digest, err: (error as Error).message }, 'upstream blob refused');
+    sendOciError(res, 502, 'UPSTREAM_ERROR', (error as Error).message);
     return;
   }
   res.writeHead(200, {

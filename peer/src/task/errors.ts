@@ -22,6 +22,24 @@ export class UntrustedPiecesError extends Error {
   }
 }
 
+/** Upstream's answer for a blob cannot be used as it is (no size, a wrong size): final, no retry. */
+export class UnusableAnswerError extends Error {
+  readonly code: string = 'UNUSABLE_ANSWER';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnusableAnswerError';
+  }
+}
+
+/** Upstream's size for a blob disagrees with the manifest that named it. */
+export class SizeMismatchError extends UnusableAnswerError {
+  override readonly code = 'SIZE_MISMATCH';
+  constructor(digest: string, upstream: number, manifest: number) {
+    super(`upstream says blob ${digest} has ${upstream} bytes; its manifest says ${manifest}`);
+    this.name = 'SizeMismatchError';
+  }
+}
+
 /** Upstream answered with a status the client should see (401 with a challenge, 404, 429...). */
 export class UpstreamStatusError extends Error {
   readonly code = 'UPSTREAM_STATUS';

@@ -5,7 +5,7 @@ import { pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
 import { discardedNetworkBytes } from '../memory/young-gc.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import type { BlobTask } from './blob-task.ts';
-import { OriginStalledError, TaskAbortedError, UpstreamStatusError } from './errors.ts';
+import { OriginStalledError, TaskAbortedError, UnusableAnswerError, UpstreamStatusError } from './errors.ts';
 import { FROM_ORIGIN } from './source-tally.ts';
 
 /** A response body from the origin for the blob from byte `start` to its end. */
@@ -76,7 +76,8 @@ export async function downloadFromOrigin(
       // An answer like 401 or 404 is final and goes back to the client as it is; an origin the
       // client already retried in vain before any byte came is reported at once too.
       const neverAnswered = attempt === 1 && error instanceof UpstreamUnavailableError;
-      if (error instanceof UpstreamStatusError || neverAnswered || attempt >= maxAttempts || signal.aborted) {
+      const final = error instanceof UpstreamStatusError || error instanceof UnusableAnswerError;
+      if (final || neverAnswered || attempt >= maxAttempts || signal.aborted) {
         throw error;
       }
       await sleep(backoff(attempt, options.retryDelayMs), undefined, { signal });
