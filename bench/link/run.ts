@@ -43,16 +43,13 @@
  * the JSON result to stdout.
  */
 
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { STARTUP_SETTINGS } from '../../packages/cli/bin/startup-settings.js';
 import { request } from '../../test/fixtures/http.ts';
 import { deterministicBytes, MediaTypes, pushBlob, pushManifest } from '../../test/fixtures/images.ts';
 import { run } from '../../test/fixtures/proc.ts';
@@ -76,6 +73,7 @@ import {
   rssMB,
   watchRss,
 } from '../measure.ts';
+import { baselineTransfer } from './baseline.ts';
 
 const REPOSITORY = 'bench/link';
 /** The tag of the image whose one layer is the blob: what a preheat job names. */
@@ -83,7 +81,6 @@ const TAG = 'v1';
 const PREHEAT_POLL_MS = 10;
 /** Bytes a child may take from the origin: the image's config, never the blob's pieces. */
 const SMALL_BLOB_BYTES = 64 * 1024;
-const BASELINE = resolve(import.meta.dirname, 'baseline-transfer.ts');
 const TARGETS = { linkOverCeiling: 0.6, peakRssMB: 200 };
 const SECTIONS = ['raw', 'stream', 'fetch', 'psk', 'serve', 'relay'] as const;
 /** The sections that move the blob between peers of the open swarm. */
@@ -181,27 +178,6 @@ const sha256Of = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes)
 // ---------------------------------------------------------------------------------------------
 // raw: the ceiling
 
-/** Starts `node baseline-transfer.ts ...`; resolves each JSON line it prints, in order. */
-function baselineProcess(argv: string[]): { lines: AsyncIterator<string>; exited: Promise<number | null> } {
-  // The transport baseline runs with a peer's memory settings, so it costs what a peer's transport costs.
-  const peer = argv[1] === 'libp2p' ? STARTUP_SETTINGS.peer : { v8Flags: [], env: {} };
-  const child = spawn(process.execPath, [...peer.v8Flags, BASELINE, ...argv], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...peer.env },
-  });
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => resolve(code));
-  });
-  return { lines: createInterface({ input: child.stdout })[Symbol.asyncIterator](), exited };
-}
-
-async function nextJson<T>(lines: AsyncIterator<string>, what: string): Promise<T> {
-  const line = await lines.next();
-  if (line.done) throw new Error(`${what} ended without output`);
-  return JSON.parse(line.value) as T;
-}
-
 interface RawResult {
   mbps: number;
   receiverCpuPerGiB: number;
@@ -212,25 +188,14 @@ interface RawResult {
 async function baselineRun(blob: Blob, work: string, transport: 'tcp' | 'libp2p'): Promise<RawResult> {
   const outFile = join(work, `${transport}-received.bin`);
   try {
-    const receiver = baselineProcess(['receive', transport, outFile]);
-    const { target } = await nextJson<{ target: string }>(receiver.lines, `${transport} receiver`);
-    const sender = baselineProcess(['send', transport, blob.path, target]);
-    const [received, sent] = await Promise.all([
-      nextJson<{ bytes: number; sha256: string; seconds: number; cpuSeconds: number }>(
-        receiver.lines,
-        `${transport} receiver`,
-      ),
-      nextJson<{ cpuSeconds: number }>(sender.lines, `${transport} sender`),
-    ]);
-    const codes = await Promise.all([receiver.exited, sender.exited]);
-    if (codes.some((c) => c !== 0)) throw new Error(`${transport} processes exited with ${codes.join(', ')}`);
+    const received = await baselineTransfer(transport, blob.path, outFile);
     if (received.bytes !== SIZE || `sha256:${received.sha256}` !== blob.digest) {
       throw new Error(`${transport}: received ${received.bytes} bytes, sha256:${received.sha256}`);
     }
     return {
       mbps: mbps(received.seconds),
-      receiverCpuPerGiB: perGiB(received.cpuSeconds),
-      senderCpuPerGiB: perGiB(sent.cpuSeconds),
+      receiverCpuPerGiB: perGiB(received.receiverCpuSeconds),
+      senderCpuPerGiB: perGiB(received.senderCpuSeconds),
     };
   } finally {
     await rm(outFile, { force: true });
