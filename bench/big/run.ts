@@ -20,15 +20,16 @@
  */
 
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, statfs } from 'node:fs/promises';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { request as httpGet } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Bitfield, pieceLayout } from '@shoal/protocol';
+import { pieceLayout } from '@shoal/protocol';
 import { deterministicBytes } from '../../test/fixtures/images.ts';
+import { verifiedPartialBytes } from '../../test/fixtures/partials.ts';
 import { type RunningPeer, startPeer } from '../../test/fixtures/shoal.ts';
 import { SWARM_ORIGIN, type Swarm, startSwarm, stopSwarm } from '../../test/fixtures/swarm.ts';
 import { log, machineFacts } from '../common.ts';
@@ -107,25 +108,6 @@ const takenIn = async (peer: RunningPeer) =>
   (await peer.metric('shoal_downloaded_bytes_total', { source: 'peer' })) +
   (await peer.metric('shoal_downloaded_bytes_total', { source: 'origin' }));
 
-/** Bytes of the pieces a partial's bitmap on disk records as verified. */
-async function verifiedOnDisk(dataDir: string): Promise<number> {
-  let bytes = 0;
-  for (const name of await readdir(join(dataDir, 'partial'), { recursive: true })) {
-    if (!name.endsWith('.json') && !name.endsWith('.meta')) continue;
-    const meta = JSON.parse(await readFile(join(dataDir, 'partial', name), 'utf8')) as {
-      size: number;
-      pieceSize: number;
-      present: string;
-    };
-    const layout = pieceLayout(meta.size, meta.pieceSize);
-    const present = new Bitfield(layout.count, Buffer.from(meta.present, 'base64'));
-    for (const index of present.present()) {
-      bytes += Math.min(layout.pieceSize, layout.size - index * layout.pieceSize);
-    }
-  }
-  return bytes;
-}
-
 /** The link ceiling of this run: raw TCP between two Node processes, receiver hashing and writing 1 GiB. */
 async function ceilingMBps(work: string): Promise<number> {
   const file = join(work, 'ceiling.bin');
@@ -194,7 +176,7 @@ async function main(): Promise<void> {
     stopClient.abort();
     await firstTry;
     await rssB.stop();
-    const verifiedAtKill = await verifiedOnDisk(b.dataDir);
+    const verifiedAtKill = await verifiedPartialBytes(b.dataDir);
 
     log('leg 2: b restarted on its data directory');
     restarted = await startPeer({
