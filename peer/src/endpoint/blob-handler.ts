@@ -44,9 +44,8 @@ export async function handleBlob(
   };
   // Cached bytes, a download another client started and peers all bypass upstream's own access check:
   // the digest is served under this repository only once upstream confirmed the pairing for this client.
-  if (!(await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' }))) {
-    return 'none';
-  }
+  const admitted = await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' });
+  if (!admitted) return 'none';
   const image = `${upstream.registry}/${name}`;
   const serveCached = async (): Promise<boolean> => {
     const pin = await ctx.store.pinChecked(digest);
@@ -74,14 +73,10 @@ export async function handleBlob(
   };
   if (await serveCached()) return 'hit';
   const authorization = relayedRequestHeaders(req.headers).authorization;
-  const origin = originSource(
-    ctx.client,
-    upstream,
-    name,
-    digest,
-    authorization,
-    ctx.descriptorSizes.expected(digest),
-  );
+  const origin = originSource(ctx.client, upstream, name, digest, authorization, {
+    expected: ctx.descriptorSizes.expected(digest),
+    probed: admitted.size,
+  });
   if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
     // Existence check only: ask upstream without starting a download.
     let size: number;
