@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     log('leg 1: origin -> a');
     const legA = await getWhole(a, digest);
     if (legA.status !== 200 || !legA.clean || legA.bytes !== SIZE)
-      throw new Error(`a: ${JSON.stringify(legA)}`);
+      throw new Error(`a: ${JSON.stringify(legA)}\n${a.daemon.output.slice(-6000)}`);
     if ((await a.metric('shoal_tasks_total', { result: 'complete' })) < 1)
       throw new Error('a: no task completed');
 
@@ -184,14 +184,16 @@ async function main(): Promise<void> {
       endpoints: { [SWARM_ORIGIN]: swarm.proxy.url },
       schedulers: swarm.scheduler.multiaddrs,
       dataDir: b.dataDir,
-      extraArgs: ['--cache-size', `${cacheGiB}GiB`],
+      extraArgs: ['--cache-size', `${cacheGiB}GiB`, '--log-level', 'info'],
     });
     const again = restarted;
     const rssB2 = rssPeak(() => again.daemon.pid);
     samplers.push(rssB2);
     const legB = await getWhole(again, digest);
     if (legB.status !== 200 || !legB.clean || legB.bytes !== SIZE)
-      throw new Error(`b: ${JSON.stringify(legB)}`);
+      throw new Error(
+        `b: ${JSON.stringify(legB)}\n${again.daemon.output.slice(-6000)}\n--- a ---\n${a.daemon.output.slice(-3000)}`,
+      );
     const takenAfterRestart = await takenIn(again);
     const fromOriginB = await again.metric('shoal_downloaded_bytes_total', { source: 'origin' });
     await Promise.all(samplers.map((s) => s.stop()));
