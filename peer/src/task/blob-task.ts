@@ -13,6 +13,8 @@ export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
 /** Reads a byte range of a task into the caller's buffers; see BlobTask.reader. */
 export interface TaskReader {
+  /** Resolves once bytes at the reader's position can be read (or the end is reached); throws the task's error. */
+  ready(): Promise<void>;
   fill(into: Buffer): Promise<number>;
   close(): Promise<void>;
 }
@@ -220,6 +222,15 @@ export class BlobTask {
     let file: FileHandle | undefined;
     let position = start;
     return {
+      ready: async () => {
+        if (position >= end) return;
+        const layout = await this.sized;
+        const index = pieceAt(layout, position);
+        while (!this.readable(index) && this.#writtenAheadEnd(layout, position) <= position) {
+          if (this.#state === 'failed') throw this.#error!;
+          await this.#changed.promise;
+        }
+      },
       fill: async (into: Buffer): Promise<number> => {
         if (position >= end || into.length === 0) return 0;
         const layout = await this.sized;
