@@ -83,6 +83,11 @@ export class BlobTask {
     return this.#partial;
   }
 
+  /** The pieces present, as a bitfield (empty before the layout is known). */
+  presentBitfield(): Uint8Array<ArrayBuffer> {
+    return this.#partial?.present.bytes ?? new Uint8Array(0);
+  }
+
   /** Picks up a partial from an earlier run, if any. Returns whether one was found. */
   async resume(): Promise<boolean> {
     const partial = await this.#store.resumePartial(this.digest);
