@@ -23,13 +23,16 @@ import {
   type TaskListener,
 } from '../../peer/src/download/ports.ts';
 import { downloadWithScheduler } from '../../peer/src/download/session.ts';
-import { createPeerMetrics } from '../../peer/src/metrics.ts';
+import { createPeerMetrics, type PeerGaugeSources } from '../../peer/src/metrics.ts';
 import { Dispatcher } from '../../scheduler/src/dispatcher.ts';
 import { createSchedulerMetrics } from '../../scheduler/src/metrics.ts';
 import { SwarmState } from '../../scheduler/src/state/swarm-state.ts';
 import { EventLoop } from './event-loop.ts';
 import { type Flow, type Link, Link as NetLink, Network } from './network.ts';
 import { SimTarget } from './sim-target.ts';
+
+/** Gauges nobody scrapes here: every source reads 0. */
+const unscraped = new Proxy({}, { get: () => () => 0 }) as PeerGaugeSources;
 
 /** The `shoal peer` defaults the simulated nodes run with (packages/cli/src/commands/peer.ts). */
 export const PEER_DEFAULTS = {
@@ -134,12 +137,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
   const loop = new EventLoop();
   const net = new Network(loop);
   const logger = createLogger({ level: 'silent' });
-  const peerMetrics = createPeerMetrics(new Registry(), {
-    activeTasks: () => 0,
-    storeBytes: () => 0,
-    storeBlobs: () => 0,
-    storeCapacity: () => 0,
-  });
+  const peerMetrics = createPeerMetrics(new Registry(), unscraped);
   const layers = p.layers.map((size, i) => {
     const digest =
       `sha256:${createHash('sha256').update(`cluster-layer-${i}-${size}`).digest('hex')}` as Digest;

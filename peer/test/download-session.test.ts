@@ -23,11 +23,14 @@ import {
   type Timer,
 } from '../src/download/ports.ts';
 import { downloadWithScheduler } from '../src/download/session.ts';
-import { createPeerMetrics } from '../src/metrics.ts';
+import { createPeerMetrics, type PeerGaugeSources } from '../src/metrics.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
 import { StorePaths } from '../src/store/paths.ts';
 import { BlobTask } from '../src/task/blob-task.ts';
 import { OriginStalledError } from '../src/task/errors.ts';
+
+/** Gauges nobody scrapes here: every source reads 0. */
+const unscraped = new Proxy({}, { get: () => () => 0 }) as PeerGaugeSources;
 
 const MIB = 1024 * 1024;
 const PIECES = 4;
@@ -73,12 +76,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
   const blob = randomBytes(PIECES * MIB);
   const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}` as Digest;
   const pieceBytes = (index: number) => blob.subarray(index * MIB, (index + 1) * MIB);
-  const metrics = createPeerMetrics(new Registry(), {
-    activeTasks: () => 0,
-    storeBytes: () => 0,
-    storeBlobs: () => 0,
-    storeCapacity: () => 0,
-  });
+  const metrics = createPeerMetrics(new Registry(), unscraped);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shoal-session-'));
@@ -115,7 +113,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
         await task.writeChunks(index * MIB, [pieceBytes(index)]);
         const hex = sha256(pieceBytes(index)).toString('hex');
         onPiece?.(index, hex);
-        await task.landPiece(index, hex);
+        await task.landPiece(index, hex, 'origin');
       }
     },
   });
