@@ -20,11 +20,11 @@ import { type ClusterOutcome, type ClusterParams, simulateCluster } from './clus
 import { lowerBoundSeconds } from './lower-bound.ts';
 
 /**
- * Scheduler transport CPU per message, seconds: bench/RESULTS.md ("The p99 target stays out of
- * reach", K=2000 on real libp2p connections) measured ~1.1 ms of scheduler CPU per piece assigned,
- * half of it per-message transport, at about two messages (assignment, report) per piece.
+ * Scheduler transport CPU per message on real libp2p connections, seconds: bench/scheduler spends
+ * ~270 µs of scheduler CPU per piece assigned, messages included (README, "Performance"), about
+ * half of it per-message transport (bench/RESULTS.md, K=2000), at about two messages per piece.
  */
-export const TRANSPORT_SECONDS_PER_MESSAGE = 0.55e-3 / 2;
+export const TRANSPORT_SECONDS_PER_MESSAGE = 270e-6 / 2 / 2;
 
 export const SCENARIOS: Record<string, Record<string, string>> = {
   kraken: { nodes: '2600', layers: '1500,1500', 'node-rate': '300MB', 'origin-rate': '1.5GB' },
