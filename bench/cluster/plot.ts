@@ -26,10 +26,14 @@ export function curveSvg(points: Point[]): string {
   const yMax = Math.max(2, Math.ceil(Math.max(1, ...finished) * 1.2));
   const xMin = Math.log10(CURVE_NODES[0]!);
   const xMax = Math.log10(CURVE_NODES[CURVE_NODES.length - 1]!);
-  const x = (n: number) => left + ((Math.log10(n) - xMin) / (xMax - xMin)) * (width - left - right);
-  const y = (r: number) => top + (1 - r / yMax) * (height - top - bottom);
+  const x = (n: number) => round(left + ((Math.log10(n) - xMin) / (xMax - xMin)) * (width - left - right));
+  const y = (r: number) => round(top + (1 - r / yMax) * (height - top - bottom));
+  function round(v: number): number {
+    return Math.round(v * 10) / 10;
+  }
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    '<title>p99 / T_LB against the number of nodes, bench/cluster</title>',
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">p99 / T_LB against N (bench/cluster, wide: 500 MB, 125 MB/s nodes, origin 250 MB/s)</text>`,
     `<line x1="${left}" y1="${y(0)}" x2="${width - right}" y2="${y(0)}" stroke="black"/>`,
