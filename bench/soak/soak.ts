@@ -23,6 +23,8 @@ import { kibToMB, procStatusKiB, round } from '../measure.ts';
 
 const MiB = 1024 * 1024;
 const REQUEST_DEADLINE_MS = 60_000;
+/** A client going away waits at most this long: behind a cold download it would otherwise stall the loop. */
+const DISCONNECT_PATIENCE_MS = 3_000;
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json';
 
 export interface SoakOptions {
@@ -193,7 +195,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const blob = pick(image.blobs);
         await streamGet(`${pick(available()).url}/v2/${repo}/blobs/${blob.digest}`, {
           abortAfterBytes: 1 + Math.floor(Math.random() * (blob.size - 1)),
-          timeoutMs: REQUEST_DEADLINE_MS,
+          timeoutMs: 200 + Math.floor(Math.random() * (DISCONNECT_PATIENCE_MS - 200)),
         });
         result.pulls.disconnects++;
         await sleep(200);

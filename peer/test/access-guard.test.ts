@@ -72,7 +72,7 @@ class FakeUpstream implements AccessProbe {
               },
       };
     }
-    return repo.digests.includes(ref.digest) ? { kind: 'readable' } : { kind: 'absent' };
+    return repo.digests.includes(ref.digest) ? { kind: 'readable', size: 42 } : { kind: 'absent' };
   }
 
   async registry(): Promise<RegistryOutcome> {
@@ -235,6 +235,13 @@ describe('AccessGuard', () => {
     refusalOf(await t.check('priv', SECRET, BAD));
     assert.equal(t.upstream.probesOf('priv'), probes + 1, 'a refused header is asked about again');
     assertAllowed(await t.check('priv', SECRET, GOOD), 'the refusal of one header does not taint another');
+  });
+
+  it("tells the blob's size when it asked upstream just now, and nothing from its memory", async () => {
+    const t = setup();
+    assert.deepEqual(await t.check('pub', OPEN), { allowed: true, size: 42 });
+    assert.deepEqual(await t.check('pub', OPEN), { allowed: true });
+    assert.deepEqual(await t.check('priv', SECRET, GOOD), { allowed: true, size: 42 });
   });
 
   it('content upstream itself served is paired: to anyone without a header, else to that header only', async () => {

@@ -48,6 +48,49 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
     );
   }
 
+  it('a resumed partial feeds its verified prefix to the whole-blob hash in the one read that checks it', async () => {
+    const blob = randomBytes(5 * MIB + 123);
+    const digest = `sha256:${sha256(blob)}` as Digest;
+    const first = new BlobTask(digest, store);
+    await first.create(blob.length, MIB);
+    for (const index of [0, 1, 3]) {
+      const bytes = blob.subarray(index * MIB, (index + 1) * MIB);
+      await first.writeChunks(index * MIB, [bytes]);
+      await first.landPiece(index, sha256(bytes), FROM_ORIGIN);
+    }
+    await store.suspendPartial(first.partial!);
+
+    const resumed = new BlobTask(digest, store);
+    assert.equal(await resumed.resume(), true);
+    // Pieces 0 and 1 are the prefix; piece 3 lies after a gap and is hashed once the gap fills.
+    assert.equal(resumed.hashedBytes, 2 * MIB);
+    for (const index of [2, 4, 5]) {
+      const bytes = blob.subarray(index * MIB, (index + 1) * MIB);
+      await resumed.writeChunks(index * MIB, [bytes]);
+      await resumed.landPiece(index, sha256(bytes), FROM_ORIGIN);
+    }
+    await resumed.finished;
+    assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
+
+    // A piece that rotted on disk is dropped, and the prefix stops before it.
+    const other = randomBytes(4 * MIB);
+    const otherDigest = `sha256:${sha256(other)}` as Digest;
+    const writer = new BlobTask(otherDigest, store);
+    await writer.create(other.length, MIB);
+    for (const index of [0, 1, 2]) {
+      const bytes = other.subarray(index * MIB, (index + 1) * MIB);
+      await writer.writeChunks(index * MIB, [bytes]);
+      await writer.landPiece(index, sha256(bytes), FROM_ORIGIN);
+    }
+    await writer.partial!.writev(MIB + 5, [Buffer.from('rot')]);
+    await store.suspendPartial(writer.partial!);
+    const again = new BlobTask(otherDigest, store);
+    assert.equal(await again.resume(), true);
+    assert.equal(again.hashedBytes, MIB);
+    assert.equal(again.has(1), false);
+    assert.equal(again.has(2), true);
+  });
+
   it(`completes a blob whose pieces land out of order`, async () => {
     const blob = randomBytes(3 * MIB + 777);
     const digest = `sha256:${sha256(blob)}` as Digest;

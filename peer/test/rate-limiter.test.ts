@@ -18,7 +18,8 @@ describe('RateLimiter', () => {
     const seconds = await elapsed(async () => {
       for (let i = 0; i < 1000; i++) await limiter.take(64 * MIB);
     });
-    assert.ok(seconds < 0.1, `took ${seconds} s`);
+    // 64 GiB at any rate would take minutes: a second leaves room for a loaded machine.
+    assert.ok(seconds < 1, `took ${seconds} s`);
   });
 
   it('lets a burst through at once', async () => {

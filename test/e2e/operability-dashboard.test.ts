@@ -164,8 +164,16 @@ describe('the Grafana dashboard against a real Prometheus', { timeout: 300_000 }
     await pull(honest[0]!); // from its cache this time: cache="hit"
     const missing = await request(`${honest[0]!.url}/v2/${REPO}/manifests/no-such-tag`);
     assert.equal(missing.status, 404);
-    // A few scrapes after the last event, so that rates over a minute see it.
+    // A few scrapes after the last event, so that rates over a minute see it; on a quiet machine the pulls
+    // end before every target has been scraped more than once, so wait for several scrapes of each.
     await sleep(4000);
+    for (const server of Object.values(prometheus)) {
+      for (let i = 0; i < 60; i++) {
+        const scrapes = await server.query('count_over_time(up[1m])');
+        if (scrapes.length === 4 && scrapes.every((s) => Number(s.value[1]) >= 5)) break;
+        await sleep(500);
+      }
+    }
 
     const queries = await dashboardQueries();
     assert.ok(queries.length >= 39, `${queries.length} queries`);

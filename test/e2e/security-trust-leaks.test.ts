@@ -19,6 +19,10 @@ const EVIL = 'evil.invalid';
 const GOOD = 'good.invalid';
 const digestOf = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 /** Blobs the lying upstream claims, each with its lie. */
+/** A blob the upstream serves honestly, and how often it was asked for. */
+const HONEST_BYTES = Buffer.from('honest bytes, served as they are');
+const HONEST = digestOf(HONEST_BYTES.toString());
+let honestRequests = 0;
 const LIES = {
   empty: digestOf('not empty at all'),
   status299: digestOf('two hundred ninety nine'),
@@ -40,6 +44,22 @@ function startLyingUpstream(): Promise<Server> {
       return;
     }
     const digest = /\/blobs\/(sha256:[0-9a-f]{64})/.exec(url)?.[1];
+    if (digest === HONEST) {
+      honestRequests++;
+      const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (!range) {
+        res.writeHead(200, { 'content-length': HONEST_BYTES.length }).end(HONEST_BYTES);
+        return;
+      }
+      const [start, end] = [Number(range[1]), Math.min(Number(range[2]), HONEST_BYTES.length - 1)];
+      res
+        .writeHead(206, {
+          'content-length': end - start + 1,
+          'content-range': `bytes ${start}-${end}/${HONEST_BYTES.length}`,
+        })
+        .end(HONEST_BYTES.subarray(start, end + 1));
+      return;
+    }
     switch (digest) {
       case LIES.empty:
         // A clean, empty answer for a digest whose content is not empty.
@@ -94,6 +114,16 @@ function assertOwnOciError(res: StreamedResponse, status: number, what: string):
 }
 
 describe('no leak of trust in answers', { timeout: 120_000 }, () => {
+  // First: the 5xx cases below leave the registry marked unreachable for a few seconds.
+  it("an uncached HEAD asks upstream once: the access check's answer gives the size", async () => {
+    const before = honestRequests;
+    const res = await streamGet(`${peer!.url}/v2/honest/app/blobs/${HONEST}?ns=${EVIL}`, { method: 'HEAD' });
+    assert.equal(res.status, 200);
+    assert.equal(Number(res.headers['content-length']), HONEST_BYTES.length);
+    assert.equal(res.headers['docker-content-digest'], HONEST);
+    assert.equal(honestRequests - before, 1, 'one request upstream');
+  });
+
   it('an empty 200 for a non-empty digest is a 502, never a clean empty answer carrying the digest', async () => {
     for (const method of ['GET', 'HEAD'] as const) {
       const res = await streamGet(`${peer!.url}/v2/lies/app/blobs/${LIES.empty}?ns=${EVIL}`, {

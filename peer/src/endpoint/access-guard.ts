@@ -24,8 +24,8 @@ export interface ContentRef {
 
 /** What upstream said when asked whether a repository holds a digest for some (or no) credentials. */
 export type ProbeOutcome =
-  /** 2xx: the repository holds it and these credentials may read it. */
-  | { kind: 'readable' }
+  /** 2xx: the repository holds it and these credentials may read it; a blob's size when the answer told it. */
+  | { kind: 'readable'; size?: number }
   /** 404 or another non-auth refusal: the repository does not hold it (or does not exist); upstream's answer when it had a body. */
   | { kind: 'absent'; refusal?: Refusal }
   /** 401/403: not readable with these credentials. */
@@ -58,7 +58,8 @@ export interface PublicPairingSource {
   publicSince(registry: string, repository: string, digest: Digest): Promise<number | undefined>;
 }
 
-export type AccessDecision = { allowed: true } | { allowed: false; refusal: Refusal };
+/** Allowed, with the blob's size when this check asked upstream just now and upstream told it. */
+export type AccessDecision = { allowed: true; size?: number } | { allowed: false; refusal: Refusal };
 
 export interface AccessGuardOptions {
   probe: AccessProbe;
@@ -178,7 +179,7 @@ export class AccessGuard {
     switch (anonymous.kind) {
       case 'readable':
         this.#remember(publicKey, this.#now(), this.#publicTtlMs);
-        return ALLOWED;
+        return allowedWith(anonymous.size);
       case 'unreachable':
         this.#markUnreachable(ref.upstream.registry, anonymous.reason);
         return this.#withoutUpstream(ref);
@@ -202,7 +203,7 @@ export class AccessGuard {
     switch (outcome.kind) {
       case 'readable':
         this.#remember(credentialKey!, this.#now(), this.#credentialTtlMs);
-        return ALLOWED;
+        return allowedWith(outcome.size);
       case 'refused':
         return refuse(outcome.refusal);
       case 'absent':
@@ -313,8 +314,9 @@ export class AccessGuard {
 }
 
 /**
- * Lets the request through if the guard allows it; otherwise answers with the refusal and returns false.
- * The client's Authorization header goes to the guard (and from there only to upstream).
+ * Lets the request through if the guard allows it (with the blob's size when the check learnt it);
+ * otherwise answers with the refusal and returns undefined. The client's Authorization header goes to
+ * the guard (and from there only to upstream).
  */
 export async function admit(
   guard: AccessGuard,
@@ -322,12 +324,12 @@ export async function admit(
   res: ServerResponse,
   ref: ContentRef,
   options: { offline?: boolean; offlineReason?: string } = {},
-): Promise<boolean> {
+): Promise<{ size?: number } | undefined> {
   const header = req.headers.authorization;
   const decision = await guard.check(ref, header ? header : undefined, options);
-  if (decision.allowed) return true;
+  if (decision.allowed) return decision;
   sendRefusal(res, decision.refusal);
-  return false;
+  return undefined;
 }
 
 export function sendRefusal(res: ServerResponse, refusal: Refusal): void {
@@ -342,6 +344,10 @@ export function sendRefusal(res: ServerResponse, refusal: Refusal): void {
     'content-length': refusal.body.length,
   });
   res.end(res.req.method === 'HEAD' ? undefined : refusal.body);
+}
+
+function allowedWith(size: number | undefined): AccessDecision {
+  return size === undefined ? ALLOWED : { allowed: true, size };
 }
 
 function refuse(refusal: Refusal): AccessDecision {

@@ -10,6 +10,7 @@ import type { AccessProbe, ProbeOutcome, RegistryOutcome } from './access-guard.
 import { discardBody, readForRelay } from './body-io.ts';
 import { relayedResponseHeaders } from './context.ts';
 import { ociErrorBody } from './oci-response.ts';
+import { totalFromContentRange } from './origin-source.ts';
 
 export interface UpstreamAccessProbeOptions {
   /** Longest wait for one repository probe, retries included; past it upstream counts as unreachable. */
@@ -73,7 +74,9 @@ export function upstreamAccessProbe(
         if (status === 429 || status >= 500) {
           return { kind: 'unreachable', reason: statusFailure(status).detail };
         }
-        return { kind: 'readable' };
+        // The answer to a blob's first byte tells its size: a download can start without asking again.
+        const size = ref.kind === 'blob' ? sizeOf(response) : undefined;
+        return size === undefined ? { kind: 'readable' } : { kind: 'readable', size };
       }
       // Upstream's own answer (404 BLOB_UNKNOWN, NAME_UNKNOWN...) is relayed when it has a body.
       const body = await readForRelay(response.body);
@@ -120,4 +123,15 @@ function unreachableReason(error: unknown, timeoutMs: number): string | undefine
     return `no answer within ${timeoutMs} ms`;
   }
   return undefined;
+}
+
+/** A blob's size from the answer to its first byte: a Content-Range total, or a whole body's length. */
+function sizeOf(response: UpstreamResponse): number | undefined {
+  const size =
+    response.status === 206
+      ? totalFromContentRange(response.headers['content-range'])
+      : response.status === 200
+        ? Number(response.headers['content-length'])
+        : undefined;
+  return size !== undefined && Number.isSafeInteger(size) && size >= 0 ? size : undefined;
 }

@@ -12,6 +12,9 @@ import { originSource } from './origin-source.ts';
 import { passThrough } from './pass-through.ts';
 import { parseRange } from './range.ts';
 
+/** The longest range whose pieces are fetched ahead of a running download. */
+const FETCH_FIRST_MAX_BYTES = 64 * 1024 * 1024;
+
 /** An uncached HEAD waits this long for upstream's answer. */
 const HEAD_TIMEOUT_MS = 30_000;
 
@@ -41,9 +44,8 @@ export async function handleBlob(
   };
   // Cached bytes, a download another client started and peers all bypass upstream's own access check:
   // the digest is served under this repository only once upstream confirmed the pairing for this client.
-  if (!(await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' }))) {
-    return 'none';
-  }
+  const admitted = await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' });
+  if (!admitted) return 'none';
   const image = `${upstream.registry}/${name}`;
   const serveCached = async (): Promise<boolean> => {
     const pin = await ctx.store.pinChecked(digest);
@@ -71,14 +73,10 @@ export async function handleBlob(
   };
   if (await serveCached()) return 'hit';
   const authorization = relayedRequestHeaders(req.headers).authorization;
-  const origin = originSource(
-    ctx.client,
-    upstream,
-    name,
-    digest,
-    authorization,
-    ctx.descriptorSizes.expected(digest),
-  );
+  const origin = originSource(ctx.client, upstream, name, digest, authorization, {
+    expected: ctx.descriptorSizes.expected(digest),
+    probed: admitted.size,
+  });
   if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
     // Existence check only: ask upstream without starting a download.
     let size: number;
@@ -137,8 +135,12 @@ export async function handleBlob(
   if (res.statusCode === 206) {
     // A range ahead of the whole blob's verification carries the trust of the origin's own Range answer.
     ctx.metrics.rangeBytesBeforeVerification.inc(length);
-    // Its pieces are fetched first rather than in the download's order.
-    void ctx.tasks.fetchFirst(task, range.start, range.end + 1);
+    // A bounded range (a lazy puller's read) has its pieces fetched first rather than in the download's
+    // order. One that runs to the blob's end (a client resuming a cut-off download) is what the download
+    // itself fetches next: fetching it ahead would bring those bytes from the origin twice.
+    if (range.end + 1 < size && length <= FETCH_FIRST_MAX_BYTES) {
+      void ctx.tasks.fetchFirst(task, range.start, range.end + 1);
+    }
   }
   await sendBody(res, task.reader(range.start, range.end + 1), length, ctx.sending, firstByte('miss')).catch(
     (error: Error) => {

@@ -6,6 +6,8 @@ import type { BufferPool } from '../p2p/buffer-pool.ts';
 
 /** A body read into the caller's buffers, in order: `fill` resolves with the bytes it put in `into`. */
 export interface BodySource {
+  /** Resolves once the source has bytes to give (a download's next piece); absent: always has. */
+  ready?(): Promise<void>;
   fill(into: Buffer): Promise<number>;
   close(): Promise<void>;
 }
@@ -88,6 +90,10 @@ export async function sendBody(
   try {
     let remaining = length;
     while (remaining > 0) {
+      if (res.destroyed) return false;
+      // Waiting for the source holds no send budget: only a reader that takes nothing counts as stalled,
+      // not a download whose next piece is late.
+      await source.ready?.();
       if (res.destroyed) return false;
       let grant: number;
       try {

@@ -10,12 +10,22 @@ export function originSource(
   name: string,
   digest: Digest,
   authorization: string | undefined,
-  /** The size the manifest that named this blob gives it, when one did. */
-  expectedSize?: number,
+  sizes: {
+    /** The size the manifest that named this blob gives it, when one did. */
+    expected?: number | undefined;
+    /** The size upstream gave for this client a moment ago (the access check's probe): the first probe is not asked again. */
+    probed?: number | undefined;
+  } = {},
 ): OriginSource {
-  const checkedSize = (size: number) => checkSize(digest, size, expectedSize);
+  const checkedSize = (size: number) => checkSize(digest, size, sizes.expected);
+  let probed = sizes.probed;
   return {
     async probeSize(signal: AbortSignal): Promise<number> {
+      if (probed !== undefined) {
+        const size = probed;
+        probed = undefined;
+        return checkedSize(size);
+      }
       // One byte tells the size and, with the client's credentials, that upstream lets it read the blob.
       const response = await client.getBlob(upstream, name, digest, {
         ...(authorization ? { authorization } : {}),

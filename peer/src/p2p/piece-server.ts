@@ -197,7 +197,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           await source.readInto(chunk, offset + done);
           check?.update(chunk);
           if (check && done + size === length) {
-            await checkRecordedPiece(request, check, source, () => sender.release(grant));
+            await checkRecordedPiece(request, check, source);
           }
           await sendWithBackpressure(stream, chunk);
           options.onUpload?.(size);
@@ -240,18 +240,16 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   }
 
   /** Before the piece's last bytes go out: a cached piece that no longer matches ends the stream and its blob. */
-  async function checkRecordedPiece(
-    request: PieceRequest,
-    hash: Hash,
-    source: PieceSource,
-    release: () => void,
-  ): Promise<void> {
+  /**
+   * A cached piece that no longer hashes to what was recorded: the copy is dropped here. The answer still
+   * goes out as read: the requester checks every piece against the piece table, strikes this node for it
+   * and the scheduler takes it off the task, where a cut-off answer would only look like a busy parent.
+   */
+  async function checkRecordedPiece(request: PieceRequest, hash: Hash, source: PieceSource): Promise<void> {
     const actual = hash.digest('hex');
     if (actual === source.recordedSha256) return;
-    release();
     const detail = `piece ${request.index} hashes to ${actual}`;
     await options.store.discardCorrupt(request.digest as Digest, 'piece', detail);
-    throw new Error(`cached ${detail}, not its recorded hash`);
   }
 
   async function locate(digest: Digest, index: number, pieceSize: number): Promise<ServedPiece | undefined> {

@@ -1,9 +1,9 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type ByteStream, byteStream } from '@libp2p/utils';
-import { multiaddr } from '@multiformats/multiaddr';
 import type { ShoalNode } from '@shoal/p2p';
 import { PIECE_PROTOCOL, PIECE_PROTOCOL_SEQUENTIAL } from '@shoal/protocol';
+import { learnAddresses } from './peer-addresses.ts';
 
 /** A piece stream to one parent, with the reader that owns its incoming bytes. */
 export interface PieceStream {
@@ -75,10 +75,7 @@ export class PieceStreams {
       }
     }
     const peerId = peerIdFromString(parent);
-    // Updating the peer store costs a write per call; a connected parent needs no addresses.
-    if (parentAddrs.length > 0 && this.#node.getConnections(peerId).length === 0) {
-      await this.#node.peerStore.merge(peerId, { multiaddrs: parentAddrs.map((a) => multiaddr(a)) });
-    }
+    await learnAddresses(this.#node, peerId, parentAddrs);
     const stream = await this.#node.dialProtocol(peerId, [PIECE_PROTOCOL_SEQUENTIAL, PIECE_PROTOCOL], {
       signal: options.signal,
     });

@@ -1,11 +1,11 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { byteStream } from '@libp2p/utils';
-import { multiaddr } from '@multiformats/multiaddr';
 import { type Digest, isDigest, validateRepository, validateTag } from '@shoal/oci';
 import { frame, readFrame, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
 import { ACCESS_PROTOCOL, PublicPairingAnswer, PublicPairingQuery } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import { learnAddresses } from './peer-addresses.ts';
 import type { Provider } from './provider-download.ts';
 
 /** A question is a few names; anything longer is not one. */
@@ -114,9 +114,7 @@ async function askOne(
 ): Promise<PublicAnswer | undefined> {
   const signal = AbortSignal.timeout(ANSWER_TIMEOUT_MS);
   const peerId = peerIdFromString(candidate.id);
-  if (candidate.addrs.length > 0 && node.getConnections(peerId).length === 0) {
-    await node.peerStore.merge(peerId, { multiaddrs: candidate.addrs.map((a) => multiaddr(a)) });
-  }
+  await learnAddresses(node, peerId, candidate.addrs);
   const stream = await node.dialProtocol(peerId, ACCESS_PROTOCOL, { signal });
   try {
     await sendWithBackpressure(stream, frame(PublicPairingQuery.encode(query)));

@@ -1,6 +1,5 @@
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { multiaddr } from '@multiformats/multiaddr';
 import { MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
 import { Bitfield, type Preheat, pieceLayout, type Register } from '@shoal/protocol';
@@ -15,6 +14,7 @@ import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager, TaskRunner } from '../task/task-manager.ts';
 import { ContentAnnouncer } from './announcer.ts';
 import { Conductor } from './conductor.ts';
+import { learnAddresses } from './peer-addresses.ts';
 import { fetchPiece } from './piece-fetcher.ts';
 import { startPieceServer } from './piece-server.ts';
 import { PieceStreams } from './piece-streams.ts';
@@ -69,7 +69,7 @@ async function joinPeers(
     try {
       const id = peerIdFromString(peer.id);
       if (node.getConnections(id).length > 0) continue;
-      await node.peerStore.merge(id, { multiaddrs: peer.addrs.map((a) => multiaddr(a)) });
+      await learnAddresses(node, id, peer.addrs);
       await node.dial(id, { signal: AbortSignal.timeout(5_000) });
     } catch (error) {
       logger.debug({ peer: peer.id, err: (error as Error).message }, 'could not connect to a swarm peer');

@@ -13,6 +13,8 @@ export type TaskState = 'preparing' | 'downloading' | 'complete' | 'failed';
 
 /** Reads a byte range of a task into the caller's buffers; see BlobTask.reader. */
 export interface TaskReader {
+  /** Resolves once bytes at the reader's position can be read (or the end is reached); throws the task's error. */
+  ready(): Promise<void>;
   fill(into: Buffer): Promise<number>;
   close(): Promise<void>;
 }
@@ -38,7 +40,7 @@ export class BlobTask {
   #partial: PartialBlob | undefined;
   #state: TaskState = 'preparing';
   #error: Error | undefined;
-  readonly #hasher = new ContiguousHasher();
+  #hasher = new ContiguousHasher();
   /** Scratch buffer of the catch-up reads on this thread; one catch-up runs at a time. */
   #catchUpBuffer: Buffer | undefined;
   readonly #catchingUp = new SerialQueue();
@@ -90,8 +92,14 @@ export class BlobTask {
 
   /** Picks up a partial from an earlier run, if any. Returns whether one was found. */
   async resume(): Promise<boolean> {
-    const partial = await this.#store.resumePartial(this.digest);
+    // The check of its pieces feeds the whole-blob hash too (the verified prefix is read once); into a
+    // hash of its own, taken only with the partial: one found unusable half way leaves nothing fed.
+    const hasher = new ContiguousHasher();
+    const partial = await this.#store.resumePartial(this.digest, (offset, bytes) =>
+      hasher.feed(offset, bytes),
+    );
     if (partial) {
+      this.#hasher = hasher;
       this.#attach(partial);
       for (const index of partial.present.present())
         this.sources.add(FROM_DISK, pieceLength(partial.layout, index));
@@ -145,12 +153,16 @@ export class BlobTask {
     if (!partial.present.has(index)) this.sources.add(source, pieceLength(partial.layout, index));
     partial.markPiece(index, sha256Hex);
     this.#notify();
-    await this.catchUpHash();
     if (partial.present.complete && !this.#completing) {
       // Concurrent sources can land the last pieces together: only one verifies and commits.
       this.#completing = true;
       await this.#complete();
+      return;
     }
+    // The whole-blob hash catches up over what landed out of order in the background: a source does
+    // not wait for that re-read (after a resume, the whole verified prefix) before its next piece.
+    // A read error here comes back when the last piece completes the blob.
+    this.catchUpHash().catch(() => {});
   }
 
   /** Fails the task: readers stop with `error`; wrong or untrusted pieces are discarded, anything else kept for resume. */
@@ -215,6 +227,15 @@ export class BlobTask {
     let file: FileHandle | undefined;
     let position = start;
     return {
+      ready: async () => {
+        if (position >= end) return;
+        const layout = await this.sized;
+        const index = pieceAt(layout, position);
+        while (!this.readable(index) && this.#writtenAheadEnd(layout, position) <= position) {
+          if (this.#state === 'failed') throw this.#error!;
+          await this.#changed.promise;
+        }
+      },
       fill: async (into: Buffer): Promise<number> => {
         if (position >= end || into.length === 0) return 0;
         const layout = await this.sized;
