@@ -91,6 +91,24 @@ describe('whole-blob hashing', { timeout: 60_000 }, () => {
     assert.equal(again.has(2), true);
   });
 
+  it('a source resuming while another creates the partial waits for it and keeps its files', async () => {
+    const blob = randomBytes(3 * MIB + 5);
+    const digest = `sha256:${sha256(blob)}` as Digest;
+    const task = new BlobTask(digest, store);
+    // The scheduled download creates the partial; a fallback starting at that moment resumes.
+    const [, resumed] = await Promise.all([task.create(blob.length, MIB), task.resume()]);
+    assert.equal(resumed, true);
+    await task.create(blob.length, MIB);
+    await assert.rejects(task.create(blob.length + 1, MIB), /already has a partial/);
+    for (const index of [0, 1, 2, 3]) {
+      const bytes = blob.subarray(index * MIB, (index + 1) * MIB);
+      await task.writeChunks(index * MIB, [bytes]);
+      await task.landPiece(index, sha256(bytes), FROM_ORIGIN);
+    }
+    await task.finished;
+    assert.deepEqual(await readFile(store.paths.blob(digest)), blob);
+  });
+
   it(`completes a blob whose pieces land out of order`, async () => {
     const blob = randomBytes(3 * MIB + 777);
     const digest = `sha256:${sha256(blob)}` as Digest;

@@ -44,6 +44,12 @@ export class BlobTask {
   /** Scratch buffer of the catch-up reads on this thread; one catch-up runs at a time. */
   #catchUpBuffer: Buffer | undefined;
   readonly #catchingUp = new SerialQueue();
+  /**
+   * Resume and create, one at a time: a source falling back while another
+   * still sets the partial up must not read (and, finding it unfinished,
+   * remove) the files being created.
+   */
+  readonly #setup = new SerialQueue();
   #completing = false;
   /** The failed task's partial being discarded or suspended. */
   #putAway: Promise<void> = Promise.resolve();
@@ -90,27 +96,42 @@ export class BlobTask {
     return this.#partial?.present.bytes ?? new Uint8Array(0);
   }
 
-  /** Picks up a partial from an earlier run, if any. Returns whether one was found. */
-  async resume(): Promise<boolean> {
-    // The check of its pieces feeds the whole-blob hash too (the verified prefix is read once); into a
-    // hash of its own, taken only with the partial: one found unusable half way leaves nothing fed.
-    const hasher = new ContiguousHasher();
-    const partial = await this.#store.resumePartial(this.digest, (offset, bytes) =>
-      hasher.feed(offset, bytes),
-    );
-    if (partial) {
-      this.#hasher = hasher;
-      this.#attach(partial);
-      for (const index of partial.present.present())
-        this.sources.add(FROM_DISK, pieceLength(partial.layout, index));
-    }
-    return partial !== undefined;
+  /**
+   * Picks up a partial from an earlier run, if any. Returns whether the task
+   * has a partial now: one set up before (or while this waited) counts, and
+   * is never read from disk a second time.
+   */
+  resume(): Promise<boolean> {
+    return this.#setup.run(async () => {
+      if (this.#partial) return true;
+      // The check of its pieces feeds the whole-blob hash too (the verified prefix is read once); into a
+      // hash of its own, taken only with the partial: one found unusable half way leaves nothing fed.
+      const hasher = new ContiguousHasher();
+      const partial = await this.#store.resumePartial(this.digest, (offset, bytes) =>
+        hasher.feed(offset, bytes),
+      );
+      if (partial) {
+        this.#hasher = hasher;
+        this.#attach(partial);
+        for (const index of partial.present.present())
+          this.sources.add(FROM_DISK, pieceLength(partial.layout, index));
+      }
+      return partial !== undefined;
+    });
   }
 
-  /** Starts a fresh partial once the size is known. */
-  async create(size: number, pieceSize?: number): Promise<void> {
-    if (this.#partial) throw new Error('task already has a partial');
-    this.#attach(await this.#store.createPartial(this.digest, size, pieceSize));
+  /**
+   * Starts a fresh partial once the size is known. A partial another source set up meanwhile with the
+   * same size is kept; one of another size is an error.
+   */
+  create(size: number, pieceSize?: number): Promise<void> {
+    return this.#setup.run(async () => {
+      if (this.#partial) {
+        if (this.#partial.layout.size === size) return;
+        throw new Error(`task already has a partial of ${this.#partial.layout.size} bytes, not ${size}`);
+      }
+      this.#attach(await this.#store.createPartial(this.digest, size, pieceSize));
+    });
   }
 
   has(index: number): boolean {
