@@ -1,10 +1,10 @@
 /**
  * Flow-level network: every transfer is a flow across a few links (the
  * sender's uplink, the receiver's downlink, rack uplinks, the origin's
- * egress); a flow's rate is the smallest equal share of the links it crosses
- * (capacity / flows on the link). When a flow starts or ends only the flows
- * sharing one of its links are re-rated, so the cost of an event is the
- * number of flows on its own links, not the number in the network.
+ * egress); rates are max-min fair (see #rerate). When a flow starts or ends
+ * only the flows sharing one of its links are re-rated, so the cost of an
+ * event is the number of flows near its own links, not the number in the
+ * network.
  */
 
 import type { Timer } from '../../peer/src/download/ports.ts';
@@ -87,24 +87,72 @@ export class Network {
     flow.updatedAt = now;
   }
 
-  /** Re-rates every flow on these links, rescheduling the end of those whose rate changed. */
+  /**
+   * Re-rates every flow on these links by progressive filling (max-min fair,
+   * as TCP flows sharing links settle): the link with the smallest share per
+   * unrated flow fixes those flows' rate, which then counts against their other
+   * links, and so on. Flows elsewhere keep their rates and take their part of
+   * a shared link first, so a flow held back on one link leaves the rest of
+   * another to the flows that can use it instead of wasting it.
+   */
   #rerate(links: Link[]): void {
     const pass = ++this.#pass;
+    const flows: Flow[] = [];
     for (const link of links) {
       for (const flow of link.flows) {
         if (flow.pass === pass) continue;
         flow.pass = pass;
-        let rate = Number.POSITIVE_INFINITY;
-        for (const l of flow.links) rate = Math.min(rate, l.capacity / l.flows.size);
-        if (rate === flow.rate && flow.timer) continue;
-        this.#advance(flow);
-        flow.rate = rate;
-        flow.timer?.cancel();
-        flow.timer = this.#loop.setTimer(() => {
-          this.#end(flow);
-          flow.onDone();
-        }, flow.remaining / rate);
+        flows.push(flow);
       }
+    }
+    const room = new Map<Link, { free: number; unrated: number }>();
+    for (const flow of flows) {
+      for (const link of flow.links) {
+        let entry = room.get(link);
+        if (!entry) {
+          let taken = 0;
+          for (const other of link.flows) if (other.pass !== pass) taken += other.rate;
+          entry = { free: Math.max(0, link.capacity - taken), unrated: 0 };
+          room.set(link, entry);
+        }
+        entry.unrated++;
+      }
+    }
+    const rates = new Map<Flow, number>();
+    while (rates.size < flows.length) {
+      let bottleneck: Link | undefined;
+      let share = Number.POSITIVE_INFINITY;
+      for (const [link, entry] of room) {
+        if (entry.unrated === 0) continue;
+        const candidate = entry.free / entry.unrated;
+        if (candidate < share) {
+          share = candidate;
+          bottleneck = link;
+        }
+      }
+      for (const flow of bottleneck!.flows) {
+        if (flow.pass !== pass || rates.has(flow)) continue;
+        rates.set(flow, share);
+        for (const link of flow.links) {
+          const entry = room.get(link)!;
+          entry.free = Math.max(0, entry.free - share);
+          entry.unrated--;
+        }
+      }
+    }
+    for (const [flow, rate] of rates) {
+      if (rate === flow.rate && flow.timer) continue;
+      this.#advance(flow);
+      flow.rate = rate;
+      flow.timer?.cancel();
+      // A flow left no room waits for the next re-rating of its links.
+      flow.timer =
+        rate > 0
+          ? this.#loop.setTimer(() => {
+              this.#end(flow);
+              flow.onDone();
+            }, flow.remaining / rate)
+          : undefined;
     }
   }
 }
