@@ -10,4 +10,4 @@ biome ci .
 node scripts/check-workspace-deps.ts
 tsc -p tsconfig.json
 node --test --test-concurrency=1 --test-timeout=600000 \
-  'packages/*/test/**/*.test.ts' 'peer/test/**/*.test.ts' 'scheduler/test/**/*.test.ts' 'test/e2e/**/*.test.ts'
+  'packages/*/test/**/*.test.ts' 'peer/test/**/*.test.ts' 'scheduler/test/**/*.test.ts' 'bench/**/*.test.ts' 'test/e2e/**/*.test.ts'

@@ -1,37 +1,12 @@
 import { createHash } from 'node:crypto';
 import { frame, readFrame, sendWithBackpressure } from '@shoal/p2p';
 import { MAX_PIECE_SIZE, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
+import { type FetchedPiece, PieceFetchError } from '../download/ports.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { PieceStream, PieceStreams } from './piece-streams.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
-export class PieceFetchError extends Error {
-  readonly code: 'UNAVAILABLE' | 'MISMATCH';
-  /** the parent could not be dialled at all (gone), as opposed to answering without the piece */
-  readonly unreachable: boolean;
-  constructor(
-    code: 'UNAVAILABLE' | 'MISMATCH',
-    message: string,
-    options?: ErrorOptions & { unreachable?: boolean },
-  ) {
-    super(message, options);
-    this.name = 'PieceFetchError';
-    this.code = code;
-    this.unreachable = options?.unreachable ?? false;
-  }
-}
-
-export interface FetchedPiece {
-  /** The piece's bytes, in order; valid until release(). */
-  chunks: Uint8Array[];
-  /** Gives the chunks' memory back for reuse; the caller must not touch them afterwards. */
-  release(): void;
-  length: number;
-  /** size of the whole blob, as the parent knows it */
-  blobSize: number;
-  sha256Hex: string;
-  millis: number;
-}
+export { type FetchedPiece, PieceFetchError } from '../download/ports.ts';
 
 const READ_CHUNK = 1024 * 1024;
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { blobCid, type ShoalNode } from '@shoal/p2p';
 import { pieceLength, pieceSizeFor, pieceStart } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import type { Provider } from '../download/ports.ts';
 import type { PeerMetrics } from '../metrics.ts';
 import { SerialQueue } from '../serial-queue.ts';
 import type { BlobTask } from '../task/blob-task.ts';
@@ -11,10 +12,7 @@ import { type FetchedPiece, fetchPiece, PieceFetchError } from './piece-fetcher.
 import type { PieceStreams } from './piece-streams.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
-export interface Provider {
-  id: string;
-  addrs: string[];
-}
+export type { Provider } from '../download/ports.ts';
 
 export interface ProviderDownloadOptions {
   node: ShoalNode;

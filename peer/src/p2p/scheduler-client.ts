@@ -11,24 +11,14 @@ import {
   SchedulerMessage,
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
+import type { TaskLine, TaskListener } from '../download/ports.ts';
 import { SerialQueue } from '../serial-queue.ts';
 import { pickScheduler } from './scheduler-pick.ts';
 import { dnsNameOf, expandTarget, type ResolvedAddress, type SchedulerTarget } from './scheduler-targets.ts';
 
 type Channel = ReturnType<typeof messageChannel<SchedulerMessage, PeerMessage>>;
 
-/** What a task hears from its scheduler. */
-export interface TaskListener {
-  onMessage(message: SchedulerMessage): void;
-  /** The scheduler connection dropped; the task must carry on without it. */
-  onDisconnect(): void;
-}
-
-/** A task's line to the scheduler responsible for its digest. */
-export interface TaskLine {
-  send(message: PeerMessage): void;
-  close(): void;
-}
+export type { TaskLine, TaskListener } from '../download/ports.ts';
 
 interface Session {
   /** the target's key */

@@ -195,7 +195,10 @@ export async function startSwarm(
     node,
     pieceStreams,
     scheduler,
-    announcer,
+    routing: {
+      provide: (digest, options) => announcer.provide(digest, options),
+      findProviders: (digest) => findProviders(node, digest, deps.metrics),
+    },
     swarmPeers: () => knownPeers(),
     metrics: deps.metrics,
     logger: deps.logger,

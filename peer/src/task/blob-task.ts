@@ -91,6 +91,11 @@ export class BlobTask {
     return this.#partial;
   }
 
+  /** The pieces present, as a bitfield (empty before the layout is known). */
+  presentBitfield(): Uint8Array<ArrayBuffer> {
+    return this.#partial?.present.bytes ?? new Uint8Array(0);
+  }
+
   /**
    * Picks up a partial from an earlier run, if any. Returns whether the task
    * has a partial now: one set up before (or while this waited) counts, and
