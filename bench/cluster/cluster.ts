@@ -298,7 +298,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
             if (!parent?.alive)
               return settle(new PieceFetchError('UNAVAILABLE', 'parent gone', { unreachable: true }));
             if (!parent.targets.get(request.digest)?.has(request.index) && !parent.doneAt)
-              return settle(new PieceFetchError('UNAVAILABLE', 'parent lacks the piece'));
+              return settle(new PieceFetchError('ABSENT', 'parent lacks the piece'));
             flow = track(
               net.start(
                 length,

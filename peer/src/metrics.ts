@@ -66,6 +66,7 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       name: 'shoal_pieces_total',
       help:
         'Pieces fetched, by result (ok: from a parent and verified; origin; mismatch; unavailable; ' +
+        'absent: the parent no longer holds it; ' +
         'superseded: a second fetch of one of the last pieces, dropped when the other landed first)',
       labelNames: ['result'] as const,
       registers,

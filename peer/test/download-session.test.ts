@@ -219,6 +219,22 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     assert.equal(taskDone(d.sent)?.ok, true);
   });
 
+  it('a parent that answers it does not hold the piece is reported as absent, for the scheduler to forget', async () => {
+    const d = await start({
+      parents: async (request) => {
+        if (request.parent === 'evicted')
+          throw new PieceFetchError('ABSENT', 'parent answered status 1: piece not here');
+        return piece(request.index);
+      },
+    });
+    d.assign([assignment(3, 'evicted')]);
+    await until(() => d.failed().length === 1, 'the absent report', d.clock);
+    assert.deepEqual(d.failed(), [{ index: 3, parent: 'evicted', reason: FailureReason.absent }]);
+    d.assign([0, 1, 2, 3].map((index) => assignment(index, 'good')));
+    await d.running;
+    assert.equal(taskDone(d.sent)?.ok, true);
+  });
+
   it('when the scheduler disappears the fallback finishes the blob with the parents met so far', async () => {
     const d = await start({ parents: async (request) => piece(request.index) });
     d.assign([assignment(0, 'p1')]);

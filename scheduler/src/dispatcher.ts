@@ -195,6 +195,10 @@ export class Dispatcher {
         if (task.originInFlight.get(failed.index) === hostId) task.originInFlight.delete(failed.index);
         peer.origin?.remaining.delete(failed.index);
         if (peer.origin?.remaining.size === 0) peer.origin = undefined;
+      } else if (failed.reason === FailureReason.absent && failed.parent) {
+        // The parent evicted the blob or dropped its download since it reported the piece: asked
+        // again it would answer the same, at once, for as long as the scheduler believed it.
+        task.dropHolding(failed.parent);
       } else if (failed.reason === FailureReason.mismatch && failed.parent) {
         task.blocklist.add(failed.parent);
         this.#metrics.blocklistEvents.inc({ scope: 'task' });
@@ -641,6 +645,8 @@ function reasonName(reason: number): string {
       return 'mismatch';
     case FailureReason.origin:
       return 'origin';
+    case FailureReason.absent:
+      return 'absent';
     default:
       return 'unavailable';
   }

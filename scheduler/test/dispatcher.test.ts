@@ -618,6 +618,34 @@ describe('Dispatcher: bad parents', () => {
     assert.equal(await counter(h, 'shoal_scheduler_blocklist_events_total', { scope: 'cluster' }), 0);
   });
 
+  it('a parent that answers it no longer holds a piece is not named as its parent again', () => {
+    const h = harness();
+    h.register('a', 'b', 'c');
+    h.open('a', 4);
+    h.report('a', { done: range(0, 4).map((i) => originDone(i)) });
+    h.open('b', 4, 2);
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'b').map((p) => p.parent),
+      ['a', 'a'],
+    );
+    // a evicted the blob since: it answers "not here", which b reports.
+    h.report('b', { failed: [{ index: 0, parent: 'a', reason: FailureReason.absent }], want: 4 });
+    const sent = h.drain();
+    assert.ok(
+      pieceAssignments(sent, 'b').every((p) => p.parent !== 'a'),
+      'a is no longer counted as a holder',
+    );
+    assert.ok(
+      originRanges(sent, 'b')
+        .flatMap((r) => range(r.first, r.count))
+        .includes(0),
+      'piece 0 goes to the origin',
+    );
+    const task = h.state.tasks.get(DIGEST)!;
+    assert.equal(task.peers.get('a')!.have.count, 0);
+    assert.equal(task.blocklist.has('a'), false, 'not a bad parent: it may hold the blob again');
+  });
+
   it(`after ${CLUSTER_STRIKE_LIMIT} strikes the parent is blocklisted cluster-wide`, async () => {
     const h = harness();
     const complete = (n: number) => ({

@@ -48,5 +48,7 @@ export const FailureReason = {
   mismatch: 2,
   /** the origin failed to deliver the range */
   origin: 3,
+  /** the parent answered that it does not hold the piece (evicted, or its download was dropped) */
+  absent: 4,
 } as const;
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];

@@ -45,12 +45,18 @@ export interface Provider {
   addrs: string[];
 }
 
+/**
+ * UNAVAILABLE: unreachable, busy, too slow or cut off; ABSENT: the parent answered that it does not
+ * hold the piece; MISMATCH: its bytes failed the piece table.
+ */
+export type PieceFetchErrorCode = 'UNAVAILABLE' | 'ABSENT' | 'MISMATCH';
+
 export class PieceFetchError extends Error {
-  readonly code: 'UNAVAILABLE' | 'MISMATCH';
+  readonly code: PieceFetchErrorCode;
   /** the parent could not be dialled at all (gone), as opposed to answering without the piece */
   readonly unreachable: boolean;
   constructor(
-    code: 'UNAVAILABLE' | 'MISMATCH',
+    code: PieceFetchErrorCode,
     message: string,
     options?: ErrorOptions & { unreachable?: boolean },
   ) {

@@ -18,6 +18,7 @@ import {
   type OriginPieces,
   type ParentPieces,
   PieceFetchError,
+  type PieceFetchErrorCode,
   type Provider,
   type SchedulerLink,
   type TaskLine,
@@ -42,6 +43,12 @@ export interface SessionOptions {
 }
 
 const REPORT_DELAY_MS = 5;
+/** What the scheduler hears of a failed fetch: an absent piece makes it stop counting that parent as a holder. */
+const FAILURE_REASONS: Record<PieceFetchErrorCode, FailureReason> = {
+  UNAVAILABLE: FailureReason.unavailable,
+  ABSENT: FailureReason.absent,
+  MISMATCH: FailureReason.mismatch,
+};
 /** Pause after a failed origin range before someone (maybe this node) is handed it again. */
 const ORIGIN_RETRY_PAUSE_MS = 250;
 
@@ -333,13 +340,14 @@ class TaskSession implements TaskListener {
         length: piece.length,
       });
     } catch (error) {
-      const mismatch = error instanceof PieceFetchError && error.code === 'MISMATCH';
+      const code = error instanceof PieceFetchError ? error.code : 'UNAVAILABLE';
+      const mismatch = code === 'MISMATCH';
       // A parent that sent wrong bytes is reported whatever became of the piece.
       if (superseded() && !mismatch) {
         metrics.pieces.inc({ result: 'superseded' });
         return;
       }
-      metrics.pieces.inc({ result: mismatch ? 'mismatch' : 'unavailable' });
+      metrics.pieces.inc({ result: code.toLowerCase() });
       if (mismatch) metrics.verificationFailures.inc({ kind: 'piece' });
       this.#options.logger.debug(
         { digest: task.digest, index: assignment.index, err: (error as Error).message },
@@ -348,7 +356,7 @@ class TaskSession implements TaskListener {
       this.#pendingFailed.push({
         index: assignment.index,
         parent: assignment.parent,
-        reason: mismatch ? FailureReason.mismatch : FailureReason.unavailable,
+        reason: FAILURE_REASONS[code],
       });
     } finally {
       others.delete(control);

@@ -81,7 +81,10 @@ export async function fetchPiece(
     }
     if (header.status !== PieceStatus.ok) {
       streams.finished(piece);
-      throw new PieceFetchError('UNAVAILABLE', `parent answered status ${header.status}: ${header.message}`);
+      throw new PieceFetchError(
+        header.status === PieceStatus.notFound ? 'ABSENT' : 'UNAVAILABLE',
+        `parent answered status ${header.status}: ${header.message}`,
+      );
     }
     return receivePiece(streams, piece, header, request, signal, started);
   }

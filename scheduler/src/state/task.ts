@@ -159,6 +159,20 @@ export class SwarmTask {
     this.holders[index]?.passOver(id);
   }
 
+  /**
+   * Forgets what a peer holds of the blob (it said it no longer has a piece it reported), keeping
+   * its own download: pieces it lands from now on are counted again.
+   */
+  dropHolding(id: string): void {
+    const peer = this.peers.get(id);
+    if (!peer || peer.have.count === 0) return;
+    for (const index of peer.have.present()) this.holders[index]!.delete(id);
+    if (this.freeHolders.delete(id)) this.#countFree(peer, -1);
+    this.heldPieces -= peer.have.count;
+    if (peer.have.complete) this.completePeers--;
+    peer.have = new Bitfield(this.pieceCount);
+  }
+
   /** Forgets a peer entirely (it left): its pieces vanish from the swarm view, its origin range is freed. */
   removePeer(id: string): TaskPeer | undefined {
     const peer = this.peers.get(id);
