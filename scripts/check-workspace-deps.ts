@@ -34,7 +34,8 @@ function sourceFiles(dir: string): string[] {
 
 /** `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`; undefined for relative and built-in imports. */
 function packageOf(specifier: string): string | undefined {
-  if (specifier.startsWith('.') || specifier.startsWith('node:') || specifier.startsWith('#')) return undefined;
+  if (specifier.startsWith('.') || specifier.startsWith('node:') || specifier.startsWith('#'))
+    return undefined;
   const parts = specifier.split('/');
   const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
   return builtinModules.includes(name) ? undefined : name;
@@ -58,7 +59,9 @@ for (const workspace of workspaces()) {
     for (const match of readFileSync(file, 'utf8').matchAll(IMPORT)) {
       const name = packageOf(match[1]!);
       if (name && !declared.has(name))
-        problems.push(`${relative(root, file)} imports ${name}, which ${workspace}/package.json does not declare`);
+        problems.push(
+          `${relative(root, file)} imports ${name}, which ${workspace}/package.json does not declare`,
+        );
     }
   }
 }
