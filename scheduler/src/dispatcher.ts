@@ -126,6 +126,9 @@ export class Dispatcher {
     peer.active = true;
     peer.want = message.want;
     const have = safeBitfield(task.pieceCount, message.bitfield);
+    // What it opens with is what it holds: a peer evicts a blob without telling anyone, and counted
+    // as its own holder it would be given none of the pieces it lacks.
+    if (peer.have.count > 0 && (!have || peer.have.hasAnyNotIn(have))) task.dropHolding(hostId);
     if (have) for (const index of have.present()) task.markHas(peer, index);
     const info = this.#taskInfo(task, hostId);
     this.#send(hostId, { taskInfo: info });

@@ -51,8 +51,15 @@ function registerMessage(host: string, fields: Partial<Register> = {}): Register
   };
 }
 
-function openMessage(pieces: number, want = 4, digest = DIGEST): OpenTask {
-  return { digest, size: BigInt(pieces * PIECE), bitfield: new Uint8Array(0), want };
+function openMessage(pieces: number, want = 4, digest = DIGEST, holds: Iterable<number> = []): OpenTask {
+  const have = new Bitfield(pieces);
+  for (const index of holds) have.set(index);
+  return {
+    digest,
+    size: BigInt(pieces * PIECE),
+    bitfield: have.count > 0 ? have.bytes : new Uint8Array(0),
+    want,
+  };
 }
 
 function originDone(index: number, digest = DIGEST): PieceDone {
@@ -108,8 +115,9 @@ function harness(options: { originRangePieces?: number } = {}) {
         sent.push(...others);
       }
     },
-    open(host: string, pieces: number, want = 4, digest = DIGEST) {
-      dispatcher.openTask(host, openMessage(pieces, want, digest));
+    /** `holds`: the pieces it says it holds as it opens */
+    open(host: string, pieces: number, want = 4, digest = DIGEST, holds: Iterable<number> = []) {
+      dispatcher.openTask(host, openMessage(pieces, want, digest, holds));
     },
     report(
       host: string,
@@ -558,7 +566,7 @@ describe('Dispatcher: every piece leaves the origin once', () => {
               if (!joined.has(host)) h.register(host);
               joined.add(host);
               have.set(host, have.get(host) ?? new Set());
-              h.open(host, pieces, c.want);
+              h.open(host, pieces, c.want, DIGEST, have.get(host));
             } else if (!joined.has(host)) {
               continue;
             } else if (c.kind === 'done') {
@@ -644,6 +652,23 @@ describe('Dispatcher: bad parents', () => {
     const task = h.state.tasks.get(DIGEST)!;
     assert.equal(task.peers.get('a')!.have.count, 0);
     assert.equal(task.blocklist.has('a'), false, 'not a bad parent: it may hold the blob again');
+  });
+
+  it('a holder that evicted a blob and asks for it again is given it: what it opens with is what it holds', () => {
+    const h = harness();
+    h.register('a', 'b');
+    h.open('a', 4);
+    h.report('a', { done: range(0, 4).map((i) => originDone(i)) });
+    h.dispatcher.taskDone('a', { digest: DIGEST, ok: true, error: '', digestMismatch: false });
+    h.drain();
+    // a evicted the blob without a word, and a client asks it for the blob again: it opens with nothing.
+    h.open('a', 4, 4);
+    const sent = h.drain();
+    const origin = originRanges(sent, 'a').flatMap((r) => range(r.first, r.count));
+    assert.ok(origin.includes(0), 'the opener holds nothing, so its first pieces come from the origin');
+    const task = h.state.tasks.get(DIGEST)!;
+    assert.equal(task.peers.get('a')!.have.count, 0);
+    assert.equal(task.holders[0]!.size, 0, 'nobody else is named a holder of piece 0 either');
   });
 
   it(`after ${CLUSTER_STRIKE_LIMIT} strikes the parent is blocklisted cluster-wide`, async () => {
