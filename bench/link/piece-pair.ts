@@ -17,8 +17,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { type Digest, digestHex } from '@shoal/oci';
 import { createShoalNode } from '@shoal/p2p';
 import { MAX_PIECE_SIZE, pieceLength, pieceStart } from '@shoal/protocol';
-import { createLogger } from '@shoal/telemetry';
-import { tuneGarbageCollector } from '../../peer/src/memory/gc-tuning.ts';
+import { createLogger, tunePeerRuntime } from '@shoal/telemetry';
+
 import { nodeSendBudget } from '../../peer/src/memory/send-budget.ts';
 import { fetchPiece } from '../../peer/src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../../peer/src/p2p/piece-server.ts';
@@ -103,7 +103,7 @@ async function fetch(addr: string, digest: Digest, size: number, storeDir: strin
 }
 
 // As the peer daemon does.
-tuneGarbageCollector();
+tunePeerRuntime();
 const [role, ...rest] = process.argv.slice(2);
 if (role === 'serve' && rest.length === 3) {
   await serve(rest[0]!, rest[1] as Digest, rest[2]!);

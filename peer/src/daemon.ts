@@ -1,5 +1,11 @@
 import { type Credentials, RegistryClient, UpstreamResolver } from '@shoal/oci';
-import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
+import {
+  type AdminServer,
+  createMetricsRegistry,
+  type Logger,
+  startAdminServer,
+  tunePeerRuntime,
+} from '@shoal/telemetry';
 import type { ComponentWrappers } from './component-wrappers.ts';
 import { AccessGuard } from './endpoint/access-guard.ts';
 import { upstreamAccessProbe } from './endpoint/access-probe.ts';
@@ -10,7 +16,7 @@ import { preheatObject } from './endpoint/preheat.ts';
 import { RecentReferrers } from './endpoint/recent-referrers.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './memory/external-memory.ts';
-import { tuneGarbageCollector } from './memory/gc-tuning.ts';
+
 import { nodeSendBudget, SEND_PAGE_BYTES } from './memory/send-budget.ts';
 import { createPeerMetrics } from './metrics.ts';
 import { BufferPool } from './p2p/buffer-pool.ts';
@@ -79,7 +85,7 @@ export async function startPeerDaemon(
   logger: Logger,
   wrappers: ComponentWrappers = {},
 ): Promise<PeerDaemon> {
-  tuneGarbageCollector();
+  tunePeerRuntime();
   // Validated before anything is started: a bad registry name must not leave a running swarm behind.
   const upstreams = new UpstreamResolver({
     endpoints: config.registryEndpoints,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { v8Collector } from '../src/memory/collector.ts';
+import { v8Collector } from '@shoal/telemetry';
 import { shouldCollect, startExternalMemoryCollector } from '../src/memory/external-memory.ts';
 
 const MiB = 1024 * 1024;

@@ -1,8 +1,14 @@
 import { type Credentials, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import { createShoalNode, loadOrCreateIdentity } from '@shoal/p2p';
-import { type AdminServer, createMetricsRegistry, type Logger, startAdminServer } from '@shoal/telemetry';
+import {
+  type AdminServer,
+  createMetricsRegistry,
+  type Logger,
+  startAdminServer,
+  tuneSchedulerRuntime,
+} from '@shoal/telemetry';
 import { Dispatcher } from './dispatcher.ts';
-import { boundHeapGrowth } from './heap-tuning.ts';
+
 import { createSchedulerMetrics } from './metrics.ts';
 import { handlePreheatHttp } from './preheat/http.ts';
 import { PreheatRunner } from './preheat/runner.ts';
@@ -50,7 +56,7 @@ const SCHEDULER_STREAM_WINDOW = 256 * 1024;
 
 /** Wires the libp2p node, state, dispatcher, protocol service and admin HTTP into a running scheduler. */
 export async function startScheduler(config: SchedulerConfig, logger: Logger): Promise<RunningScheduler> {
-  boundHeapGrowth();
+  tuneSchedulerRuntime();
   // Checked before anything is started: a bad registry name must not leave a running node behind.
   const upstreams = new UpstreamResolver({
     endpoints: config.registryEndpoints ?? {},

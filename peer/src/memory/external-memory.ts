@@ -1,5 +1,5 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { type Collector, v8Collector } from './collector.ts';
+import { type Collector, v8Collector } from '@shoal/telemetry';
 
 /**
  * A full collection once buffer memory outside the V8 heap has grown by a few MB.

@@ -1,4 +1,4 @@
-import { v8Collector } from './collector.ts';
+import { v8Collector } from '@shoal/telemetry';
 
 /**
  * Prompt release of HTTP body buffers.
