@@ -1,5 +1,11 @@
 import type { ComponentWrappers, PeerDaemon } from '@shoal/peer';
-import { MAX_PIECE_SIZE, MIB, MIN_PIECE_SIZE } from '@shoal/protocol';
+import {
+  MAX_PIECE_SIZE,
+  MIB,
+  MIN_PIECE_SIZE,
+  PIECE_TIMEOUT_MS,
+  SWARM_STALL_TIMEOUT_MS,
+} from '@shoal/protocol';
 import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -291,8 +297,8 @@ export async function launchPeer(
         downloadSlots: config.downloadSlots,
         downloadRate: config.downloadRate,
         uploadRate: config.uploadRate,
-        pieceTimeoutMs: 15_000,
-        stallTimeoutMs: 30_000,
+        pieceTimeoutMs: PIECE_TIMEOUT_MS,
+        stallTimeoutMs: SWARM_STALL_TIMEOUT_MS,
         maxPieceSize: config.maxPieceSize,
         ...(config.pskFile ? { pskFile: config.pskFile } : {}),
       },
