@@ -9,9 +9,11 @@ import { Registry } from 'prom-client';
 import type { Digest } from '../../packages/oci/src/index.ts';
 import {
   type PeerMessage,
+  PIECE_TIMEOUT_MS,
   pieceLayout,
   pieceLength,
   type SchedulerMessage,
+  SWARM_STALL_TIMEOUT_MS,
 } from '../../packages/protocol/src/index.ts';
 import { createLogger } from '../../packages/telemetry/src/index.ts';
 import {
@@ -38,8 +40,8 @@ const unscraped = new Proxy({}, { get: () => () => 0 }) as PeerGaugeSources;
 export const PEER_DEFAULTS = {
   uploadSlots: 8,
   downloadSlots: 6,
-  pieceTimeoutMs: 15_000,
-  stallTimeoutMs: 30_000,
+  pieceTimeoutMs: PIECE_TIMEOUT_MS,
+  stallTimeoutMs: SWARM_STALL_TIMEOUT_MS,
 };
 /** The scheduler's sweep period (scheduler/src/server.ts). */
 const SWEEP_INTERVAL_MS = 1_000;

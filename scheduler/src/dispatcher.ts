@@ -2,6 +2,7 @@ import {
   Bitfield,
   FailureReason,
   type OpenTask,
+  PIECE_TIMEOUT_MS,
   type PieceReport,
   type Register,
   type SchedulerMessage,
@@ -29,7 +30,7 @@ export interface DispatcherOptions {
   originRangePieces?: number;
   /** an origin range with no progress for this long is handed to someone else */
   originTimeoutMs?: number;
-  /** a piece assignment not reported for this long frees its slot and is reissued */
+  /** a piece assignment not reported for this long frees its slot and is reissued (default: as long as peers fetch it) */
   pieceTimeoutMs?: number;
   /** fixed piece size for new tasks; undefined = chosen from the blob size */
   pieceSize?: number;
@@ -73,7 +74,7 @@ export class Dispatcher {
     this.#now = options.now ?? Date.now;
     this.#originRangePieces = options.originRangePieces ?? 4;
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
-    this.#pieceTimeoutMs = options.pieceTimeoutMs ?? 15_000;
+    this.#pieceTimeoutMs = options.pieceTimeoutMs ?? PIECE_TIMEOUT_MS;
     this.#pieceSize = options.pieceSize;
   }
 

@@ -6,6 +6,7 @@ import { preheatOptions } from './commands/preheat.ts';
 import { registriesConfigOptions } from './commands/registries-config.ts';
 import { schedulerOptions } from './commands/scheduler.ts';
 import { envOf, flagOf, type OptionSpec } from './config.ts';
+import { defaultTextOf } from './option-defaults.ts';
 
 export const REFERENCE_START = '<!-- config-reference:start -->';
 export const REFERENCE_END = '<!-- config-reference:end -->';
@@ -73,11 +74,12 @@ export function configReferenceMarkdown(commands: readonly CommandReference[] = 
         spec.repeatable && !/repeatable/.test(spec.description)
           ? `${spec.description} (repeatable)`
           : spec.description;
+      const shownDefault = defaultTextOf(spec);
       return [
         code(cell(flag)),
         code(spec.key),
         code(envOf(spec)),
-        spec.defaultText ? code(cell(spec.defaultText)) : '',
+        shownDefault ? code(cell(shownDefault)) : '',
         cell(description),
       ];
     });

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { defaultSourceValue } from './option-defaults.ts';
 
-/** One option of a command: its flag, its key in YAML, its SHOAL_* variable. */
+/** A value an option can have by default, in the form its schema reads from YAML. */
+export type OptionValue = string | number | boolean | readonly string[] | Readonly<Record<string, string>>;
+
+/** One option of a command: its flag, its key in YAML, its SHOAL_* variable, its default. */
 export interface OptionSpec {
   /** camelCase key, as in the YAML file */
   key: string;
@@ -11,7 +15,11 @@ export interface OptionSpec {
   description: string;
   /** may be given several times (flag repeated, YAML list, comma-separated env) */
   repeatable?: boolean;
-  /** default shown in --help and the configuration reference */
+  /** the value when no file, variable or flag sets it; also what --help and the configuration reference show */
+  default?: OptionValue;
+  /** what a number `default` counts, for showing it: bytes as 8MiB, milliseconds as 30s */
+  unit?: 'bytes' | 'ms';
+  /** shown instead of `default`, e.g. for a default decided where the value is used */
   defaultText?: string;
   /** an on/off switch: the flag takes no value; YAML true/false; env true/false/1/0 */
   switch?: boolean;
@@ -38,9 +46,9 @@ export class ConfigError extends Error {
 }
 
 /**
- * Merges a command's configuration: defaults < YAML file < SHOAL_* environment
- * < flags, then validates it with the command's schema. Errors name the option,
- * where its value came from, the value and what was expected.
+ * Merges a command's configuration: defaults (the specs') < YAML file < SHOAL_*
+ * environment < flags, then validates it with the command's schema. Errors name
+ * the option, where its value came from, the value and what was expected.
  */
 export function resolveConfig<S extends z.ZodType>(
   schema: S,
@@ -52,7 +60,7 @@ export function resolveConfig<S extends z.ZodType>(
   return resolveConfigWithSources(schema, specs, flags, env, configFile).config;
 }
 
-/** `resolveConfig`, also telling where each option that was set came from (e.g. "flag --listen"). */
+/** `resolveConfig`, also telling where each option that was set came from (e.g. "flag --listen"); defaults are not listed. */
 export function resolveConfigWithSources<S extends z.ZodType>(
   schema: S,
   specs: readonly OptionSpec[],
@@ -62,12 +70,17 @@ export function resolveConfigWithSources<S extends z.ZodType>(
 ): { config: z.output<S>; sources: Record<string, string> } {
   const merged: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
+  for (const spec of specs) {
+    const value = defaultSourceValue(spec);
+    if (value !== undefined) merged[spec.key] = value;
+  }
   /** Sets an option from a higher source; pairs are added to the lower sources' pairs. */
   const layer = (spec: OptionSpec, value: unknown, source: string) => {
     const below = merged[spec.key];
-    if (spec.pairs && below !== undefined) {
+    // With no pairs below (none set, or an empty default), the value is taken as given.
+    if (spec.pairs && below !== undefined && asPairs(below).length > 0) {
       merged[spec.key] = [...asPairs(below), ...asPairs(value)];
-      origin[spec.key] = `${origin[spec.key]} and ${source}`;
+      origin[spec.key] = origin[spec.key] ? `${origin[spec.key]} and ${source}` : source;
     } else {
       merged[spec.key] = value;
       origin[spec.key] = source;
@@ -84,15 +97,15 @@ export function resolveConfigWithSources<S extends z.ZodType>(
       if (typeof fileValues !== 'object' || Array.isArray(fileValues)) {
         throw new ConfigError(`config file ${configFile} must be a YAML mapping of option names to values`);
       }
-      const known = new Set(specs.map((s) => s.key));
+      const known = new Map(specs.map((s) => [s.key, s]));
       for (const [key, value] of Object.entries(fileValues)) {
-        if (!known.has(key)) {
+        const spec = known.get(key);
+        if (!spec) {
           throw new ConfigError(
-            `config file ${configFile}: unknown option "${key}" (known: ${[...known].sort().join(', ')})`,
+            `config file ${configFile}: unknown option "${key}" (known: ${[...known.keys()].sort().join(', ')})`,
           );
         }
-        merged[key] = value;
-        origin[key] = `config file ${configFile}`;
+        layer(spec, value, `config file ${configFile}`);
       }
     }
   }
@@ -117,7 +130,7 @@ export function resolveConfigWithSources<S extends z.ZodType>(
   const problems = result.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const spec = specs.find((s) => s.key === key);
-    const where = origin[key] ?? 'not set';
+    const where = origin[key] ?? (spec?.default !== undefined ? 'default' : 'not set');
     return `  ${spec ? flagOf(spec) : key} (${where}): ${issue.message}${shownValue(merged, issue.path, issue.message)}`;
   });
   throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);

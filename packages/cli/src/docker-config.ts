@@ -13,6 +13,9 @@ export async function upstreamCredentials(
   return (registry) => credentialsFor(config, registry);
 }
 
+/** --docker-config's default as --help shows it: decided when credentials are loaded (defaultDockerConfigPath). */
+export const DOCKER_CONFIG_DEFAULT_TEXT = '$DOCKER_CONFIG/config.json or ~/.docker/config.json';
+
 function defaultDockerConfigPath(): string | undefined {
   const path = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
   return existsSync(path) ? path : undefined;

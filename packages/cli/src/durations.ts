@@ -10,6 +10,17 @@ export function parseDuration(value: string | number): number {
   return ms;
 }
 
+/**
+ * Milliseconds as an option is written, which parseDuration reads back: 500ms, 30s, 15m, 2h. Minutes
+ * and hours only from two of them on: 60s and 60m read better than 1m and 1h.
+ */
+export function formatDurationOption(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 3_600_000) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 60_000) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
 /** Milliseconds for people: "850 ms", "4.2 s", "3 min 5 s". */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;

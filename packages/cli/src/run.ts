@@ -1,6 +1,7 @@
 import type { Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { flagOf, type OptionSpec } from './config.ts';
+import { defaultTextOf } from './option-defaults.ts';
 
 /** Declares a command's options from its specs. No commander defaults: absent flags must not hide YAML or env values. */
 export function addOptions(command: Command, specs: readonly OptionSpec[]): void {
@@ -9,7 +10,8 @@ export function addOptions(command: Command, specs: readonly OptionSpec[]): void
     'YAML file with any of these options (keys in camelCase); also SHOAL_CONFIG',
   );
   for (const spec of specs) {
-    const description = `${spec.description}${spec.defaultText ? ` (default: ${spec.defaultText})` : ''}`;
+    const shownDefault = defaultTextOf(spec);
+    const description = `${spec.description}${shownDefault ? ` (default: ${shownDefault})` : ''}`;
     if (spec.switch) {
       command.option(flagOf(spec), description);
     } else if (spec.repeatable) {

@@ -35,6 +35,19 @@ export function parseSize(value: string | number): number {
   return Math.floor(Number(match[1]) * unit);
 }
 
+const BINARY_UNITS: readonly [string, number][] = [
+  ['TiB', 2 ** 40],
+  ['GiB', 2 ** 30],
+  ['MiB', 2 ** 20],
+  ['KiB', 2 ** 10],
+];
+
+/** Bytes as an option is written, which parseSize reads back: 20GiB, 8MiB, 0, 1500 (the largest binary unit that divides it). */
+export function formatSizeOption(bytes: number): string {
+  const unit = BINARY_UNITS.find(([, size]) => bytes !== 0 && bytes % size === 0);
+  return unit ? `${bytes / unit[1]}${unit[0]}` : String(bytes);
+}
+
 /** Bytes for people: "512 B", "12.3 MB", "1.05 GB" (decimal units, as registries and Docker show them). */
 export function formatSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];

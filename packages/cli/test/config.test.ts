@@ -3,8 +3,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
 import { peerOptions, peerSchema } from '../src/commands/peer.ts';
-import { ConfigError, envOf, flagOf, resolveConfig } from '../src/config.ts';
+import {
+  ConfigError,
+  envOf,
+  flagOf,
+  type OptionSpec,
+  resolveConfig,
+  resolveConfigWithSources,
+} from '../src/config.ts';
+import { duration, labels } from '../src/options.ts';
 
 let dir = '';
 
@@ -51,6 +60,24 @@ describe('resolveConfig with the peer schema', () => {
     assert.equal(config.cacheSize, 20 * 2 ** 30);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.dockerConfig, undefined);
+    assert.equal(config.readerTimeout, 60_000);
+    assert.equal(config.originStallTimeout, 30_000);
+    assert.equal(config.maxPieceSize, 16 * 2 ** 20);
+    assert.equal(config.staleTags, true);
+    assert.deepEqual(config.listen, ['/ip4/0.0.0.0/tcp/4601']);
+    assert.deepEqual(config.scheduler, []);
+  });
+
+  it("overrides a spec's default from the file, the environment or a flag", async () => {
+    const file = await yamlFile('timeouts.yaml', 'readerTimeout: 90s\nuploadSlots: 3\n');
+    assert.equal(resolvePeer({}, {}, file).readerTimeout, 90_000);
+    assert.equal(resolvePeer({}, {}, file).uploadSlots, 3);
+    assert.equal(resolvePeer({}, { SHOAL_READER_TIMEOUT: '2m' }, file).readerTimeout, 120_000);
+    assert.equal(
+      resolvePeer({ readerTimeout: '5s' }, { SHOAL_READER_TIMEOUT: '2m' }, file).readerTimeout,
+      5000,
+    );
+    assert.equal(resolvePeer({ staleTags: 'false' }, {}).staleTags, false);
   });
 
   it('takes --default-registry none as no default registry', () => {
@@ -193,5 +220,82 @@ describe('resolveConfig with the peer schema', () => {
       /--label-file \(environment variable SHOAL_LABEL_FILE\)/,
       /line 2: "just-a-word": expected key=value/,
     );
+  });
+});
+
+describe('resolveConfig with defaults from the option specs', () => {
+  const specs: OptionSpec[] = [
+    { key: 'stallTimeout', arg: '<duration>', description: 'd', default: 30_000, unit: 'ms' },
+    { key: 'slots', arg: '<n>', description: 'n', default: 6 },
+    { key: 'label', arg: '<k=v>', description: 'p', repeatable: true, pairs: true, default: { zone: 'a' } },
+    { key: 'name', arg: '<name>', description: 's' },
+  ];
+  // No .default() here: the specs are where defaults live.
+  const schema = z.strictObject({
+    stallTimeout: duration,
+    slots: z.coerce.number().int().min(1),
+    label: labels,
+    name: z.string({ error: 'required, e.g. --name x' }),
+  });
+  const resolve = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, file?: string) =>
+    resolveConfig(schema, specs, flags, env, file);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-defaults-test-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("gives an option nobody sets its spec's default", () => {
+    assert.deepEqual(resolve({ name: 'x' }), {
+      stallTimeout: 30_000,
+      slots: 6,
+      label: { zone: 'a' },
+      name: 'x',
+    });
+  });
+
+  it('lets the file, the environment and a flag override a default, each over the one below', async () => {
+    const file = await yamlFile('demo.yaml', 'slots: 2\nstallTimeout: 90s\nname: x\n');
+    assert.equal(resolve({}, {}, file).slots, 2);
+    assert.equal(resolve({}, {}, file).stallTimeout, 90_000);
+    assert.equal(resolve({}, { SHOAL_SLOTS: '3' }, file).slots, 3);
+    assert.equal(resolve({ slots: '4' }, { SHOAL_SLOTS: '3' }, file).slots, 4);
+    assert.equal(resolve({ name: 'x' }, { SHOAL_STALL_TIMEOUT: '45' }).stallTimeout, 45_000);
+  });
+
+  it("adds pairs to the default's, a higher source winning per name", async () => {
+    assert.deepEqual(resolve({ name: 'x', label: ['rack=r1'] }).label, { zone: 'a', rack: 'r1' });
+    assert.deepEqual(resolve({ name: 'x' }, { SHOAL_LABEL: 'zone=b' }).label, { zone: 'b' });
+    const file = await yamlFile('labels.yaml', 'label:\n  rack: r2\n');
+    assert.deepEqual(resolve({ name: 'x' }, {}, file).label, { zone: 'a', rack: 'r2' });
+  });
+
+  it('hands out a copy of a default mapping, never the spec itself', () => {
+    const first = resolve({ name: 'x' });
+    first.label.zone = 'changed';
+    assert.deepEqual(resolve({ name: 'x' }).label, { zone: 'a' });
+    assert.deepEqual(specs[2]!.default, { zone: 'a' });
+  });
+
+  it('still requires an option without a default, naming it as not set', () => {
+    assertConfigError(() => resolve({}), /--name \(not set\): required, e.g. --name x/);
+  });
+
+  it('labels a value that came from the default as the default, and lists only the sources that set one', () => {
+    const broken = specs.map((s) => (s.key === 'slots' ? { ...s, default: 0 } : s));
+    assertConfigError(
+      () => resolveConfig(schema, broken, { name: 'x' }, {}, undefined),
+      /--slots \(default\)/,
+    );
+    const { sources } = resolveConfigWithSources(
+      schema,
+      specs,
+      { name: 'x' },
+      { SHOAL_SLOTS: '2' },
+      undefined,
+    );
+    assert.deepEqual(sources, { slots: 'environment variable SHOAL_SLOTS', name: 'flag --name' });
   });
 });

@@ -15,10 +15,6 @@ function option(specs: readonly OptionSpec[], key: string, changes: Partial<Opti
   return { ...spec, ...changes };
 }
 
-const PEER_LISTEN = '/ip4/127.0.0.1/tcp/4601';
-const SCHEDULER_LISTEN = '/ip4/127.0.0.1/tcp/4600';
-const SCHEDULER_HTTP = '127.0.0.1:9600';
-
 /** The peer's options without --scheduler (it joins its own), and the scheduler's that are its own. */
 export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'registry'),
@@ -26,13 +22,11 @@ export const allInOneOptions: readonly OptionSpec[] = [
     description:
       "address of the peer's admin endpoint (/healthz, /readyz, /metrics, /api/v1/*; the pulls page at /)",
   }),
-  {
+  option(schedulerOptions, 'http', {
     key: 'schedulerHttp',
-    arg: '<host:port>',
     description:
       "address of the scheduler's admin endpoint (/healthz, /readyz, /metrics, /api/v1/*; the swarm page at /)",
-    defaultText: SCHEDULER_HTTP,
-  },
+  }),
   option(peerOptions, 'dataDir', {
     description:
       'directory for both: the peer in <dir>/peer (blobs, manifests), the scheduler in <dir>/scheduler',
@@ -44,12 +38,12 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'dockerConfig', {
     description: "docker config.json with upstream credentials (the peer's pulls, the scheduler's preheats)",
   }),
-  option(peerOptions, 'listen', { defaultText: PEER_LISTEN }),
+  option(peerOptions, 'listen', { default: ['/ip4/127.0.0.1/tcp/4601'] }),
   option(schedulerOptions, 'listen', {
     key: 'schedulerListen',
     description:
       'libp2p address of the scheduler; the peer joins it there, peers on other machines may too (repeatable)',
-    defaultText: SCHEDULER_LISTEN,
+    default: ['/ip4/127.0.0.1/tcp/4600'],
   }),
   option(peerOptions, 'label'),
   option(peerOptions, 'labelFile'),
@@ -75,10 +69,10 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'logLevel'),
 ];
 
+/** The options' values, checked and parsed; their defaults are the specs' (allInOneOptions). */
 export const allInOneSchema = peerSchema.omit({ scheduler: true }).extend({
-  listen: multiaddrList.default([PEER_LISTEN]),
-  schedulerListen: multiaddrList.default([SCHEDULER_LISTEN]),
-  schedulerHttp: hostPort.default(SCHEDULER_HTTP),
+  schedulerListen: multiaddrList,
+  schedulerHttp: hostPort,
   originRangePieces: schedulerSchema.shape.originRangePieces,
   pieceSize: schedulerSchema.shape.pieceSize,
   preheatSeeds: schedulerSchema.shape.preheatSeeds,

@@ -30,7 +30,7 @@ export const containerdConfigOptions: readonly OptionSpec[] = [
     key: 'dir',
     arg: '<dir>',
     description: "containerd's hosts directory (CRI config_path, ctr --hosts-dir)",
-    defaultText: '/etc/containerd/certs.d',
+    default: '/etc/containerd/certs.d',
   },
   {
     key: 'server',
@@ -39,23 +39,25 @@ export const containerdConfigOptions: readonly OptionSpec[] = [
       "a registry's own address when it is not https://<name> (docker.io: https://registry-1.docker.io) (repeatable)",
     repeatable: true,
     pairs: true,
+    default: {},
   },
   {
     key: 'containerdConfig',
     arg: '<file>',
     description:
       "containerd's config.toml, checked (containerd config dump) to make its CRI plugin read --dir; none: no check",
-    defaultText: '/etc/containerd/config.toml',
+    default: '/etc/containerd/config.toml',
   },
   {
     key: 'remove',
     arg: '',
     description: 'undo: restore the hosts.toml that was there before, or delete the one written',
     switch: true,
-    defaultText: 'false',
+    default: false,
   },
 ];
 
+/** The options' values, checked and parsed; their defaults are the specs' (containerdConfigOptions). */
 export const containerdConfigSchema = z
   .strictObject({
     registry: z
@@ -67,10 +69,10 @@ export const containerdConfigSchema = z
       .regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port, e.g. http://127.0.0.1:5050')
       .transform((url) => url.replace(/\/+$/, ''))
       .optional(),
-    dir: z.string().min(1).default('/etc/containerd/certs.d'),
-    server: registryEndpoints.default({}),
-    containerdConfig: z.string().min(1).default('/etc/containerd/config.toml'),
-    remove: booleanFlag.default(false),
+    dir: z.string().min(1),
+    server: registryEndpoints,
+    containerdConfig: z.string().min(1),
+    remove: booleanFlag,
   })
   .superRefine((config, ctx) => {
     if (!config.remove && config.endpoint === undefined) {

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  DEFAULT_PLATFORM,
   type Descriptor,
   type Digest,
   digestHex,
@@ -17,7 +18,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { downloadBlob, hasBlob } from '../blob-download.ts';
 import { ConfigError, type OptionSpec, resolveConfig } from '../config.ts';
-import { upstreamCredentials } from '../docker-config.ts';
+import { DOCKER_CONFIG_DEFAULT_TEXT, upstreamCredentials } from '../docker-config.ts';
 import { formatDuration } from '../durations.ts';
 import { LayoutError, OciLayout } from '../oci-layout.ts';
 import { booleanFlag } from '../options.ts';
@@ -35,37 +36,37 @@ export const getOptions: readonly OptionSpec[] = [
     key: 'endpoint',
     arg: '<url>',
     description: "a shoal peer's registry endpoint to download through",
-    defaultText: 'http://127.0.0.1:5050',
+    default: 'http://127.0.0.1:5050',
   },
   {
     key: 'platform',
     arg: '<os/arch[/variant]>',
     description: 'the platform to take from a multi-platform image',
-    defaultText: 'linux/amd64',
+    defaultText: formatPlatform(DEFAULT_PLATFORM),
   },
   {
     key: 'blob',
     arg: '',
     description: 'download the one blob <name>@sha256:… names (a layer or config) to the --output file',
     switch: true,
-    defaultText: 'false',
+    default: false,
   },
   {
     key: 'dockerConfig',
     arg: '<file>',
     description: 'docker config.json with credentials for private registries',
-    defaultText: '$DOCKER_CONFIG/config.json or ~/.docker/config.json',
+    defaultText: DOCKER_CONFIG_DEFAULT_TEXT,
   },
 ];
 
+/** The options' values, checked and parsed; their defaults are the specs' (getOptions). */
 export const getSchema = z.strictObject({
   output: z.string({ error: 'required: where to write, e.g. -o ./alpine' }).min(1),
   endpoint: z
     .string()
     .transform((value) => (/^https?:\/\//.test(value) ? value : `http://${value}`))
     .pipe(z.url({ protocol: /^https?$/, error: 'expected http(s)://host:port, e.g. http://127.0.0.1:5050' }))
-    .transform((url) => url.replace(/\/+$/, ''))
-    .default('http://127.0.0.1:5050'),
+    .transform((url) => url.replace(/\/+$/, '')),
   platform: z
     .string()
     .transform((value, ctx) => {
@@ -77,7 +78,7 @@ export const getSchema = z.strictObject({
       }
     })
     .optional(),
-  blob: booleanFlag.default(false),
+  blob: booleanFlag,
   dockerConfig: z.string().optional(),
 });
 

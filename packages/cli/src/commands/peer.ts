@@ -1,10 +1,16 @@
 import type { ComponentWrappers, PeerDaemon } from '@shoal/peer';
-import { MAX_PIECE_SIZE, MIB, MIN_PIECE_SIZE } from '@shoal/protocol';
+import {
+  MAX_PIECE_SIZE,
+  MIB,
+  MIN_PIECE_SIZE,
+  PIECE_TIMEOUT_MS,
+  SWARM_STALL_TIMEOUT_MS,
+} from '@shoal/protocol';
 import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { flagOf, type OptionSpec, resolveConfigWithSources } from '../config.ts';
-import { upstreamCredentials } from '../docker-config.ts';
+import { DOCKER_CONFIG_DEFAULT_TEXT, upstreamCredentials } from '../docker-config.ts';
 import {
   booleanFlag,
   duration,
@@ -31,20 +37,20 @@ export const peerOptions: readonly OptionSpec[] = [
     key: 'registry',
     arg: '<host:port>',
     description: 'address of the registry endpoint containerd, Docker and skopeo pull from',
-    defaultText: '127.0.0.1:5050',
+    default: '127.0.0.1:5050',
   },
   {
     key: 'http',
     arg: '<host:port>',
     description:
       'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/info, /api/v1/pulls; the pulls page at /)',
-    defaultText: '127.0.0.1:9090',
+    default: '127.0.0.1:9090',
   },
   {
     key: 'dataDir',
     arg: '<dir>',
     description: 'directory for blobs, partial downloads and manifests',
-    defaultText: '/var/lib/shoal',
+    default: '/var/lib/shoal',
   },
   {
     key: 'registryEndpoint',
@@ -52,44 +58,48 @@ export const peerOptions: readonly OptionSpec[] = [
     description: 'where a registry lives, e.g. localhost:5000=http://127.0.0.1:5000 (repeatable)',
     repeatable: true,
     pairs: true,
+    default: {},
   },
   {
     key: 'defaultRegistry',
     arg: '<name>',
     description:
       'registry for requests that name none (Docker registry-mirrors: docker.io); none: refuse them with 404',
-    defaultText: 'docker.io',
+    default: 'docker.io',
   },
   {
     key: 'cacheSize',
     arg: '<size>',
     description: 'disk space for cached blobs, e.g. 20GiB; least recently used blobs are evicted',
-    defaultText: '20GiB',
+    default: 20 * 2 ** 30,
+    unit: 'bytes',
   },
   {
     key: 'scrubRate',
     arg: '<size/s>',
     description: 'bytes per second the background scrub re-hashes cached blobs at, e.g. 8MiB; 0 = no scrub',
-    defaultText: '8MiB',
+    default: 8 * MIB,
+    unit: 'bytes',
   },
   {
     key: 'dockerConfig',
     arg: '<file>',
     description: 'docker config.json with upstream credentials',
-    defaultText: '$DOCKER_CONFIG/config.json or ~/.docker/config.json',
+    defaultText: DOCKER_CONFIG_DEFAULT_TEXT,
   },
   {
     key: 'listen',
     arg: '<multiaddr>',
     description: 'libp2p address other peers fetch pieces from (repeatable)',
     repeatable: true,
-    defaultText: '/ip4/0.0.0.0/tcp/4601',
+    default: ['/ip4/0.0.0.0/tcp/4601'],
   },
   {
     key: 'scheduler',
     arg: '<multiaddr>',
     description: 'scheduler to join, with or without /p2p/<id> (repeatable); none: plain mirror',
     repeatable: true,
+    default: [],
   },
   {
     key: 'label',
@@ -97,6 +107,7 @@ export const peerOptions: readonly OptionSpec[] = [
     description: 'locality label such as zone=eu-1a or rack=r12 (repeatable)',
     repeatable: true,
     pairs: true,
+    default: {},
   },
   {
     key: 'labelFile',
@@ -104,49 +115,54 @@ export const peerOptions: readonly OptionSpec[] = [
     description:
       "more locality labels, one key=value a line (the Helm chart writes the node's zone there); --label wins",
   },
-  { key: 'uploadSlots', arg: '<n>', description: 'pieces served to other peers at once', defaultText: '8' },
+  { key: 'uploadSlots', arg: '<n>', description: 'pieces served to other peers at once', default: 8 },
   {
     key: 'downloadSlots',
     arg: '<n>',
     description: 'pieces of one blob fetched from other peers at once',
-    defaultText: '6',
+    default: 6,
   },
   {
     key: 'downloadRate',
     arg: '<size/s>',
     description: 'cap on bytes per second taken in (origin and peers), e.g. 100MB; 0 = none',
-    defaultText: '0',
+    default: 0,
+    unit: 'bytes',
   },
   {
     key: 'uploadRate',
     arg: '<size/s>',
     description: 'cap on bytes per second served to peers, e.g. 100MB; 0 = none',
-    defaultText: '0',
+    default: 0,
+    unit: 'bytes',
   },
   {
     key: 'maxPieceSize',
     arg: '<size>',
     description:
       "largest piece served to other peers, larger asks refused (the scheduler's --piece-size at least)",
-    defaultText: '16MiB',
+    default: DEFAULT_MAX_PIECE_SIZE,
+    unit: 'bytes',
   },
   {
     key: 'sendBuffer',
     arg: '<size>',
     description: 'memory for answers on their way to clients and peers, shared by all of them',
-    defaultText: '64MiB',
+    default: DEFAULT_SEND_BUFFER,
+    unit: 'bytes',
   },
   {
     key: 'readerTimeout',
     arg: '<duration>',
     description: 'a client or peer that takes none of its answer for this long is dropped',
-    defaultText: '60s',
+    default: 60_000,
+    unit: 'ms',
   },
   {
     key: 'maxRequests',
     arg: '<n>',
     description: 'HTTP requests in flight from all clients together (one client: 256); more are answered 503',
-    defaultText: '1024',
+    default: 1024,
   },
   {
     key: 'pskFile',
@@ -157,60 +173,58 @@ export const peerOptions: readonly OptionSpec[] = [
     key: 'staleTags',
     arg: '<bool>',
     description: 'while upstream is unreachable, answer tags from its last answer (marked x-shoal-stale-tag)',
-    defaultText: 'true',
+    default: true,
   },
   {
     key: 'upstreamTimeout',
     arg: '<duration>',
     description: 'longest wait for an upstream answer, retries and token requests included; then 502',
-    defaultText: '20s',
+    default: 20_000,
+    unit: 'ms',
   },
   {
     key: 'originStallTimeout',
     arg: '<duration>',
     description:
       'a blob transfer from the origin sending under 64 KiB in this long is given up (its range goes to another peer)',
-    defaultText: '30s',
+    default: 30_000,
+    unit: 'ms',
   },
   {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
-    defaultText: 'info',
+    default: 'info',
   },
 ];
 
+/** The options' values, checked and parsed; their defaults are the specs' (peerOptions). */
 export const peerSchema = z.strictObject({
-  registry: hostPort.default('127.0.0.1:5050'),
-  http: hostPort.default('127.0.0.1:9090'),
-  dataDir: z.string().min(1).default('/var/lib/shoal'),
-  registryEndpoint: registryEndpoints.default({}),
-  // Zod applies a default to an undefined output too: `none` becomes undefined after it.
-  defaultRegistry: registryOrNone.default('docker.io').transform((v) => (v === 'none' ? undefined : v)),
-  cacheSize: size.default(20 * 2 ** 30),
-  scrubRate: size.default(8 * 2 ** 20),
+  registry: hostPort,
+  http: hostPort,
+  dataDir: z.string().min(1),
+  registryEndpoint: registryEndpoints,
+  defaultRegistry: registryOrNone.transform((v) => (v === 'none' ? undefined : v)),
+  cacheSize: size,
+  scrubRate: size,
   dockerConfig: z.string().optional(),
-  listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4601']),
-  scheduler: multiaddrList.default([]),
-  label: labels.default({}),
+  listen: multiaddrList,
+  scheduler: multiaddrList,
+  label: labels,
   labelFile: labelFile.optional(),
-  uploadSlots: z.coerce.number().int().min(1).max(1024).default(8),
-  downloadSlots: z.coerce.number().int().min(1).max(1024).default(6),
-  downloadRate: size.default(0),
-  uploadRate: size.default(0),
-  maxPieceSize: size
-    .refine((v) => v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE, 'expected 1MiB to 64MiB')
-    .default(DEFAULT_MAX_PIECE_SIZE),
-  sendBuffer: size
-    .refine((v) => v >= MIN_SEND_BUFFER, `expected at least ${MIN_SEND_BUFFER / MIB}MiB`)
-    .default(DEFAULT_SEND_BUFFER),
-  readerTimeout: duration.refine((v) => v >= 1000, 'expected at least 1s').default(60_000),
-  maxRequests: z.coerce.number().int().min(1).max(65_536).default(1024),
+  uploadSlots: z.coerce.number().int().min(1).max(1024),
+  downloadSlots: z.coerce.number().int().min(1).max(1024),
+  downloadRate: size,
+  uploadRate: size,
+  maxPieceSize: size.refine((v) => v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE, 'expected 1MiB to 64MiB'),
+  sendBuffer: size.refine((v) => v >= MIN_SEND_BUFFER, `expected at least ${MIN_SEND_BUFFER / MIB}MiB`),
+  readerTimeout: duration.refine((v) => v >= 1000, 'expected at least 1s'),
+  maxRequests: z.coerce.number().int().min(1).max(65_536),
   pskFile: swarmKeyFile.optional(),
-  staleTags: booleanFlag.default(true),
-  upstreamTimeout: duration.default(20_000),
-  originStallTimeout: duration.default(30_000),
-  logLevel: logLevel.default('info'),
+  staleTags: booleanFlag,
+  upstreamTimeout: duration,
+  originStallTimeout: duration,
+  logLevel: logLevel,
 });
 
 export type PeerConfig = z.output<typeof peerSchema>;
@@ -291,8 +305,8 @@ export async function launchPeer(
         downloadSlots: config.downloadSlots,
         downloadRate: config.downloadRate,
         uploadRate: config.uploadRate,
-        pieceTimeoutMs: 15_000,
-        stallTimeoutMs: 30_000,
+        pieceTimeoutMs: PIECE_TIMEOUT_MS,
+        stallTimeoutMs: SWARM_STALL_TIMEOUT_MS,
         maxPieceSize: config.maxPieceSize,
         ...(config.pskFile ? { pskFile: config.pskFile } : {}),
       },

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseReference } from '@shoal/oci';
+import { DEFAULT_PLATFORM, formatPlatform, parseReference } from '@shoal/oci';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError, type OptionSpec, resolveConfig } from '../config.ts';
@@ -19,23 +19,25 @@ export const preheatOptions: readonly OptionSpec[] = [
     key: 'platform',
     arg: '<os/arch[/variant]>',
     description: 'the platform to take from a multi-platform image',
-    defaultText: 'linux/amd64',
+    defaultText: formatPlatform(DEFAULT_PLATFORM),
   },
   {
     key: 'scope',
     arg: '<seed|all>',
     description:
       'seed: a few peers fetch the image (others then get it from them); all: every peer fetches it',
-    defaultText: 'seed',
+    default: 'seed',
   },
   {
     key: 'timeout',
     arg: '<duration>',
     description: 'how long to wait for the job, e.g. 90s or 30m; it goes on in the scheduler after',
-    defaultText: '15m',
+    default: 15 * 60_000,
+    unit: 'ms',
   },
 ];
 
+/** The options' values, checked and parsed; their defaults are the specs' (preheatOptions). */
 export const preheatSchema = z.strictObject({
   schedulerHttp: z
     .string({ error: 'required, e.g. --scheduler-http http://127.0.0.1:9600' })
@@ -49,8 +51,8 @@ export const preheatSchema = z.strictObject({
       'expected os/architecture[/variant], e.g. linux/arm64',
     )
     .optional(),
-  scope: z.enum(['seed', 'all'], { error: 'expected seed or all' }).default('seed'),
-  timeout: duration.default(15 * 60_000),
+  scope: z.enum(['seed', 'all'], { error: 'expected seed or all' }),
+  timeout: duration,
 });
 
 type PreheatConfig = z.output<typeof preheatSchema>;

@@ -7,8 +7,6 @@ import { booleanFlag, registryEndpoints, registryName } from '../options.ts';
 import { installDropIn, removeDropIn } from '../registries-conf.ts';
 import { addOptions, configPath } from '../run.ts';
 
-const DEFAULT_DIR = '/etc/containers/registries.conf.d';
-
 export const registriesConfigOptions: readonly OptionSpec[] = [
   {
     key: 'registry',
@@ -26,7 +24,7 @@ export const registriesConfigOptions: readonly OptionSpec[] = [
     key: 'dir',
     arg: '<dir>',
     description: 'registries.conf.d directory of podman, CRI-O, buildah and skopeo',
-    defaultText: DEFAULT_DIR,
+    default: '/etc/containers/registries.conf.d',
   },
   {
     key: 'server',
@@ -34,13 +32,14 @@ export const registriesConfigOptions: readonly OptionSpec[] = [
     description:
       "a registry's own address when it is not https://<name>; http:// marks it insecure (repeatable)",
     repeatable: true,
+    default: {},
   },
   {
     key: 'remove',
     arg: '',
     description: 'undo: restore the file that was there before, or delete the one written',
     switch: true,
-    defaultText: 'false',
+    default: false,
   },
 ];
 
@@ -53,6 +52,7 @@ function mirrorPathWritable(registry: string, ctx: z.RefinementCtx): void {
   }
 }
 
+/** The options' values, checked and parsed; their defaults are the specs' (registriesConfigOptions). */
 export const registriesConfigSchema = z
   .strictObject({
     registry: z.array(registryName.superRefine(mirrorPathWritable)).prefault([]),
@@ -61,9 +61,9 @@ export const registriesConfigSchema = z
       .regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http(s)://host:port, e.g. http://127.0.0.1:5050')
       .transform((url) => url.replace(/\/+$/, ''))
       .optional(),
-    dir: z.string().min(1).default(DEFAULT_DIR),
-    server: registryEndpoints.default({}),
-    remove: booleanFlag.default(false),
+    dir: z.string().min(1),
+    server: registryEndpoints,
+    remove: booleanFlag,
   })
   .superRefine((config, ctx) => {
     if (config.remove) return;

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '@shoal/telemetry';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type OptionSpec, resolveConfig } from '../config.ts';
-import { upstreamCredentials } from '../docker-config.ts';
+import { DOCKER_CONFIG_DEFAULT_TEXT, upstreamCredentials } from '../docker-config.ts';
 import { hostPort, logLevel, multiaddrList, registryEndpoints, size, swarmKeyFile } from '../options.ts';
 import { addOptions, configPath, runUntilSignal } from '../run.ts';
 
@@ -14,20 +14,20 @@ export const schedulerOptions: readonly OptionSpec[] = [
     arg: '<multiaddr>',
     description: 'libp2p address peers connect to (repeatable)',
     repeatable: true,
-    defaultText: '/ip4/0.0.0.0/tcp/4600',
+    default: ['/ip4/0.0.0.0/tcp/4600'],
   },
   {
     key: 'http',
     arg: '<host:port>',
     description:
       'address of the admin endpoint (/healthz, /readyz, /metrics, /api/v1/*; the swarm page at /)',
-    defaultText: '127.0.0.1:9600',
+    default: '127.0.0.1:9600',
   },
   {
     key: 'dataDir',
     arg: '<dir>',
     description: 'directory for the scheduler identity',
-    defaultText: '/var/lib/shoal-scheduler',
+    default: '/var/lib/shoal-scheduler',
   },
   {
     key: 'pskFile',
@@ -38,13 +38,14 @@ export const schedulerOptions: readonly OptionSpec[] = [
     key: 'originRangePieces',
     arg: '<n>',
     description: 'pieces in one back-to-source range',
-    defaultText: '4',
+    default: 4,
   },
   {
     key: 'pieceSize',
     arg: '<size>',
     description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 2MiB, doubled for very large blobs',
-    defaultText: '0',
+    default: 0,
+    unit: 'bytes',
   },
   {
     key: 'registryEndpoint',
@@ -53,40 +54,43 @@ export const schedulerOptions: readonly OptionSpec[] = [
       'where a registry lives, for resolving images to preheat, e.g. localhost:5000=http://127.0.0.1:5000 (repeatable)',
     repeatable: true,
     pairs: true,
+    default: {},
   },
   {
     key: 'dockerConfig',
     arg: '<file>',
     description: 'docker config.json with upstream credentials, for resolving images to preheat',
-    defaultText: '$DOCKER_CONFIG/config.json or ~/.docker/config.json',
+    defaultText: DOCKER_CONFIG_DEFAULT_TEXT,
   },
   {
     key: 'preheatSeeds',
     arg: '<n>',
     description: 'peers a preheat with scope "seed" asks to fetch the image, spread over zones',
-    defaultText: '2',
+    default: 2,
   },
   {
     key: 'logLevel',
     arg: '<level>',
     description: 'fatal, error, warn, info, debug, trace or silent',
-    defaultText: 'info',
+    default: 'info',
   },
 ];
 
+/** The options' values, checked and parsed; their defaults are the specs' (schedulerOptions). */
 export const schedulerSchema = z.strictObject({
-  listen: multiaddrList.default(['/ip4/0.0.0.0/tcp/4600']),
-  http: hostPort.default('127.0.0.1:9600'),
-  dataDir: z.string().min(1).default('/var/lib/shoal-scheduler'),
+  listen: multiaddrList,
+  http: hostPort,
+  dataDir: z.string().min(1),
   pskFile: swarmKeyFile.optional(),
-  originRangePieces: z.coerce.number().int().min(1).max(1024).default(4),
-  pieceSize: size
-    .refine((v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE), 'expected 0 or 1MiB to 64MiB')
-    .default(0),
-  registryEndpoint: registryEndpoints.default({}),
+  originRangePieces: z.coerce.number().int().min(1).max(1024),
+  pieceSize: size.refine(
+    (v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE),
+    'expected 0 or 1MiB to 64MiB',
+  ),
+  registryEndpoint: registryEndpoints,
   dockerConfig: z.string().optional(),
-  preheatSeeds: z.coerce.number().int().min(1).max(1024).default(2),
-  logLevel: logLevel.default('info'),
+  preheatSeeds: z.coerce.number().int().min(1).max(1024),
+  logLevel: logLevel,
 });
 
 export function registerSchedulerCommand(program: Command): void {
