@@ -3,12 +3,13 @@
  * origin's egress is capped, through the swarm (1 scheduler + N peers) and,
  * as a baseline, directly from the origin.
  *
- *   node bench/rollout/run.ts [--nodes 10] [--origin-rate 20MB] [--peer-rate 0] [--image-mib 160]
+ *   node bench/rollout/run.ts [--nodes 10] [--origin-rate 20MB] [--peer-rate 0] [--image-mib 160 | --layers MiB,...]
  *                             [--runs 3] [--only shoal,direct] [--netns] [--peer-arg ARG]...
  *                             [--scheduler-arg ARG]... [--cpu-prof DIR] [--log-dir DIR]
  *
  * origin   the CNCF distribution registry holding an image of about
- *          --image-mib MiB in three uncompressed layers, behind a TCP proxy
+ *          --image-mib MiB in three uncompressed layers (or of the layer sizes
+ *          --layers gives, in MiB, as bench/cluster takes them), behind a TCP proxy
  *          that counts its egress and caps it at --origin-rate (a shared
  *          token bucket). With --netns (root) the cap is a `tc tbf` qdisc on
  *          a veth into a network namespace of its own instead, and the proxy
@@ -106,6 +107,7 @@ const { values: args } = parseArgs({
     'origin-rate': { type: 'string', default: '20MB' },
     'peer-rate': { type: 'string', default: '0' },
     'image-mib': { type: 'string', default: '160' },
+    layers: { type: 'string' },
     runs: { type: 'string', default: '3' },
     only: { type: 'string', default: SECTIONS.join(',') },
     netns: { type: 'boolean', default: false },
@@ -118,6 +120,10 @@ const { values: args } = parseArgs({
 const NODES = positiveInt(args.nodes, '--nodes');
 const RUNS = positiveInt(args.runs, '--runs');
 const IMAGE_MIB = positiveInt(args['image-mib'], '--image-mib');
+/** Layer sizes in MiB: --layers as given, else three in the rollout image's proportions. */
+const LAYER_MIB = args.layers
+  ? args.layers.split(',').map((v) => positiveInt(v.trim(), '--layers'))
+  : threeLayers(IMAGE_MIB);
 const ORIGIN_RATE = parseSize(args['origin-rate']);
 const PEER_RATE = parseSize(args['peer-rate']);
 if (ORIGIN_RATE <= 0)
@@ -132,11 +138,16 @@ const LOG_DIR = args['log-dir'] ? resolve(args['log-dir']) : undefined;
 // ---------------------------------------------------------------------------------------------
 // Image
 
-/** Three uncompressed layers in the proportions of the rollout test image (120:90:50), about `mib` MiB. */
-function benchImage(mib: number): Promise<ImageDescription> {
+/** Three layer sizes in the proportions of the rollout test image (120:90:50), about `mib` MiB in all. */
+function threeLayers(mib: number): number[] {
   const base = Math.max(1, Math.round((mib * 12) / 26));
   const runtime = Math.max(1, Math.round((mib * 9) / 26));
-  const app = Math.max(1, mib - base - runtime);
+  return [base, runtime, Math.max(1, mib - base - runtime)];
+}
+
+/** An image of uncompressed layers of the given sizes in MiB. */
+function benchImage(layerMib: readonly number[]): Promise<ImageDescription> {
+  const names = ['base', 'runtime', 'app'];
   const layer = (name: string, sizeMiB: number): LayerSpec => ({
     compression: 'none',
     files: [{ path: `opt/rollout/${name}.bin`, size: sizeMiB * MiB, seed: `bench/rollout/${name}` }],
@@ -147,7 +158,7 @@ function benchImage(mib: number): Promise<ImageDescription> {
     platforms: [
       {
         platform: { os: 'linux', architecture: 'amd64' },
-        layers: [layer('base', base), layer('runtime', runtime), layer('app', app)],
+        layers: layerMib.map((mib, i) => layer(names[i] ?? `layer-${i}`, mib)),
       },
     ],
   });
@@ -933,8 +944,8 @@ async function main(): Promise<void> {
   let registry: RunningRegistry | undefined;
   let origin: Origin | undefined;
   try {
-    log(`building an image of about ${IMAGE_MIB} MiB in three uncompressed layers`);
-    const image = await benchImage(IMAGE_MIB);
+    log(`building an image of uncompressed layers of ${LAYER_MIB.join(', ')} MiB`);
+    const image = await benchImage(LAYER_MIB);
     registry = await startRegistry();
     await pushImage(registry.url, REPOSITORY, TAG, image, { timeoutMs: 600_000 });
     origin = args.netns ? await netnsOrigin(registry) : await proxyOrigin(registry);
@@ -1023,7 +1034,8 @@ async function main(): Promise<void> {
       bench: 'rollout',
       command:
         `node bench/rollout/run.ts --nodes ${NODES} --origin-rate ${args['origin-rate']} --peer-rate ${args['peer-rate']}` +
-        ` --image-mib ${IMAGE_MIB} --runs ${RUNS} --only ${[...ONLY].join(',')}${args.netns ? ' --netns' : ''}` +
+        (args.layers ? ` --layers ${LAYER_MIB.join(',')}` : ` --image-mib ${IMAGE_MIB}`) +
+        ` --runs ${RUNS} --only ${[...ONLY].join(',')}${args.netns ? ' --netns' : ''}` +
         args['peer-arg'].map((a) => ` --peer-arg=${a}`).join('') +
         args['scheduler-arg'].map((a) => ` --scheduler-arg=${a}`).join(''),
       date: new Date().toISOString(),
