@@ -25,6 +25,7 @@ import {
   type TaskListener,
 } from '../../peer/src/download/ports.ts';
 import { downloadWithScheduler } from '../../peer/src/download/session.ts';
+import { SwarmProgress } from '../../peer/src/download/swarm-progress.ts';
 import { createPeerMetrics, type PeerGaugeSources } from '../../peer/src/metrics.ts';
 import { Dispatcher } from '../../scheduler/src/dispatcher.ts';
 import { createSchedulerMetrics } from '../../scheduler/src/metrics.ts';
@@ -388,6 +389,8 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
 
   const startNode = (node: SimNode) => {
     fromPeerRegister(node);
+    // One per node, as the daemon's conductor keeps it.
+    const swarmProgress = new SwarmProgress(loop);
     for (const layer of layers) {
       const target = new SimTarget(layer.digest, () => {
         if (--node.layersLeft === 0 && node.alive) {
@@ -406,6 +409,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         downloadSlots: PEER_DEFAULTS.downloadSlots,
         pieceTimeoutMs: PEER_DEFAULTS.pieceTimeoutMs,
         stallTimeoutMs: PEER_DEFAULTS.stallTimeoutMs,
+        swarmProgress,
         // Without a scheduler the daemon asks the DHT; here the rest comes from the origin.
         fallback: async () => {
           fallbacks++;

@@ -23,6 +23,7 @@ import {
   type Timer,
 } from '../src/download/ports.ts';
 import { downloadWithScheduler } from '../src/download/session.ts';
+import { SwarmProgress } from '../src/download/swarm-progress.ts';
 import { createPeerMetrics, type PeerGaugeSources } from '../src/metrics.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
 import { StorePaths } from '../src/store/paths.ts';
@@ -123,6 +124,8 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     parents: (request: ParentPieceRequest) => Promise<FetchedPiece>;
     originFails?: () => Error;
     fallback?: () => Promise<void>;
+    /** share the node's progress with sibling downloads the test plays */
+    swarmProgress?: boolean;
   }) {
     const store = new BlobStore({
       paths: new StorePaths(join(dir, `store-${stores++}`)),
@@ -132,6 +135,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     await store.init();
     const task = new BlobTask(digest, store);
     const clock = new ManualClock();
+    const swarmProgress = options.swarmProgress ? new SwarmProgress(clock) : undefined;
     const sent: PeerMessage[] = [];
     let listener: TaskListener | undefined;
     let closed = false;
@@ -154,6 +158,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
         downloadSlots: 4,
         pieceTimeoutMs: 10_000,
         stallTimeoutMs: 30_000,
+        ...(swarmProgress ? { swarmProgress } : {}),
         fallback: async (known) => {
           fallbackParents.push(known.map((p) => p.id));
           await (options.fallback?.() ?? origin.fill(undefined));
@@ -177,6 +182,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
       running,
       closed: () => closed,
       fallbackParents,
+      swarmProgress,
     };
   }
 
@@ -255,6 +261,21 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     await d.running;
     assert.equal(d.fallbackParents.length, 1);
     assert.equal(d.task.state, 'complete');
+  });
+
+  it('a download left waiting while its siblings land pieces is not stalled; once the node is idle it is', async () => {
+    const d = await start({ parents: async (request) => piece(request.index), swarmProgress: true });
+    d.clock.advance(20_000);
+    d.swarmProgress!.touch(); // a sibling download (another layer) lands a piece
+    d.clock.advance(20_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(d.fallbackParents.length, 0, 'the scheduler is there: this one waits its turn');
+    d.clock.advance(9_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(d.fallbackParents.length, 0);
+    d.clock.advance(1_000);
+    await d.running;
+    assert.equal(d.fallbackParents.length, 1, 'nothing landed anywhere for the stall timeout');
   });
 
   it('in the endgame the duplicate that lands second is dropped: no second report, its fetch aborted', async () => {

@@ -25,6 +25,7 @@ import {
   type TaskListener,
   type Timer,
 } from './ports.ts';
+import type { SwarmProgress } from './swarm-progress.ts';
 
 /** What a scheduled download reaches the world through, and how it paces itself. */
 export interface SessionOptions {
@@ -36,8 +37,10 @@ export interface SessionOptions {
   /** concurrent piece fetches from parents */
   downloadSlots: number;
   pieceTimeoutMs: number;
-  /** no progress for this long with the scheduler: fetch the rest without it */
+  /** no progress for this long with the scheduler (in this download and, when given, in the node's others): fetch the rest without it */
   stallTimeoutMs: number;
+  /** the node's scheduled downloads together: while one of them lands pieces, none of them is stalled */
+  swarmProgress?: SwarmProgress;
   /** The sha256 reported for a piece fetched from the origin (default: the one computed). */
   reportedPieceHash?: (digest: Digest, index: number, sha256Hex: string) => string;
 }
@@ -331,6 +334,7 @@ class TaskSession implements TaskListener {
       for (const other of others) if (other !== control) other.abort();
       timer();
       metrics.pieces.inc({ result: 'ok' });
+      this.#options.swarmProgress?.touch();
       this.#armStallTimer();
       this.#pendingDone.push({
         index: assignment.index,
@@ -386,6 +390,7 @@ class TaskSession implements TaskListener {
     try {
       await this.#options.origin.fill({ first, count }, (index, sha256Hex) => {
         this.#options.metrics.pieces.inc({ result: 'origin' });
+        this.#options.swarmProgress?.touch();
         this.#armStallTimer();
         this.#pendingDone.push({
           index,
@@ -455,15 +460,21 @@ class TaskSession implements TaskListener {
     this.#line()?.send({ report });
   }
 
-  #armStallTimer(): void {
+  #armStallTimer(ms = this.#options.stallTimeoutMs): void {
     this.#stallTimer?.cancel();
     if (this.#stopped) return;
     this.#stallTimer = this.#clock.setTimer(() => {
+      const idle = this.#options.swarmProgress?.idleMs() ?? Number.POSITIVE_INFINITY;
+      if (idle < this.#options.stallTimeoutMs) {
+        // Its siblings are landing pieces: the scheduler is there and it is waiting its turn.
+        this.#armStallTimer(this.#options.stallTimeoutMs - idle);
+        return;
+      }
       this.#options.logger.warn(
         { digest: this.#task.digest },
         'no progress from the swarm; falling back to the origin',
       );
       this.#done.resolve('fallback');
-    }, this.#options.stallTimeoutMs);
+    }, ms);
   }
 }

@@ -4,6 +4,7 @@ import type { ShoalNode } from '@shoal/p2p';
 import type { Logger } from '@shoal/telemetry';
 import type { ContentRouting, Provider, SchedulerLink } from '../download/ports.ts';
 import { downloadWithScheduler, type SessionOptions } from '../download/session.ts';
+import { SwarmProgress } from '../download/swarm-progress.ts';
 import { systemClock } from '../download/system-clock.ts';
 import type { PeerMetrics } from '../metrics.ts';
 import type { BlobTask } from '../task/blob-task.ts';
@@ -47,6 +48,7 @@ export interface ConductorOptions {
 export class Conductor {
   readonly #options: ConductorOptions;
   readonly #mismatches = new RecentMismatches();
+  readonly #swarmProgress = new SwarmProgress(systemClock);
 
   constructor(options: ConductorOptions) {
     this.#options = options;
@@ -82,6 +84,7 @@ export class Conductor {
       downloadSlots: this.#options.downloadSlots,
       pieceTimeoutMs: this.#options.pieceTimeoutMs,
       stallTimeoutMs: this.#options.stallTimeoutMs,
+      swarmProgress: this.#swarmProgress,
       ...(this.#options.reportedPieceHash ? { reportedPieceHash: this.#options.reportedPieceHash } : {}),
     };
   }
