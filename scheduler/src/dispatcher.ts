@@ -26,8 +26,10 @@ export interface DispatcherOptions {
   /** where the bytes reported moving between peers are counted, for the swarm view */
   traffic?: SwarmTraffic;
   now?: () => number;
-  /** pieces in one back-to-source range */
+  /** the most pieces in one back-to-source range */
   originRangePieces?: number;
+  /** the most pieces in a peer's first back-to-source range of a blob; each next may double, up to originRangePieces */
+  firstOriginRangePieces?: number;
   /** an origin range with no progress for this long is handed to someone else */
   originTimeoutMs?: number;
   /** a piece assignment not reported for this long frees its slot and is reissued (default: as long as peers fetch it) */
@@ -49,6 +51,7 @@ export class Dispatcher {
   readonly #traffic: SwarmTraffic | undefined;
   readonly #now: () => number;
   readonly #originRangePieces: number;
+  readonly #firstOriginRangePieces: number;
   readonly #originTimeoutMs: number;
   readonly #pieceTimeoutMs: number;
   readonly #pieceSize: number | undefined;
@@ -73,6 +76,7 @@ export class Dispatcher {
     this.#traffic = options.traffic;
     this.#now = options.now ?? Date.now;
     this.#originRangePieces = options.originRangePieces ?? 4;
+    this.#firstOriginRangePieces = options.firstOriginRangePieces ?? 1;
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
     this.#pieceTimeoutMs = options.pieceTimeoutMs ?? PIECE_TIMEOUT_MS;
     this.#pieceSize = options.pieceSize;
@@ -474,16 +478,25 @@ export class Dispatcher {
     const waiting = [...task.peers.values()].filter(
       (peer) => peer.id !== except && peer.active && (peer.want > 0 || !peer.origin),
     );
-    for (const peer of waiting) if (!last.has(peer.id)) this.#dispatch(task, peer, 'waiting');
-    for (const peer of waiting) if (last.has(peer.id)) this.#dispatch(task, peer, 'waiting');
+    for (const peer of waiting)
+      if (!last.has(peer.id)) this.#dispatch(task, peer, 'waiting', undefined, last);
+    for (const peer of waiting) if (last.has(peer.id)) this.#dispatch(task, peer, 'waiting', undefined, last);
   }
 
   /**
    * Decides for one peer and sends what it gets; returns how many parent slots it took.
    * `among`: the only hosts with free slots that changed since it was last decided for
    * (a starved peer offered freed slots): parents are looked for among them.
+   * `last`: peers whose origin range just stalled, not counted among those the
+   * origin's pieces are split between (they get what the others leave).
    */
-  #dispatch(task: SwarmTask, peer: TaskPeer, trigger: DecisionTrigger, among?: ReadonlySet<string>): number {
+  #dispatch(
+    task: SwarmTask,
+    peer: TaskPeer,
+    trigger: DecisionTrigger,
+    among?: ReadonlySet<string>,
+    last?: ReadonlySet<string>,
+  ): number {
     if (!peer.active) {
       this.#unstarve(task, peer);
       return 0;
@@ -506,6 +519,7 @@ export class Dispatcher {
         inFlight: peer.inFlight,
         want: peer.want,
         canTakeOrigin: peer.origin === undefined,
+        originRangesTaken: peer.originRangesTaken,
       },
       holdersOf: (index) => task.holders[index]!,
       holderCount: (index) => {
@@ -515,6 +529,7 @@ export class Dispatcher {
         for (const id of holders) if (eligible(id)) count++;
         return count;
       },
+      inFlightCount: (index) => task.inFlightCounts[index]!,
       originInFlight: (index) => task.originInFlight.has(index),
       // The host record is the parent's view as it is: nothing is copied per candidate looked at.
       parent: (id) => (eligible(id) ? hosts.get(id) : undefined),
@@ -523,6 +538,13 @@ export class Dispatcher {
       holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,
       freeHolderCount: (index) => task.freeHolderCounts[index]!,
       originRangePieces: this.#originRangePieces,
+      firstOriginRangePieces: this.#firstOriginRangePieces,
+      originTakers: () => {
+        let takers = 0;
+        for (const other of task.peers.values())
+          if (other.active && !other.origin && !last?.has(other.id)) takers++;
+        return takers;
+      },
     });
     for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
@@ -549,6 +571,7 @@ export class Dispatcher {
         remaining.add(i);
       }
       peer.origin = { remaining, lastProgress: now };
+      peer.originRangesTaken++;
       this.#metrics.backToSource.inc();
     }
     this.#metrics.assignmentLatency.observe((performance.now() - started) / 1000);

@@ -27,6 +27,7 @@ export interface SchedulerConfig {
   dataDir: string;
   pskFile?: string;
   originRangePieces?: number;
+  firstOriginRangePieces?: number;
   originTimeoutMs?: number;
   pieceTimeoutMs?: number;
   /** fixed piece size; 0 or absent = chosen from each blob's size */
@@ -100,6 +101,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     traffic,
     send: (hostId, message) => service.send(hostId, message),
     ...(config.originRangePieces ? { originRangePieces: config.originRangePieces } : {}),
+    ...(config.firstOriginRangePieces ? { firstOriginRangePieces: config.firstOriginRangePieces } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
     ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),

@@ -31,8 +31,12 @@ interface Scenario {
   originInFlight?: readonly number[];
   parents?: Readonly<Record<string, ParentSpec>>;
   originRangePieces?: number;
+  /** peers that could take a back-to-source range now, the requester included */
+  originTakers?: number;
   /** also hand the policy the parents with a free slot (the caller's shortcut for busy swarms) */
   freeParents?: boolean;
+  /** piece index -> copies on their way to other peers */
+  copiesInFlight?: Readonly<Record<number, number>>;
 }
 
 function input(s: Scenario): AssignInput {
@@ -66,6 +70,8 @@ function input(s: Scenario): AssignInput {
     parent: (id) => parents.get(id),
     fastestSpeed: Math.max(0, ...[...parents.values()].map((p) => p.speed)),
     originRangePieces: s.originRangePieces ?? 4,
+    ...(s.originTakers !== undefined ? { originTakers: () => s.originTakers! } : {}),
+    ...(s.copiesInFlight ? { inFlightCount: (index: number) => s.copiesInFlight![index] ?? 0 } : {}),
     ...(s.freeParents
       ? {
           freeParents: new Set([...parents.values()].filter((p) => freeSlotsOf(p) > 0).map((p) => p.id)),
@@ -85,6 +91,21 @@ function indices(output: AssignOutput): number[] {
 }
 
 describe('assignPieces: peer pieces', () => {
+  it('counts copies on their way toward rarity: a lone holder sends different pieces to different peers', () => {
+    // a is the only holder of pieces 0-3 and already sends pieces 0 and 1 to two other peers.
+    const scenario = {
+      pieceCount: 4,
+      holders: everyPiece(4, ['a']),
+      parents: { a: { freeSlots: 2 } },
+      canTakeOrigin: false,
+      want: 2,
+    };
+    const out = assignPieces(input({ ...scenario, copiesInFlight: { 0: 1, 1: 1 } }));
+    assert.deepEqual(indices(out).sort(), [2, 3], 'the pieces nobody has on the way yet');
+    // Without the count, equally rare pieces go lowest index first: the same pieces again.
+    assert.deepEqual(indices(assignPieces(input(scenario))).sort(), [0, 1]);
+  });
+
   it('never assigns a piece the requester has or has in flight', () => {
     const out = assignPieces(
       input({
@@ -279,6 +300,14 @@ describe('assignPieces: cost', () => {
 });
 
 describe('assignPieces: back-to-source', () => {
+  it('splits the pieces nobody holds among the peers that could take them, a piece at least', () => {
+    const rangeFor = (originTakers: number) =>
+      assignPieces(input({ pieceCount: 8, originRangePieces: 4, originTakers })).origin;
+    assert.deepEqual(rangeFor(1), { first: 0, count: 4 }, 'alone: a whole range');
+    assert.deepEqual(rangeFor(4), { first: 0, count: 2 }, 'four of them: two pieces each');
+    assert.deepEqual(rangeFor(16), { first: 0, count: 1 }, 'more of them than pieces: one each');
+  });
+
   it('takes the lowest run of pieces nobody holds, at most originRangePieces, contiguous', () => {
     const out = assignPieces(
       input({

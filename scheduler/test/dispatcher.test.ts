@@ -75,7 +75,12 @@ interface Sent {
   message: SchedulerMessage;
 }
 
-function harness(options: { originRangePieces?: number } = {}) {
+/**
+ * A dispatcher on a manual clock. Most tests here are about how ranges are handed out, reassigned and
+ * freed, and read best with full ranges from the first: `firstOriginRangePieces` defaults to the
+ * range size (no ramp-up) unless a test asks for the daemon's ramp.
+ */
+function harness(options: { originRangePieces?: number; firstOriginRangePieces?: number } = {}) {
   let clock = 1_000_000;
   const sent: Sent[] = [];
   let read = 0;
@@ -89,6 +94,7 @@ function harness(options: { originRangePieces?: number } = {}) {
     metrics,
     now: () => clock,
     originRangePieces: options.originRangePieces ?? 4,
+    firstOriginRangePieces: options.firstOriginRangePieces ?? options.originRangePieces ?? 4,
     originTimeoutMs: ORIGIN_TIMEOUT,
     pieceTimeoutMs: PIECE_TIMEOUT,
   });
@@ -464,6 +470,31 @@ describe('Dispatcher: every piece leaves the origin once', () => {
     );
   });
 
+  it('peers that open together take a piece of the origin each; alone, a peer ramps up to full ranges', () => {
+    const h = harness({ originRangePieces: 4, firstOriginRangePieces: 1 });
+    const hosts = ['a', 'b', 'c', 'd', 'e', 'f'];
+    h.register(...hosts);
+    for (const host of hosts) h.open(host, 6);
+    const sent = h.drain();
+    for (const host of hosts)
+      assert.deepEqual(originRanges(sent, host), [{ first: hosts.indexOf(host), count: 1 }], host);
+
+    const alone = harness({ originRangePieces: 4, firstOriginRangePieces: 1 });
+    alone.register('a');
+    alone.open('a', 16);
+    const sizes: number[] = [];
+    for (
+      let next = originRanges(alone.drain(), 'a');
+      next.length > 0;
+      next = originRanges(alone.drain(), 'a')
+    ) {
+      const r = next[0]!;
+      sizes.push(r.count);
+      alone.report('a', { done: range(r.first, r.count).map((i) => originDone(i)), want: 0 });
+    }
+    assert.deepEqual(sizes, [1, 2, 4, 4, 4, 1], 'one, two, then full ranges to the end');
+  });
+
   it('reassigns a piece reported failed from the origin to a requester that can take it', () => {
     const h = harness();
     h.register('a', 'b', 'c');
@@ -540,7 +571,7 @@ describe('Dispatcher: every piece leaves the origin once', () => {
         fc.integer({ min: 1, max: 5 }),
         fc.array(command, { maxLength: 40 }),
         (pieces, rangePieces, commands) => {
-          const h = harness({ originRangePieces: rangePieces });
+          const h = harness({ originRangePieces: rangePieces, firstOriginRangePieces: 1 });
           /** piece -> host fetching it from the origin, as told by the assignments */
           const live = new Map<number, string>();
           const have = new Map<string, Set<number>>();
@@ -590,6 +621,11 @@ describe('Dispatcher: every piece leaves the origin once', () => {
               h.dispatcher.hostLeft(host);
             }
             absorb();
+            const task = h.state.tasks.get(DIGEST);
+            for (let i = 0; task && i < task.pieceCount; i++) {
+              const copies = [...task.peers.values()].filter((peer) => peer.inFlight.has(i)).length;
+              assert.equal(task.inFlightCounts[i], copies, `piece ${i}: copies in flight counted`);
+            }
           }
         },
       ),
@@ -751,9 +787,14 @@ describe('Dispatcher: hosts leaving', () => {
     h.open('c', 4, 0); // wants nothing from peers yet, holds no range
     h.drain();
     h.dispatcher.hostLeft('a');
-    // Pieces 0 and 1 have no holder left (b was still fetching them from a): one of b and c takes them
-    // from the origin, once.
-    assert.deepEqual(originRanges(h.drain()), [{ first: 0, count: 2 }]);
+    // Pieces 0 and 1 have no holder left (b was still fetching them from a): b and c share them, each
+    // fetched from the origin once.
+    assert.deepEqual(
+      originRanges(h.drain())
+        .flatMap((r) => range(r.first, r.count))
+        .sort(),
+      [0, 1],
+    );
   });
 
   it('asks no one for origin work when what the departing host held is held elsewhere too', () => {

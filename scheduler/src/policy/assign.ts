@@ -13,11 +13,21 @@ export interface AssignInput {
     want: number;
     /** it holds no origin range and may take one */
     canTakeOrigin: boolean;
+    /** back-to-source ranges it was given in this task so far (see firstOriginRangePieces) */
+    originRangesTaken?: number;
   };
   /** holders of a piece, complete or partial, requester excluded or not */
   holdersOf(index: number): Iterable<string>;
-  /** how many peers hold a piece (rarity) */
+  /** how many peers hold a piece */
   holderCount(index: number): number;
+  /**
+   * Optional: how many copies of a piece are on their way to other peers. They
+   * count toward its rarity: a piece that a single holder is sending to several
+   * peers at once is not rare any more, and another piece of that holder's is
+   * the one to fetch, so a new holder's first copies differ and its children can
+   * trade them.
+   */
+  inFlightCount?(index: number): number;
   /** a peer is fetching this piece from the origin right now */
   originInFlight(index: number): boolean;
   /** an eligible parent (connected, not blocklisted for this task or cluster-wide), or undefined */
@@ -39,8 +49,25 @@ export interface AssignInput {
    * them, and a search would look at up to MAX_PARENT_SCAN busy holders in vain.
    */
   freeHolderCount?(index: number): number;
-  /** size of one back-to-source range, in pieces */
+  /** the most pieces one back-to-source range holds */
   originRangePieces: number;
+  /**
+   * Optional: the most pieces a requester's first back-to-source range of the
+   * task holds; each next range may hold twice as many as the last, up to
+   * originRangePieces (default: no ramp). Peers that open a task at about the
+   * same moment then take a piece of the origin each, instead of the first few
+   * taking everything at the speed of their own links, while a peer alone is
+   * soon at full ranges.
+   */
+  firstOriginRangePieces?: number;
+  /**
+   * Optional: how many of the task's peers (the requester included) could take
+   * a back-to-source range now. The pieces nobody holds are then split among
+   * them, a range at least one piece: a node fetches from the origin no faster
+   * than its own link, so the more of them share the origin's pieces, the sooner
+   * every piece is in the swarm.
+   */
+  originTakers?(): number;
 }
 
 export interface PieceChoice {
@@ -96,13 +123,15 @@ export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
  * Decides which missing pieces the requester fetches now and from whom.
  * Pure: no clocks, no I/O; the caller commits the result to state.
  *
- * - Pieces some eligible parent holds: rarest first (ties: lower index, which
- *   also favours in-order streaming), each from the best-scoring of the first
+ * - Pieces some eligible parent holds: rarest first, holders and copies on
+ *   their way counted (ties: lower index, which also favours in-order
+ *   streaming), each from the best-scoring of the first
  *   PARENT_CANDIDATES parents with a free slot; never the requester itself.
  * - Pieces nobody holds and nobody is fetching from the origin: the requester
- *   takes the lowest such run (at most originRangePieces) from the origin, so
- *   concurrent requesters split a blob's back-to-source by range and every
- *   piece leaves the origin once.
+ *   takes the lowest such run (at most originRangePieces, and no more than its
+ *   share when others could take some too) from the origin, so concurrent
+ *   requesters split a blob's back-to-source by range and every piece leaves
+ *   the origin once.
  *
  * Cost: one pass over the pieces (O(1) work each, bucketed by holder count
  * instead of sorted), then a parent search per piece tried: through the free
@@ -118,20 +147,27 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const { requester } = input;
   const few = fewFreeParents(input);
   const searching = requester.want > 0 && few?.length !== 0;
-  // Rarity buckets: holder count -> pieces, each in index order because the pass runs in index order.
-  const byCount = new Map<number, number[]>();
+  // Rarity buckets: holders and copies on their way -> pieces, each in index order because the pass
+  // runs in index order.
+  const byRarity = new Map<number, number[]>();
   let originFirst = -1;
+  /** pieces nobody holds or fetches from the origin, from originFirst on */
+  let unclaimed = 0;
   for (let index = 0; index < input.pieceCount; index++) {
     if (requester.has(index) || requester.inFlight.has(index)) continue;
     const count = input.holderCount(index);
     if (count === 0) {
-      if (originFirst < 0 && requester.canTakeOrigin && !input.originInFlight(index)) originFirst = index;
+      if (requester.canTakeOrigin && !input.originInFlight(index)) {
+        if (originFirst < 0) originFirst = index;
+        unclaimed++;
+      }
       continue;
     }
     if (!searching || input.freeHolderCount?.(index) === 0) continue;
-    const bucket = byCount.get(count);
+    const rarity = count + (input.inFlightCount?.(index) ?? 0);
+    const bucket = byRarity.get(rarity);
     if (bucket) bucket.push(index);
-    else byCount.set(count, [index]);
+    else byRarity.set(rarity, [index]);
   }
 
   /** free slots of the parents this decision took from (the rest: as the input says) */
@@ -141,10 +177,11 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const scan = { left: MAX_DECISION_SCAN };
   const pieces: PieceChoice[] = [];
   const busy: PieceChoice[] = [];
-  const counts = [...byCount.keys()].sort((a, b) => a - b);
-  search: for (const count of counts) {
-    for (const index of byCount.get(count)!) {
+  const rarities = [...byRarity.keys()].sort((a, b) => a - b);
+  search: for (const rarity of rarities) {
+    for (const index of byRarity.get(rarity)!) {
       if (pieces.length >= requester.want || scan.left <= 0) break search;
+      const count = input.inFlightCount ? input.holderCount(index) : rarity;
       // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
       const parent =
         few && few.length <= count
@@ -159,9 +196,15 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const output: AssignOutput = { pieces, busy };
   if (originFirst >= 0) {
     const first = originFirst;
+    const takers = Math.max(1, input.originTakers?.() ?? 1);
+    const rampUp =
+      input.firstOriginRangePieces === undefined
+        ? Number.POSITIVE_INFINITY
+        : input.firstOriginRangePieces * 2 ** (requester.originRangesTaken ?? 0);
+    const most = Math.min(input.originRangePieces, rampUp, Math.max(1, Math.ceil(unclaimed / takers)));
     let count = 1;
     while (
-      count < input.originRangePieces &&
+      count < most &&
       first + count < input.pieceCount &&
       !requester.has(first + count) &&
       !requester.inFlight.has(first + count) &&

@@ -13,6 +13,36 @@ export function parentsOf(flight: InFlightPiece): string[] {
   return flight.second ? [flight.parent, flight.second.parent] : [flight.parent];
 }
 
+/**
+ * A peer's fetches in flight, piece index -> fetch. Every change is counted in
+ * the task's per-piece tally (`SwarmTask.inFlightCounts`), so how many copies of
+ * a piece are on their way is known without a scan of the peers.
+ */
+export class PeerFlights extends Map<number, InFlightPiece> {
+  readonly #tally: Uint32Array;
+
+  constructor(tally: Uint32Array) {
+    super();
+    this.#tally = tally;
+  }
+
+  override set(index: number, flight: InFlightPiece): this {
+    if (!this.has(index)) this.#tally[index]!++;
+    return super.set(index, flight);
+  }
+
+  override delete(index: number): boolean {
+    if (!super.delete(index)) return false;
+    this.#tally[index]!--;
+    return true;
+  }
+
+  override clear(): void {
+    for (const index of this.keys()) this.#tally[index]!--;
+    super.clear();
+  }
+}
+
 export interface OriginRangeState {
   remaining: Set<number>;
   lastProgress: number;
@@ -22,8 +52,10 @@ export interface OriginRangeState {
 export interface TaskPeer {
   readonly id: string;
   have: Bitfield;
-  inFlight: Map<number, InFlightPiece>;
+  inFlight: PeerFlights;
   origin: OriginRangeState | undefined;
+  /** back-to-source ranges it was given in this task */
+  originRangesTaken: number;
   want: number;
   /** it is downloading (has the task open), as opposed to only holding pieces */
   active: boolean;
@@ -74,6 +106,8 @@ export class SwarmTask {
    * is what most decisions in a swarm short of upload slots would find.
    */
   readonly freeHolderCounts: Uint32Array;
+  /** Piece index -> how many peers are fetching it from a parent now (kept by the peers' PeerFlights). */
+  readonly inFlightCounts: Uint32Array;
   /** Pieces held summed over the task's peers, kept in step with their bitfields: completion without a scan. */
   heldPieces = 0;
   /** Peers holding every piece. */
@@ -92,6 +126,7 @@ export class SwarmTask {
     this.table = new Array(layout.count).fill(undefined);
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
     this.freeHolderCounts = new Uint32Array(layout.count);
+    this.inFlightCounts = new Uint32Array(layout.count);
     this.#hosts = hosts;
   }
 
@@ -112,8 +147,9 @@ export class SwarmTask {
       peer = {
         id,
         have: new Bitfield(this.pieceCount),
-        inFlight: new Map(),
+        inFlight: new PeerFlights(this.inFlightCounts),
         origin: undefined,
+        originRangesTaken: 0,
         want: 0,
         active: false,
       };
@@ -182,6 +218,7 @@ export class SwarmTask {
     this.heldPieces -= peer.have.count;
     if (peer.have.complete) this.completePeers--;
     this.releaseOrigin(peer);
+    peer.inFlight.clear();
     this.peers.delete(id);
     return peer;
   }

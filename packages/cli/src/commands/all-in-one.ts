@@ -64,6 +64,7 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'upstreamTimeout'),
   option(peerOptions, 'originStallTimeout'),
   option(schedulerOptions, 'originRangePieces'),
+  option(schedulerOptions, 'firstOriginRangePieces'),
   option(schedulerOptions, 'pieceSize'),
   option(schedulerOptions, 'preheatSeeds'),
   option(peerOptions, 'logLevel'),
@@ -74,6 +75,7 @@ export const allInOneSchema = peerSchema.omit({ scheduler: true }).extend({
   schedulerListen: multiaddrList,
   schedulerHttp: hostPort,
   originRangePieces: schedulerSchema.shape.originRangePieces,
+  firstOriginRangePieces: schedulerSchema.shape.firstOriginRangePieces,
   pieceSize: schedulerSchema.shape.pieceSize,
   preheatSeeds: schedulerSchema.shape.preheatSeeds,
 });

@@ -37,8 +37,15 @@ export const schedulerOptions: readonly OptionSpec[] = [
   {
     key: 'originRangePieces',
     arg: '<n>',
-    description: 'pieces in one back-to-source range',
+    description: 'the most pieces in one back-to-source range',
     default: 4,
+  },
+  {
+    key: 'firstOriginRangePieces',
+    arg: '<n>',
+    description:
+      "the most pieces in a peer's first back-to-source range of a blob; each next may hold twice as many, up to --origin-range-pieces",
+    default: 1,
   },
   {
     key: 'pieceSize',
@@ -83,6 +90,7 @@ export const schedulerSchema = z.strictObject({
   dataDir: z.string().min(1),
   pskFile: swarmKeyFile.optional(),
   originRangePieces: z.coerce.number().int().min(1).max(1024),
+  firstOriginRangePieces: z.coerce.number().int().min(1).max(1024),
   pieceSize: size.refine(
     (v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE),
     'expected 0 or 1MiB to 64MiB',
@@ -128,6 +136,7 @@ export async function launchScheduler(config: SchedulerSettings, logger: Logger)
       http: config.http,
       dataDir: config.dataDir,
       originRangePieces: config.originRangePieces,
+      firstOriginRangePieces: config.firstOriginRangePieces,
       pieceSize: config.pieceSize,
       registryEndpoints: config.registryEndpoint,
       preheatSeeds: config.preheatSeeds,
