@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   originRangePieces?: number;
   /** the most pieces in a peer's first back-to-source range of a blob; each next may double, up to originRangePieces */
   firstOriginRangePieces?: number;
+  /** the most peers fetching one blob from the origin at once */
+  originFetchers?: number;
   /** an origin range with no progress for this long is handed to someone else */
   originTimeoutMs?: number;
   /** a piece assignment not reported for this long frees its slot and is reissued (default: as long as peers fetch it) */
@@ -52,6 +54,7 @@ export class Dispatcher {
   readonly #now: () => number;
   readonly #originRangePieces: number;
   readonly #firstOriginRangePieces: number;
+  readonly #originFetchers: number;
   readonly #originTimeoutMs: number;
   readonly #pieceTimeoutMs: number;
   readonly #pieceSize: number | undefined;
@@ -77,6 +80,7 @@ export class Dispatcher {
     this.#now = options.now ?? Date.now;
     this.#originRangePieces = options.originRangePieces ?? 4;
     this.#firstOriginRangePieces = options.firstOriginRangePieces ?? 1;
+    this.#originFetchers = options.originFetchers ?? 8;
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
     this.#pieceTimeoutMs = options.pieceTimeoutMs ?? PIECE_TIMEOUT_MS;
     this.#pieceSize = options.pieceSize;
@@ -177,7 +181,7 @@ export class Dispatcher {
         if (peer.origin) {
           peer.origin.remaining.delete(done.index);
           peer.origin.lastProgress = now;
-          if (peer.origin.remaining.size === 0) peer.origin = undefined;
+          task.endOrigin(peer);
         }
         if (!task.table[done.index] && done.sha256.length === 32) {
           task.table[done.index] = done.sha256;
@@ -202,7 +206,7 @@ export class Dispatcher {
       if (failed.reason === FailureReason.origin) {
         if (task.originInFlight.get(failed.index) === hostId) task.originInFlight.delete(failed.index);
         peer.origin?.remaining.delete(failed.index);
-        if (peer.origin?.remaining.size === 0) peer.origin = undefined;
+        task.endOrigin(peer);
       } else if (failed.reason === FailureReason.absent && failed.parent) {
         // The parent evicted the blob or dropped its download since it reported the piece: asked
         // again it would answer the same, at once, for as long as the scheduler believed it.
@@ -518,7 +522,9 @@ export class Dispatcher {
         has: (index) => peer.have.has(index),
         inFlight: peer.inFlight,
         want: peer.want,
-        canTakeOrigin: peer.origin === undefined,
+        // At most #originFetchers peers fetch a blob from the origin at once: more would only share
+        // the origin's bandwidth, each piece arriving later, and the swarm waiting longer for its first.
+        canTakeOrigin: peer.origin === undefined && task.originFetchers < this.#originFetchers,
         originRangesTaken: peer.originRangesTaken,
       },
       holdersOf: (index) => task.holders[index]!,
@@ -543,7 +549,7 @@ export class Dispatcher {
         let takers = 0;
         for (const other of task.peers.values())
           if (other.active && !other.origin && !last?.has(other.id)) takers++;
-        return takers;
+        return Math.min(takers, this.#originFetchers - task.originFetchers);
       },
     });
     for (const { index, parent } of output.busy) task.passOver(index, parent);
@@ -565,13 +571,7 @@ export class Dispatcher {
     peer.want = Math.max(0, peer.want - seconds.length);
     const origin = output.origin ? [output.origin] : [];
     if (output.origin) {
-      const remaining = new Set<number>();
-      for (let i = output.origin.first; i < output.origin.first + output.origin.count; i++) {
-        task.originInFlight.set(i, peer.id);
-        remaining.add(i);
-      }
-      peer.origin = { remaining, lastProgress: now };
-      peer.originRangesTaken++;
+      task.startOrigin(peer, output.origin.first, output.origin.count, now);
       this.#metrics.backToSource.inc();
     }
     this.#metrics.assignmentLatency.observe((performance.now() - started) / 1000);

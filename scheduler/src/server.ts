@@ -28,6 +28,7 @@ export interface SchedulerConfig {
   pskFile?: string;
   originRangePieces?: number;
   firstOriginRangePieces?: number;
+  originFetchers?: number;
   originTimeoutMs?: number;
   pieceTimeoutMs?: number;
   /** fixed piece size; 0 or absent = chosen from each blob's size */
@@ -102,6 +103,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     send: (hostId, message) => service.send(hostId, message),
     ...(config.originRangePieces ? { originRangePieces: config.originRangePieces } : {}),
     ...(config.firstOriginRangePieces ? { firstOriginRangePieces: config.firstOriginRangePieces } : {}),
+    ...(config.originFetchers ? { originFetchers: config.originFetchers } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
     ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),

@@ -80,7 +80,9 @@ interface Sent {
  * freed, and read best with full ranges from the first: `firstOriginRangePieces` defaults to the
  * range size (no ramp-up) unless a test asks for the daemon's ramp.
  */
-function harness(options: { originRangePieces?: number; firstOriginRangePieces?: number } = {}) {
+function harness(
+  options: { originRangePieces?: number; firstOriginRangePieces?: number; originFetchers?: number } = {},
+) {
   let clock = 1_000_000;
   const sent: Sent[] = [];
   let read = 0;
@@ -95,6 +97,7 @@ function harness(options: { originRangePieces?: number; firstOriginRangePieces?:
     now: () => clock,
     originRangePieces: options.originRangePieces ?? 4,
     firstOriginRangePieces: options.firstOriginRangePieces ?? options.originRangePieces ?? 4,
+    ...(options.originFetchers ? { originFetchers: options.originFetchers } : {}),
     originTimeoutMs: ORIGIN_TIMEOUT,
     pieceTimeoutMs: PIECE_TIMEOUT,
   });
@@ -495,6 +498,25 @@ describe('Dispatcher: every piece leaves the origin once', () => {
     assert.deepEqual(sizes, [1, 2, 4, 4, 4, 1], 'one, two, then full ranges to the end');
   });
 
+  it('lets at most --origin-fetchers peers fetch a blob from the origin at once; a freed place goes on', () => {
+    const h = harness({ originRangePieces: 4, firstOriginRangePieces: 1, originFetchers: 2 });
+    h.register('a', 'b', 'c');
+    for (const host of ['a', 'b', 'c']) h.open(host, 8);
+    const sent = h.drain();
+    assert.deepEqual(originRanges(sent, 'a'), [{ first: 0, count: 1 }]);
+    assert.deepEqual(originRanges(sent, 'b'), [{ first: 1, count: 1 }]);
+    assert.deepEqual(originRanges(sent, 'c'), [], 'two fetch already');
+    assert.equal(h.state.tasks.get(DIGEST)!.originFetchers, 2);
+    // a lands its piece: it goes on with a longer range, still two at once.
+    h.report('a', { done: [originDone(0)], want: 0 });
+    assert.deepEqual(originRanges(h.drain(), 'a'), [{ first: 2, count: 2 }]);
+    assert.equal(h.state.tasks.get(DIGEST)!.originFetchers, 2);
+    // b leaves: its place (and its piece) go to c.
+    h.dispatcher.hostLeft('b');
+    assert.deepEqual(originRanges(h.drain(), 'c'), [{ first: 1, count: 1 }]);
+    assert.equal(h.state.tasks.get(DIGEST)!.originFetchers, 2);
+  });
+
   it('reassigns a piece reported failed from the origin to a requester that can take it', () => {
     const h = harness();
     h.register('a', 'b', 'c');
@@ -571,7 +593,7 @@ describe('Dispatcher: every piece leaves the origin once', () => {
         fc.integer({ min: 1, max: 5 }),
         fc.array(command, { maxLength: 40 }),
         (pieces, rangePieces, commands) => {
-          const h = harness({ originRangePieces: rangePieces, firstOriginRangePieces: 1 });
+          const h = harness({ originRangePieces: rangePieces, firstOriginRangePieces: 1, originFetchers: 2 });
           /** piece -> host fetching it from the origin, as told by the assignments */
           const live = new Map<number, string>();
           const have = new Map<string, Set<number>>();
@@ -625,6 +647,10 @@ describe('Dispatcher: every piece leaves the origin once', () => {
             for (let i = 0; task && i < task.pieceCount; i++) {
               const copies = [...task.peers.values()].filter((peer) => peer.inFlight.has(i)).length;
               assert.equal(task.inFlightCounts[i], copies, `piece ${i}: copies in flight counted`);
+            }
+            if (task) {
+              const fetchers = [...task.peers.values()].filter((peer) => peer.origin).length;
+              assert.equal(task.originFetchers, fetchers, 'origin fetchers counted');
             }
           }
         },

@@ -90,6 +90,8 @@ export class SwarmTask {
   readonly holders: HolderRing[];
   /** piece index -> host fetching it from the origin */
   readonly originInFlight = new Map<number, string>();
+  /** peers holding a back-to-source range now (kept by startOrigin, endOrigin and releaseOrigin) */
+  originFetchers = 0;
   /** hosts blocklisted for this task only */
   readonly blocklist = new Set<string>();
   /**
@@ -223,12 +225,34 @@ export class SwarmTask {
     return peer;
   }
 
+  /** The peer takes a back-to-source range of these pieces. */
+  startOrigin(peer: TaskPeer, first: number, count: number, now: number): void {
+    this.releaseOrigin(peer);
+    const remaining = new Set<number>();
+    for (let index = first; index < first + count; index++) {
+      this.originInFlight.set(index, peer.id);
+      remaining.add(index);
+    }
+    peer.origin = { remaining, lastProgress: now };
+    peer.originRangesTaken++;
+    this.originFetchers++;
+  }
+
+  /** The peer's range has no piece left to fetch. */
+  endOrigin(peer: TaskPeer): void {
+    if (!peer.origin || peer.origin.remaining.size > 0) return;
+    peer.origin = undefined;
+    this.originFetchers--;
+  }
+
+  /** The peer gives its range up (stalled, left, failed): what it did not fetch goes back to the origin. */
   releaseOrigin(peer: TaskPeer): void {
     if (!peer.origin) return;
     for (const index of peer.origin.remaining) {
       if (this.originInFlight.get(index) === peer.id) this.originInFlight.delete(index);
     }
     peer.origin = undefined;
+    this.originFetchers--;
   }
 
   /** Drops the piece table and every piece that was only vouched for by it (it proved poisoned). */
@@ -247,5 +271,6 @@ export class SwarmTask {
       peer.origin = undefined;
     }
     this.originInFlight.clear();
+    this.originFetchers = 0;
   }
 }

@@ -65,6 +65,7 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(peerOptions, 'originStallTimeout'),
   option(schedulerOptions, 'originRangePieces'),
   option(schedulerOptions, 'firstOriginRangePieces'),
+  option(schedulerOptions, 'originFetchers'),
   option(schedulerOptions, 'pieceSize'),
   option(schedulerOptions, 'preheatSeeds'),
   option(peerOptions, 'logLevel'),
@@ -76,6 +77,7 @@ export const allInOneSchema = peerSchema.omit({ scheduler: true }).extend({
   schedulerHttp: hostPort,
   originRangePieces: schedulerSchema.shape.originRangePieces,
   firstOriginRangePieces: schedulerSchema.shape.firstOriginRangePieces,
+  originFetchers: schedulerSchema.shape.originFetchers,
   pieceSize: schedulerSchema.shape.pieceSize,
   preheatSeeds: schedulerSchema.shape.preheatSeeds,
 });

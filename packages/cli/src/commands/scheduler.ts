@@ -48,6 +48,13 @@ export const schedulerOptions: readonly OptionSpec[] = [
     default: 1,
   },
   {
+    key: 'originFetchers',
+    arg: '<n>',
+    description:
+      'the most peers fetching one blob from the origin at once (more only share its bandwidth, and every piece reaches the swarm later)',
+    default: 8,
+  },
+  {
     key: 'pieceSize',
     arg: '<size>',
     description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 2MiB, doubled for very large blobs',
@@ -91,6 +98,7 @@ export const schedulerSchema = z.strictObject({
   pskFile: swarmKeyFile.optional(),
   originRangePieces: z.coerce.number().int().min(1).max(1024),
   firstOriginRangePieces: z.coerce.number().int().min(1).max(1024),
+  originFetchers: z.coerce.number().int().min(1).max(100_000),
   pieceSize: size.refine(
     (v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE),
     'expected 0 or 1MiB to 64MiB',
@@ -137,6 +145,7 @@ export async function launchScheduler(config: SchedulerSettings, logger: Logger)
       dataDir: config.dataDir,
       originRangePieces: config.originRangePieces,
       firstOriginRangePieces: config.firstOriginRangePieces,
+      originFetchers: config.originFetchers,
       pieceSize: config.pieceSize,
       registryEndpoints: config.registryEndpoint,
       preheatSeeds: config.preheatSeeds,
