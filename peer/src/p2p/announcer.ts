@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KadDHT } from '@libp2p/kad-dht';
 import { blobCid } from '@shoal/p2p';
 import type { Logger } from '@shoal/telemetry';
-import { SerialQueue } from '../serial-queue.ts';
 
 const MAX_DEFER_MS = 60_000;
 const BUSY_POLL_MS = 500;
@@ -13,16 +12,23 @@ const BUSY_POLL_MS = 500;
  */
 const QUIET_MS = 2_000;
 
+type Kind = 'provide' | 'withdraw';
+
 /**
  * Announces complete blobs as DHT provider records (the library re-provides
  * them periodically) and withdraws them on eviction. One announcement at a
- * time: they are background work and must not compete with transfers.
+ * time: they are background work and must not compete with transfers. What
+ * waits is one intent per digest, the latest: a busy node completes and
+ * evicts blobs far faster than it may walk the DHT, and a queue of every
+ * provide and withdraw would grow without end.
  */
 export class ContentAnnouncer {
   readonly #dht: KadDHT;
   readonly #log: Logger;
   readonly #onLookup: (kind: 'provide' | 'withdraw', ok: boolean) => void;
-  readonly #queue = new SerialQueue();
+  /** digest -> the latest intent not yet carried out, oldest first */
+  readonly #pending = new Map<string, { kind: Kind; work: (signal: AbortSignal) => Promise<void> }>();
+  #draining = false;
   #stopped = false;
   readonly #abort = new AbortController();
 
@@ -64,8 +70,14 @@ export class ContentAnnouncer {
     this.#enqueue('withdraw', digest, (signal) => this.#dht.cancelReprovide(blobCid(digest), { signal }));
   }
 
+  /** Announcements waiting (one per digest at most). */
+  get queued(): number {
+    return this.#pending.size;
+  }
+
   stop(): void {
     this.#stopped = true;
+    this.#pending.clear();
     this.#abort.abort();
   }
 
@@ -81,14 +93,37 @@ export class ContentAnnouncer {
     }
   }
 
-  #enqueue(kind: 'provide' | 'withdraw', digest: string, work: (signal: AbortSignal) => Promise<void>): void {
-    void this.#queue.run(async () => {
-      if (kind === 'provide') await this.#quietMoment();
-      await this.#run(kind, digest, work);
-    });
+  #enqueue(kind: Kind, digest: string, work: (signal: AbortSignal) => Promise<void>): void {
+    if (this.#stopped) return;
+    // The latest intent replaces an earlier one and waits at the back.
+    this.#pending.delete(digest);
+    this.#pending.set(digest, { kind, work });
+    if (!this.#draining) void this.#drain();
   }
 
-  async #run(kind: 'provide' | 'withdraw', digest: string, work: (signal: AbortSignal) => Promise<void>) {
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      for (let next = this.#oldest(); next && !this.#stopped; next = this.#oldest()) {
+        const [digest, intent] = next;
+        if (intent.kind === 'provide') {
+          await this.#quietMoment();
+          // Changed meanwhile (evicted, say): the newer intent is carried out in its turn.
+          if (this.#pending.get(digest) !== intent) continue;
+        }
+        this.#pending.delete(digest);
+        await this.#run(intent.kind, digest, intent.work);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #oldest() {
+    return this.#pending.entries().next().value;
+  }
+
+  async #run(kind: Kind, digest: string, work: (signal: AbortSignal) => Promise<void>) {
     if (this.#stopped) return;
     try {
       await work(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(30_000)]));
