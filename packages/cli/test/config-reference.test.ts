@@ -2,13 +2,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { allInOneSchema } from '../src/commands/all-in-one.ts';
-import { containerdConfigSchema } from '../src/commands/containerd-config.ts';
-import { getSchema } from '../src/commands/get.ts';
-import { peerSchema } from '../src/commands/peer.ts';
-import { preheatSchema } from '../src/commands/preheat.ts';
-import { registriesConfigSchema } from '../src/commands/registries-config.ts';
-import { schedulerSchema } from '../src/commands/scheduler.ts';
 import {
   COMMAND_REFERENCES,
   configReferenceMarkdown,
@@ -17,6 +10,7 @@ import {
   REFERENCE_START,
   replaceReferenceSection,
 } from '../src/config-reference.ts';
+import { COMMAND_SCHEMAS } from './command-schemas.ts';
 
 const README = resolve(import.meta.dirname, '../../../README.md');
 
@@ -33,15 +27,7 @@ describe('configuration reference', () => {
   });
 
   it('lists exactly the options each command accepts', () => {
-    const schemas: Record<string, { shape: Record<string, unknown> }> = {
-      peer: peerSchema,
-      scheduler: schedulerSchema,
-      'all-in-one': allInOneSchema,
-      'containerd-config': containerdConfigSchema,
-      'registries-config': registriesConfigSchema,
-      preheat: preheatSchema,
-      get: getSchema,
-    };
+    const schemas = COMMAND_SCHEMAS;
     for (const { command, options } of COMMAND_REFERENCES) {
       const schema = schemas[command];
       assert.ok(schema, `no schema for ${command}`);

@@ -2,17 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import type { z } from 'zod';
-import { allInOneSchema } from '../src/commands/all-in-one.ts';
-import { containerdConfigSchema } from '../src/commands/containerd-config.ts';
-import { getSchema } from '../src/commands/get.ts';
-import { peerOptions, peerSchema } from '../src/commands/peer.ts';
-import { preheatSchema } from '../src/commands/preheat.ts';
-import { registriesConfigSchema } from '../src/commands/registries-config.ts';
-import { schedulerSchema } from '../src/commands/scheduler.ts';
+import { peerOptions } from '../src/commands/peer.ts';
 import type { OptionSpec } from '../src/config.ts';
 import { COMMAND_REFERENCES, configReferenceMarkdown } from '../src/config-reference.ts';
 import { defaultSourceValue, defaultTextOf } from '../src/option-defaults.ts';
 import { addOptions } from '../src/run.ts';
+import { COMMAND_SCHEMAS } from './command-schemas.ts';
 
 const SPECS: OptionSpec[] = [
   { key: 'stallTimeout', arg: '<duration>', description: 'a duration', default: 30_000, unit: 'ms' },
@@ -89,15 +84,7 @@ describe('option defaults', () => {
   });
 
   it("of every command are valid values of their option and read back as the spec's value", () => {
-    const schemas: Record<string, { shape: Record<string, z.ZodType> }> = {
-      peer: peerSchema,
-      scheduler: schedulerSchema,
-      'all-in-one': allInOneSchema,
-      'containerd-config': containerdConfigSchema,
-      'registries-config': registriesConfigSchema,
-      preheat: preheatSchema,
-      get: getSchema,
-    };
+    const schemas = COMMAND_SCHEMAS;
     let checked = 0;
     for (const { command, options } of COMMAND_REFERENCES) {
       for (const option of options) {
