@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
-import type { z } from 'zod';
 import { peerOptions } from '../src/commands/peer.ts';
 import type { OptionSpec } from '../src/config.ts';
 import { COMMAND_REFERENCES, configReferenceMarkdown } from '../src/config-reference.ts';
