@@ -373,7 +373,9 @@ export class BlobStore {
 
   /** Turns a partial whose whole digest was verified into a complete blob (atomic rename). */
   async commit(partial: PartialBlob): Promise<void> {
-    await partial.release();
+    // Its pieces stay leasable until the blob is indexed here: a peer asking meanwhile is answered
+    // (told "not here", the scheduler would forget this node holds the blob).
+    await partial.seal();
     const { size, pieceSize, count } = partial.layout;
     const pieceHashes = Array.from({ length: count }, (_, i) => partial.pieceHashes.get(i));
     await writeBlobRecord(this.paths, partial.digest, {
@@ -386,6 +388,7 @@ export class BlobStore {
     this.#partials.delete(partial.digest);
     const now = this.#now();
     this.#blobs.set(partial.digest, { size, lastAccess: now, pins: 0, verifiedAt: now });
+    await partial.release();
     await this.#evictIfNeeded();
   }
 

@@ -48,6 +48,8 @@ export class PartialBlob {
   /** Bitmap writes, one at a time so an older bitmap never lands after a newer one. */
   readonly #persists = new SerialQueue();
   #closed = false;
+  /** being committed: the bitmap is no longer written, the file still read */
+  #sealed = false;
   /** leases still reading through the file after the partial may have closed */
   #readers = 0;
   #fileClosing: Promise<void> | undefined;
@@ -230,6 +232,7 @@ export class PartialBlob {
   persistMeta(): Promise<void> {
     if (this.#persistTimer) clearTimeout(this.#persistTimer);
     this.#persistTimer = undefined;
+    if (this.#sealed) return this.#persists.idle();
     const meta: PartialMeta = {
       digest: this.digest,
       size: this.layout.size,
@@ -248,7 +251,19 @@ export class PartialBlob {
     await this.#closeFile();
   }
 
-  /** Closes without persisting, for a partial about to be committed or discarded. */
+  /**
+   * Stops writing the piece bitmap, for a partial being committed, while its
+   * pieces can still be leased: until the store has the blob, this is where
+   * a peer asking for a piece finds it.
+   */
+  async seal(): Promise<void> {
+    this.#sealed = true;
+    if (this.#persistTimer) clearTimeout(this.#persistTimer);
+    this.#persistTimer = undefined;
+    await this.#persists.idle();
+  }
+
+  /** Closes without persisting, for a partial committed or about to be discarded. */
   async release(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -258,7 +273,7 @@ export class PartialBlob {
   }
 
   #schedulePersist(): void {
-    if (this.#persistTimer || this.#closed) return;
+    if (this.#persistTimer || this.#closed || this.#sealed) return;
     this.#persistTimer = setTimeout(() => {
       this.#persistTimer = undefined;
       this.persistMeta().catch(() => {});
