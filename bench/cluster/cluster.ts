@@ -378,6 +378,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
   };
 
   const schedulerLink = (node: SimNode): SchedulerLink => ({
+    ready: () => Promise.resolve(),
     openTask(digest, listener) {
       node.listeners.set(digest, listener);
       return {

@@ -126,6 +126,8 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     fallback?: () => Promise<void>;
     /** share the node's progress with sibling downloads the test plays */
     swarmProgress?: boolean;
+    /** the link's first connection, still coming up when the download starts */
+    linkReady?: Promise<void>;
   }) {
     const store = new BlobStore({
       paths: new StorePaths(join(dir, `store-${stores++}`)),
@@ -141,10 +143,15 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     let closed = false;
     const origin = fakeOrigin(task, options.originFails);
     const fallbackParents: string[][] = [];
+    // As the daemon's client: no line until its first session is up.
+    let linkUp = options.linkReady === undefined;
+    void options.linkReady?.then(() => (linkUp = true));
     const running = downloadWithScheduler(
       task,
       {
+        ready: () => options.linkReady ?? Promise.resolve(),
         openTask(_digest, l) {
+          if (!linkUp) return undefined;
           listener = l;
           return { send: (m) => sent.push(m), close: () => (closed = true) };
         },
@@ -250,6 +257,16 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     assert.deepEqual(d.fallbackParents, [['p1']]);
     assert.equal(d.task.state, 'complete');
     assert.equal(taskDone(d.sent)?.ok, true);
+  });
+
+  it('a download that starts while the scheduler link is still coming up waits for it, not going without', async () => {
+    const link = Promise.withResolvers<void>();
+    setTimeout(() => link.resolve(), 50);
+    const d = await start({ parents: async (request) => piece(request.index), linkReady: link.promise });
+    d.assign([assignment(0, 'p1'), assignment(1, 'p1'), assignment(2, 'p1'), assignment(3, 'p1')]);
+    assert.equal(await d.running, true, 'scheduled');
+    assert.equal(d.fallbackParents.length, 0);
+    assert.equal(d.task.state, 'complete');
   });
 
   it('a scheduler that stops answering is given up after the stall timeout on the clock', async () => {

@@ -193,6 +193,22 @@ describe('SchedulerClient with a scheduler name', { timeout: 60_000 }, () => {
     await until('joined once the name gives it again', () => again.registrations === 1);
   });
 
+  it('is ready once its first session is up, or at once when its first attempts failed', async () => {
+    const [a] = await twoSchedulers();
+    const up = await client(`/dns4/${NAME}/tcp/${a.port}`, () => at('127.0.0.1'));
+    await up.scheduler.ready();
+    assert.ok(
+      up.scheduler.openTask(digest(), { onMessage() {}, onDisconnect() {} }),
+      'a line right after ready',
+    );
+    // Nothing listens on 127.0.0.3: ready well before the start grace (5 s).
+    const started = Date.now();
+    const down = await client(`/dns4/${NAME}/tcp/${a.port}`, () => at('127.0.0.3'));
+    await down.scheduler.ready();
+    assert.ok(Date.now() - started < 4_000, `ready after ${Date.now() - started} ms`);
+    assert.equal(down.scheduler.openTask(digest(), { onMessage() {}, onDisconnect() {} }), undefined);
+  });
+
   it('with a /p2p/ id, joins that scheduler only, at whichever address it answers', async () => {
     const [a, b] = await twoSchedulers();
     const { scheduler } = await client(`/dns4/${NAME}/tcp/${a.port}/p2p/${b.id}`, () => at(a.ip, b.ip));

@@ -36,6 +36,8 @@ export interface TaskLine {
 
 /** The scheduler link: a line per task, or none when no scheduler is reachable. */
 export interface SchedulerLink {
+  /** Resolves once the link has had its first chance to connect after start (at once, ever after). */
+  ready(): Promise<void>;
   openTask(digest: string, listener: TaskListener): TaskLine | undefined;
 }
 

@@ -71,6 +71,7 @@ export async function downloadWithScheduler(
   const done = Promise.withResolvers<'complete' | 'fallback'>();
   let line: TaskLine | undefined;
   const session = new TaskSession(task, options, () => line, done);
+  await link.ready();
   line = link.openTask(task.digest, session);
   if (!line) return false;
   try {

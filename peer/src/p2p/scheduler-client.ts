@@ -45,6 +45,13 @@ export const RESOLVE_INTERVAL_MS = 30_000;
 /** A failed connection asks for an early resolution, at most this often. */
 const MIN_RESOLVE_GAP_MS = 1_000;
 
+/**
+ * How long a pull that comes right after start waits for the first scheduler
+ * session at most; a node restarted on a busy cluster must not take the blob
+ * from the origin only because its session was still coming up.
+ */
+export const START_GRACE_MS = 5_000;
+
 /** Errors meaning the name has no address now (as opposed to a resolver that could not answer). */
 const NAME_HAS_NO_ADDRESS = new Set(['ENOTFOUND', 'ENODATA']);
 
@@ -62,6 +69,8 @@ export interface SchedulerClientOptions {
   lookup?: HostLookup;
   /** How often names are resolved again; RESOLVE_INTERVAL_MS by default. */
   resolveIntervalMs?: number;
+  /** How long ready() waits for a first session at most; START_GRACE_MS by default. */
+  startGraceMs?: number;
   /** Register message sent on every (re)connection: addresses, labels, slots, holdings. */
   registration: () => Promise<Register>;
   /** Other peers of the swarm, as the scheduler lists them on registration. */
@@ -87,6 +96,10 @@ export class SchedulerClient {
   readonly #lastTargets = new Map<string, SchedulerTarget[]>();
   readonly #lastErrors = new Map<string, string>();
   #wakeResolver: (() => void) | undefined;
+  /** Settles when a session opens, when every first connection attempt has failed, or after the start grace. */
+  readonly #firstAttempts = Promise.withResolvers<void>();
+  /** Targets of the first resolution whose first attempt has not ended; undefined before that resolution. */
+  #firstAttemptsLeft: number | undefined;
   #stopped = false;
   readonly #abort = new AbortController();
 
@@ -96,7 +109,18 @@ export class SchedulerClient {
   }
 
   start(): void {
+    const grace = setTimeout(
+      () => this.#firstAttempts.resolve(),
+      this.#options.startGraceMs ?? START_GRACE_MS,
+    );
+    grace.unref();
+    void this.#firstAttempts.promise.then(() => clearTimeout(grace));
     void this.#watchNames();
+  }
+
+  /** Resolves once the client has had its first chance to connect (at once, ever after). */
+  ready(): Promise<void> {
+    return this.#firstAttempts.promise;
   }
 
   /** Schedulers with an open session. */
@@ -157,6 +181,10 @@ export class SchedulerClient {
       for (const target of await this.#targetsOf(address)) current.set(target.key, target);
     }
     if (this.#stopped) return;
+    if (this.#firstAttemptsLeft === undefined) {
+      this.#firstAttemptsLeft = current.size;
+      if (current.size === 0) this.#firstAttempts.resolve();
+    }
     for (const [key, target] of current) {
       const state = this.#targets.get(key);
       if (state) {
@@ -200,7 +228,7 @@ export class SchedulerClient {
 
   async #maintain(address: string, state: TargetState): Promise<void> {
     let delay = 250;
-    while (!this.#stopped && !state.retired) {
+    for (let first = true; !this.#stopped && !state.retired; first = false) {
       try {
         const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(10_000)]);
         const connection = await this.#options.node.dial(
@@ -220,6 +248,7 @@ export class SchedulerClient {
         };
         await channel.write({ register: await this.#options.registration() });
         this.#sessions.set(address, session);
+        this.#firstAttempts.resolve();
         this.#options.logger.info(
           { scheduler: address, schedulerId: session.schedulerId },
           'connected to scheduler',
@@ -234,6 +263,8 @@ export class SchedulerClient {
         );
         // The instance may be gone and another may have taken its place.
         this.#wakeResolver?.();
+        if (first && this.#firstAttemptsLeft !== undefined && --this.#firstAttemptsLeft <= 0)
+          this.#firstAttempts.resolve();
       }
       const session = this.#sessions.get(address);
       if (session) {
