@@ -1,4 +1,4 @@
-import { type Credentials, RegistryClient, UpstreamResolver } from '@shoal/oci';
+import { type Credentials, type Digest, RegistryClient, UpstreamResolver } from '@shoal/oci';
 import {
   type AdminServer,
   createMetricsRegistry,
@@ -116,7 +116,7 @@ export async function startPeerDaemon(
     onEvict: (digest, size) => {
       metrics.evictions.inc();
       metrics.evictedBytes.inc(size);
-      swarm.withdraw(digest);
+      swarm.dropped(digest);
     },
     onEvictionFailure: () => metrics.evictionFailures.inc(),
     onCorrupt: (_digest, foundBy) => metrics.corruptBlobs.inc({ found_by: foundBy }),
@@ -285,7 +285,8 @@ interface SwarmPart {
   /** The swarm's hold on --download-rate; undefined: from the origin alone. */
   readonly downloadLimiter: RateLimiter | undefined;
   readonly content: PeerContent;
-  withdraw(digest: string): void;
+  /** The node no longer holds a blob: its DHT record is withdrawn and the schedulers are told. */
+  dropped(digest: Digest): void;
   info(): { peerId: string | null; multiaddrs: string[]; schedulersConnected: number };
   stop(): Promise<void>;
 }
@@ -308,7 +309,7 @@ async function joinSwarm(
         publicSince: async () => undefined,
         publicTag: async () => undefined,
       },
-      withdraw: () => {},
+      dropped: () => {},
       info: () => ({ peerId: null, multiaddrs: [], schedulersConnected: 0 }),
       stop: async () => {},
     };
@@ -325,7 +326,7 @@ async function joinSwarm(
     runner: swarm.runner,
     downloadLimiter: swarm.downloadLimiter,
     content: swarm.content,
-    withdraw: (digest) => swarm.announcer.withdraw(digest),
+    dropped: (digest) => swarm.dropped(digest),
     info: () => ({
       peerId: swarm.node.peerId.toString(),
       multiaddrs: swarm.node.getMultiaddrs().map((ma) => ma.toString()),

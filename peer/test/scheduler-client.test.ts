@@ -16,6 +16,7 @@ class FakeScheduler {
   port = 0;
   registrations = 0;
   readonly openedDigests: string[] = [];
+  readonly droppedDigests: string[] = [];
   readonly #streams: Stream[] = [];
 
   constructor(ip: string) {
@@ -36,6 +37,7 @@ class FakeScheduler {
           const message = await channel.read();
           if (message.register) this.registrations++;
           if (message.openTask) this.openedDigests.push(message.openTask.digest);
+          if (message.dropped) this.droppedDigests.push(...message.dropped.digests);
         }
       })().catch(() => {});
     });
@@ -207,6 +209,18 @@ describe('SchedulerClient with a scheduler name', { timeout: 60_000 }, () => {
     await down.scheduler.ready();
     assert.ok(Date.now() - started < 4_000, `ready after ${Date.now() - started} ms`);
     assert.equal(down.scheduler.openTask(digest(), { onMessage() {}, onDisconnect() {} }), undefined);
+  });
+
+  it('tells every scheduler of a blob the node no longer holds', async () => {
+    const [a, b] = await twoSchedulers();
+    const { scheduler } = await client(`/dns4/${NAME}/tcp/${a.port}`, () => at('127.0.0.1', '127.0.0.2'));
+    await until('both sessions', () => scheduler.connected === 2);
+    const evicted = digest();
+    scheduler.dropped(evicted);
+    await until(
+      'both schedulers told',
+      () => a.droppedDigests.includes(evicted) && b.droppedDigests.includes(evicted),
+    );
   });
 
   it('with a /p2p/ id, joins that scheduler only, at whichever address it answers', async () => {

@@ -1,5 +1,6 @@
 import {
   Bitfield,
+  type Dropped,
   FailureReason,
   type OpenTask,
   PIECE_TIMEOUT_MS,
@@ -252,6 +253,14 @@ export class Dispatcher {
       if (message.digestMismatch && !task.sealed) this.#poisoned(task, hostId);
     }
     this.#serveStarved();
+  }
+
+  /**
+   * The host no longer holds these blobs (it evicted them): it is nobody's parent for them any more,
+   * rather than until a child asks it for a piece and is told "not here".
+   */
+  dropped(hostId: string, message: Dropped): void {
+    for (const digest of message.digests) this.#state.tasks.get(digest)?.dropHolding(hostId);
   }
 
   /**

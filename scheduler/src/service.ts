@@ -108,6 +108,7 @@ export class SchedulerService {
         if (message.openTask) dispatcher.openTask(hostId, message.openTask);
         if (message.report) dispatcher.report(hostId, message.report);
         if (message.taskDone) dispatcher.taskDone(hostId, message.taskDone);
+        if (message.dropped) dispatcher.dropped(hostId, message.dropped);
         if (message.preheatDone) this.#events.onPreheatDone?.(hostId, message.preheatDone);
       }
     } catch (error) {

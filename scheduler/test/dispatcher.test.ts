@@ -1190,3 +1190,22 @@ describe('Dispatcher: the endgame', () => {
     );
   });
 });
+
+describe('Dispatcher: a holder that dropped a blob', () => {
+  it('is no longer named as its parent, and still is for the blobs it kept', () => {
+    const h = harness();
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { holdings: [completeHolding(digestOf(1)), completeHolding(digestOf(2))] }),
+    );
+    h.register('a');
+    h.dispatcher.dropped('p', { digests: [digestOf(1), digestOf(9), 'not a digest'] });
+    h.open('a', 4, 4, digestOf(1));
+    const first = h.drain();
+    assert.deepEqual(pieceAssignments(first, 'a'), [], 'nothing from p');
+    assert.ok(originRanges(first, 'a').length > 0, 'the origin instead');
+    h.open('a', 4, 4, digestOf(2));
+    const kept = parentsAssigned(h, 'a');
+    assert.ok(kept.length > 0 && kept.every((parent) => parent === 'p'), `parents ${kept}`);
+  });
+});

@@ -145,6 +145,12 @@ export class SchedulerClient {
     };
   }
 
+  /** The node no longer holds a blob (evicted): every scheduler stops naming it as a parent of it. */
+  dropped(digest: string): void {
+    for (const session of this.#sessions.values())
+      if (!session.closed) this.#send(session, { dropped: { digests: [digest] } });
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();

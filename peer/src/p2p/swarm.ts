@@ -1,6 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
+import { type Digest, MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
 import { Bitfield, type Preheat, pieceLayout, type Register } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
@@ -56,6 +56,8 @@ export interface Swarm {
   readonly downloadLimiter: RateLimiter;
   readonly scheduler: SchedulerClient;
   readonly announcer: ContentAnnouncer;
+  /** The node no longer holds a blob: its DHT record is withdrawn and the schedulers are told. */
+  dropped(digest: Digest): void;
   stop(): Promise<void>;
 }
 
@@ -264,6 +266,10 @@ export async function startSwarm(
     downloadLimiter,
     scheduler,
     announcer,
+    dropped(digest: Digest) {
+      announcer.withdraw(digest);
+      scheduler.dropped(digest);
+    },
     async stop() {
       announcer.stop();
       await scheduler.stop();

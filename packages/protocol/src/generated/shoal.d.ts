@@ -62,6 +62,7 @@ export interface PeerMessage {
     report?: PieceReport;
     taskDone?: TaskDone;
     preheatDone?: PreheatDone;
+    dropped?: Dropped;
 }
 export declare namespace PeerMessage {
     const codec: () => Codec<PeerMessage>;
@@ -208,9 +209,28 @@ export declare namespace PeerMessage {
         field: '$.preheatDone.error';
         value: string;
     }
+    interface PeerMessageDroppedDigestsFieldEvent {
+        field: '$.dropped.digests[]';
+        index: number;
+        value: string;
+    }
     function encode(obj: Partial<PeerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): PeerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent | PeerMessagePreheatDoneJobFieldEvent | PeerMessagePreheatDoneDigestFieldEvent | PeerMessagePreheatDoneOkFieldEvent | PeerMessagePreheatDoneErrorFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent | PeerMessagePreheatDoneJobFieldEvent | PeerMessagePreheatDoneDigestFieldEvent | PeerMessagePreheatDoneOkFieldEvent | PeerMessagePreheatDoneErrorFieldEvent | PeerMessageDroppedDigestsFieldEvent>;
+}
+export interface Dropped {
+    digests: string[];
+}
+export declare namespace Dropped {
+    const codec: () => Codec<Dropped>;
+    interface DroppedDigestsFieldEvent {
+        field: '$.digests[]';
+        index: number;
+        value: string;
+    }
+    function encode(obj: Partial<Dropped>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Dropped>): Dropped;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Dropped>): Generator<DroppedDigestsFieldEvent>;
 }
 export interface Register {
     addrs: string[];

@@ -265,6 +265,10 @@ export var PeerMessage;
                     w.uint32(42);
                     PreheatDone.codec().encode(obj.preheatDone, w);
                 }
+                if (obj.dropped != null) {
+                    w.uint32(50);
+                    Dropped.codec().encode(obj.dropped, w);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -301,6 +305,12 @@ export var PeerMessage;
                         case 5: {
                             obj.preheatDone = PreheatDone.codec().decode(reader, reader.uint32(), {
                                 limits: opts.limits?.preheatDone
+                            });
+                            break;
+                        }
+                        case 6: {
+                            obj.dropped = Dropped.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.dropped
                             });
                             break;
                         }
@@ -346,6 +356,12 @@ export var PeerMessage;
                             });
                             break;
                         }
+                        case 6: {
+                            yield* Dropped.codec().stream(reader, reader.uint32(), `${prefix}.dropped`, {
+                                limits: opts.limits?.dropped
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -369,6 +385,89 @@ export var PeerMessage;
     }
     PeerMessage.stream = stream;
 })(PeerMessage || (PeerMessage = {}));
+export var Dropped;
+(function (Dropped) {
+    let _codec;
+    Dropped.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if (obj.digests != null && obj.digests.length > 0) {
+                    for (const value of obj.digests) {
+                        w.uint32(10);
+                        w.string(value);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    digests: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            if (opts.limits?.digests != null && obj.digests.length === opts.limits.digests) {
+                                throw new MaxLengthError('Decode error - repeated field "digests" had too many elements');
+                            }
+                            obj.digests.push(reader.string());
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    digests: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            if (opts.limits?.digests != null && obj.digests === opts.limits.digests) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "digests" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.digests[]`,
+                                index: obj.digests,
+                                value: reader.string()
+                            };
+                            obj.digests++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Dropped.codec());
+    }
+    Dropped.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Dropped.codec(), opts);
+    }
+    Dropped.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Dropped.codec(), opts);
+    }
+    Dropped.stream = stream;
+})(Dropped || (Dropped = {}));
 export var Register;
 (function (Register) {
     let Register$labelsEntry;
