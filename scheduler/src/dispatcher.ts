@@ -16,7 +16,7 @@ import { assignPieces } from './policy/assign.ts';
 import { ENDGAME_MISSING, endgamePieces, endgameWaitMs } from './policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
-import { parentsOf, type SwarmTask, type TaskPeer } from './state/task.ts';
+import type { SwarmTask, TaskPeer } from './state/task.ts';
 import { ORIGIN, type SwarmTraffic } from './state/traffic.ts';
 
 export interface DispatcherOptions {
@@ -69,8 +69,6 @@ export class Dispatcher {
   /** the starved peers the last sweep retries, and how many of them it has */
   #retries: { task: SwarmTask; peer: TaskPeer }[] = [];
   #retried = 0;
-  /** hosts whose upload slots were freed since the starved peers were last served */
-  readonly #freed = new Set<string>();
 
   constructor(options: DispatcherOptions) {
     this.#state = options.state;
@@ -165,11 +163,8 @@ export class Dispatcher {
     const newPieces: number[] = [];
     for (const done of message.done) {
       if (done.index >= task.pieceCount) continue;
-      const flight = peer.inFlight.get(done.index);
+      const flight = this.#state.flights.land(task, peer, done.index);
       if (flight) {
-        peer.inFlight.delete(done.index);
-        // In the endgame the other fetch of the piece is dropped by the requester: both slots come back.
-        for (const parent of parentsOf(flight)) this.#releaseSlot(parent);
         const from = flight.second?.parent === done.parent ? done.parent : flight.parent;
         this.#state.hosts.recordSpeed(from, done.length, done.millis);
       }
@@ -193,16 +188,7 @@ export class Dispatcher {
       newPieces.push(done.index);
     }
     for (const failed of message.failed) {
-      const flight = peer.inFlight.get(failed.index);
-      if (flight?.second?.parent === failed.parent) {
-        // The endgame's second fetch failed: the first goes on.
-        this.#releaseSlot(failed.parent);
-        delete flight.second;
-      } else if (flight) {
-        this.#releaseSlot(flight.parent);
-        if (flight.second) peer.inFlight.set(failed.index, flight.second);
-        else peer.inFlight.delete(failed.index);
-      }
+      this.#state.flights.fail(task, peer, failed.index, failed.parent);
       this.#metrics.pieceFailures.inc({ reason: reasonName(failed.reason) });
       if (failed.reason === FailureReason.origin) {
         if (task.originInFlight.get(failed.index) === hostId) task.originInFlight.delete(failed.index);
@@ -239,7 +225,7 @@ export class Dispatcher {
     this.#unstarve(task, peer);
     task.releaseOrigin(peer);
     // Fetches it no longer reports (duplicates, pieces it got elsewhere) give their slots back.
-    this.#releaseInFlight(peer);
+    this.#state.flights.dropPeer(task, peer);
     if (message.ok) {
       for (let index = 0; index < task.pieceCount; index++) task.markHas(peer, index);
       task.sealed = true;
@@ -285,7 +271,7 @@ export class Dispatcher {
         this.#send(peer.id, { reset: { digest: task.digest, reason: 'piece table poisoned' } });
       peer.active = false;
       this.#unstarve(task, peer);
-      this.#releaseInFlight(peer);
+      this.#state.flights.dropPeer(task, peer);
     }
     task.resetTable();
   }
@@ -297,8 +283,6 @@ export class Dispatcher {
       const peer = task.peers.get(hostId);
       if (!peer) continue;
       this.#unstarve(task, peer);
-      for (const flight of peer.inFlight.values())
-        for (const parent of parentsOf(flight)) this.#freed.add(parent);
       if (peer.origin) toOrigin.add(task);
       else for (const index of peer.have.present()) if (task.holders[index]!.size === 1) toOrigin.add(task);
     }
@@ -329,19 +313,7 @@ export class Dispatcher {
           stalled.add(peer.id);
           changed = true;
         }
-        for (const [index, flight] of peer.inFlight) {
-          if (flight.second && now - flight.second.since > this.#pieceTimeoutMs) {
-            this.#releaseSlot(flight.second.parent);
-            delete flight.second;
-            changed = true;
-          }
-          if (now - flight.since > this.#pieceTimeoutMs) {
-            this.#releaseSlot(flight.parent);
-            if (flight.second) peer.inFlight.set(index, flight.second);
-            else peer.inFlight.delete(index);
-            changed = true;
-          }
-        }
+        if (this.#state.flights.expire(task, peer, now, this.#pieceTimeoutMs)) changed = true;
       }
       if (changed) this.#dispatchWaiting(task, '', stalled);
       else
@@ -397,20 +369,17 @@ export class Dispatcher {
    * tried may get pieces from other holders with room too.
    */
   #serveStarved(): void {
-    if (this.#freed.size === 0 || this.#starved.size === 0) {
-      this.#freed.clear();
-      return;
-    }
+    const given = this.#state.flights.takeFreed();
+    if (given.size === 0 || this.#starved.size === 0) return;
     let free = 0;
     const freed = new Set<string>();
-    for (const id of this.#freed) {
+    for (const id of given) {
       const host = this.#state.hosts.get(id);
       const slots = host ? host.uploadSlots - host.activeUploads : 0;
       if (slots <= 0) continue;
       free += slots;
       freed.add(id);
     }
-    this.#freed.clear();
     // The oldest few that one of the freed hosts holds something for, taken before any is served:
     // a peer served and still starved goes to the back. Most starved peers lack only pieces the
     // freed hosts lack too; telling that from bitfields is much cheaper than a decision.
@@ -478,12 +447,6 @@ export class Dispatcher {
     this.#starved.delete(peer);
     const byTask = this.#starvedByTask.get(task);
     if (byTask?.delete(peer.id) && byTask.size === 0) this.#starvedByTask.delete(task);
-  }
-
-  #releaseInFlight(peer: TaskPeer): void {
-    for (const flight of peer.inFlight.values())
-      for (const parent of parentsOf(flight)) this.#releaseSlot(parent);
-    peer.inFlight.clear();
   }
 
   /** Dispatches every waiting peer but `except`; peers in `last` go after the others (a stalled range goes to someone else first). */
@@ -564,16 +527,14 @@ export class Dispatcher {
     for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
     const pieces = output.pieces.map(({ index, parent }) => {
-      peer.inFlight.set(index, { parent, since: now });
+      this.#state.flights.start(task, peer, index, parent, now);
       const host = hosts.get(parent)!;
-      hosts.takeSlot(parent);
       return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
     });
     peer.want = Math.max(0, peer.want - pieces.length);
     const seconds = output.origin ? [] : this.#endgame(task, peer, eligible);
     for (const { index, parent } of seconds) {
-      peer.inFlight.get(index)!.second = { parent, since: now };
-      hosts.takeSlot(parent);
+      this.#state.flights.startSecond(peer, index, parent, now);
       const host = hosts.get(parent)!;
       pieces.push({ index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) });
     }
@@ -639,11 +600,6 @@ export class Dispatcher {
         members.push({ id: peer.id, addrs: host.addrs });
     }
     return { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize, members };
-  }
-
-  #releaseSlot(parent: string): void {
-    this.#state.hosts.releaseSlot(parent);
-    this.#freed.add(parent);
   }
 }
 

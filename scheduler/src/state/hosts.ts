@@ -4,7 +4,7 @@ export interface Host {
   addrs: string[];
   labels: Record<string, string>;
   uploadSlots: number;
-  /** assignments in flight where this host is the parent */
+  /** assignments in flight where this host is the parent (kept by Flights) */
   activeUploads: number;
   /** EWMA of piece throughput when serving others, bytes/s; 0 = unmeasured */
   speed: number;
@@ -52,7 +52,7 @@ export class HostRegistry {
     return host;
   }
 
-  /** An assignment in flight from this host as parent takes one of its upload slots. */
+  /** An assignment in flight from this host as parent takes one of its upload slots (called by Flights). */
   takeSlot(id: string): void {
     const host = this.#hosts.get(id);
     if (!host) return;
@@ -60,12 +60,16 @@ export class HostRegistry {
     this.#syncFree(host);
   }
 
-  /** The assignment ended (reported, failed, timed out, its downloader left): the slot is free again. */
-  releaseSlot(id: string): void {
+  /**
+   * The assignment ended (reported, failed, timed out, its downloader left): the slot is free again.
+   * Returns whether one was given back (not for a host that left, whose record went with its slots).
+   */
+  releaseSlot(id: string): boolean {
     const host = this.#hosts.get(id);
-    if (!host || host.activeUploads === 0) return;
+    if (!host || host.activeUploads === 0) return false;
     host.activeUploads--;
     this.#syncFree(host);
+    return true;
   }
 
   /** Connected hosts with an upload slot free (blocklisted ones included: eligibility is the caller's). */

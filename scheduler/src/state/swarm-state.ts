@@ -1,7 +1,8 @@
 import { isDigest } from '@shoal/oci';
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE, pieceSizeFor } from '@shoal/protocol';
+import { Flights } from './flights.ts';
 import { HostRegistry } from './hosts.ts';
-import { type HolderEvents, parentsOf, SwarmTask } from './task.ts';
+import { type HolderEvents, SwarmTask } from './task.ts';
 
 /**
  * Largest task the scheduler keeps state for (4 TiB at the largest piece size).
@@ -16,6 +17,8 @@ export class SwarmState {
     for (const task of this.#heldBy.get(id) ?? []) task.holderFreeChanged(id, free);
   });
   readonly tasks = new Map<string, SwarmTask>();
+  /** Fetches in flight: the only writer of the peers' in-flight maps and of the hosts' taken upload slots. */
+  readonly flights = new Flights(this.hosts);
   /** host -> the tasks it holds a piece of: where its upload slots count as free parents */
   readonly #heldBy = new Map<string, Set<SwarmTask>>();
   readonly #holderEvents: HolderEvents = {
@@ -54,24 +57,21 @@ export class SwarmState {
     // is fetching from it, and the scan of every peer below (a rack leaving at once made that
     // quadratic) is skipped.
     const uploading = (this.hosts.get(id)?.activeUploads ?? 0) > 0;
-    for (const task of this.tasks.values()) {
-      // Its own fetches end with it: their parents get the upload slots back.
-      for (const flight of task.peers.get(id)?.inFlight.values() ?? [])
-        for (const parent of parentsOf(flight)) this.hosts.releaseSlot(parent);
-      if (task.removePeer(id)) touched.push(task);
-      if (!uploading) continue;
-      // Its children's in-flight fetches from it will fail; free those slots now (a second fetch of
-      // the same piece goes on alone).
-      for (const peer of task.peers.values()) {
-        for (const [index, flight] of peer.inFlight) {
-          if (flight.second?.parent === id) delete flight.second;
-          else if (flight.parent !== id) continue;
-          else if (flight.second) peer.inFlight.set(index, flight.second);
-          else peer.inFlight.delete(index);
-        }
-      }
-    }
+    // Forgotten first: the fetches from it dropped below have no slots left to give back, and it is
+    // not among the hosts offered to starved peers.
     this.hosts.remove(id);
+    for (const task of this.tasks.values()) {
+      const peer = task.peers.get(id);
+      if (peer) {
+        // Its own fetches end with it: their parents get the upload slots back.
+        this.flights.dropPeer(task, peer);
+        task.removePeer(id);
+        touched.push(task);
+      }
+      // Its children's in-flight fetches from it will fail; they end now (a second fetch of the same
+      // piece goes on alone).
+      if (uploading) this.flights.dropParent(task, id);
+    }
     this.#heldBy.delete(id);
     return touched;
   }

@@ -1,47 +1,6 @@
 import { Bitfield, pieceLayout, pieceSizeFor } from '@shoal/protocol';
+import type { PeerFlights } from './flights.ts';
 import { HolderRing } from './holder-ring.ts';
-
-export interface InFlightPiece {
-  parent: string;
-  since: number;
-  /** the same piece asked of a second parent in the requester's endgame: the first copy to land wins */
-  second?: { parent: string; since: number };
-}
-
-/** The parents a fetch in flight holds an upload slot of: one, or two in the endgame. */
-export function parentsOf(flight: InFlightPiece): string[] {
-  return flight.second ? [flight.parent, flight.second.parent] : [flight.parent];
-}
-
-/**
- * A peer's fetches in flight, piece index -> fetch. Every change is counted in
- * the task's per-piece tally (`SwarmTask.inFlightCounts`), so how many copies of
- * a piece are on their way is known without a scan of the peers.
- */
-export class PeerFlights extends Map<number, InFlightPiece> {
-  readonly #tally: Uint32Array;
-
-  constructor(tally: Uint32Array) {
-    super();
-    this.#tally = tally;
-  }
-
-  override set(index: number, flight: InFlightPiece): this {
-    if (!this.has(index)) this.#tally[index]!++;
-    return super.set(index, flight);
-  }
-
-  override delete(index: number): boolean {
-    if (!super.delete(index)) return false;
-    this.#tally[index]!--;
-    return true;
-  }
-
-  override clear(): void {
-    for (const index of this.keys()) this.#tally[index]!--;
-    super.clear();
-  }
-}
 
 export interface OriginRangeState {
   remaining: Set<number>;
@@ -52,7 +11,8 @@ export interface OriginRangeState {
 export interface TaskPeer {
   readonly id: string;
   have: Bitfield;
-  inFlight: PeerFlights;
+  /** pieces on their way to it from parents (started and ended by Flights) */
+  readonly inFlight: PeerFlights;
   origin: OriginRangeState | undefined;
   /** back-to-source ranges it was given in this task */
   originRangesTaken: number;
@@ -108,7 +68,7 @@ export class SwarmTask {
    * is what most decisions in a swarm short of upload slots would find.
    */
   readonly freeHolderCounts: Uint32Array;
-  /** Piece index -> how many peers are fetching it from a parent now (kept by the peers' PeerFlights). */
+  /** Piece index -> how many peers are fetching it from a parent now (kept by Flights). */
   readonly inFlightCounts: Uint32Array;
   /** Pieces held summed over the task's peers, kept in step with their bitfields: completion without a scan. */
   heldPieces = 0;
@@ -149,7 +109,7 @@ export class SwarmTask {
       peer = {
         id,
         have: new Bitfield(this.pieceCount),
-        inFlight: new PeerFlights(this.inFlightCounts),
+        inFlight: new Map(),
         origin: undefined,
         originRangesTaken: 0,
         want: 0,
@@ -211,7 +171,10 @@ export class SwarmTask {
     peer.have = new Bitfield(this.pieceCount);
   }
 
-  /** Forgets a peer entirely (it left): its pieces vanish from the swarm view, its origin range is freed. */
+  /**
+   * Forgets a peer entirely (it left): its pieces vanish from the swarm view, its origin range is freed.
+   * Its fetches from parents are Flights.dropPeer's to end first, which gives their slots back.
+   */
   removePeer(id: string): TaskPeer | undefined {
     const peer = this.peers.get(id);
     if (!peer) return undefined;
@@ -220,7 +183,6 @@ export class SwarmTask {
     this.heldPieces -= peer.have.count;
     if (peer.have.complete) this.completePeers--;
     this.releaseOrigin(peer);
-    peer.inFlight.clear();
     this.peers.delete(id);
     return peer;
   }
@@ -255,7 +217,10 @@ export class SwarmTask {
     this.originFetchers--;
   }
 
-  /** Drops the piece table and every piece that was only vouched for by it (it proved poisoned). */
+  /**
+   * Drops the piece table and every piece that was only vouched for by it (it proved poisoned). The
+   * peers' fetches from parents are Flights.dropPeer's to end first.
+   */
   resetTable(): void {
     this.table.fill(undefined);
     this.tableReporters.clear();
@@ -267,7 +232,6 @@ export class SwarmTask {
     this.completePeers = 0;
     for (const peer of this.peers.values()) {
       peer.have = new Bitfield(this.pieceCount);
-      peer.inFlight.clear();
       peer.origin = undefined;
     }
     this.originInFlight.clear();
