@@ -34,6 +34,38 @@ export async function rssMB(pid: number): Promise<number> {
   return kibToMB(await procStatusKiB(pid, 'VmRSS'));
 }
 
+/** Resident memory of a process by kind of mapping, MB (from /proc/<pid>/smaps). */
+export interface RssByKind {
+  /** glibc's main arena (the brk heap): small native allocations */
+  brkHeap: number;
+  /** anonymous mappings: V8's heap pages, large native allocations and other arenas, thread stacks */
+  anonymous: number;
+  /** mapped files: the node binary, shared libraries */
+  files: number;
+}
+
+export async function rssByKind(pid: number): Promise<RssByKind> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  const kib = { brkHeap: 0, anonymous: 0, files: 0 };
+  let kind: keyof RssByKind = 'anonymous';
+  for (const line of text.split('\n')) {
+    // A mapping's header: address range, perms, offset, device, inode, and a path if any.
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) {
+      const path = header[1]!;
+      kind = path === '[heap]' ? 'brkHeap' : path === '' || path.startsWith('[') ? 'anonymous' : 'files';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kib[kind] += Number(rss[1]);
+  }
+  return {
+    brkHeap: round(kibToMB(kib.brkHeap), 1),
+    anonymous: round(kibToMB(kib.anonymous), 1),
+    files: round(kibToMB(kib.files), 1),
+  };
+}
+
 /** User+system CPU seconds a process has used so far. */
 export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');

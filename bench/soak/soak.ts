@@ -19,7 +19,7 @@ import { type RunningPeer, startPeer, sumSamples } from '../../test/fixtures/sho
 import { streamGet } from '../../test/fixtures/stream-get.ts';
 import { type BlobOutcome, type Swarm, startSwarm, stopSwarm } from '../../test/fixtures/swarm.ts';
 import { log } from '../common.ts';
-import { kibToMB, procStatusKiB, round } from '../measure.ts';
+import { kibToMB, procStatusKiB, type RssByKind, round, rssByKind } from '../measure.ts';
 
 const MiB = 1024 * 1024;
 const REQUEST_DEADLINE_MS = 60_000;
@@ -41,7 +41,11 @@ export interface SoakOptions {
 export interface ProcessSample {
   pid: number;
   rssMB: number;
+  /** where the RSS lies: native small allocations, anonymous mappings, files */
+  rssByKind: RssByKind;
   heapMB: number;
+  /** V8's external memory (Buffers' bytes among it), outside the JavaScript heap */
+  externalMB: number;
   fds: number;
   streams: number;
 }
@@ -84,15 +88,18 @@ export function leastSquaresSlope(points: readonly { x: number; y: number }[]): 
 }
 
 async function sampleProcess(pid: number, adminUrl: string): Promise<ProcessSample> {
-  const [rssKiB, fds, metrics] = await Promise.all([
+  const [rssKiB, byKind, fds, metrics] = await Promise.all([
     procStatusKiB(pid, 'VmRSS'),
+    rssByKind(pid),
     readdir(`/proc/${pid}/fd`).then((list) => list.length),
     request(`${adminUrl}/metrics`, { timeoutMs: 10_000 }).then((r) => r.body.toString('utf8')),
   ]);
   return {
     pid,
     rssMB: round(kibToMB(rssKiB), 1),
+    rssByKind: byKind,
     heapMB: round(sumSamples(metrics, 'nodejs_heap_size_used_bytes') / 1e6, 1),
+    externalMB: round(sumSamples(metrics, 'nodejs_external_memory_bytes') / 1e6, 1),
     fds,
     streams: sumSamples(metrics, 'libp2p_protocol_streams'),
   };

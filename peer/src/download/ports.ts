@@ -114,6 +114,8 @@ export interface ContentRouting {
 export interface OriginPieces {
   /** The blob's size, checking on the way that upstream lets this client read it. */
   probeSize(signal: AbortSignal): Promise<number>;
+  /** The size upstream gave a moment ago, if it did, without asking again. */
+  knownSize?(): number | undefined;
   /**
    * Fills the task's pieces [first, first + count) (the whole blob when no
    * range is given), calling onPiece for each piece landed here with its

@@ -76,7 +76,8 @@ export async function downloadWithScheduler(
   if (!line) return false;
   try {
     await task.resume();
-    await session.open(task.layout?.size ?? 0);
+    // A size upstream gave already spares the scheduler's "size unknown" answer and a second open.
+    await session.open(task.layout?.size ?? options.origin.knownSize?.() ?? 0);
     const outcome = await Promise.race([done.promise, task.finished.then(() => 'complete' as const)]);
     if (outcome === 'fallback' && (task.state === 'downloading' || task.state === 'preparing')) {
       session.stop();

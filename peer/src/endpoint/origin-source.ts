@@ -19,7 +19,9 @@ export function originSource(
 ): OriginSource {
   const checkedSize = (size: number) => checkSize(digest, size, sizes.expected);
   let probed = sizes.probed;
+  const known = sizes.probed;
   return {
+    knownSize: () => (known === undefined ? undefined : checkedSize(known)),
     async probeSize(signal: AbortSignal): Promise<number> {
       if (probed !== undefined) {
         const size = probed;

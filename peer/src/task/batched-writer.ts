@@ -2,6 +2,8 @@ import type { BlobTask } from './blob-task.ts';
 
 /** Bytes gathered before a write is issued. */
 const BATCH_BYTES = 1024 * 1024;
+/** ... when a client waits for them. */
+const WAITED_BATCH_BYTES = 128 * 1024;
 
 /**
  * Gathers the small chunks of a network body (tens of KiB each) into one
@@ -22,11 +24,16 @@ export class BatchedWriter {
   #inFlight: Promise<void> | undefined;
   #error: Error | undefined;
   readonly #onWritten: ((offset: number, length: number) => void) | undefined;
+  readonly #batchBytes: number;
 
-  /** `onWritten` hears of every write done, with its offset and length. */
+  /**
+   * `onWritten` hears of every write done, with its offset and length. A client waiting for the
+   * bytes (`onWritten` given) gets them in smaller batches, sooner.
+   */
   constructor(task: BlobTask, onWritten?: (offset: number, length: number) => void) {
     this.#task = task;
     this.#onWritten = onWritten;
+    this.#batchBytes = onWritten ? WAITED_BATCH_BYTES : BATCH_BYTES;
   }
 
   /** Adds bytes at `offset`; waits only when a full batch is ready and the previous write is not done. */
@@ -36,7 +43,7 @@ export class BatchedWriter {
     if (this.#bytes === 0) this.#offset = offset;
     this.#chunks.push(chunk);
     this.#bytes += chunk.length;
-    if (this.#bytes >= BATCH_BYTES) await this.#issue();
+    if (this.#bytes >= this.#batchBytes) await this.#issue();
   }
 
   /** Writes what is gathered and waits for every write; throws the first write error. */

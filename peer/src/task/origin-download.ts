@@ -25,6 +25,8 @@ export interface OriginSource {
   open(start: number, signal: AbortSignal, end?: number): Promise<OriginResponse>;
   /** The blob's size, checking on the way that upstream lets this client read it. */
   probeSize(signal: AbortSignal): Promise<number>;
+  /** The size upstream gave a moment ago, if it did, without asking again. */
+  knownSize?(): number | undefined;
 }
 
 export interface OriginDownloadOptions {
@@ -60,6 +62,9 @@ export async function downloadFromOrigin(
   const signal = task.abort.signal;
   if (options.range && !task.layout) throw new Error('a piece range needs the blob layout first');
   if (!task.layout) await task.resume();
+  // A size upstream gave already lays the blob out now: readers of a range ahead need not wait for the body.
+  const known = task.layout ? undefined : source.knownSize?.();
+  if (known !== undefined) await task.create(known);
   let position = 0;
   if (task.layout) {
     await task.catchUpHash();
@@ -70,6 +75,8 @@ export async function downloadFromOrigin(
     let response: OriginResponse;
     const end = task.layout ? rangeEnd(task, options.range) : undefined;
     if (end !== undefined && position >= end) return;
+    // A client's range fetched ahead takes the origin's bandwidth whole: this stream opens after it.
+    if (!options.ahead) await task.firstFetches.yieldTo();
     try {
       response = await source.open(position, signal, end === undefined ? undefined : end - 1);
     } catch (error) {

@@ -10,6 +10,7 @@ export function originPieces(
 ): OriginPieces {
   return {
     probeSize: (signal) => origin.probeSize(signal),
+    knownSize: () => origin.knownSize?.(),
     fill: (range, onPiece) =>
       downloadFromOrigin(task, origin, {
         ...options,

@@ -21,6 +21,7 @@ const DEFAULT_MIN_BYTES = 64 * 1024;
 export function withProgressDeadline(source: OriginSource, deadline: ProgressDeadline): OriginSource {
   return {
     probeSize: (signal) => source.probeSize(signal),
+    ...(source.knownSize ? { knownSize: () => source.knownSize?.() } : {}),
     async open(start, signal, end) {
       const stall = new AbortController();
       const response = await source.open(start, AbortSignal.any([signal, stall.signal]), end);
