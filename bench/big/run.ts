@@ -20,7 +20,7 @@
  */
 
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { request as httpGet } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,8 +147,12 @@ async function main(): Promise<void> {
     swarm = await startSwarm({
       originHost: origin.host,
       count: 2,
-      peerArgs: ['--cache-size', `${cacheGiB}GiB`],
-      ...(PIECE_SIZE_MIB ? { schedulerArgs: () => ['--piece-size', `${PIECE_SIZE_MIB}MiB`] } : {}),
+      peerArgs: ['--cache-size', `${cacheGiB}GiB`, '--log-level', 'info'],
+      schedulerArgs: () => [
+        '--log-level',
+        'info',
+        ...(PIECE_SIZE_MIB ? ['--piece-size', `${PIECE_SIZE_MIB}MiB`] : []),
+      ],
     });
     const [a, b] = swarm.peers as [RunningPeer, RunningPeer];
     // a's peak apart for each leg: downloading from the origin (and serving its client), then serving b.
@@ -251,6 +255,14 @@ async function main(): Promise<void> {
       },
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    // The peers' last log lines, for what the figures do not tell (why b took bytes from the origin).
+    const logs = join('bench', 'out', `big-${Date.now()}`);
+    await mkdir(logs, { recursive: true });
+    await writeFile(join(logs, 'a.log'), a.daemon.output);
+    await writeFile(join(logs, 'b-restarted.log'), again.daemon.output);
+    await writeFile(join(logs, 'b-killed.log'), b.daemon.output);
+    await writeFile(join(logs, 'scheduler.log'), swarm.scheduler.daemon.output);
+    log(`peer logs in ${logs}`);
   } finally {
     await Promise.all(samplers.map((s) => s.stop()));
     const dirs = [restarted?.dataDir].filter((d): d is string => d !== undefined);

@@ -428,8 +428,8 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
           addrs: [`/ip4/10.${node.rack >> 8}.${node.rack & 255}.1/tcp/4001`],
           labels: new Map(racked ? [['rack', `rack-${node.rack}`]] : []),
           uploadSlots: PEER_DEFAULTS.uploadSlots,
-          uploadRate: BigInt(Math.round(p.upRate)),
-          downloadRate: BigInt(Math.round(p.downRate)),
+          uploadRate: Math.round(p.upRate),
+          downloadRate: Math.round(p.downRate),
           holdings: [],
         }),
       );

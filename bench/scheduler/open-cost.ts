@@ -40,13 +40,13 @@ for (let i = 0; i < 2000; i++) {
     addrs: [`/ip4/127.10.${i >> 8}.${i & 255}/tcp/40000/p2p/${id(i)}`],
     labels: new Map(),
     uploadSlots: 8,
-    uploadRate: 0n,
-    downloadRate: 0n,
+    uploadRate: 0,
+    downloadRate: 0,
     holdings:
       i < 4
         ? digests.map((digest) => ({
             digest,
-            size: BigInt(8 << 20),
+            size: 8 << 20,
             complete: true,
             bitfield: new Uint8Array(0),
             pieceSize: 0,
@@ -60,7 +60,7 @@ encodeNs = 0n;
 const t0 = process.hrtime.bigint();
 for (let i = 4; i < 2000; i++)
   for (const digest of digests)
-    dispatcher.openTask(id(i), { digest, size: BigInt(8 << 20), bitfield: new Uint8Array(0), want: 2 });
+    dispatcher.openTask(id(i), { digest, size: 8 << 20, bitfield: new Uint8Array(0), want: 2 });
 const total = Number(process.hrtime.bigint() - t0) / 1e6;
 console.log(
   JSON.stringify({

@@ -126,13 +126,13 @@ function setUp(peers: number, piecesPerTask: number, now?: () => number): Scenar
       addrs: [`/ip4/10.0.${i >> 8}.${i & 255}/tcp/4001`],
       labels: new Map([['zone', `zone-${i % 3}`]]),
       uploadSlots: UPLOAD_SLOTS,
-      uploadRate: 0n,
-      downloadRate: 0n,
+      uploadRate: 0,
+      downloadRate: 0,
       holdings:
         i < SEEDS
           ? tasks.map((t) => ({
               digest: t.digest,
-              size: BigInt(t.size),
+              size: t.size,
               pieceSize: 0,
               bitfield: new Uint8Array(0),
               complete: true,
@@ -175,7 +175,7 @@ function driveInstant(s: Scenario, piecesPerTask: number): Driven {
       s.timed(() =>
         s.dispatcher.openTask(id, {
           digest: task.digest,
-          size: BigInt(task.size),
+          size: task.size,
           bitfield: new Uint8Array(0),
           want: DOWNLOAD_SLOTS,
         }),
@@ -395,7 +395,7 @@ function driveTimed(s: Scenario, piecesPerTask: number, clock: { now: number }, 
         call(() =>
           s.dispatcher.openTask(peer, {
             digest: task.digest,
-            size: BigInt(task.size),
+            size: task.size,
             bitfield: new Uint8Array(0),
             want: DOWNLOAD_SLOTS,
           }),

@@ -197,12 +197,12 @@ async function connect(index: number): Promise<{ peer: SimPeer; retries: number 
           addrs: [`/ip4/${localAddress(index)}/tcp/4001`],
           labels: new Map([['zone', `zone-${index % 3}`]]),
           uploadSlots: config.uploadSlots,
-          uploadRate: 0n,
-          downloadRate: 0n,
+          uploadRate: 0,
+          downloadRate: 0,
           holdings: seed
             ? config.tasks.map((task) => ({
                 digest: task.digest,
-                size: BigInt(task.size),
+                size: task.size,
                 pieceSize: 0,
                 bitfield: new Uint8Array(0),
                 complete: true,
@@ -434,7 +434,7 @@ async function echo(durationMs: number, payloadBytes: number): Promise<void> {
 function probe(peer: SimPeer): void {
   if (peer.probeSent !== undefined) return;
   peer.probeSent = performance.now();
-  write(peer, { openTask: { digest: PROBE_DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 0 } });
+  write(peer, { openTask: { digest: PROBE_DIGEST, size: 0, bitfield: new Uint8Array(0), want: 0 } });
 }
 
 async function swarm(deadlineMs: number): Promise<void> {
@@ -490,7 +490,7 @@ async function swarm(deadlineMs: number): Promise<void> {
         write(peer, {
           openTask: {
             digest: task.digest,
-            size: BigInt(task.size),
+            size: task.size,
             bitfield: new Uint8Array(0),
             want: config.downloadSlots,
           },

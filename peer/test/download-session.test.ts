@@ -173,7 +173,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
       },
     );
     await until(() => sent.some((m) => m.openTask), 'the task to open');
-    listener!.onMessage({ taskInfo: { digest, size: BigInt(blob.length), pieceSize: MIB, members: [] } });
+    listener!.onMessage({ taskInfo: { digest, size: blob.length, pieceSize: MIB, members: [] } });
     await until(() => task.layout !== undefined, 'the layout');
     const reports = () => sent.flatMap((m) => (m.report ? [m.report] : [])) as PieceReport[];
     return {

@@ -221,7 +221,7 @@ describe('piece streams with parents that do not keep them', () => {
           length: piece.length,
           sha256: sha256(piece),
           message: '',
-          blobSize: BigInt(blob.length),
+          blobSize: blob.length,
         };
         stream.send(frame(PieceResponse.encode(header)));
         stream.send(piece);

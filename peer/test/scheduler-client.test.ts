@@ -105,8 +105,8 @@ describe('SchedulerClient with a scheduler name', { timeout: 60_000 }, () => {
         addrs: [],
         labels: new Map(),
         uploadSlots: 1,
-        uploadRate: 0n,
-        downloadRate: 0n,
+        uploadRate: 0,
+        downloadRate: 0,
         holdings: [],
       }),
       logger: silent,
@@ -130,7 +130,7 @@ describe('SchedulerClient with a scheduler name', { timeout: 60_000 }, () => {
     for (let i = 0; i < 40; i++) {
       const line = scheduler.openTask(digest(), { onMessage() {}, onDisconnect() {} });
       assert.ok(line, 'a line for every digest');
-      line.send({ openTask: { digest: `d${i}`, size: 0n, bitfield: new Uint8Array(0), want: 1 } });
+      line.send({ openTask: { digest: `d${i}`, size: 0, bitfield: new Uint8Array(0), want: 1 } });
     }
     await until('every task opened', () => a.openedDigests.length + b.openedDigests.length === 40);
     assert.ok(a.openedDigests.length > 0 && b.openedDigests.length > 0, 'both schedulers own digests');
@@ -161,7 +161,7 @@ describe('SchedulerClient with a scheduler name', { timeout: 60_000 }, () => {
     for (let i = 0; i < 20; i++) {
       scheduler
         .openTask(digest(), { onMessage() {}, onDisconnect() {} })!
-        .send({ openTask: { digest: `after-${i}`, size: 0n, bitfield: new Uint8Array(0), want: 1 } });
+        .send({ openTask: { digest: `after-${i}`, size: 0, bitfield: new Uint8Array(0), want: 1 } });
     }
     await until(
       'every new task on B',

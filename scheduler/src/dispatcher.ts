@@ -120,7 +120,7 @@ export class Dispatcher {
     const task = this.#state.task(message.digest, size > 0 ? size : undefined, this.#pieceSize);
     if (!task) {
       // Nobody knows the size yet: the requester learns it from the origin and opens again.
-      this.#send(hostId, { taskInfo: { digest: message.digest, size: 0n, pieceSize: 0, members: [] } });
+      this.#send(hostId, { taskInfo: { digest: message.digest, size: 0, pieceSize: 0, members: [] } });
       return;
     }
     if (size > 0 && size !== task.size) {
@@ -599,7 +599,7 @@ export class Dispatcher {
       if (peer.id !== forHost && host && !hosts.isBlocked(peer.id))
         members.push({ id: peer.id, addrs: host.addrs });
     }
-    return { digest: task.digest, size: BigInt(task.size), pieceSize: task.pieceSize, members };
+    return { digest: task.digest, size: task.size, pieceSize: task.pieceSize, members };
   }
 }
 

@@ -44,8 +44,8 @@ function registerMessage(host: string, fields: Partial<Register> = {}): Register
     addrs: addrsOf(host),
     labels: new Map(),
     uploadSlots: 8,
-    uploadRate: 0n,
-    downloadRate: 0n,
+    uploadRate: 0,
+    downloadRate: 0,
     holdings: [],
     ...fields,
   };
@@ -56,7 +56,7 @@ function openMessage(pieces: number, want = 4, digest = DIGEST, holds: Iterable<
   for (const index of holds) have.set(index);
   return {
     digest,
-    size: BigInt(pieces * PIECE),
+    size: pieces * PIECE,
     bitfield: have.count > 0 ? have.bytes : new Uint8Array(0),
     want,
   };
@@ -148,7 +148,7 @@ type Harness = ReturnType<typeof harness>;
 
 /** A holding of a whole 4-piece blob, as announced at registration. */
 function completeHolding(digest: string) {
-  return { digest, size: BigInt(4 * PIECE), pieceSize: 0, bitfield: new Uint8Array(0), complete: true };
+  return { digest, size: 4 * PIECE, pieceSize: 0, bitfield: new Uint8Array(0), complete: true };
 }
 
 /** Parents of the pieces assigned to `to` since the last drain. */
@@ -207,7 +207,7 @@ describe('Dispatcher: registration and opening', () => {
         holdings: [
           {
             digest: DIGEST,
-            size: BigInt(3 * PIECE),
+            size: 3 * PIECE,
             pieceSize: 0,
             bitfield: new Uint8Array(0),
             complete: true,
@@ -223,9 +223,9 @@ describe('Dispatcher: registration and opening', () => {
   it('answers size 0 when nobody knows the size, without creating a task', () => {
     const h = harness();
     h.register('a');
-    h.dispatcher.openTask('a', { digest: DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 4 });
+    h.dispatcher.openTask('a', { digest: DIGEST, size: 0, bitfield: new Uint8Array(0), want: 4 });
     assert.deepEqual(h.drain(), [
-      { to: 'a', message: { taskInfo: { digest: DIGEST, size: 0n, pieceSize: 0, members: [] } } },
+      { to: 'a', message: { taskInfo: { digest: DIGEST, size: 0, pieceSize: 0, members: [] } } },
     ]);
     assert.equal(h.state.tasks.size, 0);
   });
@@ -237,7 +237,7 @@ describe('Dispatcher: registration and opening', () => {
     const [info, assignments, ...rest] = h.drain();
     assert.deepEqual(info, {
       to: 'a',
-      message: { taskInfo: { digest: DIGEST, size: BigInt(10 * PIECE), pieceSize: PIECE, members: [] } },
+      message: { taskInfo: { digest: DIGEST, size: 10 * PIECE, pieceSize: PIECE, members: [] } },
     });
     assert.equal(assignments?.to, 'a');
     assert.deepEqual(assignments?.message.assignments?.origin, [{ first: 0, count: 4 }]);
@@ -269,10 +269,10 @@ describe('Dispatcher: registration and opening', () => {
     h.register('a', 'b');
     h.open('a', 6);
     h.drain();
-    h.dispatcher.openTask('b', { digest: DIGEST, size: 0n, bitfield: new Uint8Array(0), want: 4 });
+    h.dispatcher.openTask('b', { digest: DIGEST, size: 0, bitfield: new Uint8Array(0), want: 4 });
     const sent = h.drain();
     const { members, ...info } = sent[0]!.message.taskInfo!;
-    assert.deepEqual(info, { digest: DIGEST, size: BigInt(6 * PIECE), pieceSize: PIECE });
+    assert.deepEqual(info, { digest: DIGEST, size: 6 * PIECE, pieceSize: PIECE });
     // The newcomer learns who else is in the task, and the others learn of it.
     assert.deepEqual(
       members.map((m) => m.id),
@@ -737,7 +737,7 @@ describe('Dispatcher: bad parents', () => {
     const h = harness();
     const complete = (n: number) => ({
       digest: digestOf(n),
-      size: BigInt(2 * PIECE),
+      size: 2 * PIECE,
       pieceSize: 0,
       bitfield: new Uint8Array(0),
       complete: true,
@@ -846,7 +846,7 @@ describe('Dispatcher: hosts leaving', () => {
         holdings: [
           {
             digest: DIGEST,
-            size: BigInt(4 * PIECE),
+            size: 4 * PIECE,
             pieceSize: 0,
             bitfield: new Uint8Array(0),
             complete: true,
@@ -887,7 +887,7 @@ describe('Dispatcher: piece timeouts', () => {
         holdings: [
           {
             digest: DIGEST,
-            size: BigInt(2 * PIECE),
+            size: 2 * PIECE,
             pieceSize: 0,
             bitfield: new Bitfield(2, new Uint8Array([0b1100_0000])).bytes,
             complete: false,
@@ -1057,7 +1057,7 @@ describe('Dispatcher: the endgame', () => {
   /** A holding of the whole 8-piece blob, as announced at registration. */
   const whole = {
     digest: DIGEST,
-    size: BigInt(8 * PIECE),
+    size: 8 * PIECE,
     pieceSize: 0,
     bitfield: new Uint8Array(0),
     complete: true,
@@ -1160,7 +1160,7 @@ describe('Dispatcher: the endgame', () => {
     // q holds piece 4 alone, with every slot free.
     const four = {
       digest: DIGEST,
-      size: BigInt(8 * PIECE),
+      size: 8 * PIECE,
       pieceSize: PIECE,
       bitfield: bits(4),
       complete: false,
@@ -1170,7 +1170,7 @@ describe('Dispatcher: the endgame', () => {
     // a lacks four pieces: p sends two, nobody the other two.
     h.dispatcher.openTask('a', {
       digest: DIGEST,
-      size: BigInt(8 * PIECE),
+      size: 8 * PIECE,
       bitfield: bits(0, 1, 2, 3),
       want: 6,
     });

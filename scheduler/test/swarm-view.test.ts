@@ -111,15 +111,15 @@ describe('swarm traffic: bytes per peer and per flow over a window of buckets', 
       addrs: [],
       labels: new Map(),
       uploadSlots: 8,
-      uploadRate: 0n,
-      downloadRate: 0n,
+      uploadRate: 0,
+      downloadRate: 0,
       holdings: [],
     };
     const digest = digestOf(1);
     const size = 3 * 4 * MIB - 5;
     for (const host of ['a', 'b']) {
       dispatcher.register(host, register);
-      dispatcher.openTask(host, { digest, size: BigInt(size), bitfield: new Uint8Array(0), want: 4 });
+      dispatcher.openTask(host, { digest, size: size, bitfield: new Uint8Array(0), want: 4 });
     }
     const pieceSize = state.tasks.get(digest)!.pieceSize;
     const fromOrigin = (index: number): PieceDone => ({

@@ -193,7 +193,7 @@ describe('the wire protocols survive hostile streams', { timeout: 180_000 }, () 
 
     it(`${name} stream: a truncated frame, then close`, async () => {
       const body = PeerMessage.encode({
-        openTask: { digest: blob.digest, size: 1n, bitfield: new Uint8Array(0), want: 1 },
+        openTask: { digest: blob.digest, size: 1, bitfield: new Uint8Array(0), want: 1 },
       });
       const whole = frame(body);
       for (const cut of [1, 2, whole.length - 1]) {
@@ -283,24 +283,23 @@ describe('the wire protocols survive hostile streams', { timeout: 180_000 }, () 
     const digest = `sha256:${'e'.repeat(64)}`;
     const messages: Uint8Array[] = [
       // A size whose piece table would have millions of entries.
-      PeerMessage.encode({ openTask: { digest, size: 2n ** 50n, bitfield: new Uint8Array(0), want: 8 } }),
-      PeerMessage.encode({
-        openTask: { digest, size: 2n ** 64n - 1n, bitfield: new Uint8Array(0), want: 8 },
-      }),
+      PeerMessage.encode({ openTask: { digest, size: 2 ** 50, bitfield: new Uint8Array(0), want: 8 } }),
+      // A size of 2^64 - 1, more than a number holds exactly: written by hand (field 2, OpenTask).
+      Uint8Array.from([0x12, ...varint(openTaskMaxSize(digest).length), ...openTaskMaxSize(digest)]),
       // A holding with one-byte pieces of a 1 GB blob.
       PeerMessage.encode({
         register: {
           addrs: [],
           labels: new Map(),
           uploadSlots: 1,
-          uploadRate: 0n,
-          downloadRate: 0n,
-          holdings: [{ digest, size: 10n ** 9n, pieceSize: 1, bitfield: new Uint8Array(0), complete: true }],
+          uploadRate: 0,
+          downloadRate: 0,
+          holdings: [{ digest, size: 1e9, pieceSize: 1, bitfield: new Uint8Array(0), complete: true }],
         },
       }),
       // Digests that are no digests.
       PeerMessage.encode({
-        openTask: { digest: 'x'.repeat(3 * MiB), size: 1n, bitfield: new Uint8Array(0), want: 1 },
+        openTask: { digest: 'x'.repeat(3 * MiB), size: 1, bitfield: new Uint8Array(0), want: 1 },
       }),
     ];
     // A report (field 3) of two million empty `done` entries (field 2): 4 MB that decode to millions of objects.
@@ -345,8 +344,8 @@ describe('the wire protocols survive hostile streams', { timeout: 180_000 }, () 
             addrs: client!.getMultiaddrs().map(String),
             labels: new Map([['zone', 'test']]),
             uploadSlots: 4,
-            uploadRate: 0n,
-            downloadRate: 0n,
+            uploadRate: 0,
+            downloadRate: 0,
             holdings: [],
           },
         }),
@@ -358,3 +357,9 @@ describe('the wire protocols survive hostile streams', { timeout: 180_000 }, () 
     stream.abort(new Error('leaving'));
   });
 });
+
+/** An OpenTask (digest, want 8) whose size is the largest varint a uint64 field takes, 2^64 - 1. */
+function openTaskMaxSize(digest: string): number[] {
+  const name = [...Buffer.from(digest)];
+  return [0x0a, ...varint(name.length), ...name, 0x10, ...Array(9).fill(0xff), 0x01, 0x20, 0x08];
+}

@@ -162,7 +162,7 @@ class TaskSession implements TaskListener {
     this.#line()?.send({
       openTask: {
         digest: this.#task.digest,
-        size: BigInt(size),
+        size: size,
         bitfield: this.#task.presentBitfield(),
         want: this.#options.downloadSlots,
       },

@@ -191,7 +191,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         options.onRequest?.('ok');
         const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
         // The blob's size lets a requester without a scheduler lay the blob out from this answer alone.
-        const header = { status: PieceStatus.ok, length, sha256, message: '', blobSize: BigInt(blobSize) };
+        const header = { status: PieceStatus.ok, length, sha256, message: '', blobSize };
         await sendWithBackpressure(stream, frame(PieceResponse.encode(header)), {
           signal: AbortSignal.timeout(readerTimeoutMs),
         });

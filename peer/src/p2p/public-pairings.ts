@@ -55,7 +55,7 @@ export async function servePublicPairings(
       await readFrame(bytes, MAX_QUERY_BYTES, { signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS) }),
     );
     const known = await lookUp(knowledge, query);
-    const reply = known ? { known: true, learnedAt: BigInt(known.learnedAt), digest: known.digest } : {};
+    const reply = known ? { known: true, learnedAt: known.learnedAt, digest: known.digest } : {};
     await sendWithBackpressure(stream, frame(PublicPairingAnswer.encode(reply)));
     await stream.close();
   }

@@ -137,15 +137,15 @@ export async function startSwarm(
     addrs: node.getMultiaddrs().map((ma) => ma.toString()),
     labels: new Map(Object.entries(config.labels)),
     uploadSlots: config.uploadSlots,
-    uploadRate: BigInt(config.uploadRate),
-    downloadRate: BigInt(config.downloadRate),
+    uploadRate: config.uploadRate,
+    downloadRate: config.downloadRate,
     holdings: [...deps.store.entries()]
       .filter(({ size }) => size > 0)
       .map(({ digest, size }) => {
         const layout = pieceLayout(size);
         return {
           digest,
-          size: BigInt(size),
+          size: size,
           pieceSize: layout.pieceSize,
           bitfield: Bitfield.full(layout.count).bytes,
           complete: true,

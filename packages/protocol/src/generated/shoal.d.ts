@@ -28,7 +28,7 @@ export interface PieceResponse {
     length: number;
     sha256: Uint8Array<ArrayBuffer>;
     message: string;
-    blobSize: bigint;
+    blobSize: number;
 }
 export declare namespace PieceResponse {
     const codec: () => Codec<PieceResponse>;
@@ -50,7 +50,7 @@ export declare namespace PieceResponse {
     }
     interface PieceResponseBlobSizeFieldEvent {
         field: '$.blobSize';
-        value: bigint;
+        value: number;
     }
     function encode(obj: Partial<PieceResponse>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceResponse>): PieceResponse;
@@ -82,11 +82,11 @@ export declare namespace PeerMessage {
     }
     interface PeerMessageRegisterUploadRateFieldEvent {
         field: '$.register.uploadRate';
-        value: bigint;
+        value: number;
     }
     interface PeerMessageRegisterDownloadRateFieldEvent {
         field: '$.register.downloadRate';
-        value: bigint;
+        value: number;
     }
     interface PeerMessageRegisterHoldingsDigestFieldEvent {
         field: '$.register.holdings[].digest';
@@ -95,7 +95,7 @@ export declare namespace PeerMessage {
     }
     interface PeerMessageRegisterHoldingsSizeFieldEvent {
         field: '$.register.holdings[].size';
-        value: bigint;
+        value: number;
         index: number;
     }
     interface PeerMessageRegisterHoldingsPieceSizeFieldEvent {
@@ -119,7 +119,7 @@ export declare namespace PeerMessage {
     }
     interface PeerMessageOpenTaskSizeFieldEvent {
         field: '$.openTask.size';
-        value: bigint;
+        value: number;
     }
     interface PeerMessageOpenTaskBitfieldFieldEvent {
         field: '$.openTask.bitfield';
@@ -236,8 +236,8 @@ export interface Register {
     addrs: string[];
     labels: Map<string, string>;
     uploadSlots: number;
-    uploadRate: bigint;
-    downloadRate: bigint;
+    uploadRate: number;
+    downloadRate: number;
     holdings: Holding[];
 }
 export declare namespace Register {
@@ -276,11 +276,11 @@ export declare namespace Register {
     }
     interface RegisterUploadRateFieldEvent {
         field: '$.uploadRate';
-        value: bigint;
+        value: number;
     }
     interface RegisterDownloadRateFieldEvent {
         field: '$.downloadRate';
-        value: bigint;
+        value: number;
     }
     interface RegisterHoldingsDigestFieldEvent {
         field: '$.holdings[].digest';
@@ -289,7 +289,7 @@ export declare namespace Register {
     }
     interface RegisterHoldingsSizeFieldEvent {
         field: '$.holdings[].size';
-        value: bigint;
+        value: number;
         index: number;
     }
     interface RegisterHoldingsPieceSizeFieldEvent {
@@ -313,7 +313,7 @@ export declare namespace Register {
 }
 export interface Holding {
     digest: string;
-    size: bigint;
+    size: number;
     pieceSize: number;
     bitfield: Uint8Array<ArrayBuffer>;
     complete: boolean;
@@ -326,7 +326,7 @@ export declare namespace Holding {
     }
     interface HoldingSizeFieldEvent {
         field: '$.size';
-        value: bigint;
+        value: number;
     }
     interface HoldingPieceSizeFieldEvent {
         field: '$.pieceSize';
@@ -346,7 +346,7 @@ export declare namespace Holding {
 }
 export interface OpenTask {
     digest: string;
-    size: bigint;
+    size: number;
     bitfield: Uint8Array<ArrayBuffer>;
     want: number;
 }
@@ -358,7 +358,7 @@ export declare namespace OpenTask {
     }
     interface OpenTaskSizeFieldEvent {
         field: '$.size';
-        value: bigint;
+        value: number;
     }
     interface OpenTaskBitfieldFieldEvent {
         field: '$.bitfield';
@@ -559,7 +559,7 @@ export declare namespace SchedulerMessage {
     }
     interface SchedulerMessageTaskInfoSizeFieldEvent {
         field: '$.taskInfo.size';
-        value: bigint;
+        value: number;
     }
     interface SchedulerMessageTaskInfoPieceSizeFieldEvent {
         field: '$.taskInfo.pieceSize';
@@ -714,7 +714,7 @@ export declare namespace Swarm {
 }
 export interface TaskInfo {
     digest: string;
-    size: bigint;
+    size: number;
     pieceSize: number;
     members: PeerRef[];
 }
@@ -726,7 +726,7 @@ export declare namespace TaskInfo {
     }
     interface TaskInfoSizeFieldEvent {
         field: '$.size';
-        value: bigint;
+        value: number;
     }
     interface TaskInfoPieceSizeFieldEvent {
         field: '$.pieceSize';
@@ -905,7 +905,7 @@ export declare namespace PublicPairingQuery {
 }
 export interface PublicPairingAnswer {
     known: boolean;
-    learnedAt: bigint;
+    learnedAt: number;
     digest: string;
 }
 export declare namespace PublicPairingAnswer {
@@ -916,7 +916,7 @@ export declare namespace PublicPairingAnswer {
     }
     interface PublicPairingAnswerLearnedAtFieldEvent {
         field: '$.learnedAt';
-        value: bigint;
+        value: number;
     }
     interface PublicPairingAnswerDigestFieldEvent {
         field: '$.digest';

@@ -127,9 +127,9 @@ export var PieceResponse;
                     w.uint32(34);
                     w.string(obj.message);
                 }
-                if ((obj.blobSize != null && obj.blobSize !== 0n)) {
+                if ((obj.blobSize != null && obj.blobSize !== 0)) {
                     w.uint32(40);
-                    w.uint64(obj.blobSize);
+                    w.uint64Number(obj.blobSize);
                 }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
@@ -140,7 +140,7 @@ export var PieceResponse;
                     length: 0,
                     sha256: uint8ArrayAlloc(0),
                     message: '',
-                    blobSize: 0n
+                    blobSize: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -163,7 +163,7 @@ export var PieceResponse;
                             break;
                         }
                         case 5: {
-                            obj.blobSize = reader.uint64();
+                            obj.blobSize = reader.uint64Number();
                             break;
                         }
                         default: {
@@ -209,7 +209,7 @@ export var PieceResponse;
                         case 5: {
                             yield {
                                 field: `${prefix}.blobSize`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
@@ -579,13 +579,13 @@ export var Register;
                     w.uint32(24);
                     w.uint32(obj.uploadSlots);
                 }
-                if ((obj.uploadRate != null && obj.uploadRate !== 0n)) {
+                if ((obj.uploadRate != null && obj.uploadRate !== 0)) {
                     w.uint32(32);
-                    w.uint64(obj.uploadRate);
+                    w.uint64Number(obj.uploadRate);
                 }
-                if ((obj.downloadRate != null && obj.downloadRate !== 0n)) {
+                if ((obj.downloadRate != null && obj.downloadRate !== 0)) {
                     w.uint32(40);
-                    w.uint64(obj.downloadRate);
+                    w.uint64Number(obj.downloadRate);
                 }
                 if (obj.holdings != null && obj.holdings.length > 0) {
                     for (const value of obj.holdings) {
@@ -601,8 +601,8 @@ export var Register;
                     addrs: [],
                     labels: new Map(),
                     uploadSlots: 0,
-                    uploadRate: 0n,
-                    downloadRate: 0n,
+                    uploadRate: 0,
+                    downloadRate: 0,
                     holdings: []
                 };
                 const end = length == null ? reader.len : reader.pos + length;
@@ -633,11 +633,11 @@ export var Register;
                             break;
                         }
                         case 4: {
-                            obj.uploadRate = reader.uint64();
+                            obj.uploadRate = reader.uint64Number();
                             break;
                         }
                         case 5: {
-                            obj.downloadRate = reader.uint64();
+                            obj.downloadRate = reader.uint64Number();
                             break;
                         }
                         case 6: {
@@ -700,14 +700,14 @@ export var Register;
                         case 4: {
                             yield {
                                 field: `${prefix}.uploadRate`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
                         case 5: {
                             yield {
                                 field: `${prefix}.downloadRate`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
@@ -762,9 +762,9 @@ export var Holding;
                     w.uint32(10);
                     w.string(obj.digest);
                 }
-                if ((obj.size != null && obj.size !== 0n)) {
+                if ((obj.size != null && obj.size !== 0)) {
                     w.uint32(16);
-                    w.uint64(obj.size);
+                    w.uint64Number(obj.size);
                 }
                 if ((obj.pieceSize != null && obj.pieceSize !== 0)) {
                     w.uint32(24);
@@ -784,7 +784,7 @@ export var Holding;
             }, (reader, length, opts = {}) => {
                 const obj = {
                     digest: '',
-                    size: 0n,
+                    size: 0,
                     pieceSize: 0,
                     bitfield: uint8ArrayAlloc(0),
                     complete: false
@@ -798,7 +798,7 @@ export var Holding;
                             break;
                         }
                         case 2: {
-                            obj.size = reader.uint64();
+                            obj.size = reader.uint64Number();
                             break;
                         }
                         case 3: {
@@ -835,7 +835,7 @@ export var Holding;
                         case 2: {
                             yield {
                                 field: `${prefix}.size`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
@@ -896,9 +896,9 @@ export var OpenTask;
                     w.uint32(10);
                     w.string(obj.digest);
                 }
-                if ((obj.size != null && obj.size !== 0n)) {
+                if ((obj.size != null && obj.size !== 0)) {
                     w.uint32(16);
-                    w.uint64(obj.size);
+                    w.uint64Number(obj.size);
                 }
                 if ((obj.bitfield != null && obj.bitfield.byteLength > 0)) {
                     w.uint32(26);
@@ -914,7 +914,7 @@ export var OpenTask;
             }, (reader, length, opts = {}) => {
                 const obj = {
                     digest: '',
-                    size: 0n,
+                    size: 0,
                     bitfield: uint8ArrayAlloc(0),
                     want: 0
                 };
@@ -927,7 +927,7 @@ export var OpenTask;
                             break;
                         }
                         case 2: {
-                            obj.size = reader.uint64();
+                            obj.size = reader.uint64Number();
                             break;
                         }
                         case 3: {
@@ -960,7 +960,7 @@ export var OpenTask;
                         case 2: {
                             yield {
                                 field: `${prefix}.size`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
@@ -2009,9 +2009,9 @@ export var TaskInfo;
                     w.uint32(10);
                     w.string(obj.digest);
                 }
-                if ((obj.size != null && obj.size !== 0n)) {
+                if ((obj.size != null && obj.size !== 0)) {
                     w.uint32(16);
-                    w.uint64(obj.size);
+                    w.uint64Number(obj.size);
                 }
                 if ((obj.pieceSize != null && obj.pieceSize !== 0)) {
                     w.uint32(24);
@@ -2029,7 +2029,7 @@ export var TaskInfo;
             }, (reader, length, opts = {}) => {
                 const obj = {
                     digest: '',
-                    size: 0n,
+                    size: 0,
                     pieceSize: 0,
                     members: []
                 };
@@ -2042,7 +2042,7 @@ export var TaskInfo;
                             break;
                         }
                         case 2: {
-                            obj.size = reader.uint64();
+                            obj.size = reader.uint64Number();
                             break;
                         }
                         case 3: {
@@ -2083,7 +2083,7 @@ export var TaskInfo;
                         case 2: {
                             yield {
                                 field: `${prefix}.size`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
@@ -2801,9 +2801,9 @@ export var PublicPairingAnswer;
                     w.uint32(8);
                     w.bool(obj.known);
                 }
-                if ((obj.learnedAt != null && obj.learnedAt !== 0n)) {
+                if ((obj.learnedAt != null && obj.learnedAt !== 0)) {
                     w.uint32(16);
-                    w.uint64(obj.learnedAt);
+                    w.uint64Number(obj.learnedAt);
                 }
                 if ((obj.digest != null && obj.digest !== '')) {
                     w.uint32(26);
@@ -2815,7 +2815,7 @@ export var PublicPairingAnswer;
             }, (reader, length, opts = {}) => {
                 const obj = {
                     known: false,
-                    learnedAt: 0n,
+                    learnedAt: 0,
                     digest: ''
                 };
                 const end = length == null ? reader.len : reader.pos + length;
@@ -2827,7 +2827,7 @@ export var PublicPairingAnswer;
                             break;
                         }
                         case 2: {
-                            obj.learnedAt = reader.uint64();
+                            obj.learnedAt = reader.uint64Number();
                             break;
                         }
                         case 3: {
@@ -2856,7 +2856,7 @@ export var PublicPairingAnswer;
                         case 2: {
                             yield {
                                 field: `${prefix}.learnedAt`,
-                                value: reader.uint64()
+                                value: reader.uint64Number()
                             };
                             break;
                         }
