@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Bitfield, MIB } from '@shoal/protocol';
+import { Bitfield, MIB, type PieceDone, pieceSizeFor, type SchedulerMessage } from '@shoal/protocol';
+import { createLogger } from '@shoal/telemetry';
 import fc from 'fast-check';
+import { Registry } from 'prom-client';
+import { Dispatcher } from '../src/dispatcher.ts';
+import { createSchedulerMetrics } from '../src/metrics.ts';
 import { type AssignInput, assignPieces, type RackView } from '../src/policy/assign.ts';
 import type { ParentView } from '../src/policy/parent-score.ts';
 import { SwarmState } from '../src/state/swarm-state.ts';
@@ -252,5 +256,99 @@ describe('racks: kept in step', () => {
     const rack = task.racks.get('r9')!;
     assert.deepEqual([...rack.holders], Array(PIECES).fill(1));
     assert.deepEqual([...rack.freeHolders], ['x']);
+  });
+});
+
+/**
+ * A rollout of one blob through the real dispatcher, every assignment carried out at once and in the
+ * order sent: host i registers with `labels(i)`. Returns the assignments as sent, and the hosts.
+ */
+function rollout(labels: (i: number) => Record<string, string>, hosts = 12, size = 48 * MIB) {
+  const digest = `sha256:${'cd'.repeat(32)}`;
+  const queue: { to: string; message: SchedulerMessage }[] = [];
+  const dispatcher = new Dispatcher({
+    state: new SwarmState(),
+    send: (to, message) => queue.push({ to, message }),
+    logger: createLogger({ level: 'silent' }),
+    metrics: createSchedulerMetrics(new Registry(), { peers: () => 0, tasks: () => 0 }),
+    now: () => 0,
+  });
+  const ids = Array.from({ length: hosts }, (_, i) => `host-${i}`);
+  ids.forEach((id, i) => {
+    dispatcher.register(id, {
+      addrs: [],
+      labels: new Map(Object.entries(labels(i))),
+      uploadSlots: 2,
+      uploadRate: 0n,
+      downloadRate: 0n,
+      holdings: [],
+    });
+  });
+  for (const id of ids)
+    dispatcher.openTask(id, { digest, size: BigInt(size), bitfield: new Uint8Array(0), want: 4 });
+  const assigned: { to: string; pieces: { index: number; parent: string }[]; origin: string[] }[] = [];
+  for (let step = 0, sweeps = 0; step < 10_000; step++) {
+    // Nothing left to carry out: the periodic sweep hands out what is left.
+    if (queue.length === 0 && sweeps++ < 20) dispatcher.sweep();
+    if (queue.length === 0) break;
+    const { to, message } = queue.shift()!;
+    const a = message.assignments;
+    if (!a) continue;
+    assigned.push({
+      to,
+      pieces: a.pieces.map((p) => ({ index: p.index, parent: p.parent })),
+      origin: a.origin.map((o) => `${o.first}+${o.count}`),
+    });
+    const done: PieceDone[] = a.pieces.map((p) => ({
+      index: p.index,
+      sha256: new Uint8Array(0),
+      parent: p.parent,
+      millis: 10,
+      length: pieceSizeFor(size),
+    }));
+    for (const o of a.origin)
+      for (let index = o.first; index < o.first + o.count; index++)
+        done.push({
+          index,
+          sha256: new Uint8Array(32).fill(index),
+          parent: '',
+          millis: 10,
+          length: pieceSizeFor(size),
+        });
+    dispatcher.report(to, { digest, done, failed: [], want: 4 });
+  }
+  return { assigned, ids, pieceCount: Math.ceil(size / pieceSizeFor(size)) };
+}
+
+describe('racks: through the dispatcher', () => {
+  it('a swarm all in one rack is assigned exactly what an unlabelled one is', () => {
+    const plain = rollout(() => ({}));
+    const oneRack = rollout(() => ({ rack: 'r1', zone: 'z' }));
+    assert.ok(plain.assigned.length > 12);
+    assert.deepEqual(oneRack.assigned, plain.assigned);
+  });
+
+  it('two racks: each piece enters each rack from outside at most once, and everyone gets every piece', () => {
+    const rackOf = (i: number) => `r${i % 2}`;
+    const { assigned, ids, pieceCount } = rollout((i) => ({ rack: rackOf(i) }));
+    const crossings = new Map<string, number>();
+    const got = new Map<string, Set<number>>(ids.map((id) => [id, new Set<number>()]));
+    for (const { to, pieces, origin } of assigned) {
+      for (const { index, parent } of pieces) {
+        got.get(to)!.add(index);
+        const from = ids.indexOf(parent);
+        const into = ids.indexOf(to);
+        if (rackOf(from) === rackOf(into)) continue;
+        const key = `${rackOf(into)}/${index}`;
+        crossings.set(key, (crossings.get(key) ?? 0) + 1);
+      }
+      for (const range of origin) {
+        const [first, count] = range.split('+').map(Number) as [number, number];
+        for (let index = first; index < first + count; index++) got.get(to)!.add(index);
+      }
+    }
+    for (const [key, n] of crossings) assert.equal(n, 1, `${key}: fetched from outside the rack ${n} times`);
+    assert.ok(crossings.size > 0 && pieceCount > 12);
+    for (const [id, pieces] of got) assert.equal(pieces.size, pieceCount, `${id} got every piece`);
   });
 });
