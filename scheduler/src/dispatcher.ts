@@ -12,7 +12,7 @@ import {
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
-import { assignPieces } from './policy/assign.ts';
+import { assignPieces, type RackView } from './policy/assign.ts';
 import { ENDGAME_MISSING, endgamePieces, endgameWaitMs } from './policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { SwarmState } from './state/swarm-state.ts';
@@ -523,6 +523,7 @@ export class Dispatcher {
           if (other.active && !other.origin && !last?.has(other.id)) takers++;
         return Math.min(takers, this.#originFetchers - task.originFetchers);
       },
+      rack: rackView(task, peer, anyBlocked ? eligible : undefined, among),
     });
     for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
@@ -612,6 +613,34 @@ const STARVED_TRIES_PER_SLOT = 4;
 const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;
+
+/**
+ * The requester's rack as the policy sees it; undefined when it names none, or when every peer of the
+ * task is in it (then it decides as without racks). `eligible`: when some hosts are blocklisted, which
+ * holders count. `among`: the only free parents to look through (a starved peer offered freed slots).
+ */
+function rackView(
+  task: SwarmTask,
+  peer: TaskPeer,
+  eligible: ((id: string) => boolean) | undefined,
+  among: ReadonlySet<string> | undefined,
+): RackView | undefined {
+  const rack = peer.rack;
+  if (!rack || rack.peers >= task.peers.size) return undefined;
+  const has = (id: string) => task.peers.get(id)?.rack === rack;
+  return {
+    holderCount: eligible
+      ? (index) => {
+          let count = 0;
+          for (const id of task.holders[index]!) if (eligible(id) && has(id)) count++;
+          return count;
+        }
+      : (index) => rack.holders[index]! - (peer.have.has(index) ? 1 : 0),
+    inFlightCount: (index) => rack.inFlight[index]!,
+    freeParents: among ? new Set([...among].filter(has)) : rack.freeHolders,
+    has,
+  };
+}
 
 /** Whether one of `hosts` holds, in `task`, a piece `peer` lacks (whether it is on its way is the decision's to see). */
 function holdsAnythingFor(task: SwarmTask, peer: TaskPeer, hosts: ReadonlySet<string>): boolean {

@@ -68,6 +68,28 @@ export interface AssignInput {
    * every piece is in the swarm.
    */
   originTakers?(): number;
+  /**
+   * Optional: the requester's rack, when the task's peers are in more than one.
+   * Rarity is then counted in the rack, and each piece crosses the rack's uplink
+   * about once: a piece some eligible peer of the rack holds is fetched from a
+   * parent in the rack (or waits for one's slot), and a piece none of them holds
+   * is fetched from outside by at most RACK_INBOUND_FETCHES of its peers at a
+   * time, the others waiting for it to land in the rack. Absent: every parent is
+   * as good as another, whatever its labels say (but for the score's tiebreak).
+   */
+  rack?: RackView;
+}
+
+/** The requester's rack as the policy sees it (see AssignInput.rack). */
+export interface RackView {
+  /** eligible holders of a piece in the rack, the requester excluded */
+  holderCount(index: number): number;
+  /** peers of the rack fetching a piece from a parent now */
+  inFlightCount(index: number): number;
+  /** the rack's parents with a free upload slot (it is enough to name those holding some piece of the task) */
+  freeParents: { readonly size: number; [Symbol.iterator](): Iterator<string> };
+  /** whether a host is in the requester's rack */
+  has(id: string): boolean;
 }
 
 export interface PieceChoice {
@@ -120,6 +142,14 @@ export const MAX_DECISION_SCAN = 16 * MAX_PARENT_SCAN;
 export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
 
 /**
+ * Peers of a rack fetching, from outside it, a piece no peer of the rack holds:
+ * the rest of the rack waits for it to land and takes it from there, so it
+ * crosses the rack's uplink once. Should the one copy be slow, the piece's
+ * timeout gives it to another.
+ */
+export const RACK_INBOUND_FETCHES = 1;
+
+/**
  * Decides which missing pieces the requester fetches now and from whom.
  * Pure: no clocks, no I/O; the caller commits the result to state.
  *
@@ -133,6 +163,12 @@ export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
  *   requesters split a blob's back-to-source by range and every piece leaves
  *   the origin once.
  *
+ * - With the requester's rack (AssignInput.rack): rarity counts the rack's
+ *   holders and fetches only. Pieces no peer of the rack holds or fetches come
+ *   first, from any parent (each brought in by one peer of the rack, the rack's
+ *   others waiting for it to land); then pieces held in the rack, from parents in
+ *   it only (with none free, the piece waits for one's slot).
+ *
  * Cost: one pass over the pieces (O(1) work each, bucketed by holder count
  * instead of sorted), then a parent search per piece tried: through the free
  * parents when there are at most FEW_FREE_PARENTS of them (none: no search at
@@ -144,12 +180,15 @@ export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
  * number of peers.
  */
 export function assignPieces(input: AssignInput): AssignOutput {
-  const { requester } = input;
+  const { requester, rack } = input;
   const few = fewFreeParents(input);
   const searching = requester.want > 0 && few?.length !== 0;
   // Rarity buckets: holders and copies on their way -> pieces, each in index order because the pass
-  // runs in index order.
+  // runs in index order. With a rack: pieces held in the rack, by the rack's holders and copies on
+  // their way into it.
   const byRarity = new Map<number, number[]>();
+  /** with a rack: pieces none of its peers holds or fetches yet, by rarity in the whole swarm */
+  const inbound = new Map<number, number[]>();
   let originFirst = -1;
   /** pieces nobody holds or fetches from the origin, from originFirst on */
   let unclaimed = 0;
@@ -164,10 +203,16 @@ export function assignPieces(input: AssignInput): AssignOutput {
       continue;
     }
     if (!searching || input.freeHolderCount?.(index) === 0) continue;
-    const rarity = count + (input.inFlightCount?.(index) ?? 0);
-    const bucket = byRarity.get(rarity);
-    if (bucket) bucket.push(index);
-    else byRarity.set(rarity, [index]);
+    if (rack) {
+      const local = rack.holderCount(index);
+      const coming = rack.inFlightCount(index);
+      // Nobody in the rack holds it: one peer brings it in at a time, the others wait for it.
+      if (local === 0 && coming >= RACK_INBOUND_FETCHES) continue;
+      if (local === 0) addTo(inbound, count + (input.inFlightCount?.(index) ?? 0), index);
+      else addTo(byRarity, local + coming, index);
+      continue;
+    }
+    addTo(byRarity, count + (input.inFlightCount?.(index) ?? 0), index);
   }
 
   /** free slots of the parents this decision took from (the rest: as the input says) */
@@ -177,19 +222,46 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const scan = { left: MAX_DECISION_SCAN };
   const pieces: PieceChoice[] = [];
   const busy: PieceChoice[] = [];
-  const rarities = [...byRarity.keys()].sort((a, b) => a - b);
-  search: for (const rarity of rarities) {
-    for (const index of byRarity.get(rarity)!) {
+  const take = (index: number, parent: { id: string; free: number } | undefined) => {
+    if (parent === undefined) return;
+    slots.set(parent.id, parent.free - 1);
+    pieces.push({ index, parent: parent.id });
+  };
+  // Pieces new to the rack first (the rarest there), from any parent: none of the rack's holds them.
+  search: for (const rarity of sortedKeys(inbound)) {
+    for (const index of inbound.get(rarity)!) {
       if (pieces.length >= requester.want || scan.left <= 0) break search;
-      const count = input.inFlightCount ? input.holderCount(index) : rarity;
-      // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
-      const parent =
+      const count = input.holderCount(index);
+      take(
+        index,
         few && few.length <= count
           ? bestOfFew(input, few, index, slots, scan)
-          : bestParent(input, index, count, slots, full, scan, busy);
-      if (parent === undefined) continue;
-      slots.set(parent.id, parent.free - 1);
-      pieces.push({ index, parent: parent.id });
+          : bestParent(input, index, count, slots, full, scan, busy),
+      );
+    }
+  }
+  // With a rack, its own parents only: a piece held in the rack waits for a slot there.
+  const fewInRack = rack && few?.filter((view) => rack.has(view.id));
+  search: for (const rarity of sortedKeys(byRarity)) {
+    for (const index of byRarity.get(rarity)!) {
+      if (pieces.length >= requester.want || scan.left <= 0) break search;
+      if (rack) {
+        take(
+          index,
+          fewInRack
+            ? bestOfFew(input, fewInRack, index, slots, scan)
+            : bestParent(input, index, rack.holderCount(index), slots, full, scan, busy, rack),
+        );
+        continue;
+      }
+      const count = input.inFlightCount ? input.holderCount(index) : rarity;
+      // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
+      take(
+        index,
+        few && few.length <= count
+          ? bestOfFew(input, few, index, slots, scan)
+          : bestParent(input, index, count, slots, full, scan, busy),
+      );
     }
   }
 
@@ -216,6 +288,16 @@ export function assignPieces(input: AssignInput): AssignOutput {
     output.origin = { first, count };
   }
   return output;
+}
+
+function addTo(buckets: Map<number, number[]>, key: number, index: number): void {
+  const bucket = buckets.get(key);
+  if (bucket) bucket.push(index);
+  else buckets.set(key, [index]);
+}
+
+function sortedKeys(buckets: ReadonlyMap<number, unknown>): number[] {
+  return [...buckets.keys()].sort((a, b) => a - b);
 }
 
 /** The eligible parents with a free slot, when the caller says there are few; undefined when many or unknown. */
@@ -256,7 +338,11 @@ function bestOfFew(
   return best;
 }
 
-/** The best-scoring of the first PARENT_CANDIDATES eligible holders of a piece with a free slot. */
+/**
+ * The best-scoring of the first PARENT_CANDIDATES eligible holders of a piece with a free slot.
+ * `rack`: parents in the requester's rack only, looked for among its free parents when the caller
+ * names them (`holderCount`: then the piece's holders in the rack).
+ */
 function bestParent(
   input: AssignInput,
   index: number,
@@ -265,10 +351,13 @@ function bestParent(
   full: Set<string>,
   scan: { left: number },
   busy: PieceChoice[],
+  rack?: RackView,
 ): { id: string; free: number } | undefined {
   const { requester } = input;
-  const viaFree = input.freeParents !== undefined && input.holds && input.freeParents.size < holderCount;
-  const candidates = viaFree ? input.freeParents! : input.holdersOf(index);
+  const freeParents = rack ? rack.freeParents : input.freeParents;
+  const viaFree =
+    freeParents !== undefined && input.holds && (rack !== undefined || freeParents.size < holderCount);
+  const candidates = viaFree ? freeParents! : input.holdersOf(index);
   // Naming busy holders only helps when the search cannot look at them all.
   const nameBusy = !viaFree && holderCount > MAX_PARENT_SCAN;
   let best: { id: string; free: number } | undefined;
@@ -278,6 +367,7 @@ function bestParent(
   for (const id of candidates) {
     if (++scanned > MAX_PARENT_SCAN || scan.left-- <= 0) break;
     if (id === requester.id) continue;
+    if (rack && !viaFree && !rack.has(id)) continue;
     if (viaFree && !input.holds!(id, index)) continue;
     if (full.has(id)) {
       if (nameBusy) busy.push({ index, parent: id });

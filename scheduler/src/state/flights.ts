@@ -19,8 +19,8 @@ export type PeerFlights = ReadonlyMap<number, Readonly<Flight>>;
 /**
  * The one writer of fetches in flight. A fetch is counted in three places that
  * must agree: the requester's in-flight map, the task's per-piece tally of peers
- * fetching each piece (`SwarmTask.inFlightCounts`: rarity without a scan of the
- * peers) and the parent's taken upload slots (`Host.activeUploads`: who is a free
+ * fetching each piece (`SwarmTask.inFlightCounts` and its rack's tally, through
+ * `SwarmTask.countFlight`: rarity without a scan of the peers) and the parent's taken upload slots (`Host.activeUploads`: who is a free
  * parent). Every start and end of a fetch goes through here, so they cannot drift.
  * Hosts whose slots come back are collected for the dispatcher, which offers
  * them to starved peers.
@@ -36,7 +36,7 @@ export class Flights {
   /** The peer starts fetching a piece (not already on its way to it) from a parent, taking one of its slots. */
   start(task: SwarmTask, peer: TaskPeer, index: number, parent: string, now: number): void {
     const flights = writable(peer);
-    if (!flights.has(index)) task.inFlightCounts[index]!++;
+    if (!flights.has(index)) task.countFlight(peer, index, 1);
     flights.set(index, { parent, since: now });
     this.#hosts.takeSlot(parent);
   }
@@ -94,7 +94,7 @@ export class Flights {
       this.#release(flight.parent);
       if (flight.second) this.#release(flight.second.parent);
     }
-    for (const index of flights.keys()) task.inFlightCounts[index]!--;
+    for (const index of flights.keys()) task.countFlight(peer, index, -1);
     flights.clear();
   }
 
@@ -134,7 +134,7 @@ export class Flights {
 
   /** The piece is on its way to the peer no more. */
   #forget(task: SwarmTask, peer: TaskPeer, index: number): void {
-    if (writable(peer).delete(index)) task.inFlightCounts[index]!--;
+    if (writable(peer).delete(index)) task.countFlight(peer, index, -1);
   }
 
   /** A slot back makes the host one to offer starved peers (a host that left has none to give). */

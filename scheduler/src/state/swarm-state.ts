@@ -2,6 +2,7 @@ import { isDigest } from '@shoal/oci';
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE, pieceSizeFor } from '@shoal/protocol';
 import { Flights } from './flights.ts';
 import { HostRegistry } from './hosts.ts';
+import { RACK_LABEL } from './racks.ts';
 import { type HolderEvents, SwarmTask } from './task.ts';
 
 /**
@@ -31,6 +32,7 @@ export class SwarmState {
       }
       tasks.add(task);
     },
+    rackOf: (id) => this.hosts.get(id)?.labels[RACK_LABEL],
   };
 
   /**

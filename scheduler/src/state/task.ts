@@ -1,6 +1,7 @@
 import { Bitfield, pieceLayout, pieceSizeFor } from '@shoal/protocol';
 import type { PeerFlights } from './flights.ts';
 import { HolderRing } from './holder-ring.ts';
+import { type RackTally, TaskRacks, writableRack } from './racks.ts';
 
 export interface OriginRangeState {
   remaining: Set<number>;
@@ -19,6 +20,8 @@ export interface TaskPeer {
   want: number;
   /** it is downloading (has the task open), as opposed to only holding pieces */
   active: boolean;
+  /** its rack's tally in this task, for the rack its host named when it joined; undefined: no rack label */
+  readonly rack: RackTally | undefined;
 }
 
 /** What a task is told of hosts beyond its own peers. */
@@ -27,6 +30,8 @@ export interface HolderEvents {
   isFree(id: string): boolean;
   /** the host holds its first piece of the task */
   firstPiece(id: string, task: SwarmTask): void;
+  /** the rack the host's labels name, if any */
+  rackOf?(id: string): string | undefined;
 }
 
 const NO_HOST_EVENTS: HolderEvents = { isFree: () => false, firstPiece: () => {} };
@@ -68,8 +73,13 @@ export class SwarmTask {
    * is what most decisions in a swarm short of upload slots would find.
    */
   readonly freeHolderCounts: Uint32Array;
-  /** Piece index -> how many peers are fetching it from a parent now (kept by Flights). */
+  /** Piece index -> how many peers are fetching it from a parent now (kept by Flights, through countFlight). */
   readonly inFlightCounts: Uint32Array;
+  /**
+   * The racks of the task's peers: per rack and piece, holders and peers fetching it, and the
+   * rack's free holders. Kept in step here (holdings, free slots) and through countFlight (fetches).
+   */
+  readonly racks: TaskRacks;
   /** Pieces held summed over the task's peers, kept in step with their bitfields: completion without a scan. */
   heldPieces = 0;
   /** Peers holding every piece. */
@@ -89,6 +99,7 @@ export class SwarmTask {
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
     this.freeHolderCounts = new Uint32Array(layout.count);
     this.inFlightCounts = new Uint32Array(layout.count);
+    this.racks = new TaskRacks(layout.count);
     this.#hosts = hosts;
   }
 
@@ -106,6 +117,7 @@ export class SwarmTask {
   peer(id: string): TaskPeer {
     let peer = this.peers.get(id);
     if (!peer) {
+      const rack = this.#hosts.rackOf?.(id);
       peer = {
         id,
         have: new Bitfield(this.pieceCount),
@@ -114,6 +126,7 @@ export class SwarmTask {
         originRangesTaken: 0,
         want: 0,
         active: false,
+        rack: rack === undefined ? undefined : this.racks.join(rack),
       };
       this.peers.set(id, peer);
     }
@@ -130,20 +143,52 @@ export class SwarmTask {
     this.heldPieces++;
     if (peer.have.complete) this.completePeers++;
     this.holders[index]!.add(peer.id);
+    const rack = peer.rack && writableRack(peer.rack);
+    if (rack) rack.holders[index]!++;
     const free = this.#hosts.isFree(peer.id);
     if (free) this.freeHolderCounts[index]!++;
     if (peer.have.count !== 1) return;
     this.#hosts.firstPiece(peer.id, this);
-    if (free) this.freeHolders.add(peer.id);
+    if (!free) return;
+    this.freeHolders.add(peer.id);
+    rack?.freeHolders.add(peer.id);
+  }
+
+  /**
+   * A fetch of a piece from a parent starts (+1) or ends (-1) for the peer: the piece's tally of
+   * peers fetching it, and its rack's. Flights alone calls it, once per piece on its way to a peer.
+   */
+  countFlight(peer: TaskPeer, index: number, delta: 1 | -1): void {
+    this.inFlightCounts[index]! += delta;
+    if (peer.rack) writableRack(peer.rack).inFlight[index]! += delta;
   }
 
   /** A host got its first free upload slot, or lost its last one. */
   holderFreeChanged(id: string, free: boolean): void {
     const peer = this.peers.get(id);
     if (!peer || peer.have.count === 0) return;
-    if (free) this.freeHolders.add(id);
-    else this.freeHolders.delete(id);
+    const rackFree = peer.rack && writableRack(peer.rack).freeHolders;
+    if (free) {
+      this.freeHolders.add(id);
+      rackFree?.add(id);
+    } else {
+      this.freeHolders.delete(id);
+      rackFree?.delete(id);
+    }
     this.#countFree(peer, free ? 1 : -1);
+  }
+
+  /** The peer's holdings leave the swarm view: holders, free holders and counts, its rack's too. */
+  #forgetHolding(peer: TaskPeer): void {
+    const rack = peer.rack && writableRack(peer.rack);
+    for (const index of peer.have.present()) {
+      this.holders[index]!.delete(peer.id);
+      if (rack) rack.holders[index]!--;
+    }
+    rack?.freeHolders.delete(peer.id);
+    if (this.freeHolders.delete(peer.id)) this.#countFree(peer, -1);
+    this.heldPieces -= peer.have.count;
+    if (peer.have.complete) this.completePeers--;
   }
 
   #countFree(peer: TaskPeer, delta: 1 | -1): void {
@@ -164,10 +209,7 @@ export class SwarmTask {
   dropHolding(id: string): void {
     const peer = this.peers.get(id);
     if (!peer || peer.have.count === 0) return;
-    for (const index of peer.have.present()) this.holders[index]!.delete(id);
-    if (this.freeHolders.delete(id)) this.#countFree(peer, -1);
-    this.heldPieces -= peer.have.count;
-    if (peer.have.complete) this.completePeers--;
+    this.#forgetHolding(peer);
     peer.have = new Bitfield(this.pieceCount);
   }
 
@@ -178,12 +220,10 @@ export class SwarmTask {
   removePeer(id: string): TaskPeer | undefined {
     const peer = this.peers.get(id);
     if (!peer) return undefined;
-    for (const index of peer.have.present()) this.holders[index]!.delete(id);
-    if (this.freeHolders.delete(id)) this.#countFree(peer, -1);
-    this.heldPieces -= peer.have.count;
-    if (peer.have.complete) this.completePeers--;
+    this.#forgetHolding(peer);
     this.releaseOrigin(peer);
     this.peers.delete(id);
+    if (peer.rack) this.racks.leave(peer.rack);
     return peer;
   }
 
@@ -228,6 +268,7 @@ export class SwarmTask {
     for (const holders of this.holders) holders.clear();
     this.freeHolders.clear();
     this.freeHolderCounts.fill(0);
+    this.racks.clearHoldings();
     this.heldPieces = 0;
     this.completePeers = 0;
     for (const peer of this.peers.values()) {
