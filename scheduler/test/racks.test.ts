@@ -279,13 +279,13 @@ function rollout(labels: (i: number) => Record<string, string>, hosts = 12, size
       addrs: [],
       labels: new Map(Object.entries(labels(i))),
       uploadSlots: 2,
-      uploadRate: 0n,
-      downloadRate: 0n,
+      uploadRate: 0,
+      downloadRate: 0,
       holdings: [],
     });
   });
   for (const id of ids)
-    dispatcher.openTask(id, { digest, size: BigInt(size), bitfield: new Uint8Array(0), want: 4 });
+    dispatcher.openTask(id, { digest, size, bitfield: new Uint8Array(0), want: 4 });
   const assigned: { to: string; pieces: { index: number; parent: string }[]; origin: string[] }[] = [];
   for (let step = 0, sweeps = 0; step < 10_000; step++) {
     // Nothing left to carry out: the periodic sweep hands out what is left.
