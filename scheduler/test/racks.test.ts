@@ -284,8 +284,7 @@ function rollout(labels: (i: number) => Record<string, string>, hosts = 12, size
       holdings: [],
     });
   });
-  for (const id of ids)
-    dispatcher.openTask(id, { digest, size, bitfield: new Uint8Array(0), want: 4 });
+  for (const id of ids) dispatcher.openTask(id, { digest, size, bitfield: new Uint8Array(0), want: 4 });
   const assigned: { to: string; pieces: { index: number; parent: string }[]; origin: string[] }[] = [];
   for (let step = 0, sweeps = 0; step < 10_000; step++) {
     // Nothing left to carry out: the periodic sweep hands out what is left.
