@@ -17,12 +17,27 @@ export const MIN_PIECE_SIZE = 1 * MIB;
 export const MAX_PIECE_SIZE = 64 * MIB;
 /** Above this many pieces the piece size doubles, so bitfields and piece tables stay small. */
 export const MAX_PIECES_PER_BLOB = 4096;
+/**
+ * ...but not beyond this: a peer holds download slots x piece size in flight, and with 16 MiB
+ * pieces a 3 GB blob's peers went over 250 MB of RSS, while 2, 4, 8 and 16 MiB moved it at
+ * alike speeds (bench/big, bench/RESULTS.md "Big blobs"). A blob above 32 GiB has more pieces...
+ */
+export const MAX_AUTO_PIECE_SIZE = 8 * MIB;
+/** ...up to this many (256 GiB), past which the size doubles again, up to MAX_PIECE_SIZE. */
+export const MAX_PIECES_AT_AUTO_CAP = 32_768;
 
-/** Piece size for a blob of `size` bytes: the default, doubled until the blob has at most MAX_PIECES_PER_BLOB pieces. */
+/**
+ * Piece size for a blob of `size` bytes: the default, doubled until the blob has at most
+ * MAX_PIECES_PER_BLOB pieces or the size is MAX_AUTO_PIECE_SIZE; past that, doubled only
+ * while the blob would have more than MAX_PIECES_AT_AUTO_CAP.
+ */
 export function pieceSizeFor(size: number): number {
   assertSize(size);
   let pieceSize = DEFAULT_PIECE_SIZE;
-  while (Math.ceil(size / pieceSize) > MAX_PIECES_PER_BLOB && pieceSize < MAX_PIECE_SIZE) pieceSize *= 2;
+  for (; pieceSize < MAX_PIECE_SIZE; pieceSize *= 2) {
+    const count = Math.ceil(size / pieceSize);
+    if (count <= (pieceSize < MAX_AUTO_PIECE_SIZE ? MAX_PIECES_PER_BLOB : MAX_PIECES_AT_AUTO_CAP)) break;
+  }
   return pieceSize;
 }
 

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import {
   Bitfield,
   DEFAULT_PIECE_SIZE,
+  MAX_AUTO_PIECE_SIZE,
+  MAX_PIECES_AT_AUTO_CAP,
   MAX_PIECES_PER_BLOB,
   MIB,
   pieceAt,
@@ -17,9 +19,16 @@ test('piece size is the default until the blob would exceed the piece-count cap'
   const largestAtDefault = DEFAULT_PIECE_SIZE * MAX_PIECES_PER_BLOB;
   assert.equal(pieceSizeFor(largestAtDefault), DEFAULT_PIECE_SIZE);
   assert.equal(pieceSizeFor(largestAtDefault + 1), DEFAULT_PIECE_SIZE * 2);
-  assert.equal(pieceSizeFor(largestAtDefault * 4 + 1), DEFAULT_PIECE_SIZE * 8);
+  assert.equal(pieceSizeFor(largestAtDefault * 2 + 1), DEFAULT_PIECE_SIZE * 4);
+  // Above 32 GiB the size stays at its cap (memory in flight) and the count grows instead.
+  assert.equal(pieceSizeFor(largestAtDefault * 4 + 1), MAX_AUTO_PIECE_SIZE);
   const huge = pieceLayout(100 * 1024 * MIB);
-  assert.ok(huge.count <= MAX_PIECES_PER_BLOB);
+  assert.equal(huge.pieceSize, MAX_AUTO_PIECE_SIZE);
+  assert.equal(huge.count, 12_800);
+  // A blob of several hundred GiB doubles again rather than grow its table without end.
+  assert.equal(pieceSizeFor(MAX_AUTO_PIECE_SIZE * MAX_PIECES_AT_AUTO_CAP), MAX_AUTO_PIECE_SIZE);
+  assert.equal(pieceSizeFor(MAX_AUTO_PIECE_SIZE * MAX_PIECES_AT_AUTO_CAP + 1), MAX_AUTO_PIECE_SIZE * 2);
+  assert.equal(pieceSizeFor(2 ** 40), 32 * MIB);
 });
 
 test('layout covers the blob exactly, last piece shorter', () => {
