@@ -492,6 +492,7 @@ export class Dispatcher {
         id: peer.id,
         labels: requester.labels,
         has: (index) => peer.have.has(index),
+        nextMissing: (from) => peer.have.nextMissing(from),
         inFlight: peer.inFlight,
         want: peer.want,
         // At most #originFetchers peers fetch a blob from the origin at once: more would only share
@@ -501,10 +502,9 @@ export class Dispatcher {
       },
       holdersOf: (index) => task.holders[index]!,
       holderCount: (index) => {
-        const holders = task.holders[index]!;
-        if (!anyBlocked) return holders.size - (peer.have.has(index) ? 1 : 0);
+        if (!anyBlocked) return task.holderCounts[index]! - (peer.have.has(index) ? 1 : 0);
         let count = 0;
-        for (const id of holders) if (eligible(id)) count++;
+        for (const id of task.holders[index]!) if (eligible(id)) count++;
         return count;
       },
       inFlightCount: (index) => task.inFlightCounts[index]!,

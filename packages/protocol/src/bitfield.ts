@@ -68,7 +68,17 @@ export class Bitfield {
 
   /** First index at or after `from` that is not set, or -1. */
   nextMissing(from = 0): number {
-    for (let i = from; i < this.length; i++) if (!this.has(i)) return i;
+    if (from < this.length) this.#check(from);
+    const bytes = this.bytes;
+    for (let i = from; i < this.length; ) {
+      // A full byte is eight indices set, stepped over at once: a near-complete field is mostly those.
+      if ((i & 7) === 0 && bytes[i >> 3] === 0xff) {
+        i += 8;
+        continue;
+      }
+      if ((bytes[i >> 3]! & (0x80 >> (i & 7))) === 0) return i;
+      i++;
+    }
     return -1;
   }
 

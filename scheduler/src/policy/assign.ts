@@ -7,6 +7,11 @@ export interface AssignInput {
     id: string;
     labels: Readonly<Record<string, string>>;
     has(index: number): boolean;
+    /**
+     * Optional: the first piece at or after `from` it lacks, -1 when none (what `has` says, only
+     * faster: a decision's pass then steps over the pieces it holds instead of asking about each).
+     */
+    nextMissing?(from: number): number;
     /** pieces already assigned to it and not yet reported */
     inFlight: { has(index: number): boolean };
     /** piece fetches it can start now */
@@ -183,6 +188,9 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const { requester, rack } = input;
   const few = fewFreeParents(input);
   const searching = requester.want > 0 && few?.length !== 0;
+  // Nothing to search for and no origin range to take: the pass below would find nothing. In a
+  // saturated swarm (no parent with a free slot) that is most decisions.
+  if (!searching && !requester.canTakeOrigin) return { pieces: [], busy: [] };
   // Rarity buckets: holders and copies on their way -> pieces, each in index order because the pass
   // runs in index order. With a rack: pieces held in the rack, by the rack's holders and copies on
   // their way into it.
@@ -192,8 +200,8 @@ export function assignPieces(input: AssignInput): AssignOutput {
   let originFirst = -1;
   /** pieces nobody holds or fetches from the origin, from originFirst on */
   let unclaimed = 0;
-  for (let index = 0; index < input.pieceCount; index++) {
-    if (requester.has(index) || requester.inFlight.has(index)) continue;
+  for (let index = nextLacking(input, 0); index < input.pieceCount; index = nextLacking(input, index + 1)) {
+    if (requester.inFlight.has(index)) continue;
     const count = input.holderCount(index);
     if (count === 0) {
       if (requester.canTakeOrigin && !input.originInFlight(index)) {
@@ -288,6 +296,18 @@ export function assignPieces(input: AssignInput): AssignOutput {
     output.origin = { first, count };
   }
   return output;
+}
+
+/** The first piece at or after `from` the requester lacks; pieceCount when none. */
+function nextLacking(input: AssignInput, from: number): number {
+  const { requester, pieceCount } = input;
+  if (requester.nextMissing) {
+    const index = requester.nextMissing(from);
+    return index < 0 ? pieceCount : index;
+  }
+  let index = from;
+  while (index < pieceCount && requester.has(index)) index++;
+  return index;
 }
 
 function addTo(buckets: Map<number, number[]>, key: number, index: number): void {

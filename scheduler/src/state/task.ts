@@ -53,6 +53,11 @@ export class SwarmTask {
   readonly peers = new Map<string, TaskPeer>();
   /** piece index -> its holders (kept in step with the peers' bitfields) */
   readonly holders: HolderRing[];
+  /**
+   * Piece index -> how many hold it (the size of its holder ring), in one flat table kept in step
+   * with the rings: a decision reads it for every piece the requester lacks.
+   */
+  readonly holderCounts: Uint32Array;
   /** piece index -> host fetching it from the origin */
   readonly originInFlight = new Map<number, string>();
   /** peers holding a back-to-source range now (kept by startOrigin, endOrigin and releaseOrigin) */
@@ -97,6 +102,7 @@ export class SwarmTask {
     this.pieceCount = layout.count;
     this.table = new Array(layout.count).fill(undefined);
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
+    this.holderCounts = new Uint32Array(layout.count);
     this.freeHolderCounts = new Uint32Array(layout.count);
     this.inFlightCounts = new Uint32Array(layout.count);
     this.racks = new TaskRacks(layout.count);
@@ -143,6 +149,7 @@ export class SwarmTask {
     this.heldPieces++;
     if (peer.have.complete) this.completePeers++;
     this.holders[index]!.add(peer.id);
+    this.holderCounts[index]!++;
     const rack = peer.rack && writableRack(peer.rack);
     if (rack) rack.holders[index]!++;
     const free = this.#hosts.isFree(peer.id);
@@ -182,7 +189,7 @@ export class SwarmTask {
   #forgetHolding(peer: TaskPeer): void {
     const rack = peer.rack && writableRack(peer.rack);
     for (const index of peer.have.present()) {
-      this.holders[index]!.delete(peer.id);
+      if (this.holders[index]!.delete(peer.id)) this.holderCounts[index]!--;
       if (rack) rack.holders[index]!--;
     }
     rack?.freeHolders.delete(peer.id);
@@ -266,6 +273,7 @@ export class SwarmTask {
     this.tableReporters.clear();
     this.sealed = false;
     for (const holders of this.holders) holders.clear();
+    this.holderCounts.fill(0);
     this.freeHolders.clear();
     this.freeHolderCounts.fill(0);
     this.racks.clearHoldings();
