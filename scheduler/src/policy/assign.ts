@@ -201,6 +201,10 @@ export function assignPieces(input: AssignInput): AssignOutput {
   /** pieces nobody holds or fetches from the origin, from originFirst on */
   let unclaimed = 0;
   for (let index = nextLacking(input, 0); index < input.pieceCount; index = nextLacking(input, index + 1)) {
+    const freeHolders = searching ? input.freeHolderCount?.(index) : undefined;
+    // Searching only (no origin range to take), a piece none of whose holders has a slot free is
+    // passed over whatever else is known of it: told first, it is the cheapest and most common answer.
+    if (freeHolders === 0 && !requester.canTakeOrigin) continue;
     if (requester.inFlight.has(index)) continue;
     const count = input.holderCount(index);
     if (count === 0) {
@@ -210,7 +214,7 @@ export function assignPieces(input: AssignInput): AssignOutput {
       }
       continue;
     }
-    if (!searching || input.freeHolderCount?.(index) === 0) continue;
+    if (!searching || freeHolders === 0) continue;
     if (rack) {
       const local = rack.holderCount(index);
       const coming = rack.inFlightCount(index);
