@@ -515,6 +515,7 @@ export class Dispatcher {
       freeParents: among ?? task.freeHolders,
       holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,
       freeHolderCount: (index) => task.freeHolderCounts[index]!,
+      nextFreeHeld: (from) => peer.have.nextMissingFrom(task.freeHeld, from),
       originRangePieces: this.#originRangePieces,
       firstOriginRangePieces: this.#firstOriginRangePieces,
       originTakers: () => {

@@ -54,6 +54,12 @@ export interface AssignInput {
    * them, and a search would look at up to MAX_PARENT_SCAN busy holders in vain.
    */
   freeHolderCount?(index: number): number;
+  /**
+   * Optional, with freeHolderCount: the first piece at or after `from` that the requester lacks and
+   * that has a holder with a free slot, -1 when none. A decision with no origin range to take then
+   * steps from one such piece to the next instead of asking about each piece it lacks.
+   */
+  nextFreeHeld?(from: number): number;
   /** the most pieces one back-to-source range holds */
   originRangePieces: number;
   /**
@@ -200,7 +206,9 @@ export function assignPieces(input: AssignInput): AssignOutput {
   let originFirst = -1;
   /** pieces nobody holds or fetches from the origin, from originFirst on */
   let unclaimed = 0;
-  for (let index = nextLacking(input, 0); index < input.pieceCount; index = nextLacking(input, index + 1)) {
+  // Searching only, the pieces without a free holder are passed over below: stepped over, when it can.
+  const next = !requester.canTakeOrigin && input.nextFreeHeld ? nextFreeHeld : nextLacking;
+  for (let index = next(input, 0); index < input.pieceCount; index = next(input, index + 1)) {
     const freeHolders = searching ? input.freeHolderCount?.(index) : undefined;
     // Searching only (no origin range to take), a piece none of whose holders has a slot free is
     // passed over whatever else is known of it: told first, it is the cheapest and most common answer.
@@ -312,6 +320,12 @@ function nextLacking(input: AssignInput, from: number): number {
   let index = from;
   while (index < pieceCount && requester.has(index)) index++;
   return index;
+}
+
+/** The first piece at or after `from` the requester lacks and a free holder holds; pieceCount when none. */
+function nextFreeHeld(input: AssignInput, from: number): number {
+  const index = input.nextFreeHeld!(from);
+  return index < 0 ? input.pieceCount : index;
 }
 
 function addTo(buckets: Map<number, number[]>, key: number, index: number): void {
