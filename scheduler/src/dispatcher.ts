@@ -432,8 +432,10 @@ export class Dispatcher {
 
   #starve(task: SwarmTask, peer: TaskPeer): void {
     // Keyed by the peer's state in the task, which is one object per task and host.
+    // The entry is kept as it moves to the back: starving is what most decisions end in.
+    const entry = this.#starved.get(peer) ?? { task, peer };
     this.#starved.delete(peer);
-    this.#starved.set(peer, { task, peer });
+    this.#starved.set(peer, entry);
     let byTask = this.#starvedByTask.get(task);
     if (!byTask) {
       byTask = new Map();
@@ -629,6 +631,7 @@ function rackView(
   const rack = peer.rack;
   if (!rack || rack.peers >= task.peers.size) return undefined;
   const has = (id: string) => task.peers.get(id)?.rack === rack;
+  let amongInRack: ReadonlySet<string> | undefined;
   return {
     holderCount: eligible
       ? (index) => {
@@ -638,7 +641,12 @@ function rackView(
         }
       : (index) => rack.holders[index]! - (peer.have.has(index) ? 1 : 0),
     inFlightCount: (index) => rack.inFlight[index]!,
-    freeParents: among ? new Set([...among].filter(has)) : rack.freeHolders,
+    // Among the freed hosts, filtered only when a search reads it: most such decisions search nothing.
+    get freeParents() {
+      if (!among) return rack.freeHolders;
+      amongInRack ??= new Set([...among].filter(has));
+      return amongInRack;
+    },
     has,
   };
 }

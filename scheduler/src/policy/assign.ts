@@ -235,6 +235,9 @@ export function assignPieces(input: AssignInput): AssignOutput {
     addTo(byRarity, count + (input.inFlightCount?.(index) ?? 0), index);
   }
 
+  // Nothing to search and no origin range: what most decisions offered freed slots find.
+  if (byRarity.size === 0 && inbound.size === 0 && originFirst < 0) return { pieces: [], busy: [] };
+
   /** free slots of the parents this decision took from (the rest: as the input says) */
   const slots = new Map<string, number>();
   /** parents this decision found without a free slot: the next pieces' searches skip them cheaply */
@@ -261,7 +264,7 @@ export function assignPieces(input: AssignInput): AssignOutput {
     }
   }
   // With a rack, its own parents only: a piece held in the rack waits for a slot there.
-  const fewInRack = rack && few?.filter((view) => rack.has(view.id));
+  const fewInRack = rack && byRarity.size > 0 ? few?.filter((view) => rack.has(view.id)) : undefined;
   search: for (const rarity of sortedKeys(byRarity)) {
     for (const index of byRarity.get(rarity)!) {
       if (pieces.length >= requester.want || scan.left <= 0) break search;
@@ -334,9 +337,13 @@ function addTo(buckets: Map<number, number[]>, key: number, index: number): void
   else buckets.set(key, [index]);
 }
 
-function sortedKeys(buckets: ReadonlyMap<number, unknown>): number[] {
-  return [...buckets.keys()].sort((a, b) => a - b);
+function sortedKeys(buckets: ReadonlyMap<number, unknown>): readonly number[] {
+  if (buckets.size === 0) return NO_KEYS;
+  const keys = [...buckets.keys()];
+  return keys.length > 1 ? keys.sort((a, b) => a - b) : keys;
 }
+
+const NO_KEYS: readonly number[] = [];
 
 /** The eligible parents with a free slot, when the caller says there are few; undefined when many or unknown. */
 function fewFreeParents(input: AssignInput): ParentView[] | undefined {
