@@ -18,6 +18,7 @@ import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from 
 import type { ParentView } from './policy/parent-score.ts';
 import type { PeerFlights } from './state/flights.ts';
 import type { HostRegistry } from './state/hosts.ts';
+import type { RackTally } from './state/racks.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import type { SwarmTask, TaskPeer } from './state/task.ts';
 import { ORIGIN, type SwarmTraffic } from './state/traffic.ts';
@@ -500,8 +501,6 @@ export class Dispatcher {
     // At most #originFetchers peers fetch a blob from the origin at once: more would only share
     // the origin's bandwidth, each piece arriving later, and the swarm waiting longer for its first.
     input.requester.canTakeOrigin = peer.origin === undefined && task.originFetchers < this.#originFetchers;
-    const eligible = this.#eligible;
-    input.rack = rackView(task, peer, input.anyBlocked ? eligible : undefined, among);
     const output = assignPieces(input);
     for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
@@ -511,7 +510,7 @@ export class Dispatcher {
       return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
     });
     peer.want = Math.max(0, peer.want - pieces.length);
-    const seconds = output.origin ? [] : this.#endgame(task, peer, eligible);
+    const seconds = output.origin ? [] : this.#endgame(task, peer, this.#eligible);
     for (const { index, parent } of seconds) {
       this.#state.flights.startSecond(peer, index, parent, now);
       const host = hosts.get(parent)!;
@@ -594,6 +593,7 @@ class DecisionInput implements AssignInput {
   readonly originRangePieces: number;
   readonly firstOriginRangePieces: number;
   readonly requester = new RequesterInput();
+  readonly #rack = new RackInput(this);
   #task!: SwarmTask;
   #peer!: TaskPeer;
   #last: ReadonlySet<string> | undefined;
@@ -631,6 +631,9 @@ class DecisionInput implements AssignInput {
     this.fastestSpeed = this.#hosts.fastestSpeed;
     this.freeParents = among ?? task.freeHolders;
     this.requester.set(peer, labels);
+    // Its rack, unless it names none or every peer of the task is in it (then it decides as without racks).
+    const rack = peer.rack;
+    this.rack = rack && rack.peers < task.peers.size ? this.#rack.set(task, peer, rack, among) : undefined;
   }
 
   eligible(id: string): boolean {
@@ -683,6 +686,52 @@ class DecisionInput implements AssignInput {
   }
 }
 
+/** The requester's rack as the policy sees it, part of DecisionInput. */
+class RackInput implements RackView {
+  readonly #input: DecisionInput;
+  #task!: SwarmTask;
+  #peer!: TaskPeer;
+  #rack!: RackTally;
+  #among: ReadonlySet<string> | undefined;
+  #amongInRack: ReadonlySet<string> | undefined;
+
+  constructor(input: DecisionInput) {
+    this.#input = input;
+  }
+
+  /** `among`: the only free parents to look through (a starved peer offered freed slots). */
+  set(task: SwarmTask, peer: TaskPeer, rack: RackTally, among: ReadonlySet<string> | undefined): this {
+    this.#task = task;
+    this.#peer = peer;
+    this.#rack = rack;
+    this.#among = among;
+    this.#amongInRack = undefined;
+    return this;
+  }
+
+  has(id: string): boolean {
+    return this.#task.peers.get(id)?.rack === this.#rack;
+  }
+
+  holderCount(index: number): number {
+    if (!this.#input.anyBlocked) return this.#rack.holders[index]! - (this.#peer.have.has(index) ? 1 : 0);
+    let count = 0;
+    for (const id of this.#task.holders[index]!) if (this.#input.eligible(id) && this.has(id)) count++;
+    return count;
+  }
+
+  inFlightCount(index: number): number {
+    return this.#rack.inFlight[index]!;
+  }
+
+  /** Among the freed hosts, filtered only when a search reads it: most such decisions search nothing. */
+  get freeParents(): ReadonlySet<string> {
+    if (!this.#among) return this.#rack.freeHolders;
+    this.#amongInRack ??= new Set([...this.#among].filter((id) => this.has(id)));
+    return this.#amongInRack;
+  }
+}
+
 /** The requester as the policy sees it, part of DecisionInput. */
 class RequesterInput {
   #peer!: TaskPeer;
@@ -720,40 +769,6 @@ const STARVED_TRIES_PER_SLOT = 4;
 const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;
-
-/**
- * The requester's rack as the policy sees it; undefined when it names none, or when every peer of the
- * task is in it (then it decides as without racks). `eligible`: when some hosts are blocklisted, which
- * holders count. `among`: the only free parents to look through (a starved peer offered freed slots).
- */
-function rackView(
-  task: SwarmTask,
-  peer: TaskPeer,
-  eligible: ((id: string) => boolean) | undefined,
-  among: ReadonlySet<string> | undefined,
-): RackView | undefined {
-  const rack = peer.rack;
-  if (!rack || rack.peers >= task.peers.size) return undefined;
-  const has = (id: string) => task.peers.get(id)?.rack === rack;
-  let amongInRack: ReadonlySet<string> | undefined;
-  return {
-    holderCount: eligible
-      ? (index) => {
-          let count = 0;
-          for (const id of task.holders[index]!) if (eligible(id) && has(id)) count++;
-          return count;
-        }
-      : (index) => rack.holders[index]! - (peer.have.has(index) ? 1 : 0),
-    inFlightCount: (index) => rack.inFlight[index]!,
-    // Among the freed hosts, filtered only when a search reads it: most such decisions search nothing.
-    get freeParents() {
-      if (!among) return rack.freeHolders;
-      amongInRack ??= new Set([...among].filter(has));
-      return amongInRack;
-    },
-    has,
-  };
-}
 
 /** Whether one of `hosts` holds, in `task`, a piece `peer` lacks (whether it is on its way is the decision's to see). */
 function holdsAnythingFor(task: SwarmTask, peer: TaskPeer, hosts: ReadonlySet<string>): boolean {
