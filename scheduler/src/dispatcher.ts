@@ -12,9 +12,13 @@ import {
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
-import { assignPieces, type RackView } from './policy/assign.ts';
+import { type AssignInput, assignPieces, type RackView } from './policy/assign.ts';
 import { ENDGAME_MISSING, endgamePieces, endgameWaitMs } from './policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
+import type { ParentView } from './policy/parent-score.ts';
+import type { PeerFlights } from './state/flights.ts';
+import type { HostRegistry } from './state/hosts.ts';
+import type { RackTally } from './state/racks.ts';
 import type { SwarmState } from './state/swarm-state.ts';
 import type { SwarmTask, TaskPeer } from './state/task.ts';
 import { ORIGIN, type SwarmTraffic } from './state/traffic.ts';
@@ -66,6 +70,10 @@ export class Dispatcher {
   readonly #starved = new Map<TaskPeer, { task: SwarmTask; peer: TaskPeer }>();
   /** The same peers by task, oldest first: new pieces in a task are offered to its starved peers only. */
   readonly #starvedByTask = new Map<SwarmTask, Map<string, TaskPeer>>();
+  /** What a decision shows the policy: one object, set anew for each decision (see DecisionInput). */
+  readonly #input: DecisionInput;
+  /** Whether a host may be a parent in the decision under way (the requester excluded). */
+  readonly #eligible = (id: string) => this.#input.eligible(id);
   /** the starved peers the last sweep retries, and how many of them it has */
   #retries: { task: SwarmTask; peer: TaskPeer }[] = [];
   #retried = 0;
@@ -83,6 +91,11 @@ export class Dispatcher {
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
     this.#pieceTimeoutMs = options.pieceTimeoutMs ?? PIECE_TIMEOUT_MS;
     this.#pieceSize = options.pieceSize;
+    this.#input = new DecisionInput(this.#state.hosts, {
+      originFetchers: this.#originFetchers,
+      originRangePieces: this.#originRangePieces,
+      firstOriginRangePieces: this.#firstOriginRangePieces,
+    });
   }
 
   register(hostId: string, message: Register): void {
@@ -432,8 +445,10 @@ export class Dispatcher {
 
   #starve(task: SwarmTask, peer: TaskPeer): void {
     // Keyed by the peer's state in the task, which is one object per task and host.
+    // The entry is kept as it moves to the back: starving is what most decisions end in.
+    const entry = this.#starved.get(peer) ?? { task, peer };
     this.#starved.delete(peer);
-    this.#starved.set(peer, { task, peer });
+    this.#starved.set(peer, entry);
     let byTask = this.#starvedByTask.get(task);
     if (!byTask) {
       byTask = new Map();
@@ -481,50 +496,12 @@ export class Dispatcher {
     const hosts = this.#state.hosts;
     const requester = hosts.get(peer.id);
     if (!requester) return 0;
-    // Without any blocklist every holder counts: a piece's rarity is the size of its holder set.
-    const anyBlocked = task.blocklist.size > 0 || hosts.blockedCount > 0;
-    const eligible = anyBlocked
-      ? (id: string) => id !== peer.id && !task.blocklist.has(id) && !hosts.isBlocked(id)
-      : (id: string) => id !== peer.id;
-    const output = assignPieces({
-      pieceCount: task.pieceCount,
-      requester: {
-        id: peer.id,
-        labels: requester.labels,
-        has: (index) => peer.have.has(index),
-        inFlight: peer.inFlight,
-        want: peer.want,
-        // At most #originFetchers peers fetch a blob from the origin at once: more would only share
-        // the origin's bandwidth, each piece arriving later, and the swarm waiting longer for its first.
-        canTakeOrigin: peer.origin === undefined && task.originFetchers < this.#originFetchers,
-        originRangesTaken: peer.originRangesTaken,
-      },
-      holdersOf: (index) => task.holders[index]!,
-      holderCount: (index) => {
-        const holders = task.holders[index]!;
-        if (!anyBlocked) return holders.size - (peer.have.has(index) ? 1 : 0);
-        let count = 0;
-        for (const id of holders) if (eligible(id)) count++;
-        return count;
-      },
-      inFlightCount: (index) => task.inFlightCounts[index]!,
-      originInFlight: (index) => task.originInFlight.has(index),
-      // The host record is the parent's view as it is: nothing is copied per candidate looked at.
-      parent: (id) => (eligible(id) ? hosts.get(id) : undefined),
-      fastestSpeed: hosts.fastestSpeed,
-      freeParents: among ?? task.freeHolders,
-      holds: (id, index) => task.peers.get(id)?.have.has(index) ?? false,
-      freeHolderCount: (index) => task.freeHolderCounts[index]!,
-      originRangePieces: this.#originRangePieces,
-      firstOriginRangePieces: this.#firstOriginRangePieces,
-      originTakers: () => {
-        let takers = 0;
-        for (const other of task.peers.values())
-          if (other.active && !other.origin && !last?.has(other.id)) takers++;
-        return Math.min(takers, this.#originFetchers - task.originFetchers);
-      },
-      rack: rackView(task, peer, anyBlocked ? eligible : undefined, among),
-    });
+    const input = this.#input;
+    input.set(task, peer, requester.labels, among, last);
+    // At most #originFetchers peers fetch a blob from the origin at once: more would only share
+    // the origin's bandwidth, each piece arriving later, and the swarm waiting longer for its first.
+    input.requester.canTakeOrigin = peer.origin === undefined && task.originFetchers < this.#originFetchers;
+    const output = assignPieces(input);
     for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
     const pieces = output.pieces.map(({ index, parent }) => {
@@ -533,7 +510,7 @@ export class Dispatcher {
       return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
     });
     peer.want = Math.max(0, peer.want - pieces.length);
-    const seconds = output.origin ? [] : this.#endgame(task, peer, eligible);
+    const seconds = output.origin ? [] : this.#endgame(task, peer, this.#eligible);
     for (const { index, parent } of seconds) {
       this.#state.flights.startSecond(peer, index, parent, now);
       const host = hosts.get(parent)!;
@@ -604,6 +581,185 @@ export class Dispatcher {
   }
 }
 
+/**
+ * One decision's view of the swarm for the policy, as methods of one object the dispatcher reuses:
+ * decisions come with every report and freed slot, most find nothing, and building a dozen closures
+ * for each was a good share of what they cost. #dispatch sets it before each decision; the policy
+ * is pure and keeps nothing of it.
+ */
+class DecisionInput implements AssignInput {
+  readonly #hosts: HostRegistry;
+  readonly #originFetchers: number;
+  readonly originRangePieces: number;
+  readonly firstOriginRangePieces: number;
+  readonly requester = new RequesterInput();
+  readonly #rack = new RackInput(this);
+  #task!: SwarmTask;
+  #peer!: TaskPeer;
+  #last: ReadonlySet<string> | undefined;
+  /** some host is blocklisted, for the task or cluster-wide: holders are counted one by one */
+  anyBlocked = false;
+  pieceCount = 0;
+  fastestSpeed = 0;
+  freeParents: ReadonlySet<string> = new Set();
+  rack: RackView | undefined;
+
+  constructor(
+    hosts: HostRegistry,
+    limits: { originFetchers: number; originRangePieces: number; firstOriginRangePieces: number },
+  ) {
+    this.#hosts = hosts;
+    this.#originFetchers = limits.originFetchers;
+    this.originRangePieces = limits.originRangePieces;
+    this.firstOriginRangePieces = limits.firstOriginRangePieces;
+  }
+
+  /** For a decision for `peer` (see #dispatch for `among` and `last`); the caller sets canTakeOrigin and rack. */
+  set(
+    task: SwarmTask,
+    peer: TaskPeer,
+    labels: Readonly<Record<string, string>>,
+    among: ReadonlySet<string> | undefined,
+    last: ReadonlySet<string> | undefined,
+  ): void {
+    this.#task = task;
+    this.#peer = peer;
+    this.#last = last;
+    // Without any blocklist every holder counts: a piece's rarity is the size of its holder set.
+    this.anyBlocked = task.blocklist.size > 0 || this.#hosts.blockedCount > 0;
+    this.pieceCount = task.pieceCount;
+    this.fastestSpeed = this.#hosts.fastestSpeed;
+    this.freeParents = among ?? task.freeHolders;
+    this.requester.set(peer, labels);
+    // Its rack, unless it names none or every peer of the task is in it (then it decides as without racks).
+    const rack = peer.rack;
+    this.rack = rack && rack.peers < task.peers.size ? this.#rack.set(task, peer, rack, among) : undefined;
+  }
+
+  eligible(id: string): boolean {
+    if (id === this.#peer.id) return false;
+    return !this.anyBlocked || (!this.#task.blocklist.has(id) && !this.#hosts.isBlocked(id));
+  }
+
+  holdersOf(index: number): Iterable<string> {
+    return this.#task.holders[index]!;
+  }
+
+  holderCount(index: number): number {
+    const task = this.#task;
+    if (!this.anyBlocked) return task.holderCounts[index]! - (this.#peer.have.has(index) ? 1 : 0);
+    let count = 0;
+    for (const id of task.holders[index]!) if (this.eligible(id)) count++;
+    return count;
+  }
+
+  inFlightCount(index: number): number {
+    return this.#task.inFlightCounts[index]!;
+  }
+
+  originInFlight(index: number): boolean {
+    return this.#task.originInFlight.has(index);
+  }
+
+  /** The host record is the parent's view as it is: nothing is copied per candidate looked at. */
+  parent(id: string): ParentView | undefined {
+    return this.eligible(id) ? this.#hosts.get(id) : undefined;
+  }
+
+  holds(id: string, index: number): boolean {
+    return this.#task.peers.get(id)?.have.has(index) ?? false;
+  }
+
+  freeHolderCount(index: number): number {
+    return this.#task.freeHolderCounts[index]!;
+  }
+
+  nextFreeHeld(from: number): number {
+    return this.#peer.have.nextMissingFrom(this.#task.freeHeld, from);
+  }
+
+  originTakers(): number {
+    let takers = 0;
+    for (const other of this.#task.peers.values())
+      if (other.active && !other.origin && !this.#last?.has(other.id)) takers++;
+    return Math.min(takers, this.#originFetchers - this.#task.originFetchers);
+  }
+}
+
+/** The requester's rack as the policy sees it, part of DecisionInput. */
+class RackInput implements RackView {
+  readonly #input: DecisionInput;
+  #task!: SwarmTask;
+  #peer!: TaskPeer;
+  #rack!: RackTally;
+  #among: ReadonlySet<string> | undefined;
+  #amongInRack: ReadonlySet<string> | undefined;
+
+  constructor(input: DecisionInput) {
+    this.#input = input;
+  }
+
+  /** `among`: the only free parents to look through (a starved peer offered freed slots). */
+  set(task: SwarmTask, peer: TaskPeer, rack: RackTally, among: ReadonlySet<string> | undefined): this {
+    this.#task = task;
+    this.#peer = peer;
+    this.#rack = rack;
+    this.#among = among;
+    this.#amongInRack = undefined;
+    return this;
+  }
+
+  has(id: string): boolean {
+    return this.#task.peers.get(id)?.rack === this.#rack;
+  }
+
+  holderCount(index: number): number {
+    if (!this.#input.anyBlocked) return this.#rack.holders[index]! - (this.#peer.have.has(index) ? 1 : 0);
+    let count = 0;
+    for (const id of this.#task.holders[index]!) if (this.#input.eligible(id) && this.has(id)) count++;
+    return count;
+  }
+
+  inFlightCount(index: number): number {
+    return this.#rack.inFlight[index]!;
+  }
+
+  /** Among the freed hosts, filtered only when a search reads it: most such decisions search nothing. */
+  get freeParents(): ReadonlySet<string> {
+    if (!this.#among) return this.#rack.freeHolders;
+    this.#amongInRack ??= new Set([...this.#among].filter((id) => this.has(id)));
+    return this.#amongInRack;
+  }
+}
+
+/** The requester as the policy sees it, part of DecisionInput. */
+class RequesterInput {
+  #peer!: TaskPeer;
+  id = '';
+  labels: Readonly<Record<string, string>> = {};
+  inFlight: PeerFlights = new Map();
+  want = 0;
+  canTakeOrigin = false;
+  originRangesTaken = 0;
+
+  set(peer: TaskPeer, labels: Readonly<Record<string, string>>): void {
+    this.#peer = peer;
+    this.id = peer.id;
+    this.labels = labels;
+    this.inFlight = peer.inFlight;
+    this.want = peer.want;
+    this.originRangesTaken = peer.originRangesTaken;
+  }
+
+  has(index: number): boolean {
+    return this.#peer.have.has(index);
+  }
+
+  nextMissing(from: number): number {
+    return this.#peer.have.nextMissing(from);
+  }
+}
+
 /** What asked for a decision, as the decisions metric counts it. */
 type DecisionTrigger = 'open' | 'report' | 'waiting' | 'freed-slot' | 'new-holder' | 'retry' | 'endgame';
 
@@ -613,34 +769,6 @@ const STARVED_TRIES_PER_SLOT = 4;
 const STARVED_RETRIES_PER_SWEEP = 1024;
 /** Starved peers looked at per try for one that lacks a newly held piece (a cheap check, unlike a decision). */
 const STARVED_LOOKS_PER_TRY = 4;
-
-/**
- * The requester's rack as the policy sees it; undefined when it names none, or when every peer of the
- * task is in it (then it decides as without racks). `eligible`: when some hosts are blocklisted, which
- * holders count. `among`: the only free parents to look through (a starved peer offered freed slots).
- */
-function rackView(
-  task: SwarmTask,
-  peer: TaskPeer,
-  eligible: ((id: string) => boolean) | undefined,
-  among: ReadonlySet<string> | undefined,
-): RackView | undefined {
-  const rack = peer.rack;
-  if (!rack || rack.peers >= task.peers.size) return undefined;
-  const has = (id: string) => task.peers.get(id)?.rack === rack;
-  return {
-    holderCount: eligible
-      ? (index) => {
-          let count = 0;
-          for (const id of task.holders[index]!) if (eligible(id) && has(id)) count++;
-          return count;
-        }
-      : (index) => rack.holders[index]! - (peer.have.has(index) ? 1 : 0),
-    inFlightCount: (index) => rack.inFlight[index]!,
-    freeParents: among ? new Set([...among].filter(has)) : rack.freeHolders,
-    has,
-  };
-}
 
 /** Whether one of `hosts` holds, in `task`, a piece `peer` lacks (whether it is on its way is the decision's to see). */
 function holdsAnythingFor(task: SwarmTask, peer: TaskPeer, hosts: ReadonlySet<string>): boolean {

@@ -77,7 +77,11 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
     }),
   };
   // Series counted on every decision, resolved once: prom-client hashes a label object on every call.
-  const decisionSeries = new Map<string, Counter.Internal>();
+  // By outcome, then trigger: no key is built per decision.
+  const decisionSeries = {
+    assigned: new Map<string, Counter.Internal>(),
+    none: new Map<string, Counter.Internal>(),
+  };
   const pieceAssignments = metrics.assignments.labels('peer');
   const originAssignments = metrics.assignments.labels('origin');
   const endgameAssignments = metrics.assignments.labels('endgame');
@@ -86,11 +90,11 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
     /** Counts one decision and what it handed out. */
     decided(trigger: string, pieces: number, originRanges: number, endgame = 0): void {
       const outcome = pieces + originRanges + endgame > 0 ? 'assigned' : 'none';
-      const key = `${trigger} ${outcome}`;
-      let series = decisionSeries.get(key);
+      const byTrigger = decisionSeries[outcome];
+      let series = byTrigger.get(trigger);
       if (!series) {
         series = metrics.decisions.labels(trigger, outcome);
-        decisionSeries.set(key, series);
+        byTrigger.set(trigger, series);
       }
       series.inc();
       if (pieces > 0) pieceAssignments.inc(pieces);

@@ -67,3 +67,45 @@ test('bitfield sets, counts, round-trips and rejects stray bits', () => {
   field.clear(0);
   assert.equal(field.count, 1);
 });
+
+test('bitfield steps to the next missing index, and to the next one another field has, as a bit-by-bit walk would', () => {
+  const random = (() => {
+    let seed = 7;
+    return () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+  })();
+  for (const length of [1, 7, 8, 9, 31, 64, 200]) {
+    for (const density of [0, 0.1, 0.5, 0.95, 1]) {
+      const mine = new Bitfield(length);
+      const theirs = new Bitfield(length);
+      for (let i = 0; i < length; i++) {
+        if (random() < density) mine.set(i);
+        if (random() < 0.5) theirs.set(i);
+      }
+      for (let from = 0; from <= length; from++) {
+        let missing = -1;
+        for (let i = from; i < length; i++)
+          if (!mine.has(i)) {
+            missing = i;
+            break;
+          }
+        let wanted = -1;
+        for (let i = from; i < length; i++)
+          if (!mine.has(i) && theirs.has(i)) {
+            wanted = i;
+            break;
+          }
+        assert.equal(mine.nextMissing(from), missing, `nextMissing(${from}) of ${length} bits`);
+        assert.equal(
+          mine.nextMissingFrom(theirs, from),
+          wanted,
+          `nextMissingFrom(${from}) of ${length} bits`,
+        );
+      }
+    }
+  }
+  assert.throws(() => new Bitfield(8).nextMissingFrom(new Bitfield(9)), RangeError);
+  assert.throws(() => new Bitfield(8).nextMissing(-1), RangeError);
+});

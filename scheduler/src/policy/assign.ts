@@ -7,6 +7,11 @@ export interface AssignInput {
     id: string;
     labels: Readonly<Record<string, string>>;
     has(index: number): boolean;
+    /**
+     * Optional: the first piece at or after `from` it lacks, -1 when none (what `has` says, only
+     * faster: a decision's pass then steps over the pieces it holds instead of asking about each).
+     */
+    nextMissing?(from: number): number;
     /** pieces already assigned to it and not yet reported */
     inFlight: { has(index: number): boolean };
     /** piece fetches it can start now */
@@ -49,6 +54,12 @@ export interface AssignInput {
    * them, and a search would look at up to MAX_PARENT_SCAN busy holders in vain.
    */
   freeHolderCount?(index: number): number;
+  /**
+   * Optional, with freeHolderCount: the first piece at or after `from` that the requester lacks and
+   * that has a holder with a free slot, -1 when none. A decision with no origin range to take then
+   * steps from one such piece to the next instead of asking about each piece it lacks.
+   */
+  nextFreeHeld?(from: number): number;
   /** the most pieces one back-to-source range holds */
   originRangePieces: number;
   /**
@@ -183,6 +194,9 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const { requester, rack } = input;
   const few = fewFreeParents(input);
   const searching = requester.want > 0 && few?.length !== 0;
+  // Nothing to search for and no origin range to take: the pass below would find nothing. In a
+  // saturated swarm (no parent with a free slot) that is most decisions.
+  if (!searching && !requester.canTakeOrigin) return { pieces: [], busy: [] };
   // Rarity buckets: holders and copies on their way -> pieces, each in index order because the pass
   // runs in index order. With a rack: pieces held in the rack, by the rack's holders and copies on
   // their way into it.
@@ -192,8 +206,14 @@ export function assignPieces(input: AssignInput): AssignOutput {
   let originFirst = -1;
   /** pieces nobody holds or fetches from the origin, from originFirst on */
   let unclaimed = 0;
-  for (let index = 0; index < input.pieceCount; index++) {
-    if (requester.has(index) || requester.inFlight.has(index)) continue;
+  // Searching only, the pieces without a free holder are passed over below: stepped over, when it can.
+  const next = !requester.canTakeOrigin && input.nextFreeHeld ? nextFreeHeld : nextLacking;
+  for (let index = next(input, 0); index < input.pieceCount; index = next(input, index + 1)) {
+    const freeHolders = searching ? input.freeHolderCount?.(index) : undefined;
+    // Searching only (no origin range to take), a piece none of whose holders has a slot free is
+    // passed over whatever else is known of it: told first, it is the cheapest and most common answer.
+    if (freeHolders === 0 && !requester.canTakeOrigin) continue;
+    if (requester.inFlight.has(index)) continue;
     const count = input.holderCount(index);
     if (count === 0) {
       if (requester.canTakeOrigin && !input.originInFlight(index)) {
@@ -202,7 +222,7 @@ export function assignPieces(input: AssignInput): AssignOutput {
       }
       continue;
     }
-    if (!searching || input.freeHolderCount?.(index) === 0) continue;
+    if (!searching || freeHolders === 0) continue;
     if (rack) {
       const local = rack.holderCount(index);
       const coming = rack.inFlightCount(index);
@@ -214,6 +234,9 @@ export function assignPieces(input: AssignInput): AssignOutput {
     }
     addTo(byRarity, count + (input.inFlightCount?.(index) ?? 0), index);
   }
+
+  // Nothing to search and no origin range: what most decisions offered freed slots find.
+  if (byRarity.size === 0 && inbound.size === 0 && originFirst < 0) return { pieces: [], busy: [] };
 
   /** free slots of the parents this decision took from (the rest: as the input says) */
   const slots = new Map<string, number>();
@@ -241,7 +264,7 @@ export function assignPieces(input: AssignInput): AssignOutput {
     }
   }
   // With a rack, its own parents only: a piece held in the rack waits for a slot there.
-  const fewInRack = rack && few?.filter((view) => rack.has(view.id));
+  const fewInRack = rack && byRarity.size > 0 ? few?.filter((view) => rack.has(view.id)) : undefined;
   search: for (const rarity of sortedKeys(byRarity)) {
     for (const index of byRarity.get(rarity)!) {
       if (pieces.length >= requester.want || scan.left <= 0) break search;
@@ -290,15 +313,37 @@ export function assignPieces(input: AssignInput): AssignOutput {
   return output;
 }
 
+/** The first piece at or after `from` the requester lacks; pieceCount when none. */
+function nextLacking(input: AssignInput, from: number): number {
+  const { requester, pieceCount } = input;
+  if (requester.nextMissing) {
+    const index = requester.nextMissing(from);
+    return index < 0 ? pieceCount : index;
+  }
+  let index = from;
+  while (index < pieceCount && requester.has(index)) index++;
+  return index;
+}
+
+/** The first piece at or after `from` the requester lacks and a free holder holds; pieceCount when none. */
+function nextFreeHeld(input: AssignInput, from: number): number {
+  const index = input.nextFreeHeld!(from);
+  return index < 0 ? input.pieceCount : index;
+}
+
 function addTo(buckets: Map<number, number[]>, key: number, index: number): void {
   const bucket = buckets.get(key);
   if (bucket) bucket.push(index);
   else buckets.set(key, [index]);
 }
 
-function sortedKeys(buckets: ReadonlyMap<number, unknown>): number[] {
-  return [...buckets.keys()].sort((a, b) => a - b);
+function sortedKeys(buckets: ReadonlyMap<number, unknown>): readonly number[] {
+  if (buckets.size === 0) return NO_KEYS;
+  const keys = [...buckets.keys()];
+  return keys.length > 1 ? keys.sort((a, b) => a - b) : keys;
 }
+
+const NO_KEYS: readonly number[] = [];
 
 /** The eligible parents with a free slot, when the caller says there are few; undefined when many or unknown. */
 function fewFreeParents(input: AssignInput): ParentView[] | undefined {

@@ -53,6 +53,11 @@ export class SwarmTask {
   readonly peers = new Map<string, TaskPeer>();
   /** piece index -> its holders (kept in step with the peers' bitfields) */
   readonly holders: HolderRing[];
+  /**
+   * Piece index -> how many hold it (the size of its holder ring), in one flat table kept in step
+   * with the rings: a decision reads it for every piece the requester lacks.
+   */
+  readonly holderCounts: Uint32Array;
   /** piece index -> host fetching it from the origin */
   readonly originInFlight = new Map<number, string>();
   /** peers holding a back-to-source range now (kept by startOrigin, endOrigin and releaseOrigin) */
@@ -73,6 +78,11 @@ export class SwarmTask {
    * is what most decisions in a swarm short of upload slots would find.
    */
   readonly freeHolderCounts: Uint32Array;
+  /**
+   * The pieces whose freeHolderCounts are above zero, as a bitfield kept in step with them: a
+   * decision steps through those the requester lacks a byte at a time (Bitfield.nextMissingFrom).
+   */
+  readonly freeHeld: Bitfield;
   /** Piece index -> how many peers are fetching it from a parent now (kept by Flights, through countFlight). */
   readonly inFlightCounts: Uint32Array;
   /**
@@ -97,7 +107,9 @@ export class SwarmTask {
     this.pieceCount = layout.count;
     this.table = new Array(layout.count).fill(undefined);
     this.holders = Array.from({ length: layout.count }, () => new HolderRing());
+    this.holderCounts = new Uint32Array(layout.count);
     this.freeHolderCounts = new Uint32Array(layout.count);
+    this.freeHeld = new Bitfield(layout.count);
     this.inFlightCounts = new Uint32Array(layout.count);
     this.racks = new TaskRacks(layout.count);
     this.#hosts = hosts;
@@ -143,10 +155,11 @@ export class SwarmTask {
     this.heldPieces++;
     if (peer.have.complete) this.completePeers++;
     this.holders[index]!.add(peer.id);
+    this.holderCounts[index]!++;
     const rack = peer.rack && writableRack(peer.rack);
     if (rack) rack.holders[index]!++;
     const free = this.#hosts.isFree(peer.id);
-    if (free) this.freeHolderCounts[index]!++;
+    if (free) this.#countFreeHolder(index, 1);
     if (peer.have.count !== 1) return;
     this.#hosts.firstPiece(peer.id, this);
     if (!free) return;
@@ -182,7 +195,7 @@ export class SwarmTask {
   #forgetHolding(peer: TaskPeer): void {
     const rack = peer.rack && writableRack(peer.rack);
     for (const index of peer.have.present()) {
-      this.holders[index]!.delete(peer.id);
+      if (this.holders[index]!.delete(peer.id)) this.holderCounts[index]!--;
       if (rack) rack.holders[index]!--;
     }
     rack?.freeHolders.delete(peer.id);
@@ -192,9 +205,16 @@ export class SwarmTask {
   }
 
   #countFree(peer: TaskPeer, delta: 1 | -1): void {
+    if (peer.have.complete) for (let i = 0; i < this.pieceCount; i++) this.#countFreeHolder(i, delta);
+    else for (const index of peer.have.present()) this.#countFreeHolder(index, delta);
+  }
+
+  /** One more (+1) or one fewer (-1) holder of a piece has an upload slot free. */
+  #countFreeHolder(index: number, delta: 1 | -1): void {
     const counts = this.freeHolderCounts;
-    if (peer.have.complete) for (let i = 0; i < counts.length; i++) counts[i]! += delta;
-    else for (const index of peer.have.present()) counts[index]! += delta;
+    counts[index]! += delta;
+    if (counts[index] === 0) this.freeHeld.clear(index);
+    else this.freeHeld.set(index);
   }
 
   /** A search found this holder of a piece busy: the next search, which looks at the first few, starts after it. */
@@ -266,8 +286,10 @@ export class SwarmTask {
     this.tableReporters.clear();
     this.sealed = false;
     for (const holders of this.holders) holders.clear();
+    this.holderCounts.fill(0);
     this.freeHolders.clear();
     this.freeHolderCounts.fill(0);
+    for (let index = 0; index < this.pieceCount; index++) this.freeHeld.clear(index);
     this.racks.clearHoldings();
     this.heldPieces = 0;
     this.completePeers = 0;
