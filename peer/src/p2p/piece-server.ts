@@ -46,22 +46,20 @@ export interface PieceServerOptions {
 
 const SEND_CHUNK = 1024 * 1024;
 /**
- * What one stream may hold of the budget: one chunk. Each chunk's grant goes
- * back once the muxer has taken its bytes, so no answer holds part of the
- * budget while it waits for more (answers that did could wait for one another
- * until their readers were dropped as stalled).
+ * What one stream may hold of the budget: the largest piece served, at least a
+ * default (2 MiB) one. An answer that fits is kept until the requester has
+ * read it, and its buffers are then reused; a longer one (a huge blob's own
+ * layout) gives each buffer up once the muxer has taken it, to the collector.
  */
-const STREAM_WINDOW = SEND_CHUNK;
+const MIN_STREAM_WINDOW = 2 * SEND_CHUNK;
 /** Idle buffers kept for reuse at most, however many upload slots (32 MiB). */
 const MAX_IDLE_BUFFERS = 32;
-/**
- * Buffers of answers not yet proven read, kept to be reused once they are, at
- * most, node-wide (32 MiB); the rest are left to the collector.
- */
-const MAX_RETAINED_BUFFERS = 32;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A kept stream with no next request for this long is closed (requesters let theirs go sooner). */
 const IDLE_TIMEOUT_MS = 60_000;
+
+/** A buffer an answer was sent from, with the grant of the send budget it holds. */
+type HeldBuffer = { buffer: Buffer; grant: number };
 
 /** Where a piece's bytes can be read from on this node. */
 export type PieceSource = {
@@ -91,8 +89,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   let active = 0;
   const pool = new BufferPool(SEND_CHUNK, { maxIdle: Math.min(options.uploadSlots * 4, MAX_IDLE_BUFFERS) });
   const readerTimeoutMs = options.budget.stallMs;
-  /** Buffers in the `sent` lists of all streams. */
-  let retained = 0;
+  const streamWindow = Math.max(MIN_STREAM_WINDOW, Math.ceil(options.maxPieceSize / SEND_CHUNK) * SEND_CHUNK);
   const handler = (stream: Stream) => {
     void serve(stream).catch((error: Error) => {
       options.logger.debug({ err: error.message }, 'piece request ended with an error');
@@ -109,57 +106,49 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 });
     // The stream's share of the send budget: a requester that takes none of its answer for the reader timeout is dropped.
     const sender = options.budget.open({
-      windowBytes: STREAM_WINDOW,
+      windowBytes: streamWindow,
       onStall: () => stream.abort(new ReaderStalledError(readerTimeoutMs)),
     });
+    // However the stream ends, its share goes back (buffers of an aborted stream are left to the collector).
+    stream.addEventListener('close', () => sender.close(), { once: true });
     /** buffers of the last answer, possibly still queued for encryption */
-    const sent: Buffer[] = [];
-    /** Set once the requester has ended its side after reading every answer: the buffers may be reused. */
-    const ending = { read: false };
-    // However the stream ends, its share goes back; buffers of an aborted stream are left to the collector.
-    stream.addEventListener(
-      'close',
-      (event) => {
-        sender.close();
-        giveBack(sent, ending.read && !event.error);
-      },
-      { once: true },
-    );
+    let sent: HeldBuffer[] = [];
+    /** The requester's side was still open once the last answer was handed over: its end means it read it. */
+    let readBeforeEnd = true;
     for (let first = true; ; first = false) {
       // A requester that neither asks nor leaves is timed out.
       const timeoutMs = first ? REQUEST_TIMEOUT_MS : IDLE_TIMEOUT_MS;
       const frameBytes = await readFrameOrEnd(bytes, 1024, { signal: AbortSignal.timeout(timeoutMs) });
       if (frameBytes === undefined) {
         // The requester ended the stream: it read every answer, or never asks again.
-        await finish(stream);
+        await finish(stream, sent, sender, readBeforeEnd);
         return;
       }
       // A requester asks again only once it has read the whole last answer: its bytes are delivered.
-      giveBack(sent, true);
-      const status = await serveOne(stream, PieceRequest.decode(frameBytes), sender, sent);
-      // The requester's side was still open once the answer was handed over: its end means it read it.
-      ending.read = stream.remoteWriteStatus === 'writable';
-      if (!sequential || status === PieceStatus.badRequest) {
-        await finish(stream);
+      giveBack(sent.splice(0), sender);
+      const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender);
+      sent = answer.buffers;
+      readBeforeEnd = stream.remoteWriteStatus === 'writable';
+      if (!sequential || answer.status === PieceStatus.badRequest) {
+        await finish(stream, sent, sender, readBeforeEnd);
         return;
       }
     }
   }
 
-  /** Answers one request; the buffers its bytes were sent from go to `sent`, as many as may be retained. */
+  /** Answers one request; gives back the pooled buffers the answer's bytes were sent from. */
   async function serveOne(
     stream: Stream,
     request: PieceRequest,
     sender: Sender,
-    sent: Buffer[],
-  ): Promise<number> {
+  ): Promise<{ status: number; buffers: HeldBuffer[] }> {
     const respond = async (status: number, message: string) => {
       await sendWithBackpressure(
         stream,
         frame(PieceResponse.encode({ status, length: 0, sha256: new Uint8Array(0), message })),
         { signal: AbortSignal.timeout(readerTimeoutMs) },
       );
-      return status;
+      return { status, buffers: [] };
     };
     if (!isDigest(request.digest)) {
       options.onRequest?.('bad_request');
@@ -195,6 +184,9 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         await sendWithBackpressure(stream, frame(PieceResponse.encode(header)), {
           signal: AbortSignal.timeout(readerTimeoutMs),
         });
+        // An answer within the stream's window is kept until read, for reuse; a longer one is not.
+        const keep = length <= streamWindow;
+        const buffers: HeldBuffer[] = [];
         const check = source.recordedSha256 ? createHash('sha256') : undefined;
         for (let done = 0; done < length; ) {
           await options.limiter.take(Math.min(SEND_CHUNK, length - done));
@@ -210,22 +202,18 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           await sendWithBackpressure(stream, chunk);
           options.onUpload?.(size);
           done += size;
-          // The muxer has the bytes; the buffer may still be queued for encryption, so it is reused
-          // only once the requester has read it.
-          sender.release(grant);
-          if (grant === pool.size && retained < MAX_RETAINED_BUFFERS) {
-            sent.push(buffer);
-            retained++;
-          }
+          // The muxer has the bytes: a buffer not kept is left to the collector.
+          if (keep) buffers.push({ buffer, grant });
+          else sender.release(grant);
         }
         // Every byte is handed over (the slot is free before the stream closes or the next request comes).
-        return PieceStatus.ok;
+        return { status: PieceStatus.ok, buffers };
       } finally {
         await found.source.close();
       }
     } catch (error) {
       // The stream was dropped while the answer waited for memory.
-      if (error instanceof SendClosedError) return PieceStatus.ok;
+      if (error instanceof SendClosedError) return { status: PieceStatus.ok, buffers: [] };
       throw error;
     } finally {
       active--;
@@ -241,13 +229,14 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   }
 
   /**
-   * To the pool when the requester has read these buffers' bytes (`reuse`); otherwise they may
-   * still be queued for encryption and are left to the collector.
+   * Back to the budget, and to the pool when the requester has read these buffers' bytes (`reuse`);
+   * otherwise they may still be queued for encryption and are left to the collector.
    */
-  function giveBack(buffers: Buffer[], reuse: boolean): void {
-    retained -= buffers.length;
-    if (reuse) for (const buffer of buffers) pool.give(buffer);
-    buffers.length = 0;
+  function giveBack(buffers: HeldBuffer[], sender: Sender, reuse = true): void {
+    for (const { buffer, grant } of buffers) {
+      if (reuse) pool.give(buffer);
+      sender.release(grant);
+    }
   }
 
   /** Before the piece's last bytes go out: a cached piece that no longer matches ends the stream and its blob. */
@@ -336,20 +325,36 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
 
   /**
    * Closes this side of the stream once the last answer is handed over. The
-   * sent bytes are views of pooled buffers until they are encrypted, which may
-   * be well after send() returned. The requester closes its side only after it
+   * sent bytes are views of `buffers` until they are encrypted, which may be
+   * well after send() returned. The requester closes its side only after it
    * read the whole piece, so a stream closed cleanly both ways has delivered
-   * every byte: only then (`ending.read`) are the buffers reused, by the
-   * stream's close listener. A requester that ended its side before the
-   * answer was handed over proves nothing. A requester that does not close
-   * within the reader timeout is dropped.
+   * every byte: only then are the buffers reused. A requester that ended its
+   * side before the answer was handed over (`readBeforeEnd` false) proves
+   * nothing: its buffers are not reused. A requester that does not close
+   * within the reader timeout is dropped; aborted streams keep their buffers
+   * (they are collected).
    */
-  async function finish(stream: Stream): Promise<void> {
+  async function finish(
+    stream: Stream,
+    buffers: HeldBuffer[],
+    sender: Sender,
+    readBeforeEnd: boolean,
+  ): Promise<void> {
     await stream.close({ signal: AbortSignal.timeout(readerTimeoutMs) });
-    if (stream.status === 'closed') return;
+    if (stream.status === 'closed') {
+      giveBack(buffers, sender, readBeforeEnd);
+      return;
+    }
     const timer = setTimeout(() => stream.abort(new ReaderStalledError(readerTimeoutMs)), readerTimeoutMs);
     timer.unref();
-    stream.addEventListener('close', () => clearTimeout(timer), { once: true });
+    stream.addEventListener(
+      'close',
+      (event) => {
+        clearTimeout(timer);
+        if (!event.error) giveBack(buffers, sender, readBeforeEnd);
+      },
+      { once: true },
+    );
   }
 
   return { active: () => active };
