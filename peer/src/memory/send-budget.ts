@@ -105,6 +105,11 @@ export class SendBudget {
     return this.#held;
   }
 
+  /** The largest grant a sender can ever have at once: what the reserve leaves when no one else holds anything. */
+  get largestGrant(): number {
+    return this.totalBytes - Math.max(0, this.#guaranteed - 1) * this.pageBytes;
+  }
+
   /** Senders waiting for memory others hold. */
   get waiting(): number {
     return this.#waiters.length;

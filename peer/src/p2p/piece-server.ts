@@ -185,12 +185,17 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           signal: AbortSignal.timeout(readerTimeoutMs),
         });
         // An answer within the stream's window is kept until read, for reuse; a longer one is not.
-        const keep = length <= streamWindow;
+        const keepBytes = Math.ceil(length / options.budget.pageBytes) * options.budget.pageBytes;
+        const keep = length > 0 && keepBytes <= streamWindow && keepBytes <= options.budget.largestGrant;
+        // A kept answer asks for all its memory at once: answers each holding part of theirs while
+        // waiting for the rest would wait for one another until their readers were dropped as stalled.
+        let prepaid = keep ? await sender.acquire(keepBytes, keepBytes) : 0;
         const buffers: HeldBuffer[] = [];
         const check = source.recordedSha256 ? createHash('sha256') : undefined;
         for (let done = 0; done < length; ) {
           await options.limiter.take(Math.min(SEND_CHUNK, length - done));
-          const grant = await sender.acquire(SEND_CHUNK);
+          const grant = keep ? Math.min(SEND_CHUNK, prepaid) : await sender.acquire(SEND_CHUNK);
+          if (keep) prepaid -= grant;
           const buffer = grant === pool.size ? pool.take() : Buffer.allocUnsafeSlow(grant);
           const size = Math.min(grant, length - done);
           const chunk = buffer.subarray(0, size);
@@ -206,6 +211,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           if (keep) buffers.push({ buffer, grant });
           else sender.release(grant);
         }
+        if (prepaid > 0) sender.release(prepaid);
         // Every byte is handed over (the slot is free before the stream closes or the next request comes).
         return { status: PieceStatus.ok, buffers };
       } finally {
