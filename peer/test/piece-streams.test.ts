@@ -23,41 +23,22 @@ import {
 import { createLogger } from '@shoal/telemetry';
 import { nodeSendBudget } from '../src/memory/send-budget.ts';
 import { fetchPiece } from '../src/p2p/piece-fetcher.ts';
-import { startPieceServer } from '../src/p2p/piece-server.ts';
 import { PieceStreams } from '../src/p2p/piece-streams.ts';
 import { RateLimiter } from '../src/p2p/rate-limiter.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
-import { StorePaths } from '../src/store/paths.ts';
-
-const logger = createLogger({ level: 'silent' });
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+import { patternBlob, sha256, startBlobParent, verifiedPiece } from './piece-parent.ts';
 
 /** A blob of three pieces (2 MiB, 2 MiB, 1 MiB) with bytes that differ from piece to piece. */
-const blob = Buffer.alloc(5 * MIB);
-for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 2654435761) >>> 0, i);
-const digest = `sha256:${sha256(blob).toString('hex')}` as Digest;
+const pattern = patternBlob(5 * MIB);
+const blob = pattern.bytes;
+const digest = pattern.digest;
 const layout = pieceLayout(blob.length);
 
 const newNode = async () =>
   createShoalNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
 
-function pieceRequest(parent: ShoalNode, streams: PieceStreams, index: number) {
-  const bytes = blob.subarray(
-    pieceStart(layout, index),
-    pieceStart(layout, index) + pieceLength(layout, index),
-  );
-  return fetchPiece(streams, {
-    parent: parent.peerId.toString(),
-    parentAddrs: parent.getMultiaddrs().map((ma) => ma.toString()),
-    digest,
-    index,
-    pieceSize: layout.pieceSize,
-    expectedLength: bytes.length,
-    expectedSha256: sha256(bytes),
-    timeoutMs: 10_000,
-    limiter: new RateLimiter(0),
-  });
-}
+const pieceRequest = (parent: ShoalNode, streams: PieceStreams, index: number) =>
+  verifiedPiece(streams, parent, pattern, layout, index);
 
 /** Open piece streams on the parent's side of its connections, by protocol. */
 function openStreams(parent: ShoalNode, protocol: string): number {
@@ -65,33 +46,6 @@ function openStreams(parent: ShoalNode, protocol: string): number {
     .getConnections()
     .flatMap((connection) => connection.streams)
     .filter((stream) => stream.protocol === protocol && stream.status === 'open').length;
-}
-
-/** A node holding the blob in a blob store of its own, serving its pieces; stop() removes the store. */
-async function startBlobParent(): Promise<{ node: ShoalNode; stop(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-piece-streams-'));
-  const paths = new StorePaths(dir);
-  await mkdir(paths.blobsDir, { recursive: true });
-  await writeFile(join(paths.blobsDir, digestHex(digest)), blob);
-  const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
-  await store.init();
-  const node = await newNode();
-  await startPieceServer({
-    node,
-    store,
-    uploadSlots: 4,
-    limiter: new RateLimiter(0),
-    budget: nodeSendBudget(),
-    maxPieceSize: MAX_PIECE_SIZE,
-    logger,
-  });
-  return {
-    node,
-    async stop() {
-      await node.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -102,19 +56,19 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe('piece streams kept between pieces', () => {
-  let served: Awaited<ReturnType<typeof startBlobParent>>;
+  let parentNode: Awaited<ReturnType<typeof startBlobParent>>;
   let parent: ShoalNode;
   let child: ShoalNode;
 
   before(async () => {
-    served = await startBlobParent();
-    parent = served.node;
+    parentNode = await startBlobParent(pattern);
+    parent = parentNode.node;
     child = await newNode();
   });
 
   after(async () => {
     await child.stop();
-    await served.stop();
+    await parentNode.stop();
   });
 
   it('fetches piece after piece from one parent over one stream, each verified', async () => {
@@ -250,7 +204,7 @@ describe('piece streams with parents that do not keep them', () => {
   });
 
   it('opens a stream per piece to a parent that speaks only the one-request protocol', async () => {
-    const oneRequestParent = await startBlobParent();
+    const oneRequestParent = await startBlobParent(pattern);
     try {
       await oneRequestParent.node.unhandle(PIECE_PROTOCOL_SEQUENTIAL);
       const streams = new PieceStreams(child);
