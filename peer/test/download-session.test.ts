@@ -295,6 +295,40 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     assert.equal(d.fallbackParents.length, 1, 'nothing landed anywhere for the stall timeout');
   });
 
+  it('a piece still arriving on a slow link after the stall timeout is progress, not a stall', async () => {
+    const requests: ParentPieceRequest[] = [];
+    let deliver: (() => void) | undefined;
+    const d = await start({
+      parents: (request) => {
+        requests.push(request);
+        return new Promise((resolve) => {
+          deliver = () => resolve(piece(request.index));
+        });
+      },
+    });
+    d.assign([assignment(0, 'slow')]);
+    await until(() => requests.length === 1, 'the fetch');
+    // 1 MiB at the slowest rate waited for (64 KiB/s) is 16 s: more than the 10 s floor.
+    assert.equal(requests[0]!.timeoutMs, 16_000);
+    for (let second = 0; second < 45; second++) {
+      d.clock.advance(1_000);
+      requests[0]!.onBytes?.(20_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(d.fallbackParents.length, 0, 'bytes kept arriving');
+    deliver!();
+    await until(() => d.done().length === 1, 'the piece', d.clock);
+    d.assign([assignment(1, 'good'), assignment(2, 'good'), assignment(3, 'good')]);
+    deliver = undefined;
+    await until(() => requests.length === 4, 'the other fetches');
+    for (const request of requests.slice(1)) request.onBytes?.(1);
+    d.clock.advance(29_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(d.fallbackParents.length, 0);
+    d.clock.advance(1_000);
+    await d.running;
+    assert.equal(d.fallbackParents.length, 1, 'no byte for the stall timeout: stalled');
+  });
   it('in the endgame the duplicate that lands second is dropped: no second report, its fetch aborted', async () => {
     const slow = Promise.withResolvers<void>();
     let secondAborted = false;

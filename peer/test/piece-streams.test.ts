@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
 import { byteStream } from '@libp2p/utils';
-import { type Digest, digestHex } from '@shoal/oci';
 import { createShoalNode, frame, readFrame, type ShoalNode } from '@shoal/p2p';
 import {
-  MAX_PIECE_SIZE,
   MIB,
   PIECE_PROTOCOL_SEQUENTIAL,
   PieceRequest,
@@ -20,12 +14,9 @@ import {
   pieceLength,
   pieceStart,
 } from '@shoal/protocol';
-import { createLogger } from '@shoal/telemetry';
-import { nodeSendBudget } from '../src/memory/send-budget.ts';
 import { fetchPiece } from '../src/p2p/piece-fetcher.ts';
 import { PieceStreams } from '../src/p2p/piece-streams.ts';
 import { RateLimiter } from '../src/p2p/rate-limiter.ts';
-import { BlobStore } from '../src/store/blob-store.ts';
 import { patternBlob, sha256, startBlobParent, verifiedPiece } from './piece-parent.ts';
 
 /** A blob of three pieces (2 MiB, 2 MiB, 1 MiB) with bytes that differ from piece to piece. */
@@ -217,5 +208,74 @@ describe('piece streams with parents that do not keep them', () => {
     } finally {
       await oneRequestParent.stop();
     }
+  });
+});
+
+describe('a parent that sends slowly, or stops', () => {
+  let parent: ShoalNode;
+  let child: ShoalNode;
+  /** how the parent sends piece 0: parts of this many bytes, this many ms apart, stopping after `parts` of them */
+  let pace = { bytes: 0, everyMs: 0, parts: 0 };
+
+  before(async () => {
+    parent = await newNode();
+    child = await newNode();
+    await parent.handle(PIECE_PROTOCOL_SEQUENTIAL, (stream: Stream) => {
+      void (async () => {
+        const bytes = byteStream(stream);
+        await readFrame(bytes, 1024);
+        const piece = blob.subarray(0, pieceLength(layout, 0));
+        const header = { status: PieceStatus.ok, length: piece.length, sha256: sha256(piece), message: '' };
+        stream.send(frame(PieceResponse.encode({ ...header, blobSize: blob.length })));
+        for (let part = 0, at = 0; part < pace.parts && at < piece.length; part++, at += pace.bytes) {
+          await new Promise((resolve) => setTimeout(resolve, pace.everyMs));
+          stream.send(piece.subarray(at, at + pace.bytes));
+        }
+        await readFrame(bytes, 1024);
+      })().catch(() => stream.abort(new Error('test parent gave up')));
+    });
+  });
+
+  after(async () => {
+    await child.stop();
+    await parent.stop();
+  });
+
+  const fetchFirst = (streams: PieceStreams) =>
+    fetchPiece(streams, {
+      parent: parent.peerId.toString(),
+      parentAddrs: parent.getMultiaddrs().map((ma) => ma.toString()),
+      digest,
+      index: 0,
+      pieceSize: layout.pieceSize,
+      expectedLength: pieceLength(layout, 0),
+      expectedSha256: sha256(blob.subarray(0, pieceLength(layout, 0))),
+      timeoutMs: 60_000,
+      idleTimeoutMs: 400,
+      limiter: new RateLimiter(0),
+    });
+
+  it('is waited for past the idle timeout while its bytes keep coming', async () => {
+    pace = { bytes: layout.pieceSize / 16, everyMs: 100, parts: 16 };
+    const streams = new PieceStreams(child);
+    const started = Date.now();
+    const piece = await fetchFirst(streams);
+    assert.ok(Date.now() - started > 1_000, 'the piece took longer than the idle timeout');
+    assert.equal(piece.length, pieceLength(layout, 0));
+    piece.release();
+    streams.close();
+  });
+
+  it('is left once it sends nothing for the idle timeout, long before the piece deadline', async () => {
+    pace = { bytes: layout.pieceSize / 16, everyMs: 100, parts: 4 };
+    const streams = new PieceStreams(child);
+    const started = Date.now();
+    await assert.rejects(fetchFirst(streams), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'UNAVAILABLE');
+      return true;
+    });
+    const took = Date.now() - started;
+    assert.ok(took >= 800 && took < 5_000, `left after ${took} ms`);
+    streams.close();
   });
 });

@@ -5,6 +5,7 @@ import {
   type OpenTask,
   PIECE_TIMEOUT_MS,
   type PieceReport,
+  pieceTimeoutMs,
   type Register,
   type SchedulerMessage,
   type TaskDone,
@@ -39,7 +40,10 @@ export interface DispatcherOptions {
   originFetchers?: number;
   /** an origin range with no progress for this long is handed to someone else */
   originTimeoutMs?: number;
-  /** a piece assignment not reported for this long frees its slot and is reissued (default: as long as peers fetch it) */
+  /**
+   * a piece assignment not reported for this long frees its slot and is reissued, at the least (default:
+   * as long as peers fetch it); big pieces get as long as they need at MIN_PIECE_RATE
+   */
   pieceTimeoutMs?: number;
   /** fixed piece size for new tasks; undefined = chosen from the blob size */
   pieceSize?: number;
@@ -319,6 +323,7 @@ export class Dispatcher {
     for (const task of this.#state.tasks.values()) {
       let changed = false;
       const stalled = new Set<string>();
+      const timeoutMs = pieceTimeoutMs(task.pieceSize, this.#pieceTimeoutMs);
       for (const peer of task.peers.values()) {
         if (peer.origin && now - peer.origin.lastProgress > this.#originTimeoutMs) {
           this.#log.warn({ host: peer.id, digest: task.digest }, 'origin range stalled; reassigning');
@@ -326,7 +331,7 @@ export class Dispatcher {
           stalled.add(peer.id);
           changed = true;
         }
-        if (this.#state.flights.expire(task, peer, now, this.#pieceTimeoutMs)) changed = true;
+        if (this.#state.flights.expire(task, peer, now, timeoutMs)) changed = true;
       }
       if (changed) this.#dispatchWaiting(task, '', stalled);
       else

@@ -8,6 +8,7 @@ import {
   type OpenTask,
   type PieceDone,
   type PieceFailed,
+  pieceTimeoutMs,
   type Register,
   type SchedulerMessage,
 } from '@shoal/protocol';
@@ -878,7 +879,7 @@ describe('Dispatcher: hosts leaving', () => {
 });
 
 describe('Dispatcher: piece timeouts', () => {
-  it('frees the slot of a silent piece assignment after pieceTimeoutMs', () => {
+  it('frees the slot of a silent piece assignment once the piece had as long as it needs at the slowest rate waited for', () => {
     const h = harness();
     h.dispatcher.register(
       'p',
@@ -899,7 +900,10 @@ describe('Dispatcher: piece timeouts', () => {
     h.open('a', 2, 1);
     assert.equal(pieceAssignments(h.drain(), 'a').length, 1);
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
-    h.advance(PIECE_TIMEOUT);
+    // 2 MiB at 64 KiB/s: longer than the floor of 15 s, which would fail every piece of a slow link.
+    const deadline = pieceTimeoutMs(PIECE, PIECE_TIMEOUT);
+    assert.equal(deadline, 32_000);
+    h.advance(deadline);
     h.dispatcher.sweep();
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1, 'not timed out yet');
     h.advance(1);

@@ -91,7 +91,10 @@ export interface ParentPieceRequest {
   /** undefined when the layout is not known yet (a first contact without a scheduler) */
   expectedLength: number | undefined;
   expectedSha256: Uint8Array;
+  /** the whole piece's deadline */
   timeoutMs: number;
+  /** told as bytes of the piece arrive: a slow piece is progress all the same */
+  onBytes?: (bytes: number) => void;
   /** ends the fetch early (the piece came from elsewhere) */
   signal?: AbortSignal;
 }

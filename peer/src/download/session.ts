@@ -6,6 +6,7 @@ import {
   type PieceFailed,
   pieceLength,
   pieceStart,
+  pieceTimeoutMs,
   type SchedulerMessage,
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
@@ -36,6 +37,7 @@ export interface SessionOptions {
   logger: Logger;
   /** concurrent piece fetches from parents */
   downloadSlots: number;
+  /** a piece fetch's deadline, at the least: big pieces get as long as they need at MIN_PIECE_RATE */
   pieceTimeoutMs: number;
   /** no progress for this long with the scheduler (in this download and, when given, in the node's others): fetch the rest without it */
   stallTimeoutMs: number;
@@ -126,6 +128,8 @@ class TaskSession implements TaskListener {
   #pendingFailed: PieceFailed[] = [];
   #reportTimer: Timer | undefined;
   #stallTimer: Timer | undefined;
+  /** when bytes of a piece last arrived in this download */
+  #progressAt = Number.NEGATIVE_INFINITY;
   #stopped = false;
   #probing = false;
   readonly #openedAt: number;
@@ -314,7 +318,8 @@ class TaskSession implements TaskListener {
         pieceSize: layout.pieceSize,
         expectedLength: pieceLength(layout, assignment.index),
         expectedSha256: assignment.sha256,
-        timeoutMs: this.#options.pieceTimeoutMs,
+        timeoutMs: pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs),
+        onBytes: this.#progressed,
         signal: control.signal,
       });
       if (this.#stopped || superseded() || task.state !== 'downloading') {
@@ -462,13 +467,22 @@ class TaskSession implements TaskListener {
     this.#line()?.send({ report });
   }
 
+  /** Bytes of a piece arrived: on a slow link a piece can take longer than the stall timeout. */
+  readonly #progressed = () => {
+    this.#progressAt = this.#clock.now();
+    this.#options.swarmProgress?.touch();
+  };
+
   #armStallTimer(ms = this.#options.stallTimeoutMs): void {
     this.#stallTimer?.cancel();
     if (this.#stopped) return;
     this.#stallTimer = this.#clock.setTimer(() => {
-      const idle = this.#options.swarmProgress?.idleMs() ?? Number.POSITIVE_INFINITY;
+      const idle = Math.min(
+        this.#clock.now() - this.#progressAt,
+        this.#options.swarmProgress?.idleMs() ?? Number.POSITIVE_INFINITY,
+      );
       if (idle < this.#options.stallTimeoutMs) {
-        // Its siblings are landing pieces: the scheduler is there and it is waiting its turn.
+        // Pieces are arriving, here or in its siblings: the scheduler is there and it is waiting its turn.
         this.#armStallTimer(this.#options.stallTimeoutMs - idle);
         return;
       }

@@ -15,7 +15,10 @@ export function streamedParentPieces(
       fetchPiece(streams, {
         ...request,
         limiter,
-        onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'peer' }, bytes),
+        onBytes: (bytes) => {
+          metrics.downloadedBytes.inc({ source: 'peer' }, bytes);
+          request.onBytes?.(bytes);
+        },
       }),
   };
 }

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { frame, readFrame, sendWithBackpressure } from '@shoal/p2p';
-import { MAX_PIECE_SIZE, PieceRequest, PieceResponse, PieceStatus } from '@shoal/protocol';
+import {
+  MAX_PIECE_SIZE,
+  PIECE_IDLE_TIMEOUT_MS,
+  PieceRequest,
+  PieceResponse,
+  PieceStatus,
+} from '@shoal/protocol';
 import { type FetchedPiece, PieceFetchError } from '../download/ports.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { PieceStream, PieceStreams } from './piece-streams.ts';
@@ -34,16 +40,38 @@ export async function fetchPiece(
     /** undefined when the layout is not known yet (a first contact without a scheduler) */
     expectedLength: number | undefined;
     expectedSha256: Uint8Array;
+    /** the whole piece's deadline */
     timeoutMs: number;
+    /** no byte for this long fails the fetch before its deadline (default PIECE_IDLE_TIMEOUT_MS) */
+    idleTimeoutMs?: number;
     limiter: RateLimiter;
     onBytes?: (bytes: number) => void;
     /** ends the fetch early (the piece came from elsewhere) */
     signal?: AbortSignal;
   },
 ): Promise<FetchedPiece> {
+  const idleMs = request.idleTimeoutMs ?? PIECE_IDLE_TIMEOUT_MS;
+  const idle = new AbortController();
+  const idleTimer = setTimeout(
+    () => idle.abort(new Error(`no byte from the parent for ${idleMs} ms`)),
+    idleMs,
+  );
+  const signals = [AbortSignal.timeout(request.timeoutMs), idle.signal];
+  if (request.signal) signals.push(request.signal);
+  try {
+    return await fetchWithin(streams, request, AbortSignal.any(signals), () => idleTimer.refresh());
+  } finally {
+    clearTimeout(idleTimer);
+  }
+}
+
+async function fetchWithin(
+  streams: PieceStreams,
+  request: Parameters<typeof fetchPiece>[1],
+  signal: AbortSignal,
+  progressed: () => void,
+): Promise<FetchedPiece> {
   const started = performance.now();
-  const timeout = AbortSignal.timeout(request.timeoutMs);
-  const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
   for (let attempt = 0; ; attempt++) {
     let piece: PieceStream;
     try {
@@ -86,7 +114,8 @@ export async function fetchPiece(
         `parent answered status ${header.status}: ${header.message}`,
       );
     }
-    return receivePiece(streams, piece, header, request, signal, started);
+    progressed();
+    return receivePiece(streams, piece, header, request, signal, started, progressed);
   }
 }
 
@@ -98,6 +127,7 @@ async function receivePiece(
   request: Parameters<typeof fetchPiece>[1],
   signal: AbortSignal,
   started: number,
+  progressed: () => void,
 ): Promise<FetchedPiece> {
   const buffers: Buffer[] = [];
   const chunks: Uint8Array[] = [];
@@ -145,9 +175,12 @@ async function receivePiece(
         }
         received += part.length;
       }
+      progressed();
       request.onBytes?.(list.byteLength);
       // Paced after the fact: the bytes are here already, the next ones wait their turn.
       await request.limiter.take(list.byteLength, signal);
+      // Waiting for this node's own download rate is not the parent's silence.
+      progressed();
     }
     const sha256Hex = hash.digest('hex');
     if (

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { blobCid, type ShoalNode } from '@shoal/p2p';
-import { pieceLength, pieceSizeFor, pieceStart } from '@shoal/protocol';
+import { pieceLength, pieceSizeFor, pieceStart, pieceTimeoutMs } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { Provider } from '../download/ports.ts';
 import type { PeerMetrics } from '../metrics.ts';
@@ -324,7 +324,7 @@ async function tryFetch(
       pieceSize: task.layout?.pieceSize ?? 0,
       expectedLength,
       expectedSha256: new Uint8Array(0),
-      timeoutMs: options.pieceTimeoutMs,
+      timeoutMs: pieceTimeoutMs(task.layout?.pieceSize ?? 0, options.pieceTimeoutMs),
       limiter: options.limiter,
       onBytes: (bytes) => options.metrics.downloadedBytes.inc({ source: 'peer' }, bytes),
     });

@@ -235,6 +235,7 @@ export class SchedulerClient {
   async #maintain(address: string, state: TargetState): Promise<void> {
     let delay = 250;
     for (let first = true; !this.#stopped && !state.retired; first = false) {
+      let ended = 'the scheduler ended the session';
       try {
         const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(10_000)]);
         const connection = await this.#options.node.dial(
@@ -263,6 +264,7 @@ export class SchedulerClient {
         await this.#readLoop(session);
       } catch (error) {
         if (this.#stopped) return;
+        ended = (error as Error).message;
         this.#options.logger.debug(
           { scheduler: address, err: (error as Error).message },
           'scheduler connection failed',
@@ -276,7 +278,7 @@ export class SchedulerClient {
       if (session) {
         session.closed = true;
         this.#sessions.delete(address);
-        this.#options.logger.warn({ scheduler: address }, 'lost scheduler connection');
+        this.#options.logger.warn({ scheduler: address, err: ended }, 'lost scheduler connection');
         for (const listener of session.listeners.values()) listener.onDisconnect();
       }
       if (this.#stopped || state.retired) break;
