@@ -36,6 +36,8 @@ export interface SoakOptions {
   warmupMs: number;
   /** Images in rotation; the peers' caches hold about half of them, so pulls are cached and cold. */
   images?: number;
+  /** Environment for peer1 only: an A/B of a setting against peer0 under the same load. */
+  peer1Env?: Record<string, string>;
 }
 
 export interface ProcessSample {
@@ -126,6 +128,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       count: 3,
       // About half the rotation fits: pulls are cached, from peers, and from the origin.
       peerArgs: ['--cache-size', String(Math.ceil((imageBytes * imageCount) / 2 / 0.9))],
+      peer: (index) => (index === 1 && options.peer1Env ? { env: options.peer1Env } : {}),
     });
     const peers = swarm.peers;
     const restarting = new Set<number>();
