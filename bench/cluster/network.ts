@@ -7,8 +7,7 @@
  * network.
  */
 
-import type { Timer } from '../../peer/src/download/ports.ts';
-import type { EventLoop } from './event-loop.ts';
+import { Alarm, type EventLoop } from './event-loop.ts';
 
 export class Link {
   readonly flows = new Set<Flow>();
@@ -21,25 +20,39 @@ export class Link {
   }
 }
 
-export class Flow {
+/** A transfer, and the alarm of its last byte at the current rate (disarmed while the rate is 0). */
+export class Flow extends Alarm {
   remaining: number;
   readonly size: number;
   rate = 0;
   updatedAt: number;
-  timer: Timer | undefined;
   readonly links: Link[];
   readonly onDone: () => void;
   readonly onCut: () => void;
   ended = false;
   /** the last re-rating pass that saw this flow */
   pass = 0;
-  constructor(size: number, links: Link[], now: number, onDone: () => void, onCut: () => void) {
+  readonly #network: Network;
+  constructor(
+    network: Network,
+    loop: EventLoop,
+    size: number,
+    links: Link[],
+    onDone: () => void,
+    onCut: () => void,
+  ) {
+    super(loop);
+    this.#network = network;
     this.size = size;
     this.remaining = size;
     this.links = links;
-    this.updatedAt = now;
+    this.updatedAt = loop.now();
     this.onDone = onDone;
     this.onCut = onCut;
+  }
+
+  ring(): void {
+    this.#network.arrived(this);
   }
 }
 
@@ -55,11 +68,17 @@ export class Network {
 
   /** Starts moving `bytes` across `links`; onDone when the last byte arrived, onCut when cut first. */
   start(bytes: number, links: Link[], onDone: () => void, onCut: () => void = () => {}): Flow {
-    const flow = new Flow(bytes, links, this.#loop.now(), onDone, onCut);
+    const flow = new Flow(this, this.#loop, bytes, links, onDone, onCut);
     this.flowsStarted++;
     for (const link of links) link.flows.add(flow);
     this.#rerate(links);
     return flow;
+  }
+
+  /** The flow's last byte arrived (its alarm rang). */
+  arrived(flow: Flow): void {
+    this.#end(flow);
+    flow.onDone();
   }
 
   /** Ends a flow before it finished (its sender or receiver went away, or it was no longer wanted). */
@@ -71,7 +90,7 @@ export class Network {
 
   #end(flow: Flow): void {
     flow.ended = true;
-    flow.timer?.cancel();
+    flow.cancel();
     this.#advance(flow);
     const carried = flow.size - flow.remaining;
     for (const link of flow.links) {
@@ -141,18 +160,12 @@ export class Network {
       }
     }
     for (const [flow, rate] of rates) {
-      if (rate === flow.rate && flow.timer) continue;
+      if (rate === flow.rate && flow.armed) continue;
       this.#advance(flow);
       flow.rate = rate;
-      flow.timer?.cancel();
       // A flow left no room waits for the next re-rating of its links.
-      flow.timer =
-        rate > 0
-          ? this.#loop.setTimer(() => {
-              this.#end(flow);
-              flow.onDone();
-            }, flow.remaining / rate)
-          : undefined;
+      if (rate > 0) this.#loop.arm(flow, flow.remaining / rate);
+      else flow.cancel();
     }
   }
 }
