@@ -102,42 +102,55 @@ export class EventLoop implements Clock {
    * Runs events until none is left, `stop()` says so, virtual time passes
    * `untilMs`, or `wallDeadline` (performance.now() time) passes. Returns why it stopped.
    */
-  async run(options: {
+  run(options: {
     stop: () => boolean;
     untilMs: number;
     wallDeadline: number;
     onInstant?: () => void;
   }): Promise<'done' | 'idle' | 'virtual-limit' | 'wall-limit'> {
     const alarms = this.#alarms;
-    let checks = 0;
-    for (;;) {
-      if (options.stop()) return 'done';
-      this.#dropStaleTop();
-      if (alarms.length === 0) {
-        // Continuations may still schedule timers.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (alarms.length === 0) return 'idle';
-        continue;
-      }
-      const at = this.#keys[0]!;
-      if (at > options.untilMs) return 'virtual-limit';
-      this.#now = at;
-      while (alarms.length > 0 && this.#keys[0] === at) {
-        const alarm = alarms[0]!;
-        const live = alarm.ticket === this.#keys[1];
-        this.#pop();
-        if (!live) {
-          this.#stale--;
-          continue;
+    let instants = 0;
+    return new Promise((resolve) => {
+      // `step` only ever runs as a microtask, and queues the next one through a tick: Node runs
+      // a tick queued from a microtask once the microtask queue is empty, so every continuation
+      // the instant started (and all they started) has run before time moves. That holds while
+      // the simulated code defers work only through promises and this clock, never through
+      // process.nextTick; a macrotask per instant (setImmediate) cost more than the flows.
+      const resume = (fn: () => void) => () => queueMicrotask(fn);
+      const step = () => {
+        if (options.stop()) return resolve('done');
+        this.#dropStaleTop();
+        if (alarms.length === 0) {
+          // Nothing is due: a turn of the event loop, then look again.
+          setImmediate(resume(() => (alarms.length > 0 ? step() : resolve('idle'))));
+          return;
         }
-        alarm.ticket = -1;
-        this.events++;
-        alarm.ring();
-      }
-      options.onInstant?.();
-      await new Promise((resolve) => setImmediate(resolve));
-      if (++checks % 1024 === 0 && performance.now() > options.wallDeadline) return 'wall-limit';
-    }
+        const at = this.#keys[0]!;
+        if (at > options.untilMs) return resolve('virtual-limit');
+        this.#now = at;
+        while (alarms.length > 0 && this.#keys[0] === at) {
+          const alarm = alarms[0]!;
+          const live = alarm.ticket === this.#keys[1];
+          this.#pop();
+          if (!live) {
+            this.#stale--;
+            continue;
+          }
+          alarm.ticket = -1;
+          this.events++;
+          alarm.ring();
+        }
+        options.onInstant?.();
+        // Now and then a full turn of the event loop, and a look at the wall clock.
+        if (++instants % 1024 === 0) setImmediate(afterTurn);
+        else process.nextTick(afterInstant);
+      };
+      const afterInstant = resume(step);
+      const afterTurn = resume(() =>
+        performance.now() > options.wallDeadline ? resolve('wall-limit') : step(),
+      );
+      queueMicrotask(step);
+    });
   }
 
   /** An armed entry went stale; when most are, they are swept out. */
