@@ -34,6 +34,11 @@ import { EventLoop } from './event-loop.ts';
 import { type Flow, type Link, Link as NetLink, Network } from './network.ts';
 import { SimTarget } from './sim-target.ts';
 
+/** Shared by every fetch: the simulator moves no bytes, so a piece has no chunks to write or release. */
+const NO_CHUNKS: Uint8Array[] = [];
+const nothing = () => {};
+const ONCE = { once: true };
+
 /** Gauges nobody scrapes here: every source reads 0. */
 const unscraped = new Proxy({}, { get: () => () => 0 }) as PeerGaugeSources;
 
@@ -257,13 +262,6 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
     from.rack === to.rack
       ? [from.up, to.down]
       : [from.up, rackLinks[from.rack]!.up, rackLinks[to.rack]!.down, to.down];
-  const track = (flow: Flow, ...ends: SimNode[]) => {
-    for (const end of ends) end.flows.add(flow);
-    return flow;
-  };
-  const untrack = (flow: Flow, ...ends: SimNode[]) => {
-    for (const end of ends) end.flows.delete(flow);
-  };
 
   const parentPieces = (node: SimNode): ParentPieces => ({
     fetch: (request) =>
@@ -277,7 +275,8 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
           settled = true;
           timeout.cancel();
           if (flow) {
-            untrack(flow, node, ...(parent ? [parent] : []));
+            node.flows.delete(flow);
+            parent?.flows.delete(flow);
             net.cut(flow);
           }
           if (error) reject(error);
@@ -289,9 +288,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         request.signal?.addEventListener(
           'abort',
           () => settle(new PieceFetchError('UNAVAILABLE', 'aborted')),
-          {
-            once: true,
-          },
+          ONCE,
         );
         const started = loop.now();
         // The request goes out and the first byte comes back: one round trip before bytes flow.
@@ -302,32 +299,31 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
               return settle(new PieceFetchError('UNAVAILABLE', 'parent gone', { unreachable: true }));
             if (!parent.targets.get(request.digest)?.has(request.index) && !parent.doneAt)
               return settle(new PieceFetchError('ABSENT', 'parent lacks the piece'));
-            flow = track(
-              net.start(
-                length,
-                linksBetween(parent, node),
-                () => {
-                  if (settled) return;
-                  settled = true;
-                  timeout.cancel();
-                  untrack(flow!, node, parent);
-                  piecesDelivered++;
-                  peerBytes += length;
-                  const hashes = layerOf.get(request.digest)!.hashes;
-                  resolve({
-                    chunks: [],
-                    release: () => {},
-                    length,
-                    blobSize: layerOf.get(request.digest)!.size,
-                    sha256Hex: hashes[request.index]!,
-                    millis: Math.max(1, Math.round(loop.now() - started)),
-                  });
-                },
-                () => settle(new PieceFetchError('UNAVAILABLE', 'connection cut')),
-              ),
-              node,
-              parent,
+            flow = net.start(
+              length,
+              linksBetween(parent, node),
+              () => {
+                if (settled) return;
+                settled = true;
+                timeout.cancel();
+                node.flows.delete(flow!);
+                parent.flows.delete(flow!);
+                piecesDelivered++;
+                peerBytes += length;
+                const layer = layerOf.get(request.digest)!;
+                resolve({
+                  chunks: NO_CHUNKS,
+                  release: nothing,
+                  length,
+                  blobSize: layer.size,
+                  sha256Hex: layer.hashes[request.index]!,
+                  millis: Math.max(1, Math.round(loop.now() - started)),
+                });
+              },
+              () => settle(new PieceFetchError('UNAVAILABLE', 'connection cut')),
             );
+            node.flows.add(flow);
+            parent.flows.add(flow);
           },
           rtt(node, parent ?? node),
         );
@@ -343,18 +339,16 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
       new Promise<void>((resolve, reject) => {
         const go = () => {
           if (!node.alive) return reject(new Error('node gone'));
-          const flow = track(
-            net.start(
-              pieceLength(layer.layout, index),
-              originLinks,
-              () => {
-                untrack(flow, node);
-                resolve();
-              },
-              () => reject(new Error('origin transfer cut')),
-            ),
-            node,
+          const flow = net.start(
+            pieceLength(layer.layout, index),
+            originLinks,
+            () => {
+              node.flows.delete(flow);
+              resolve();
+            },
+            () => reject(new Error('origin transfer cut')),
           );
+          node.flows.add(flow);
         };
         if (first) loop.setTimer(go, farRtt);
         else go();

@@ -7,39 +7,59 @@
  * network.
  */
 
-import type { Timer } from '../../peer/src/download/ports.ts';
-import type { EventLoop } from './event-loop.ts';
+import { Alarm, type EventLoop } from './event-loop.ts';
 
 export class Link {
-  readonly flows = new Set<Flow>();
+  /** in the order they started (the order #rerate visits them) */
+  readonly flows: Flow[] = [];
   /** bytes per millisecond */
   readonly capacity: number;
   /** bytes carried by flows that finished or were cut */
   carried = 0;
+  /** #rerate's scratch, valid while `pass` is its current pass: room left, flows not yet rated */
+  pass = 0;
+  free = 0;
+  unrated = 0;
   constructor(bytesPerSecond: number) {
     this.capacity = bytesPerSecond / 1000;
   }
 }
 
-export class Flow {
+/** A transfer, and the alarm of its last byte at the current rate (disarmed while the rate is 0). */
+export class Flow extends Alarm {
   remaining: number;
   readonly size: number;
   rate = 0;
   updatedAt: number;
-  timer: Timer | undefined;
   readonly links: Link[];
   readonly onDone: () => void;
   readonly onCut: () => void;
   ended = false;
-  /** the last re-rating pass that saw this flow */
+  /** the last re-rating pass that saw this flow, and the last that rated it (at `share`) */
   pass = 0;
-  constructor(size: number, links: Link[], now: number, onDone: () => void, onCut: () => void) {
+  rated = 0;
+  share = 0;
+  readonly #network: Network;
+  constructor(
+    network: Network,
+    loop: EventLoop,
+    size: number,
+    links: Link[],
+    onDone: () => void,
+    onCut: () => void,
+  ) {
+    super(loop);
+    this.#network = network;
     this.size = size;
     this.remaining = size;
     this.links = links;
-    this.updatedAt = now;
+    this.updatedAt = loop.now();
     this.onDone = onDone;
     this.onCut = onCut;
+  }
+
+  ring(): void {
+    this.#network.arrived(this);
   }
 }
 
@@ -48,6 +68,10 @@ export class Network {
   /** flows started (a measure of the simulator's work) */
   flowsStarted = 0;
   #pass = 0;
+  /** #rerate's scratch lists, kept between calls so a re-rating allocates nothing */
+  readonly #flows: Flow[] = [];
+  readonly #room: Link[] = [];
+  readonly #ratedOrder: Flow[] = [];
 
   constructor(loop: EventLoop) {
     this.#loop = loop;
@@ -55,11 +79,17 @@ export class Network {
 
   /** Starts moving `bytes` across `links`; onDone when the last byte arrived, onCut when cut first. */
   start(bytes: number, links: Link[], onDone: () => void, onCut: () => void = () => {}): Flow {
-    const flow = new Flow(bytes, links, this.#loop.now(), onDone, onCut);
+    const flow = new Flow(this, this.#loop, bytes, links, onDone, onCut);
     this.flowsStarted++;
-    for (const link of links) link.flows.add(flow);
+    for (const link of links) link.flows.push(flow);
     this.#rerate(links);
     return flow;
+  }
+
+  /** The flow's last byte arrived (its alarm rang). */
+  arrived(flow: Flow): void {
+    this.#end(flow);
+    flow.onDone();
   }
 
   /** Ends a flow before it finished (its sender or receiver went away, or it was no longer wanted). */
@@ -71,11 +101,11 @@ export class Network {
 
   #end(flow: Flow): void {
     flow.ended = true;
-    flow.timer?.cancel();
+    flow.cancel();
     this.#advance(flow);
     const carried = flow.size - flow.remaining;
     for (const link of flow.links) {
-      link.flows.delete(flow);
+      removeInOrder(link.flows, flow);
       link.carried += carried;
     }
     this.#rerate(flow.links);
@@ -96,63 +126,87 @@ export class Network {
    * another to the flows that can use it instead of wasting it.
    */
   #rerate(links: Link[]): void {
+    // Counted loops into kept arrays: for-of and emptying the arrays (length = 0 drops their
+    // storage) allocated about 12 kB per re-rating, most of the simulator's garbage.
     const pass = ++this.#pass;
-    const flows: Flow[] = [];
-    for (const link of links) {
-      for (const flow of link.flows) {
+    const flows = this.#flows;
+    const room = this.#room;
+    const ratedOrder = this.#ratedOrder;
+    let flowCount = 0;
+    let roomCount = 0;
+    let ratedCount = 0;
+    for (let i = 0; i < links.length; i++) {
+      const onLink = links[i]!.flows;
+      for (let j = 0; j < onLink.length; j++) {
+        const flow = onLink[j]!;
         if (flow.pass === pass) continue;
         flow.pass = pass;
-        flows.push(flow);
+        flows[flowCount++] = flow;
       }
     }
-    const room = new Map<Link, { free: number; unrated: number }>();
-    for (const flow of flows) {
-      for (const link of flow.links) {
-        let entry = room.get(link);
-        if (!entry) {
+    for (let i = 0; i < flowCount; i++) {
+      const flowLinks = flows[i]!.links;
+      for (let j = 0; j < flowLinks.length; j++) {
+        const link = flowLinks[j]!;
+        if (link.pass !== pass) {
+          link.pass = pass;
           let taken = 0;
-          for (const other of link.flows) if (other.pass !== pass) taken += other.rate;
-          entry = { free: Math.max(0, link.capacity - taken), unrated: 0 };
-          room.set(link, entry);
+          const onLink = link.flows;
+          for (let k = 0; k < onLink.length; k++) {
+            const other = onLink[k]!;
+            if (other.pass !== pass) taken += other.rate;
+          }
+          link.free = Math.max(0, link.capacity - taken);
+          link.unrated = 0;
+          room[roomCount++] = link;
         }
-        entry.unrated++;
+        link.unrated++;
       }
     }
-    const rates = new Map<Flow, number>();
-    while (rates.size < flows.length) {
+    while (ratedCount < flowCount) {
+      // The first link (in the order met) with the smallest share per unrated flow.
       let bottleneck: Link | undefined;
       let share = Number.POSITIVE_INFINITY;
-      for (const [link, entry] of room) {
-        if (entry.unrated === 0) continue;
-        const candidate = entry.free / entry.unrated;
+      for (let i = 0; i < roomCount; i++) {
+        const link = room[i]!;
+        if (link.unrated === 0) continue;
+        const candidate = link.free / link.unrated;
         if (candidate < share) {
           share = candidate;
           bottleneck = link;
         }
       }
-      for (const flow of bottleneck!.flows) {
-        if (flow.pass !== pass || rates.has(flow)) continue;
-        rates.set(flow, share);
-        for (const link of flow.links) {
-          const entry = room.get(link)!;
-          entry.free = Math.max(0, entry.free - share);
-          entry.unrated--;
+      const onBottleneck = bottleneck!.flows;
+      for (let i = 0; i < onBottleneck.length; i++) {
+        const flow = onBottleneck[i]!;
+        if (flow.pass !== pass || flow.rated === pass) continue;
+        flow.rated = pass;
+        flow.share = share;
+        ratedOrder[ratedCount++] = flow;
+        const flowLinks = flow.links;
+        for (let j = 0; j < flowLinks.length; j++) {
+          const link = flowLinks[j]!;
+          link.free = Math.max(0, link.free - share);
+          link.unrated--;
         }
       }
     }
-    for (const [flow, rate] of rates) {
-      if (rate === flow.rate && flow.timer) continue;
+    for (let i = 0; i < ratedCount; i++) {
+      const flow = ratedOrder[i]!;
+      const rate = flow.share;
+      if (rate === flow.rate && flow.armed) continue;
       this.#advance(flow);
       flow.rate = rate;
-      flow.timer?.cancel();
       // A flow left no room waits for the next re-rating of its links.
-      flow.timer =
-        rate > 0
-          ? this.#loop.setTimer(() => {
-              this.#end(flow);
-              flow.onDone();
-            }, flow.remaining / rate)
-          : undefined;
+      if (rate > 0) this.#loop.arm(flow, flow.remaining / rate);
+      else flow.cancel();
     }
   }
+}
+
+/** Removes `item` keeping the others' order (splice would allocate the removed part). */
+function removeInOrder<T>(items: T[], item: T): void {
+  const at = items.indexOf(item);
+  for (let i = at + 1; i < items.length; i++) items[i - 1] = items[i]!;
+  items.pop();
 }
