@@ -108,17 +108,27 @@ export class Bitfield {
     for (let i = 0; i < this.length; i++) if (!this.has(i)) yield i;
   }
 
-  *present(): Generator<number> {
+  /**
+   * First index at or after `from` that is set, or -1. Stepping with it allocates nothing, unlike
+   * present(): the scheduler walks a peer's pieces each time the peer's upload slots fill or free.
+   */
+  nextPresent(from = 0): number {
+    if (from < this.length) this.#check(from);
     const bytes = this.bytes;
-    for (let i = 0; i < this.length; ) {
+    for (let i = from; i < this.length; ) {
       // An empty byte is eight indices clear, stepped over at once.
-      if ((i & 7) === 0 && bytes[i >> 3] === 0) {
-        i += 8;
+      if (bytes[i >> 3] === 0) {
+        i = ((i >> 3) + 1) << 3;
         continue;
       }
-      if ((bytes[i >> 3]! & (0x80 >> (i & 7))) !== 0) yield i;
+      if ((bytes[i >> 3]! & (0x80 >> (i & 7))) !== 0) return i;
       i++;
     }
+    return -1;
+  }
+
+  *present(): Generator<number> {
+    for (let i = this.nextPresent(0); i !== -1; i = this.nextPresent(i + 1)) yield i;
   }
 
   #check(index: number): void {

@@ -91,6 +91,13 @@ test('bitfield steps to the next missing index, and to the next one another fiel
             missing = i;
             break;
           }
+        let present = -1;
+        for (let i = from; i < length; i++)
+          if (mine.has(i)) {
+            present = i;
+            break;
+          }
+        assert.equal(mine.nextPresent(from), present, `nextPresent(${from}) of ${length} bits`);
         let wanted = -1;
         for (let i = from; i < length; i++)
           if (!mine.has(i) && theirs.has(i)) {
@@ -108,4 +115,5 @@ test('bitfield steps to the next missing index, and to the next one another fiel
   }
   assert.throws(() => new Bitfield(8).nextMissingFrom(new Bitfield(9)), RangeError);
   assert.throws(() => new Bitfield(8).nextMissing(-1), RangeError);
+  assert.throws(() => new Bitfield(8).nextPresent(-1), RangeError);
 });

@@ -147,7 +147,8 @@ export class SwarmTask {
 
   addHolding(id: string, have: Bitfield): void {
     const peer = this.peer(id);
-    for (const index of have.present()) this.markHas(peer, index);
+    for (let index = have.nextPresent(); index !== -1; index = have.nextPresent(index + 1))
+      this.markHas(peer, index);
   }
 
   markHas(peer: TaskPeer, index: number): void {
@@ -194,7 +195,8 @@ export class SwarmTask {
   /** The peer's holdings leave the swarm view: holders, free holders and counts, its rack's too. */
   #forgetHolding(peer: TaskPeer): void {
     const rack = peer.rack && writableRack(peer.rack);
-    for (const index of peer.have.present()) {
+    const have = peer.have;
+    for (let index = have.nextPresent(); index !== -1; index = have.nextPresent(index + 1)) {
       if (this.holders[index]!.delete(peer.id)) this.holderCounts[index]!--;
       if (rack) rack.holders[index]!--;
     }
@@ -206,7 +208,9 @@ export class SwarmTask {
 
   #countFree(peer: TaskPeer, delta: 1 | -1): void {
     if (peer.have.complete) for (let i = 0; i < this.pieceCount; i++) this.#countFreeHolder(i, delta);
-    else for (const index of peer.have.present()) this.#countFreeHolder(index, delta);
+    else
+      for (let index = peer.have.nextPresent(); index !== -1; index = peer.have.nextPresent(index + 1))
+        this.#countFreeHolder(index, delta);
   }
 
   /** One more (+1) or one fewer (-1) holder of a piece has an upload slot free. */
