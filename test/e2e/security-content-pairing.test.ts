@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { open as openFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { type ImageDescription, layeredImage, pushImage, smallImage } from '../fixtures/images.ts';
 import { type RunningRegistry, startRegistry } from '../fixtures/registry.ts';
@@ -208,5 +209,30 @@ describe('a digest is served only under a repository upstream confirms holds it 
       'no byte from the origin',
     );
     assert.ok((await peer.metric('shoal_downloaded_bytes_total', { source: 'peer' })) > 0, 'from the swarm');
+  });
+
+  it("a cold Range is upstream's own answer: the challenge without credentials, the bytes with them", async () => {
+    const peer = swarm!.peers[0]!;
+    const layer = secretBig.blobs.find((b) => b.kind === 'layer')!;
+    const path = `/v2/${PRIVATE}/blobs/${layer.digest}`;
+    const anonymous = await get(peer, path, { range: 'bytes=0-99' });
+    assert.equal(anonymous.status, 401);
+    assert.ok(anonymous.headers['www-authenticate'], 'the challenge');
+    assert.notEqual(anonymous.headers['docker-content-digest'], layer.digest);
+    await assertRefused(peer, layer.digest, 'blobs', undefined, secretDigests());
+
+    const authorization = await bearer(PRIVATE);
+    const offset = 30 * MiB + 7;
+    const ranged = await get(peer, path, { authorization, range: `bytes=${offset}-${offset + 99_999}` });
+    assert.equal(ranged.status, 206);
+    assert.equal(ranged.headers['content-range'], `bytes ${offset}-${offset + 99_999}/${layer.size}`);
+    const file = await openFile(layer.path, 'r');
+    const expected = Buffer.alloc(100_000);
+    await file.read(expected, 0, expected.length, offset).finally(() => file.close());
+    assert.deepEqual(ranged.body, expected);
+    // The whole download started behind the range; the blob is then served whole and verified.
+    const whole = await get(peer, path, { authorization });
+    assert.equal(whole.status, 200);
+    assert.equal(whole.digest, layer.digest);
   });
 });

@@ -20,6 +20,8 @@ const lie = Buffer.from(truth.map((byte) => byte ^ 0xff));
 
 let upstream: Server | undefined;
 let peer: RunningPeer | undefined;
+/** The Range header of every request for DIGEST the upstream got, in order ('' for none). */
+const blobRequests: string[] = [];
 
 /** An upstream that serves the wrong bytes for DIGEST, with Range support, as a registry would. */
 function startLyingUpstream(): Promise<Server> {
@@ -28,6 +30,7 @@ function startLyingUpstream(): Promise<Server> {
       res.writeHead(req.url === '/v2/' ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
       return;
     }
+    blobRequests.push(req.headers.range ?? '');
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (!range) {
       res.writeHead(200, { 'content-length': SIZE }).end(lie);
@@ -61,6 +64,8 @@ describe('ranges before the digest is known', { timeout: 120_000 }, () => {
     const early = await streamGet(url, { headers: { range: 'bytes=0-1023' }, keepBody: true });
     assert.equal(early.status, 206);
     assert.deepEqual(early.body, lie.subarray(0, 1024), "the origin's own bytes");
+    // A cold range is asked of upstream as the client asked it: the answer is the access check too.
+    assert.equal(blobRequests[0], 'bytes=0-1023', `upstream was asked ${blobRequests.join(', ')}`);
     assert.ok((await peer!.metric('shoal_endpoint_range_bytes_before_verification_total')) >= 1024);
 
     // The whole blob fails its digest: the response is cut off, never a clean end.

@@ -166,7 +166,7 @@ export class AccessGuard {
     const known = this.#privateRepositories.get(repoKey);
     // Known private and no credentials: the challenge, without asking upstream again.
     if (credentialKey === undefined && known && this.#now() < known.freshUntil) return refuse(known.refusal);
-    if (options.offline || this.#now() < (this.#unreachableUntil.get(ref.upstream.registry) ?? 0)) {
+    if (options.offline || !this.reachable(ref.upstream.registry)) {
       return this.#withoutUpstream(ref, options.offlineReason);
     }
 
@@ -227,6 +227,16 @@ export class AccessGuard {
     );
   }
 
+  /** False while `registry` is known to be unreachable (a request failed lately): decisions come from what is known. */
+  reachable(registry: string): boolean {
+    return this.#now() >= (this.#unreachableUntil.get(registry) ?? 0);
+  }
+
+  /** A request to `registry` outside this guard found it unreachable: checks decide without it for a while. */
+  noteUnreachable(registry: string, reason: string): void {
+    this.#markUnreachable(registry, reason);
+  }
+
   /** When this node learnt that upstream serves the digest under the repository to anyone, however long ago. */
   publicSince(registry: string, repository: string, digest: Digest): number | undefined {
     return this.#pairings.get(`${ANYONE} ${registry}/${repository}@${digest}`)?.learnedAt;
@@ -238,7 +248,7 @@ export class AccessGuard {
    * there). Undefined when upstream asks for none or cannot be reached.
    */
   async registryChallenge(upstream: Upstream): Promise<Refusal | undefined> {
-    if (this.#now() < (this.#unreachableUntil.get(upstream.registry) ?? 0)) return undefined;
+    if (!this.reachable(upstream.registry)) return undefined;
     const state = await this.#learnRegistry(upstream);
     return state?.open === false ? state.challenge : undefined;
   }

@@ -117,7 +117,7 @@ export function upstreamAccessProbe(
 }
 
 /** Why upstream could not answer, when `error` says it could not; undefined for errors of another kind. */
-function unreachableReason(error: unknown, timeoutMs: number): string | undefined {
+export function unreachableReason(error: unknown, timeoutMs: number): string | undefined {
   if (error instanceof UpstreamUnavailableError) return error.message;
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return `no answer within ${timeoutMs} ms`;

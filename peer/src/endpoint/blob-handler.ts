@@ -4,13 +4,14 @@ import { CannotCacheError, WritesRefusedError } from '../store/errors.ts';
 import { UpstreamStatusError } from '../task/errors.ts';
 import { admit } from './access-guard.ts';
 import { fileSource, sendBody } from './body-io.ts';
+import { answerColdRange } from './cold-range.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import { CachedBlobMismatchError, digestCheckedBody } from './digest-checked-body.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 import { originSource } from './origin-source.ts';
 import { passThrough } from './pass-through.ts';
-import { parseRange } from './range.ts';
+import { boundedRange, parseRange } from './range.ts';
 
 /** The longest range whose pieces are fetched ahead of a running download. */
 const FETCH_FIRST_MAX_BYTES = 64 * 1024 * 1024;
@@ -42,11 +43,38 @@ export async function handleBlob(
       ctx.metrics.servedBytes.inc({ cache }, bytes);
     };
   };
+  const image = `${upstream.registry}/${name}`;
+  const authorization = relayedRequestHeaders(req.headers).authorization;
+  const startDownload = (probed: number | undefined) => {
+    const origin = originSource(ctx.client, upstream, name, digest, authorization, {
+      expected: ctx.descriptorSizes.expected(digest),
+      probed,
+    });
+    const task = ctx.tasks.join(digest, origin, ctx.logger);
+    if (req.method === 'GET')
+      ctx.pulls.blob(image, digest, { download: task.sources, size: () => task.layout?.size });
+    return task;
+  };
+  // A lazy puller's read of a blob this node has not started on: one round trip to upstream answers it.
+  const coldRange =
+    req.method === 'GET' &&
+    !ctx.store.has(digest) &&
+    !ctx.tasks.get(digest) &&
+    !ctx.digestFailures.has(digest)
+      ? boundedRange(req.headers.range, FETCH_FIRST_MAX_BYTES)
+      : undefined;
+  if (coldRange) {
+    const ref = { upstream, repository: name, digest };
+    const answered = await answerColdRange(ctx, req, res, ref, coldRange, firstByte('miss'));
+    if (answered) {
+      startDownload(answered.size);
+      return 'miss';
+    }
+  }
   // Cached bytes, a download another client started and peers all bypass upstream's own access check:
   // the digest is served under this repository only once upstream confirmed the pairing for this client.
   const admitted = await admit(ctx.access, req, res, { upstream, repository: name, digest, kind: 'blob' });
   if (!admitted) return 'none';
-  const image = `${upstream.registry}/${name}`;
   const serveCached = async (): Promise<boolean> => {
     const pin = await ctx.store.pinChecked(digest);
     if (!pin) return false;
@@ -72,12 +100,11 @@ export async function handleBlob(
     return true;
   };
   if (await serveCached()) return 'hit';
-  const authorization = relayedRequestHeaders(req.headers).authorization;
-  const origin = originSource(ctx.client, upstream, name, digest, authorization, {
-    expected: ctx.descriptorSizes.expected(digest),
-    probed: admitted.size,
-  });
   if (req.method === 'HEAD' && !ctx.tasks.get(digest)) {
+    const origin = originSource(ctx.client, upstream, name, digest, authorization, {
+      expected: ctx.descriptorSizes.expected(digest),
+      probed: admitted.size,
+    });
     // Existence check only: ask upstream without starting a download.
     let size: number;
     try {
@@ -90,9 +117,7 @@ export async function handleBlob(
     res.end();
     return 'miss';
   }
-  const task = ctx.tasks.join(digest, origin, ctx.logger);
-  if (req.method === 'GET')
-    ctx.pulls.blob(image, digest, { download: task.sources, size: () => task.layout?.size });
+  const task = startDownload(admitted.size);
   let size: number;
   try {
     size = (await task.sized).size;

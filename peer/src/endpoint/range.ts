@@ -40,3 +40,33 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'partial', range: { start, end } };
 }
+
+/**
+ * A Range header naming both ends (`bytes=a-b`) of at most `maxLength` bytes, before the blob's size is
+ * known: what a lazy puller asks for a chunk. Undefined for any other form. Pure.
+ */
+export function boundedRange(header: string | undefined, maxLength: number): ByteRange | undefined {
+  const match = header === undefined ? null : SINGLE_RANGE.exec(header.trim());
+  if (!match || match[1] === '' || match[2] === '') return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  return end >= start && end - start + 1 <= maxLength ? { start, end } : undefined;
+}
+
+/**
+ * The blob's size from upstream's answer to `asked`, when that answer is exactly the range a client
+ * gets for it: `Content-Range` starting at the asked start and ending at the asked end (or the blob's
+ * last byte), and a `Content-Length` of that many bytes. Undefined for any other answer. Pure.
+ */
+export function answeredRange(
+  asked: ByteRange,
+  contentRange: string | undefined,
+  contentLength: string | undefined,
+): { range: ByteRange; size: number } | undefined {
+  const match = /^bytes (\d{1,16})-(\d{1,16})\/(\d{1,16})$/.exec(contentRange ?? '');
+  if (!match) return undefined;
+  const [start, end, size] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (start !== asked.start || end !== Math.min(asked.end, size - 1) || end < start) return undefined;
+  if (Number(contentLength) !== end - start + 1) return undefined;
+  return { range: { start, end }, size };
+}
