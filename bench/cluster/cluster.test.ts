@@ -71,7 +71,18 @@ describe('bench/cluster', { timeout: 300_000 }, () => {
     assert.ok(r.crossRackRatio !== null && r.crossRackRatio >= 1, `cross-rack ${r.crossRackRatio}`);
   });
 
+  it("runs the nodes with the peers' --upload-slots", async () => {
+    const args = '--nodes 20 --layers 10 --node-rate 4MB --origin-rate 40MB --seed 2';
+    const one = await simulate(`${args} --upload-slots 1`);
+    const eight = await simulate(args);
+    assert.equal(one.uploadSlots, 1);
+    assert.equal(eight.uploadSlots, 8);
+    assert.equal(one.completedNodes, 20);
+    assert.notEqual(one.p50Seconds, eight.p50Seconds, 'one slot per parent changes the schedule');
+  });
+
   it('refuses bad options with a message naming the option', () => {
+    assert.throws(() => parseClusterArgs(['--scenario', 'wide', '--upload-slots', '0']), /--upload-slots/);
     assert.throws(() => parseClusterArgs(['--nodes', '0', '--scenario', 'wide']), /--nodes/);
     assert.throws(() => parseClusterArgs(['--scenario', 'moon']), /--scenario moon/);
     assert.throws(() => parseClusterArgs(['--scenario', 'wide', '--churn', '2']), /--churn/);

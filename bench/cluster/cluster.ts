@@ -14,6 +14,7 @@ import {
   pieceLength,
   type SchedulerMessage,
   SWARM_STALL_TIMEOUT_MS,
+  slotsForRate,
 } from '../../packages/protocol/src/index.ts';
 import { createLogger } from '../../packages/telemetry/src/index.ts';
 import {
@@ -49,6 +50,8 @@ export const PEER_DEFAULTS = {
   pieceTimeoutMs: PIECE_TIMEOUT_MS,
   stallTimeoutMs: SWARM_STALL_TIMEOUT_MS,
 };
+/** How often a piece's flow tells its session that bytes arrive: well within PIECE_IDLE_TIMEOUT_MS. */
+const BYTES_TICK_MS = 5_000;
 /** The scheduler's sweep period (scheduler/src/server.ts). */
 const SWEEP_INTERVAL_MS = 1_000;
 
@@ -65,6 +68,8 @@ export interface ClusterParams {
   uplinkOversubscription: number;
   /** round trip within a rack (or the flat network); across racks, to the origin and the scheduler: twice it */
   rttMs: number;
+  /** each node's `--upload-slots`: children it sends pieces to at once */
+  uploadSlots: number;
   /** fraction of nodes killed mid-rollout */
   churn: number;
   /** fraction of nodes that start late */
@@ -270,10 +275,12 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         const length = request.expectedLength ?? 0;
         let flow: Flow | undefined;
         let settled = false;
+        let progress: { cancel(): void } | undefined;
         const settle = (error?: Error) => {
           if (settled) return;
           settled = true;
           timeout.cancel();
+          progress?.cancel();
           if (flow) {
             node.flows.delete(flow);
             parent?.flows.delete(flow);
@@ -306,6 +313,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
                 if (settled) return;
                 settled = true;
                 timeout.cancel();
+                progress?.cancel();
                 node.flows.delete(flow!);
                 parent.flows.delete(flow!);
                 piecesDelivered++;
@@ -324,6 +332,17 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
             );
             node.flows.add(flow);
             parent.flows.add(flow);
+            // Bytes arrive all along a flow: the session counts them as progress, so a piece slower than
+            // the stall timeout is not a stalled swarm. Only flows that last get a tick.
+            const onBytes = request.onBytes;
+            if (onBytes) {
+              const tick = () => {
+                if (settled) return;
+                onBytes(0);
+                progress = loop.setTimer(tick, BYTES_TICK_MS);
+              };
+              progress = loop.setTimer(tick, BYTES_TICK_MS);
+            }
           },
           rtt(node, parent ?? node),
         );
@@ -401,7 +420,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         clock: loop,
         metrics: peerMetrics,
         logger,
-        downloadSlots: PEER_DEFAULTS.downloadSlots,
+        downloadSlots: slotsForRate(PEER_DEFAULTS.downloadSlots, p.downRate),
         pieceTimeoutMs: PEER_DEFAULTS.pieceTimeoutMs,
         stallTimeoutMs: PEER_DEFAULTS.stallTimeoutMs,
         swarmProgress,
@@ -421,7 +440,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         dispatcher.register(node.id, {
           addrs: [`/ip4/10.${node.rack >> 8}.${node.rack & 255}.1/tcp/4001`],
           labels: new Map(racked ? [['rack', `rack-${node.rack}`]] : []),
-          uploadSlots: PEER_DEFAULTS.uploadSlots,
+          uploadSlots: slotsForRate(p.uploadSlots, p.upRate),
           uploadRate: Math.round(p.upRate),
           downloadRate: Math.round(p.downRate),
           holdings: [],

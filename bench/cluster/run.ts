@@ -6,7 +6,7 @@
  *   node bench/cluster/run.ts --nodes N --layers MB,MB,... --node-rate <size/s> --origin-rate <size/s>
  *        [--rack-size R --uplink-oversubscription X] [--rtt-ms MS] [--churn F] [--late-joiners F]
  *        [--seed K] [--scenario NAME] [--verify-rate <size/s>] [--down-rate <size/s>] [--up-rate <size/s>]
- *        [--max-wall-seconds S] [--max-virtual-seconds S]
+ *        [--max-wall-seconds S] [--max-virtual-seconds S] [--upload-slots N]
  *
  * Scenarios (explicit options override theirs): kraken, 10gbe, wide, racks, churn.
  * Sizes take units (300MB, 1.25GB, 74MiB); a plain number in --layers is MB.
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { parseSize } from '../../packages/cli/src/sizes.ts';
 import { pieceSizeFor } from '../../packages/protocol/src/index.ts';
 import { log } from '../common.ts';
-import { type ClusterOutcome, type ClusterParams, simulateCluster } from './cluster.ts';
+import { type ClusterOutcome, type ClusterParams, PEER_DEFAULTS, simulateCluster } from './cluster.ts';
 import { lowerBoundSeconds } from './lower-bound.ts';
 
 /**
@@ -65,6 +65,7 @@ const OPTIONS = {
   'verify-rate': { type: 'string' },
   'max-wall-seconds': { type: 'string' },
   'max-virtual-seconds': { type: 'string' },
+  'upload-slots': { type: 'string' },
 } as const;
 
 export interface ClusterResult {
@@ -75,6 +76,7 @@ export interface ClusterResult {
   pieceBytes: number;
   nodeRate: number;
   originRate: number;
+  uploadSlots: number;
   rackSize: number;
   uplinkOversubscription: number;
   rttMs: number;
@@ -155,6 +157,9 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
       : positive(a['uplink-oversubscription'], '--uplink-oversubscription');
   if (a['uplink-oversubscription'] !== undefined && rackSize === 0)
     throw new Error('--uplink-oversubscription needs --rack-size');
+  const uploadSlots = a['upload-slots'] === undefined ? PEER_DEFAULTS.uploadSlots : Number(a['upload-slots']);
+  if (!Number.isSafeInteger(uploadSlots) || uploadSlots < 1)
+    throw new Error(`--upload-slots expects a positive integer, got ${a['upload-slots']}`);
   const rttMs = a['rtt-ms'] === undefined ? 1 : Number(a['rtt-ms']);
   if (!(rttMs >= 0)) throw new Error(`--rtt-ms expects a number of milliseconds, got ${a['rtt-ms']}`);
   const seed = a.seed === undefined ? 1 : Number(a.seed);
@@ -179,6 +184,7 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
     rackSize,
     uplinkOversubscription: oversubscription,
     rttMs,
+    uploadSlots,
     churn: fraction(a.churn, '--churn', 0),
     lateJoiners: fraction(a['late-joiners'], '--late-joiners', 0),
     seed,
@@ -229,6 +235,7 @@ export async function runCluster(
     pieceBytes,
     nodeRate: params.downRate,
     originRate: params.originRate,
+    uploadSlots: params.uploadSlots,
     rackSize: params.rackSize,
     uplinkOversubscription: params.uplinkOversubscription,
     rttMs: params.rttMs,

@@ -33,3 +33,13 @@ export function pieceTimeoutMs(pieceSize: number, floorMs: number = PIECE_TIMEOU
  * peer gives up on the swarm.
  */
 export const SWARM_STALL_TIMEOUT_MS = 30_000;
+
+/**
+ * How many pieces a link of `bytesPerSecond` (0: not capped) moves at once when each must go at
+ * MIN_PIECE_RATE or faster: `slots`, fewer on a slow link, never below one. More would share the link
+ * so thinly that every piece misses its deadline, however many parents or children there are.
+ */
+export function slotsForRate(slots: number, bytesPerSecond: number): number {
+  if (!(bytesPerSecond > 0)) return slots;
+  return Math.max(1, Math.min(slots, Math.floor(bytesPerSecond / MIN_PIECE_RATE)));
+}

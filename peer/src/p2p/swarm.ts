@@ -2,7 +2,14 @@ import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Digest, MAX_MANIFEST_BYTES, sha256Digest } from '@shoal/oci';
 import { createShoalNode, type ShoalNode } from '@shoal/p2p';
-import { Bitfield, type Preheat, pieceLayout, type Register } from '@shoal/protocol';
+import {
+  Bitfield,
+  MIN_PIECE_RATE,
+  type Preheat,
+  pieceLayout,
+  type Register,
+  slotsForRate,
+} from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { Registry } from 'prom-client';
 import type { ComponentWrappers } from '../component-wrappers.ts';
@@ -127,12 +134,14 @@ export async function startSwarm(
   });
   const downloadLimiter = new RateLimiter(config.downloadRate);
   const uploadLimiter = new RateLimiter(config.uploadRate);
+  const uploadSlots = linkSlots('upload', config.uploadSlots, config.uploadRate, deps.logger);
+  const downloadSlots = linkSlots('download', config.downloadSlots, config.downloadRate, deps.logger);
   await startPieceServer({
     node,
     store: deps.store,
     findTask: (digest) => deps.tasks()?.get(digest),
     findManifest: async (digest) => (await deps.manifests.get(digest))?.bytes,
-    uploadSlots: config.uploadSlots,
+    uploadSlots,
     limiter: uploadLimiter,
     budget: deps.budget,
     maxPieceSize: config.maxPieceSize,
@@ -145,7 +154,7 @@ export async function startSwarm(
   const registration = async (): Promise<Register> => ({
     addrs: node.getMultiaddrs().map((ma) => ma.toString()),
     labels: new Map(Object.entries(config.labels)),
-    uploadSlots: config.uploadSlots,
+    uploadSlots,
     uploadRate: config.uploadRate,
     downloadRate: config.downloadRate,
     holdings: [...deps.store.entries()]
@@ -214,7 +223,7 @@ export async function startSwarm(
     metrics: deps.metrics,
     logger: deps.logger,
     downloadLimiter,
-    downloadSlots: config.downloadSlots,
+    downloadSlots,
     pieceTimeoutMs: config.pieceTimeoutMs,
     stallTimeoutMs: config.stallTimeoutMs,
     ...(deps.wrappers?.reportedPieceHash ? { reportedPieceHash: deps.wrappers.reportedPieceHash } : {}),
@@ -286,4 +295,21 @@ export async function startSwarm(
       await node.stop();
     },
   };
+}
+
+/** The slots a capped link carries with each piece at the minimum rate; says so once when fewer than configured. */
+function linkSlots(direction: 'upload' | 'download', slots: number, rate: number, logger: Logger): number {
+  const fitting = slotsForRate(slots, rate);
+  if (fitting < slots) {
+    logger.warn(
+      {
+        [`${direction}Slots`]: slots,
+        [`${direction}Rate`]: rate,
+        using: fitting,
+        minPieceRate: MIN_PIECE_RATE,
+      },
+      `--${direction}-slots lowered: each piece needs ${MIN_PIECE_RATE} bytes/s of --${direction}-rate to make its deadline`,
+    );
+  }
+  return fitting;
 }
