@@ -280,6 +280,22 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     assert.equal(d.task.state, 'complete');
   });
 
+  it('an assignment of nothing (the scheduler keeps it waiting for a parent) is not a stall', async () => {
+    const d = await start({ parents: async (request) => piece(request.index) });
+    for (let i = 0; i < 4; i++) {
+      d.clock.advance(10_000);
+      d.assign([]);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(d.fallbackParents.length, 0, '40 s waiting, told every 10 s: not stalled');
+    d.clock.advance(29_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(d.fallbackParents.length, 0);
+    d.clock.advance(1_000);
+    await d.running;
+    assert.equal(d.fallbackParents.length, 1, 'told nothing for the stall timeout: stalled');
+  });
+
   it('a download left waiting while its siblings land pieces is not stalled; once the node is idle it is', async () => {
     const d = await start({ parents: async (request) => piece(request.index), swarmProgress: true });
     d.clock.advance(20_000);

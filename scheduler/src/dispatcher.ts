@@ -10,6 +10,7 @@ import {
   type SchedulerMessage,
   type TaskDone,
   type TaskInfo,
+  WAITING_NOTICE_MS,
 } from '@shoal/protocol';
 import type { Logger } from '@shoal/telemetry';
 import type { SchedulerMetrics } from './metrics.ts';
@@ -74,6 +75,8 @@ export class Dispatcher {
   readonly #starved = new Map<TaskPeer, { task: SwarmTask; peer: TaskPeer }>();
   /** The same peers by task, oldest first: new pieces in a task are offered to its starved peers only. */
   readonly #starvedByTask = new Map<SwarmTask, Map<string, TaskPeer>>();
+  /** When each peer of a task last heard from the scheduler about it (a starved one is told it waits). */
+  readonly #toldAt = new WeakMap<TaskPeer, number>();
   /** What a decision shows the policy: one object, set anew for each decision (see DecisionInput). */
   readonly #input: DecisionInput;
   /** Whether a host may be a parent in the decision under way (the requester excluded). */
@@ -157,6 +160,7 @@ export class Dispatcher {
     if (have) for (const index of have.present()) task.markHas(peer, index);
     const info = this.#taskInfo(task, hostId);
     this.#send(hostId, { taskInfo: info });
+    this.#toldAt.set(peer, this.#now());
     if (isNew) {
       // A few of the members it was told about hear of it too, so they know each other both ways and
       // carry on among themselves without a scheduler. Only a few: telling every member would cost
@@ -339,6 +343,7 @@ export class Dispatcher {
           if (this.#stuckInEndgame(task, peer, now)) this.#dispatch(task, peer, 'endgame');
     }
     this.#serveStarved();
+    this.#noticeWaiting(now);
     this.#retries = [];
     this.#retried = 0;
     for (const entry of this.#starved.values()) {
@@ -448,6 +453,22 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Starved peers told nothing for WAITING_NOTICE_MS hear that they wait their turn: an assignment of
+   * nothing, which resets their stall timer. Without it a node of a slow or deep swarm, left without a
+   * parent for the stall timeout while every holder's slots are busy, takes its blob to the origin.
+   */
+  #noticeWaiting(now: number): void {
+    for (const { task, peer } of this.#starved.values()) {
+      if (now - (this.#toldAt.get(peer) ?? Number.NEGATIVE_INFINITY) < WAITING_NOTICE_MS) continue;
+      if (!peer.active || this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer)
+        continue;
+      this.#toldAt.set(peer, now);
+      this.#metrics.waitingNotices.inc();
+      this.#send(peer.id, { assignments: { digest: task.digest, pieces: [], origin: [] } });
+    }
+  }
+
   #starve(task: SwarmTask, peer: TaskPeer): void {
     // Keyed by the peer's state in the task, which is one object per task and host.
     // The entry is kept as it moves to the back: starving is what most decisions end in.
@@ -538,6 +559,7 @@ export class Dispatcher {
     this.#metrics.decided(trigger, pieces.length - seconds.length, origin.length, seconds.length);
     if (pieces.length === 0 && origin.length === 0) return 0;
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
+    this.#toldAt.set(peer, now);
     return pieces.length;
   }
 

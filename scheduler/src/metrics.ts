@@ -53,6 +53,11 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       help: 'Back-to-source ranges handed out',
       registers,
     }),
+    waitingNotices: new Counter({
+      name: 'shoal_scheduler_waiting_notices_total',
+      help: 'Assignments of nothing sent to peers kept waiting for a parent, so they do not take their blob to the origin',
+      registers,
+    }),
     originPieces: new Counter({
       name: 'shoal_scheduler_origin_pieces_total',
       help: 'Pieces reported fetched from the origin',

@@ -11,6 +11,7 @@ import {
   pieceTimeoutMs,
   type Register,
   type SchedulerMessage,
+  WAITING_NOTICE_MS,
 } from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
 import fc from 'fast-check';
@@ -167,6 +168,12 @@ function pieceAssignments(messages: Sent[], to?: string) {
   return messages
     .filter((m) => (to === undefined || m.to === to) && m.message.assignments)
     .flatMap((m) => m.message.assignments!.pieces.map((p) => ({ to: m.to, ...p })));
+}
+
+/** The scheduler telling a starved peer it waits its turn: an assignment of nothing. */
+function isWaitingNotice(sent: Sent): boolean {
+  const a = sent.message.assignments;
+  return a !== undefined && a.pieces.length === 0 && a.origin.length === 0;
 }
 
 function range(first: number, count: number): number[] {
@@ -557,7 +564,12 @@ describe('Dispatcher: every piece leaves the origin once', () => {
 
     h.advance(ORIGIN_TIMEOUT);
     h.dispatcher.sweep();
-    assert.deepEqual(h.drain(), [], 'not stalled yet');
+    // b, waiting all this while, is told so (an assignment of nothing); nothing else happens.
+    assert.deepEqual(
+      h.drain().filter((m) => !isWaitingNotice(m)),
+      [],
+      'not stalled yet',
+    );
 
     h.advance(1);
     h.dispatcher.sweep();
@@ -915,6 +927,56 @@ describe('Dispatcher: piece timeouts', () => {
     h.report('a', { want: 1 });
     assert.deepEqual(parentsAssigned(h, 'a'), ['p']);
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+});
+
+describe('Dispatcher: peers kept waiting', () => {
+  it(`tells a starved peer it waits its turn every ${WAITING_NOTICE_MS} ms, by an assignment of nothing`, async () => {
+    const h = harness();
+    h.dispatcher.register('p', registerMessage('p', { uploadSlots: 1, holdings: [completeHolding(DIGEST)] }));
+    h.register('a', 'b');
+    h.open('a', 4, 1); // takes p's only slot
+    h.open('b', 4, 1); // waits for it
+    assert.equal(pieceAssignments(h.drain(), 'b').length, 0);
+    const notices = () =>
+      h
+        .drain()
+        .filter((m) => m.to === 'b' && m.message.assignments && m.message.assignments.pieces.length === 0);
+    h.advance(WAITING_NOTICE_MS - 1);
+    h.dispatcher.sweep();
+    assert.equal(notices().length, 0, 'not yet');
+    h.advance(1);
+    h.dispatcher.sweep();
+    const told = notices();
+    assert.equal(told.length, 1);
+    assert.deepEqual(told[0]!.message.assignments, { digest: DIGEST, pieces: [], origin: [] });
+    h.advance(WAITING_NOTICE_MS - 1);
+    h.dispatcher.sweep();
+    assert.equal(notices().length, 0, 'once per period');
+    // a, which has its piece on its way, wants nothing more: it is not told anything.
+    assert.equal(h.drain().filter((m) => m.to === 'a').length, 0);
+    h.advance(1);
+    h.dispatcher.sweep();
+    assert.equal(notices().length, 1);
+    assert.equal(await counter(h, 'shoal_scheduler_waiting_notices_total'), 2);
+  });
+
+  it('a peer that got pieces lately is not told it waits', () => {
+    const h = harness();
+    h.dispatcher.register('p', registerMessage('p', { uploadSlots: 1, holdings: [completeHolding(DIGEST)] }));
+    h.register('a');
+    h.open('a', 4, 2); // one piece from p's only slot; it wants another
+    assert.equal(pieceAssignments(h.drain(), 'a').length, 1);
+    h.advance(WAITING_NOTICE_MS / 2);
+    const piece = h.state.tasks.get(DIGEST)!.peers.get('a')!.inFlight.keys().next().value!;
+    h.report('a', { done: [peerDone(piece, 'p')], want: 2 });
+    assert.equal(pieceAssignments(h.drain(), 'a').length, 1, 'the freed slot again');
+    h.advance(WAITING_NOTICE_MS - 1);
+    h.dispatcher.sweep();
+    assert.deepEqual(
+      h.drain().filter((m) => m.to === 'a'),
+      [],
+    );
   });
 });
 

@@ -35,6 +35,14 @@ export function pieceTimeoutMs(pieceSize: number, floorMs: number = PIECE_TIMEOU
 export const SWARM_STALL_TIMEOUT_MS = 30_000;
 
 /**
+ * A peer the scheduler keeps waiting for a parent (every holder's slots busy: a slow swarm, or
+ * a deep one) is told so at least this often, by an assignment of nothing, which its stall timer
+ * counts: a node waiting its turn must not take its blob to the origin. Well under
+ * SWARM_STALL_TIMEOUT_MS, with the scheduler's sweep (1 s) in between.
+ */
+export const WAITING_NOTICE_MS = 10_000;
+
+/**
  * How many pieces a link of `bytesPerSecond` (0: not capped) moves at once when each must go at
  * MIN_PIECE_RATE or faster: `slots`, fewer on a slow link, never below one. More would share the link
  * so thinly that every piece misses its deadline, however many parents or children there are.

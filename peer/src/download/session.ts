@@ -196,7 +196,9 @@ class TaskSession implements TaskListener {
       await this.#onTaskInfo(Number(message.taskInfo.size), message.taskInfo.pieceSize);
     }
     if (message.assignments && this.#task.layout) {
-      if (!this.#assigned) {
+      // An assignment of nothing says the scheduler keeps this node waiting for a parent: the stall timer is re-armed all the same.
+      const given = message.assignments.pieces.length + message.assignments.origin.length;
+      if (!this.#assigned && given > 0) {
         this.#assigned = true;
         this.#trace('first assignments', {
           pieces: message.assignments.pieces.length,
