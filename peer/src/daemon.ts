@@ -16,7 +16,6 @@ import { preheatObject } from './endpoint/preheat.ts';
 import { RecentReferrers } from './endpoint/recent-referrers.ts';
 import { type RegistryServer, startRegistryServer } from './endpoint/registry-server.ts';
 import { DEFAULT_EXTERNAL_MEMORY_LIMIT, startExternalMemoryCollector } from './memory/external-memory.ts';
-
 import { nodeSendBudget, SEND_PAGE_BYTES } from './memory/send-budget.ts';
 import { createPeerMetrics } from './metrics.ts';
 import { BufferPool } from './p2p/buffer-pool.ts';
@@ -26,6 +25,7 @@ import type { SwarmConfig } from './p2p/swarm.ts';
 import { PullLog } from './pulls/pull-log.ts';
 import { handlePullsHttp } from './pulls/pulls-http.ts';
 import { BlobStore } from './store/blob-store.ts';
+import { FileHasher } from './store/file-hasher.ts';
 import { ManifestCache } from './store/manifest-cache.ts';
 import { StorePaths } from './store/paths.ts';
 import { startScrubber } from './store/scrubber.ts';
@@ -149,6 +149,7 @@ export async function startPeerDaemon(
   // Without a swarm the origin is the only source, and --download-rate holds for it too.
   const originLimiter = new RateLimiter(config.swarm.downloadRate);
   const digestFailures = new RecentMismatches();
+  const fileHasher = new FileHasher();
   const originOnly: TaskRunner = (task, origin) =>
     downloadFromOrigin(task, origin, {
       onBytes: (bytes) => metrics.downloadedBytes.inc({ source: 'origin' }, bytes),
@@ -194,6 +195,7 @@ export async function startPeerDaemon(
     referrers: new RecentReferrers(),
     digestFailures,
     descriptorSizes: new DescriptorSizes(),
+    fileHasher,
     tasks,
     client,
     upstreams,
@@ -230,6 +232,7 @@ export async function startPeerDaemon(
   );
   sweeper.unref();
   const stopBackground = () => {
+    void fileHasher.close();
     stopCollector();
     clearInterval(sweeper);
   };

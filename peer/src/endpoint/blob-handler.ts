@@ -6,7 +6,7 @@ import { admit } from './access-guard.ts';
 import { fileSource, sendBody } from './body-io.ts';
 import { answerColdRange } from './cold-range.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
-import { CachedBlobMismatchError, digestCheckedBody } from './digest-checked-body.ts';
+import { CachedBlobMismatchError, digestCheckedBody, fileCheckedBody } from './digest-checked-body.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 import { originSource } from './origin-source.ts';
@@ -15,6 +15,9 @@ import { boundedRange, parseRange } from './range.ts';
 
 /** The longest range whose pieces are fetched ahead of a running download. */
 const FETCH_FIRST_MAX_BYTES = 64 * 1024 * 1024;
+
+/** A cached blob this big is hashed on the file hasher's worker as it is served; a smaller one inline. */
+const HASH_OFF_THREAD_BYTES = 4 * 1024 * 1024;
 
 /** An uncached HEAD waits this long for upstream's answer. */
 const HEAD_TIMEOUT_MS = 30_000;
@@ -85,7 +88,14 @@ export async function handleBlob(
         const length = range.end - range.start + 1;
         // The whole blob is checked against its digest on the way; a Range only had its file's size checked.
         const file = fileSource(pin.path, range.start);
-        const body = length === pin.size ? digestCheckedBody(file, digest, pin.size) : file;
+        const body =
+          length !== pin.size
+            ? file
+            : pin.size >= HASH_OFF_THREAD_BYTES
+              ? fileCheckedBody(file, digest, pin.size, (signal) =>
+                  ctx.fileHasher.hash(pin.path, pin.size, signal),
+                )
+              : digestCheckedBody(file, digest, pin.size);
         if (
           await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(
             cachedBlobMismatch(ctx, digest),

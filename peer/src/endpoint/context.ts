@@ -4,6 +4,7 @@ import type { PeerMetrics } from '../metrics.ts';
 import type { RecentMismatches } from '../p2p/recent-mismatches.ts';
 import type { PullLog } from '../pulls/pull-log.ts';
 import type { BlobStore } from '../store/blob-store.ts';
+import type { FileHasher } from '../store/file-hasher.ts';
 import type { ManifestCache } from '../store/manifest-cache.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import type { AccessGuard } from './access-guard.ts';
@@ -53,6 +54,8 @@ export interface EndpointContext {
   sending: BodySending;
   /** Blob sizes the manifests served here give: upstream's size must agree. */
   descriptorSizes: DescriptorSizes;
+  /** Hashes cached blobs served whole off the event loop. */
+  fileHasher: FileHasher;
 }
 
 /** Headers of the client's request relayed upstream: only what authorises or negotiates. */

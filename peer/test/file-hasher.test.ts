@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Digest } from '@shoal/oci';
+import { fileSource } from '../src/endpoint/body-io.ts';
+import { CachedBlobMismatchError, fileCheckedBody } from '../src/endpoint/digest-checked-body.ts';
+import { FileHasher } from '../src/store/file-hasher.ts';
+
+const MIB = 1024 * 1024;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+describe('FileHasher: sha256 of files on a worker thread', () => {
+  let dir = '';
+  const hasher = new FileHasher();
+  const big = randomBytes(9 * MIB + 7);
+  const small = randomBytes(1000);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-file-hasher-'));
+    await writeFile(join(dir, 'big'), big);
+    await writeFile(join(dir, 'small'), small);
+  });
+
+  after(async () => {
+    await hasher.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hashes a file, or its first bytes, as createHash does', async () => {
+    assert.deepEqual(await hasher.hash(join(dir, 'big'), big.length), {
+      hex: sha256(big),
+      bytes: big.length,
+    });
+    assert.deepEqual(await hasher.hash(join(dir, 'big'), 5 * MIB + 1), {
+      hex: sha256(big.subarray(0, 5 * MIB + 1)),
+      bytes: 5 * MIB + 1,
+    });
+    assert.deepEqual(await hasher.hash(join(dir, 'small'), 0), { hex: sha256(new Uint8Array(0)), bytes: 0 });
+  });
+
+  it('files asked for at once take turns: a small one is not held behind a big one', async () => {
+    const order: string[] = [];
+    const bigDone = hasher.hash(join(dir, 'big'), big.length).then((h) => {
+      order.push('big');
+      return h;
+    });
+    const smallDone = hasher.hash(join(dir, 'small'), small.length).then((h) => {
+      order.push('small');
+      return h;
+    });
+    const [b, s] = await Promise.all([bigDone, smallDone]);
+    assert.equal(b.hex, sha256(big));
+    assert.equal(s.hex, sha256(small));
+    assert.deepEqual(order, ['small', 'big']);
+  });
+
+  it('says how much a file shorter than asked held, and names a missing file', async () => {
+    assert.deepEqual(await hasher.hash(join(dir, 'small'), 5000), {
+      hex: sha256(small),
+      bytes: small.length,
+    });
+    await assert.rejects(hasher.hash(join(dir, 'nothing'), 10), (error: NodeJS.ErrnoException) => {
+      assert.equal(error.code, 'ENOENT');
+      return true;
+    });
+  });
+
+  it('gives work up when asked, and still hashes what comes next', async () => {
+    const stop = new AbortController();
+    const given = assert.rejects(hasher.hash(join(dir, 'big'), big.length, stop.signal), /client gone/);
+    stop.abort(new Error('client gone'));
+    await given;
+    assert.equal((await hasher.hash(join(dir, 'small'), small.length)).hex, sha256(small));
+  });
+
+  it('fails what it was hashing when closed, and starts again on the next file', async () => {
+    const other = new FileHasher();
+    const failed = assert.rejects(other.hash(join(dir, 'big'), big.length), /closed/);
+    await other.close();
+    await failed;
+    assert.equal((await other.hash(join(dir, 'small'), small.length)).hex, sha256(small));
+    await other.close();
+  });
+});
+
+describe('fileCheckedBody: a cached blob checked by a hash of its file made alongside', () => {
+  let dir = '';
+  const hasher = new FileHasher();
+  const blob = randomBytes(5 * MIB + 3);
+  const digest = `sha256:${sha256(blob)}` as Digest;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-checked-body-'));
+  });
+
+  after(async () => {
+    await hasher.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Reads the whole body the way sendBody does; returns the bytes given before it threw, and the error. */
+  async function drain(path: string, size: number): Promise<{ bytes: number; error?: Error }> {
+    const body = fileCheckedBody(fileSource(path, 0), digest, size, (signal) =>
+      hasher.hash(path, size, signal),
+    );
+    const into = Buffer.alloc(256 * 1024);
+    let bytes = 0;
+    try {
+      while (bytes < size) {
+        const filled = await body.fill(into.subarray(0, Math.min(into.length, size - bytes)));
+        if (filled <= 0) throw new Error('ended early');
+        bytes += filled;
+      }
+      return { bytes };
+    } catch (error) {
+      return { bytes, error: error as Error };
+    } finally {
+      await body.close();
+    }
+  }
+
+  it('gives every byte of a blob that matches', async () => {
+    const path = join(dir, 'good');
+    await writeFile(path, blob);
+    assert.deepEqual(await drain(path, blob.length), { bytes: blob.length });
+  });
+
+  it('withholds the last bytes of one that does not, and says so', async () => {
+    const path = join(dir, 'rotten');
+    const rotten = Buffer.from(blob);
+    rotten[3 * MIB]! ^= 1;
+    await writeFile(path, rotten);
+    const { bytes, error } = await drain(path, blob.length);
+    assert.ok(error instanceof CachedBlobMismatchError, String(error));
+    assert.ok(bytes < blob.length, 'the last bytes never went out');
+  });
+});
