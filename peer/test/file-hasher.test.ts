@@ -86,6 +86,79 @@ describe('FileHasher: sha256 of files on a worker thread', () => {
   });
 });
 
+describe('FileHasher: running hashes, taken further as a file is written', () => {
+  let dir = '';
+  const hasher = new FileHasher();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-running-hash-'));
+  });
+
+  after(async () => {
+    await hasher.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hashes each byte once however the extends come, and gives the digest of it all', async () => {
+    const blob = randomBytes(11 * MIB + 5);
+    const path = join(dir, 'growing');
+    await writeFile(path, blob);
+    const running = hasher.running(path);
+    assert.equal(await running.extend(3 * MIB), 3 * MIB);
+    // Overlapping and out-of-order asks: each resolves once the hash is at least that far.
+    const far = await Promise.all([
+      running.extend(2 * MIB),
+      running.extend(9 * MIB),
+      running.extend(7 * MIB),
+    ]);
+    assert.equal(far[0], 3 * MIB);
+    assert.ok(far[1] >= 9 * MIB && far[2] >= 7 * MIB);
+    assert.equal(await running.extend(blob.length), blob.length);
+    assert.deepEqual(await running.digest(), { hex: sha256(blob), bytes: blob.length });
+    await assert.rejects(running.digest(), /no running hash/);
+  });
+
+  it('several run at once, each over its own file', async () => {
+    const blobs = [randomBytes(6 * MIB), randomBytes(MIB + 1), randomBytes(5 * MIB + 77)];
+    const paths = await Promise.all(
+      blobs.map(async (blob, i) => {
+        const path = join(dir, `file-${i}`);
+        await writeFile(path, blob);
+        return path;
+      }),
+    );
+    const runs = paths.map((path) => hasher.running(path));
+    await Promise.all(runs.map((run, i) => run.extend(blobs[i]!.length)));
+    for (const [i, run] of runs.entries()) assert.equal((await run.digest()).hex, sha256(blobs[i]!));
+  });
+
+  it('fails an extend past the end of the file, and one of a file that is not there', async () => {
+    const path = join(dir, 'short');
+    await writeFile(path, randomBytes(1000));
+    await assert.rejects(hasher.running(path).extend(2000), /ends at byte 1000, before 2000/);
+    await assert.rejects(hasher.running(join(dir, 'absent')).extend(10), (error: NodeJS.ErrnoException) => {
+      assert.equal(error.code, 'ENOENT');
+      return true;
+    });
+  });
+
+  it('a running hash dropped, or whose worker was closed, is gone', async () => {
+    const path = join(dir, 'dropped');
+    await writeFile(path, randomBytes(2 * MIB));
+    const dropped = hasher.running(path);
+    await dropped.extend(MIB);
+    dropped.drop();
+    await assert.rejects(dropped.digest(), /no running hash/);
+
+    const other = new FileHasher();
+    const lost = other.running(path);
+    await lost.extend(MIB);
+    await other.close();
+    await assert.rejects(lost.extend(2 * MIB), /restarted/);
+    await other.close();
+  });
+});
+
 describe('fileCheckedBody: a cached blob checked by a hash of its file made alongside', () => {
   let dir = '';
   const hasher = new FileHasher();
