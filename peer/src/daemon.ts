@@ -164,7 +164,6 @@ export async function startPeerDaemon(
   const tasks: TaskManager = new TaskManager({
     store,
     logger,
-    fileHasher,
     runner: (task, origin) => runner(task, originOf(task, origin)),
     // Pieces fetched ahead land in the task like any origin piece; in a swarm the scheduler hears of
     // them when it next assigns them (see README, "Ranges of a blob still downloading").

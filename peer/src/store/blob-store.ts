@@ -6,7 +6,7 @@ import { SerialQueue } from '../serial-queue.ts';
 import { type BlobRecord, readBlobRecord, removeBlobRecord, writeBlobRecord } from './blob-record.ts';
 import { CannotCacheError, WritesRefusedError } from './errors.ts';
 import { type CacheEntry, chooseEvictions, type Watermarks } from './eviction-policy.ts';
-import { PartialBlob } from './partial-blob.ts';
+import { PartialBlob, type VerifiedPrefixListener } from './partial-blob.ts';
 import type { StorePaths } from './paths.ts';
 
 /** While the disk stays full, the cache gives back room at most this often. */
@@ -356,8 +356,11 @@ export class BlobStore {
   }
 
   /** Reopens and re-verifies a partial from an earlier run, if there is one. */
-  async resumePartial(digest: Digest): Promise<PartialBlob | undefined> {
-    const partial = await PartialBlob.resume(this.paths, digest);
+  async resumePartial(
+    digest: Digest,
+    onVerifiedPrefix?: VerifiedPrefixListener,
+  ): Promise<PartialBlob | undefined> {
+    const partial = await PartialBlob.resume(this.paths, digest, onVerifiedPrefix);
     if (partial) {
       this.#partials.set(digest, partial.layout.size);
       this.#log.info(

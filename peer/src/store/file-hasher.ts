@@ -6,27 +6,13 @@ export interface FileHash {
   bytes: number;
 }
 
-/**
- * A sha256 over a file from its start, taken further as the file is written (a download's whole-blob
- * digest): bytes already hashed are never read again.
- */
-export interface RunningFileHash {
-  /** Hashes the file on up to `end` (a no-op when it is there already); resolves with how far it got. */
-  extend(end: number): Promise<number>;
-  /** The digest of what was hashed (after `extend(size)`); the running hash ends. */
-  digest(): Promise<FileHash>;
-  /** Forgets it without a digest (the download failed). */
-  drop(): void;
-}
-
 /** Bytes one file is hashed by before the next file's turn: a big blob does not hold a small one back. */
 const SLICE_BYTES = 4 * 1024 * 1024;
 
 /**
- * The worker's code (CommonJS, evaluated in the worker): files hashed with synchronous reads of 1 MiB;
- * the jobs asked for at once take turns of SLICE_BYTES. A job hashes a file's first bytes once (`hash`)
- * or takes a running hash further (`extend`; `digest` ends it). Self-contained, so the peer's
- * single-file bundle needs no second file.
+ * The worker's code (CommonJS, evaluated in the worker): files hashed with synchronous reads of 1 MiB,
+ * the files asked for at once taking turns of SLICE_BYTES. Self-contained, so the peer's single-file
+ * bundle needs no second file.
  */
 const WORKER_SOURCE = `
 'use strict';
@@ -35,90 +21,50 @@ const fs = require('node:fs');
 const { createHash } = require('node:crypto');
 const buffer = Buffer.allocUnsafe(1024 * 1024);
 const jobs = new Map();
-const running = new Map();
 let scheduled = false;
 function schedule() {
   if (!scheduled && jobs.size > 0) { scheduled = true; setImmediate(turn); }
 }
-function closeFile(file) {
-  if (file.fd === undefined) return;
-  try { fs.closeSync(file.fd); } catch {}
-  file.fd = undefined;
+function close(job) {
+  jobs.delete(job.id);
+  try { fs.closeSync(job.fd); } catch {}
 }
 function fail(id, error) {
   parentPort.postMessage({ id, error: String(error && error.message), code: error && error.code });
 }
-function newFile(path) {
-  return { fd: fs.openSync(path, 'r'), hash: createHash('sha256'), position: 0, ended: false };
-}
 function turn() {
   scheduled = false;
   for (const job of [...jobs.values()]) {
-    const file = job.file;
     try {
-      if (file.fd === undefined) throw new Error('the running hash was ended');
       let slice = 0;
-      while (slice < ${SLICE_BYTES} && file.position < job.end) {
-        const n = fs.readSync(file.fd, buffer, 0, Math.min(buffer.length, job.end - file.position), file.position);
-        if (n === 0) { file.ended = true; break; }
-        file.hash.update(buffer.subarray(0, n));
-        file.position += n;
+      let ended = false;
+      while (slice < ${SLICE_BYTES} && job.done < job.length) {
+        const n = fs.readSync(job.fd, buffer, 0, Math.min(buffer.length, job.length - job.done), job.done);
+        if (n === 0) { ended = true; break; }
+        job.hash.update(buffer.subarray(0, n));
+        job.done += n;
         slice += n;
       }
-      if (file.position >= job.end || file.ended) {
-        jobs.delete(job.id);
-        if (job.once) {
-          closeFile(file);
-          parentPort.postMessage({ id: job.id, hex: file.hash.digest('hex'), bytes: file.position });
-        } else if (file.position < job.end) {
-          fail(job.id, new Error('the file ends at byte ' + file.position + ', before ' + job.end));
-        } else parentPort.postMessage({ id: job.id, bytes: file.position });
+      if (ended || job.done >= job.length) {
+        close(job);
+        parentPort.postMessage({ id: job.id, hex: job.hash.digest('hex'), bytes: job.done });
       }
     } catch (error) {
-      jobs.delete(job.id);
-      if (job.once) closeFile(file);
+      close(job);
       fail(job.id, error);
     }
   }
   schedule();
 }
 parentPort.on('message', (message) => {
+  if (message.op === 'cancel') {
+    const job = jobs.get(message.id);
+    if (job) close(job);
+    return;
+  }
   try {
-    switch (message.op) {
-      case 'hash':
-        jobs.set(message.id, { id: message.id, once: true, end: message.length, file: newFile(message.path) });
-        break;
-      case 'extend': {
-        let file = running.get(message.key);
-        if (!file) { file = newFile(message.path); running.set(message.key, file); }
-        if (file.position >= message.end) {
-          parentPort.postMessage({ id: message.id, bytes: file.position });
-          return;
-        }
-        jobs.set(message.id, { id: message.id, once: false, end: message.end, file });
-        break;
-      }
-      case 'digest': {
-        const file = running.get(message.key);
-        running.delete(message.key);
-        if (!file || file.fd === undefined) throw new Error('no running hash to end');
-        closeFile(file);
-        parentPort.postMessage({ id: message.id, hex: file.hash.digest('hex'), bytes: file.position });
-        return;
-      }
-      case 'drop': {
-        const file = running.get(message.key);
-        running.delete(message.key);
-        if (file) closeFile(file);
-        return;
-      }
-      case 'cancel': {
-        const job = jobs.get(message.id);
-        jobs.delete(message.id);
-        if (job && job.once) closeFile(job.file);
-        return;
-      }
-    }
+    const fd = fs.openSync(message.path, 'r');
+    jobs.set(message.id, { id: message.id, fd, length: message.length, done: 0, hash: createHash('sha256') });
   } catch (error) {
     fail(message.id, error);
     return;
@@ -137,9 +83,9 @@ interface WorkerAnswer {
 
 /**
  * sha256 of files on a worker thread, so hashing a big blob does not hold the event loop, and a
- * node with more than one core hashes on one while it sends or receives on another. One worker,
+ * node with more than one core hashes on one while it sends on another. One worker,
  * started on first use, keeping the process alive only while it owes an answer; if it dies, what it
- * was hashing fails (running hashes too) and the next file starts a new one.
+ * was hashing fails and the next file starts a new one.
  */
 export class FileHasher {
   #worker: Worker | undefined;
@@ -155,7 +101,7 @@ export class FileHasher {
     const onAbort = () => {
       if (!this.#pending.has(id)) return;
       worker.postMessage({ op: 'cancel', id });
-      this.#settle(id, { id, error: String(signal!.reason?.message ?? signal!.reason) }, signal!.reason);
+      this.#settle(id, { id }, signal!.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -164,33 +110,6 @@ export class FileHasher {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  /** A running hash of the file at `path`, taken further with `extend` as the file is written. */
-  running(path: string): RunningFileHash {
-    const key = this.#nextId++;
-    let owner: Worker | undefined;
-    const worker = () => {
-      const current = this.#started();
-      owner ??= current;
-      // A worker that died took the running hash with it.
-      if (owner !== current) throw new Error('the file hasher restarted: the running hash is lost');
-      return current;
-    };
-    return {
-      extend: async (end) => {
-        const id = this.#nextId++;
-        return (await this.#ask(worker(), { op: 'extend', id, key, path, end })).bytes!;
-      },
-      digest: async () => {
-        const id = this.#nextId++;
-        const answer = await this.#ask(worker(), { op: 'digest', id, key });
-        return { hex: answer.hex!, bytes: answer.bytes! };
-      },
-      drop: () => {
-        if (owner && owner === this.#worker) owner.postMessage({ op: 'drop', key });
-      },
-    };
   }
 
   /** Stops the worker; what it was hashing fails. */
@@ -250,6 +169,3 @@ export class FileHasher {
     }
   }
 }
-
-/** The file hasher of a process that was given none of its own (one worker for all its users). */
-export const defaultFileHasher = new FileHasher();

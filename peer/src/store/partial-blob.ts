@@ -16,6 +16,12 @@ interface PartialMeta {
   pieceHashes: Record<string, string>;
 }
 
+/** Hears of verified bytes from the start of a resumed partial, in order. */
+export type VerifiedPrefixListener = (offset: number, bytes: Uint8Array) => void;
+
+/** Largest piece whose bytes a resume keeps in memory to hand on (bigger ones are read again later). */
+const MAX_KEPT_PIECE = 16 * 1024 * 1024;
+
 /** How often the piece bitmap is persisted while pieces land; a crash loses at most this much progress. */
 const META_PERSIST_INTERVAL_MS = 200;
 
@@ -91,7 +97,11 @@ export class PartialBlob {
    * read back and re-hashed; pieces that do not match their recorded hash are
    * dropped. Returns undefined when there is no usable partial (it is removed).
    */
-  static async resume(paths: StorePaths, digest: Digest): Promise<PartialBlob | undefined> {
+  static async resume(
+    paths: StorePaths,
+    digest: Digest,
+    onVerifiedPrefix?: VerifiedPrefixListener,
+  ): Promise<PartialBlob | undefined> {
     let meta: PartialMeta;
     try {
       meta = JSON.parse(await readFile(paths.partialMeta(digest), 'utf8')) as PartialMeta;
@@ -108,15 +118,27 @@ export class PartialBlob {
       if ((await file.stat()).size !== layout.size) throw new Error('data file has the wrong size');
       const present = new Bitfield(layout.count);
       const hashes = new Map<number, string>();
+      // The pieces from the start on, as long as none is missing, are handed on once verified: the
+      // whole-blob hash takes them from this one read instead of reading them all again.
+      let prefixEnd = onVerifiedPrefix ? 0 : -1;
       for (const index of claimed.present()) {
         const expected = meta.pieceHashes[String(index)];
-        if (
-          expected &&
-          (await hashRange(file, pieceStart(layout, index), pieceLength(layout, index))) === expected
-        ) {
+        const keep = index === prefixEnd && pieceLength(layout, index) <= MAX_KEPT_PIECE;
+        const read = expected
+          ? await hashRange(file, pieceStart(layout, index), pieceLength(layout, index), keep)
+          : undefined;
+        if (read?.hex === expected) {
           present.set(index);
-          hashes.set(index, expected);
+          hashes.set(index, expected!);
         }
+        if (keep && read?.hex === expected) {
+          let offset = pieceStart(layout, index);
+          for (const chunk of read!.chunks) {
+            onVerifiedPrefix!(offset, chunk);
+            offset += chunk.length;
+          }
+          prefixEnd++;
+        } else prefixEnd = -1;
       }
       const partial = new PartialBlob(paths, digest, layout, file, present, hashes);
       await partial.persistMeta();
@@ -260,16 +282,29 @@ export class PartialBlob {
   }
 }
 
-/** sha256 of a range of the file, read in chunks of up to 1 MiB. */
-async function hashRange(file: FileHandle, start: number, length: number): Promise<string> {
+/**
+ * sha256 of a range of the file, read in chunks of up to 1 MiB; with `keep`, the chunks too (each its
+ * own buffer), for a caller that hands the bytes on once the hash matched.
+ */
+async function hashRange(
+  file: FileHandle,
+  start: number,
+  length: number,
+  keep = false,
+): Promise<{ hex: string; chunks: Buffer[] }> {
   const hash = createHash('sha256');
-  const chunk = Buffer.allocUnsafe(Math.min(length, 1024 * 1024) || 1);
+  const chunks: Buffer[] = [];
+  let chunk = Buffer.allocUnsafe(Math.min(length, 1024 * 1024) || 1);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, length - done), start + done);
     if (bytesRead === 0) break;
     hash.update(chunk.subarray(0, bytesRead));
+    if (keep) {
+      chunks.push(chunk.subarray(0, bytesRead));
+      chunk = Buffer.allocUnsafe(chunk.length);
+    }
     done += bytesRead;
   }
-  return hash.digest('hex');
+  return { hex: hash.digest('hex'), chunks };
 }

@@ -3,8 +3,8 @@ import type { Digest } from '@shoal/oci';
 import { type PieceLayout, pieceAt, pieceLength, pieceStart } from '@shoal/protocol';
 import { SerialQueue } from '../serial-queue.ts';
 import type { BlobStore } from '../store/blob-store.ts';
-import { defaultFileHasher, type FileHasher, type RunningFileHash } from '../store/file-hasher.ts';
 import type { PartialBlob } from '../store/partial-blob.ts';
+import { ContiguousHasher } from './contiguous-hasher.ts';
 import { DigestMismatchError, TaskAbortedError, UntrustedPiecesError } from './errors.ts';
 import { FirstFetches } from './first-fetches.ts';
 import { FROM_DISK, SourceTally } from './source-tally.ts';
@@ -40,12 +40,10 @@ export class BlobTask {
   #partial: PartialBlob | undefined;
   #state: TaskState = 'preparing';
   #error: Error | undefined;
-  readonly #hasher: FileHasher;
-  /** The whole-blob sha256, taken on the file hasher's worker over the partial as its prefix lands. */
-  #wholeHash: RunningFileHash | undefined;
-  #hashedBytes = 0;
-  /** Pieces present from the first on, without a gap (only grows: a piece never leaves a running task). */
-  #prefixPieces = 0;
+  #hasher = new ContiguousHasher();
+  /** Scratch buffer of the catch-up reads on this thread; one catch-up runs at a time. */
+  #catchUpBuffer: Buffer | undefined;
+  readonly #catchingUp = new SerialQueue();
   /**
    * Resume and create, one at a time: a source falling back while another
    * still sets the partial up must not read (and, finding it unfinished,
@@ -59,10 +57,9 @@ export class BlobTask {
   readonly #layoutKnown = Promise.withResolvers<PieceLayout>();
   readonly #finished = Promise.withResolvers<void>();
 
-  constructor(digest: Digest, store: BlobStore, hasher: FileHasher = defaultFileHasher) {
+  constructor(digest: Digest, store: BlobStore) {
     this.digest = digest;
     this.#store = store;
-    this.#hasher = hasher;
     // Nobody may be awaiting these when the task fails early; avoid unhandled rejections.
     this.#layoutKnown.promise.catch(() => {});
     this.#finished.promise.catch(() => {});
@@ -107,13 +104,17 @@ export class BlobTask {
   resume(): Promise<boolean> {
     return this.#setup.run(async () => {
       if (this.#partial) return true;
-      const partial = await this.#store.resumePartial(this.digest);
+      // The check of its pieces feeds the whole-blob hash too (the verified prefix is read once); into a
+      // hash of its own, taken only with the partial: one found unusable half way leaves nothing fed.
+      const hasher = new ContiguousHasher();
+      const partial = await this.#store.resumePartial(this.digest, (offset, bytes) =>
+        hasher.feed(offset, bytes),
+      );
       if (partial) {
+        this.#hasher = hasher;
         this.#attach(partial);
         for (const index of partial.present.present())
           this.sources.add(FROM_DISK, pieceLength(partial.layout, index));
-        // The verified prefix goes to the whole-blob hash (on its worker) while the download goes on.
-        this.catchUpHash().catch(() => {});
       }
       return partial !== undefined;
     });
@@ -137,29 +138,31 @@ export class BlobTask {
     return this.#partial?.present.has(index) ?? false;
   }
 
-  /** Bytes from the start that the whole-blob hash has taken (as of the last catch-up that ended). */
+  /** Bytes from the start that the whole-blob hash has taken. */
   get hashedBytes(): number {
-    return this.#hashedBytes;
+    return this.#hasher.position;
   }
 
-  /** Bytes from the start present without a gap: where an in-order source goes on. */
-  get presentPrefixBytes(): number {
-    const partial = this.#partial;
-    if (!partial) return 0;
-    const { layout, present } = partial;
-    while (this.#prefixPieces < layout.count && present.has(this.#prefixPieces)) this.#prefixPieces++;
-    return this.#prefixPieces === layout.count ? layout.size : pieceStart(layout, this.#prefixPieces);
-  }
-
-  /** Writes chunks that follow each other from `offset` in one gathered write. */
+  /** Writes chunks that follow each other from `offset` in one gathered write, then feeds the hash. */
   async writeChunks(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
-    await this.#requirePartial().writev(offset, chunks);
+    const partial = this.#requirePartial();
+    await partial.writev(offset, chunks);
+    let position = offset;
+    for (const chunk of chunks) {
+      this.feedHash(position, chunk);
+      position += chunk.length;
+    }
   }
 
   /** Bytes a fetch ahead wrote before their piece landed: readers may take them now (see FirstFetches). */
   noteWrittenAhead(offset: number, length: number): void {
     this.firstFetches.noteWritten(offset, length);
     this.#notify();
+  }
+
+  /** Feeds bytes of a piece already present (seen again in an in-order stream) to the whole-blob hash. */
+  feedHash(offset: number, chunk: Uint8Array): void {
+    this.#hasher.feed(offset, chunk);
   }
 
   /**
@@ -177,9 +180,9 @@ export class BlobTask {
       await this.#complete();
       return;
     }
-    // The whole-blob hash takes the prefix further in the background, on its worker: a source does not
-    // wait for it before its next piece. A read error there comes back when the last piece completes
-    // the blob.
+    // The whole-blob hash catches up over what landed out of order in the background: a source does
+    // not wait for that re-read (after a resume, the whole verified prefix) before its next piece.
+    // A read error here comes back when the last piece completes the blob.
     this.catchUpHash().catch(() => {});
   }
 
@@ -190,7 +193,6 @@ export class BlobTask {
     if (this.#state === 'failed') return this.#putAway;
     this.#state = 'failed';
     this.#error = error;
-    this.#wholeHash?.drop();
     this.firstFetches.clear();
     this.abort.abort(error);
     this.#layoutKnown.reject(error);
@@ -303,8 +305,9 @@ export class BlobTask {
 
   async #complete(): Promise<void> {
     const partial = this.#requirePartial();
+    // Another landing may still be feeding the hash from disk: finish it here before the digest.
     await this.catchUpHash();
-    const { hex: actual } = await this.#wholeHash!.digest();
+    const actual = this.#hasher.digestHex();
     if (`sha256:${actual}` !== this.digest) {
       await this.fail(new DigestMismatchError(this.digest, actual));
       return;
@@ -317,14 +320,30 @@ export class BlobTask {
   }
 
   /**
-   * Takes the whole-blob hash (on the file hasher's worker, which reads the partial) over the pieces
-   * present from the start without a gap; resolves once it is that far. Landings call it as they
-   * come; the worker reads each byte once.
+   * Advances the whole-blob hash over present pieces it has not seen, reading
+   * them back from disk (pieces that landed out of order, or a resumed
+   * partial). Concurrent landings queue up: one catch-up reads at a time.
    */
-  async catchUpHash(): Promise<void> {
-    this.#requirePartial();
-    const reached = await this.#wholeHash!.extend(this.presentPrefixBytes);
-    this.#hashedBytes = Math.max(this.#hashedBytes, reached);
+  catchUpHash(): Promise<void> {
+    return this.#catchingUp.run(() => this.#catchUp());
+  }
+
+  async #catchUp(): Promise<void> {
+    const partial = this.#requirePartial();
+    const { layout } = partial;
+    while (this.#hasher.position < layout.size) {
+      const position = this.#hasher.position;
+      const index = pieceAt(layout, position);
+      if (!partial.present.has(index)) return;
+      const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
+      this.#catchUpBuffer ??= Buffer.allocUnsafe(READ_CHUNK);
+      for (let offset = position; offset < pieceEnd; offset += READ_CHUNK) {
+        const bytes = this.#catchUpBuffer.subarray(0, Math.min(READ_CHUNK, pieceEnd - offset));
+        await partial.readInto(bytes, offset);
+        // Hashed before the next read reuses the buffer.
+        this.#hasher.feed(offset, bytes);
+      }
+    }
   }
 
   async #openData(): Promise<FileHandle> {
@@ -340,7 +359,6 @@ export class BlobTask {
 
   #attach(partial: PartialBlob): void {
     this.#partial = partial;
-    this.#wholeHash = this.#hasher.running(partial.dataPath);
     this.#state = 'downloading';
     this.#layoutKnown.resolve(partial.layout);
     this.#notify();

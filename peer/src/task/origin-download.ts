@@ -49,7 +49,7 @@ export interface OriginDownloadOptions {
 
 /**
  * Fills a task (or one range of its pieces) from the origin with one
- * sequential ranged stream: pieces already present are passed over, missing
+ * sequential ranged stream: pieces already present are only hashed, missing
  * ones written and landed. A stream that breaks is resumed at the exact byte
  * it stopped at.
  */
@@ -67,9 +67,8 @@ export async function downloadFromOrigin(
   if (known !== undefined) await task.create(known);
   let position = 0;
   if (task.layout) {
-    position = options.range
-      ? pieceStart(task.layout, firstMissing(task, options.range))
-      : task.presentPrefixBytes;
+    await task.catchUpHash();
+    position = options.range ? pieceStart(task.layout, firstMissing(task, options.range)) : task.hashedBytes;
   }
   let pieceHash = createHash('sha256');
   for (let attempt = 1; ; attempt++) {
@@ -124,7 +123,9 @@ export async function downloadFromOrigin(
           const index = pieceAt(layout, position);
           const pieceEnd = pieceStart(layout, index) + pieceLength(layout, index);
           const part = chunk.subarray(0, Math.min(chunk.length, pieceEnd - position));
-          if (!task.has(index)) {
+          if (task.has(index)) {
+            task.feedHash(position, part);
+          } else {
             await writer.add(position, part);
             pieceHash.update(part);
           }

@@ -1,7 +1,6 @@
 import type { Digest } from '@shoal/oci';
 import type { Logger } from '@shoal/telemetry';
 import { type BlobStore, refusedWriteCode } from '../store/blob-store.ts';
-import type { FileHasher } from '../store/file-hasher.ts';
 import { BlobTask } from './blob-task.ts';
 import { TaskAbortedError } from './errors.ts';
 import type { OriginSource } from './origin-download.ts';
@@ -23,8 +22,6 @@ export interface TaskManagerOptions {
   runner: TaskRunner;
   /** How a client's Range of a running task is fetched first; without it, the range waits its turn. */
   fetchFirst?: FirstFetcher;
-  /** Takes tasks' whole-blob hashes off the event loop; a shared default without it. */
-  fileHasher?: FileHasher;
   /** Called once per task; a failed task passes its reason (DigestMismatchError for wrong content). */
   onTaskEnd?: (digest: Digest, result: 'complete' | 'failed', reason?: Error) => void;
 }
@@ -60,7 +57,7 @@ export class TaskManager {
     if (running && running.state !== 'failed') return running;
     // A failed task may still be closing its partial: the new attempt starts once it has.
     const previous = this.#ending.get(digest) ?? Promise.resolve();
-    const task = new BlobTask(digest, this.#options.store, this.#options.fileHasher);
+    const task = new BlobTask(digest, this.#options.store);
     this.#tasks.set(digest, task);
     this.#origins.set(task, origin);
     const ended = previous.then(() => this.#run(task, origin, logger));
