@@ -4,7 +4,7 @@
  * the same run.
  *
  *   node bench/link/run.ts [--runs 3] [--size-mib 1024] [--only raw,stream,fetch,psk,serve] [--cpu-prof DIR]
- *                          [--peer-arg ARG]... [--peer-node-options OPTS]
+ *                          [--peer-arg ARG]... [--peer-node-options OPTS] [--child-cpus LIST] [--parent-cpus LIST]
  *
  * fetch  a real `shoal scheduler` and two real `shoal peer` processes. The
  *        parent pulls the blob once from the distribution registry through its
@@ -95,6 +95,8 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     'peer-arg': { type: 'string', multiple: true, default: [] },
     'peer-node-options': { type: 'string', default: '' },
+    'child-cpus': { type: 'string' },
+    'parent-cpus': { type: 'string' },
   },
 });
 const RUNS = positiveInt(args.runs, '--runs');
@@ -107,6 +109,13 @@ for (const s of ONLY) {
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const PEER_ARGS = args['peer-arg'];
 const PEER_NODE_OPTIONS = args['peer-node-options'];
+/** CPUs (a taskset list, e.g. 0 or 0,1) each peer's threads run on; any CPU when unset. */
+const CPUS: Record<string, string | undefined> = { child: args['child-cpus'], parent: args['parent-cpus'] };
+for (const [role, list] of Object.entries(CPUS)) {
+  if (list !== undefined && !/^\d+([,-]\d+)*$/.test(list)) {
+    throw new Error(`--${role}-cpus expects a CPU list such as 0 or 0,1, got ${list}`);
+  }
+}
 /** The child's download slots: the peer's default unless --peer-arg sets them. */
 /** The child's download slots: --peer-arg=--download-slots=N, else the peer's default. */
 const DOWNLOAD_SLOTS =
@@ -247,6 +256,9 @@ async function startBenchPeer(swarm: Omit<Swarm, 'parent'>, role: string): Promi
     env: { NODE_OPTIONS: options.join(' ').trim() },
   });
   swarm.peers.add(peer);
+  const cpus = CPUS[role];
+  // Every thread of the daemon, and those it starts later (they inherit the mask).
+  if (cpus !== undefined) await run('taskset', ['-a', '-cp', cpus, String(peer.daemon.pid)]);
   return peer;
 }
 
@@ -611,7 +623,10 @@ async function main(): Promise<void> {
       command:
         `node bench/link/run.ts --runs ${RUNS} --size-mib ${SIZE_MIB} --only ${[...ONLY].join(',')}` +
         PEER_ARGS.map((a) => ` --peer-arg=${a}`).join('') +
-        (PEER_NODE_OPTIONS ? ` --peer-node-options='${PEER_NODE_OPTIONS}'` : ''),
+        (PEER_NODE_OPTIONS ? ` --peer-node-options='${PEER_NODE_OPTIONS}'` : '') +
+        Object.entries(CPUS)
+          .map(([role, list]) => (list === undefined ? '' : ` --${role}-cpus ${list}`))
+          .join(''),
       date: new Date().toISOString(),
       machine: machineFacts(loadBefore),
       blob: { bytes: SIZE, digest: blob.digest },
