@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { Digest } from '@shoal/oci';
 import { fileSource } from '../src/endpoint/body-io.ts';
 import { CachedBlobMismatchError, fileCheckedBody } from '../src/endpoint/digest-checked-body.ts';
@@ -42,19 +44,23 @@ describe('FileHasher: sha256 of files on a worker thread', () => {
   });
 
   it('files asked for at once take turns: a small one is not held behind a big one', async () => {
-    const order: string[] = [];
-    const bigDone = hasher.hash(join(dir, 'big'), big.length).then((h) => {
-      order.push('big');
-      return h;
-    });
-    const smallDone = hasher.hash(join(dir, 'small'), small.length).then((h) => {
-      order.push('small');
-      return h;
-    });
-    const [b, s] = await Promise.all([bigDone, smallDone]);
-    assert.equal(b.hex, sha256(big));
+    // 4 GiB of zeros without the disk (a sparse file): seconds of hashing, far more than any scheduling delay.
+    const huge = join(dir, 'huge');
+    await writeFile(huge, '');
+    await truncate(huge, 4 * 1024 * MIB);
+    const stop = new AbortController();
+    let hugeDone = false;
+    const hugeHash = hasher.hash(huge, 4 * 1024 * MIB, stop.signal).then(
+      () => {
+        hugeDone = true;
+      },
+      () => {},
+    );
+    const s = await hasher.hash(join(dir, 'small'), small.length);
     assert.equal(s.hex, sha256(small));
-    assert.deepEqual(order, ['small', 'big']);
+    assert.equal(hugeDone, false, 'the small file was answered while the huge one was still being hashed');
+    stop.abort();
+    await hugeHash;
   });
 
   it('says how much a file shorter than asked held, and names a missing file', async () => {
@@ -74,6 +80,21 @@ describe('FileHasher: sha256 of files on a worker thread', () => {
     stop.abort(new Error('client gone'));
     await given;
     assert.equal((await hasher.hash(join(dir, 'small'), small.length)).hex, sha256(small));
+  });
+
+  it('keeps a process that has nothing else to do alive until it answers, and no longer', async () => {
+    const script = join(dir, 'await-hash.ts');
+    const module = join(import.meta.dirname, '../src/store/file-hasher.ts');
+    await writeFile(
+      script,
+      `import { FileHasher } from ${JSON.stringify(module)};\n` +
+        `const answer = await new FileHasher().hash(${JSON.stringify(join(dir, 'big'))}, ${big.length});\n` +
+        'console.log(answer.hex);\n',
+    );
+    const started = performance.now();
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 20_000 });
+    assert.equal(stdout.trim(), sha256(big));
+    assert.ok(performance.now() - started < 15_000, 'the idle worker let the process exit');
   });
 
   it('fails what it was hashing when closed, and starts again on the next file', async () => {
