@@ -82,6 +82,35 @@ describe('FileHasher: sha256 of files on a worker thread', () => {
     assert.equal((await hasher.hash(join(dir, 'small'), small.length)).hex, sha256(small));
   });
 
+  it('reads no further than it is allowed, and goes on when allowed', async () => {
+    const path = join(dir, 'big');
+    const paced = hasher.start(path, big.length, { allowed: MIB });
+    let answered = false;
+    void paced.result.then(() => {
+      answered = true;
+    });
+    // The whole 9 MiB takes milliseconds; allowed 1 MiB, it waits.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(answered, false, 'hashed past its allowance');
+    paced.allow(big.length);
+    assert.deepEqual(await paced.result, { hex: sha256(big), bytes: big.length });
+  });
+
+  it('callers of a file being hashed share one pass, paced by the furthest; one giving up leaves the others', async () => {
+    const path = join(dir, 'big');
+    const leaving = new AbortController();
+    const first = hasher.start(path, big.length, { allowed: MIB });
+    const second = hasher.start(path, big.length, { allowed: MIB });
+    const gone = hasher.start(path, big.length, { allowed: MIB, signal: leaving.signal });
+    leaving.abort(new Error('client gone'));
+    await assert.rejects(gone.result, /client gone/);
+    // Only the first lets it go further; the second, which never did, gets the same answer.
+    first.allow(big.length);
+    const expected = { hex: sha256(big), bytes: big.length };
+    assert.deepEqual(await second.result, expected);
+    assert.deepEqual(await first.result, expected);
+  });
+
   it('keeps a process that has nothing else to do alive until it answers, and no longer', async () => {
     const script = join(dir, 'await-hash.ts');
     const module = join(import.meta.dirname, '../src/store/file-hasher.ts');
@@ -124,8 +153,8 @@ describe('fileCheckedBody: a cached blob checked by a hash of its file made alon
 
   /** Reads the whole body the way sendBody does; returns the bytes given before it threw, and the error. */
   async function drain(path: string, size: number): Promise<{ bytes: number; error?: Error }> {
-    const body = fileCheckedBody(fileSource(path, 0), digest, size, (signal) =>
-      hasher.hash(path, size, signal),
+    const body = fileCheckedBody(fileSource(path, 0), digest, size, (options) =>
+      hasher.start(path, size, options),
     );
     const into = Buffer.alloc(256 * 1024);
     let bytes = 0;

@@ -92,8 +92,8 @@ export async function handleBlob(
           length !== pin.size
             ? file
             : pin.size >= HASH_OFF_THREAD_BYTES
-              ? fileCheckedBody(file, digest, pin.size, (signal) =>
-                  ctx.fileHasher.hash(pin.path, pin.size, signal),
+              ? fileCheckedBody(file, digest, pin.size, (options) =>
+                  ctx.fileHasher.start(pin.path, pin.size, options),
                 )
               : digestCheckedBody(file, digest, pin.size);
         if (

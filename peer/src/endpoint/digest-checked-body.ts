@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Digest } from '@shoal/oci';
-import type { FileHash } from '../store/file-hasher.ts';
+import type { FileHashing, FileHashOptions } from '../store/file-hasher.ts';
 import type { BodySource } from './body-io.ts';
 
 /** A cached blob's bytes, read back, do not hash to its digest. */
@@ -35,30 +35,34 @@ export function digestCheckedBody(source: BodySource, digest: Digest, size: numb
   };
 }
 
+/** How far the hash of a cached blob may read ahead of the bytes sent: a client that stops reading stops it too. */
+const HASH_AHEAD_BYTES = 16 * 1024 * 1024;
+
 /**
  * A whole cached blob's body, checked by a hash of its file computed alongside it (`hash`, on a
- * worker thread): the read that brings the last bytes waits for that hash, and fails instead when it
- * does not match the digest or covers fewer bytes than the blob has. The file is read twice, the
- * second time from the page cache; the event loop only sends.
+ * worker thread, paced by the bytes sent): the read that brings the last bytes waits for that hash,
+ * and fails instead when it does not match the digest or covers fewer bytes than the blob has. The
+ * file is read twice, the second time from the page cache; the event loop only sends.
  */
 export function fileCheckedBody(
   source: BodySource,
   digest: Digest,
   size: number,
-  hash: (signal: AbortSignal) => Promise<FileHash>,
+  hash: (options: FileHashOptions) => FileHashing,
 ): BodySource {
   const stop = new AbortController();
-  const check = hash(stop.signal);
+  const hashing = hash({ signal: stop.signal, allowed: HASH_AHEAD_BYTES });
   // Awaited by the last read only: a response that ends before it must not leave its failure unheard.
-  check.catch(() => {});
+  hashing.result.catch(() => {});
   let position = 0;
   return {
     async fill(into) {
       const filled = await source.fill(into);
       if (filled <= 0) return filled;
       position += filled;
+      hashing.allow(position + HASH_AHEAD_BYTES);
       if (position === size) {
-        const { hex, bytes } = await check;
+        const { hex, bytes } = await hashing.result;
         const actual = bytes === size ? `sha256:${hex}` : `sha256:${hex} over ${bytes} of ${size} bytes`;
         if (actual !== digest) throw new CachedBlobMismatchError(digest, actual);
       }
