@@ -92,6 +92,41 @@ describe('SendBudget', () => {
     }
   });
 
+  it('tryAcquire grants all it asks for at once, or nothing, and never waits', async () => {
+    const { open } = budget({ totalPages: 16, guaranteed: 0 });
+    const a = open('a', 16);
+    const c = open('c', 16);
+    assert.equal(a.tryAcquire(12 * PAGE), 12 * PAGE);
+    assert.equal(c.tryAcquire(8 * PAGE), 0, 'only 4 pages are free');
+    assert.equal(c.held, 0, 'nothing taken for a refused ask');
+    assert.equal(c.tryAcquire(4 * PAGE), 4 * PAGE);
+    a.release(12 * PAGE);
+    assert.equal(c.tryAcquire(8 * PAGE), 8 * PAGE);
+  });
+
+  it('the senders of one requester hold at most the group limit together; others still get theirs', async () => {
+    const b = new SendBudget({
+      totalBytes: 64 * PAGE,
+      pageBytes: PAGE,
+      guaranteedSenders: 0,
+      stallMs: 1_000,
+      groupBytes: 16 * PAGE,
+      now: () => 0,
+    });
+    const open = (group: string | undefined) => b.open({ windowBytes: 16 * PAGE, onStall: () => {}, group });
+    const hostile = Array.from({ length: 8 }, () => open('hostile'));
+    assert.equal(hostile[0]!.tryAcquire(12 * PAGE), 12 * PAGE);
+    assert.equal(hostile[1]!.tryAcquire(8 * PAGE), 0, 'past the limit of its requester');
+    assert.equal(await hostile[1]!.acquire(8 * PAGE), 4 * PAGE, 'what is left of it');
+    const waiting = hostile[2]!.acquire(PAGE);
+    assert.equal(await settled(waiting), false);
+    // Another requester, and an ungrouped sender, are not held back by it.
+    assert.equal(open('other').tryAcquire(16 * PAGE), 16 * PAGE);
+    assert.equal(open(undefined).tryAcquire(16 * PAGE), 16 * PAGE);
+    hostile[0]!.close();
+    assert.equal(await waiting, PAGE, 'a sender of the requester goes on once another of its senders let go');
+  });
+
   it('property: the total is never exceeded and every guaranteed sender can always start', () => {
     fc.assert(
       fc.property(

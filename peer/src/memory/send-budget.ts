@@ -14,6 +14,10 @@
  * holding its window) cannot take the memory every other sender needs to make
  * progress; under pressure senders go on a page at a time.
  *
+ * Senders may name the requester they answer (a peer of the swarm): all the
+ * senders of one requester hold at most `groupBytes`, so one that opens many
+ * streams and stops reading them cannot take what other requesters need.
+ *
  * A sender that holds bytes and gives none back for `stallMs` is stalled:
  * sweep() reports it (its transport drops the connection and closes it, which
  * returns what it held). Pure accounting: the clock is passed in, and nothing
@@ -31,6 +35,8 @@ export interface SendBudgetOptions {
   guaranteedSenders: number;
   /** A sender holding bytes that gave none back for this long is stalled. */
   stallMs: number;
+  /** Most bytes the senders of one requester may hold together; unlimited by default. */
+  groupBytes?: number;
   now: () => number;
 }
 
@@ -39,6 +45,8 @@ export interface SenderOptions {
   windowBytes: number;
   /** Called once, from sweep(), when the sender stalls. */
   onStall: () => void;
+  /** The requester answered, whose senders share `groupBytes`. */
+  group?: string;
 }
 
 export class SendClosedError extends Error {
@@ -70,7 +78,9 @@ export class SendBudget {
   readonly totalBytes: number;
   readonly pageBytes: number;
   readonly stallMs: number;
+  readonly groupBytes: number;
   readonly #guaranteed: number;
+  readonly #heldByGroup = new Map<string, number>();
   readonly #now: () => number;
   #held = 0;
   #holders = 0;
@@ -88,6 +98,7 @@ export class SendBudget {
     this.totalBytes = totalBytes;
     this.pageBytes = pageBytes;
     this.stallMs = options.stallMs;
+    this.groupBytes = options.groupBytes ?? Number.POSITIVE_INFINITY;
     this.#guaranteed = guaranteedSenders;
     this.#now = options.now;
   }
@@ -137,7 +148,14 @@ export class SendBudget {
     const page = this.pageBytes;
     const holdersAfter = this.#holders + (sender.held === 0 ? 1 : 0);
     const reserve = page * Math.max(0, this.#guaranteed - holdersAfter);
-    const room = Math.min(maxBytes, sender.windowBytes - sender.held, this.totalBytes - this.#held - reserve);
+    const groupRoom =
+      sender.group === undefined ? maxBytes : this.groupBytes - (this.#heldByGroup.get(sender.group) ?? 0);
+    const room = Math.min(
+      maxBytes,
+      groupRoom,
+      sender.windowBytes - sender.held,
+      this.totalBytes - this.#held - reserve,
+    );
     const bytes = Math.floor(room / page) * page;
     return bytes >= minBytes ? bytes : 0;
   }
@@ -148,16 +166,25 @@ export class SendBudget {
   }
 
   /** @internal: a grant of `bytes` to `sender`, whose holding was `before`. */
-  take(before: number, bytes: number): void {
+  take(sender: Sender, before: number, bytes: number): void {
     if (before === 0) this.#holders++;
     this.#held += bytes;
+    this.#addToGroup(sender.group, bytes);
   }
 
-  /** @internal: `bytes` given back by a sender now holding `after`. */
-  give(bytes: number, after: number): void {
+  /** @internal: `bytes` given back by `sender`, now holding `after`. */
+  give(sender: Sender, bytes: number, after: number): void {
     this.#held -= bytes;
     if (after === 0 && bytes > 0) this.#holders--;
+    this.#addToGroup(sender.group, -bytes);
     this.#serveWaiters();
+  }
+
+  #addToGroup(group: string | undefined, bytes: number): void {
+    if (group === undefined || bytes === 0) return;
+    const held = (this.#heldByGroup.get(group) ?? 0) + bytes;
+    if (held > 0) this.#heldByGroup.set(group, held);
+    else this.#heldByGroup.delete(group);
   }
 
   /** @internal */
@@ -191,6 +218,7 @@ export class SendBudget {
 /** One reader's share of a SendBudget. */
 export class Sender {
   readonly windowBytes: number;
+  readonly group: string | undefined;
   readonly #budget: SendBudget;
   readonly #onStall: () => void;
   #held = 0;
@@ -202,6 +230,7 @@ export class Sender {
   constructor(budget: SendBudget, options: SenderOptions, now: number) {
     this.#budget = budget;
     this.windowBytes = options.windowBytes;
+    this.group = options.group;
     this.#onStall = options.onStall;
     this.#lastProgress = now;
   }
@@ -234,13 +263,21 @@ export class Sender {
     });
   }
 
+  /** A grant of exactly `bytes` if it fits now, else 0 (nothing waits). */
+  tryAcquire(bytes: number): number {
+    if (this.#closed || bytes % this.#budget.pageBytes !== 0) return 0;
+    if (this.#budget.grantable(this, bytes, bytes) !== bytes) return 0;
+    this.granted(bytes);
+    return bytes;
+  }
+
   /** Bytes of earlier grants have left (delivered to the socket or the muxer): progress. */
   release(bytes: number): void {
     if (this.#closed) return;
     const given = Math.min(bytes, this.#held);
     this.#held -= given;
     this.#lastProgress = this.#budget.clock();
-    this.#budget.give(given, this.#held);
+    this.#budget.give(this, given, this.#held);
   }
 
   /** Gives back everything held and rejects a waiting ask; later releases are ignored. */
@@ -250,7 +287,7 @@ export class Sender {
     const held = this.#held;
     this.#held = 0;
     this.#budget.forget(this);
-    this.#budget.give(held, 0);
+    this.#budget.give(this, held, 0);
   }
 
   /** @internal */
@@ -259,7 +296,7 @@ export class Sender {
     // The stall clock starts when a sender starts holding: time spent waiting for memory is not the reader's.
     if (before === 0) this.#lastProgress = this.#budget.clock();
     this.#held += bytes;
-    this.#budget.take(before, bytes);
+    this.#budget.take(this, before, bytes);
   }
 
   /** @internal */
@@ -280,7 +317,7 @@ export const DEFAULT_READER_TIMEOUT_MS = 60_000;
 /**
  * A node's budget: pages of SEND_PAGE_BYTES, half of them kept in reserve for
  * as many senders (1024 for the default 64 MiB), the other half widening the
- * windows of readers that keep up.
+ * windows of readers that keep up; one requester holds at most a quarter.
  */
 export function nodeSendBudget(
   options: { bufferBytes?: number; readerTimeoutMs?: number; now?: () => number } = {},
@@ -291,6 +328,7 @@ export function nodeSendBudget(
     pageBytes: SEND_PAGE_BYTES,
     guaranteedSenders: Math.floor(totalBytes / 2 / SEND_PAGE_BYTES),
     stallMs: options.readerTimeoutMs ?? DEFAULT_READER_TIMEOUT_MS,
+    groupBytes: Math.floor(totalBytes / 4 / SEND_PAGE_BYTES) * SEND_PAGE_BYTES,
     now: options.now ?? (() => performance.now()),
   });
 }

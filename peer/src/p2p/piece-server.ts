@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { Stream } from '@libp2p/interface';
+import type { Connection, Stream } from '@libp2p/interface';
 import { byteStream } from '@libp2p/utils';
 import { type Digest, isDigest } from '@shoal/oci';
 import { frame, readFrameOrEnd, type ShoalNode, sendWithBackpressure } from '@shoal/p2p';
@@ -90,8 +90,8 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   const pool = new BufferPool(SEND_CHUNK, { maxIdle: Math.min(options.uploadSlots * 4, MAX_IDLE_BUFFERS) });
   const readerTimeoutMs = options.budget.stallMs;
   const streamWindow = Math.max(MIN_STREAM_WINDOW, Math.ceil(options.maxPieceSize / SEND_CHUNK) * SEND_CHUNK);
-  const handler = (stream: Stream) => {
-    void serve(stream).catch((error: Error) => {
+  const handler = (stream: Stream, connection: Connection) => {
+    void serve(stream, connection.remotePeer.toString()).catch((error: Error) => {
       options.logger.debug({ err: error.message }, 'piece request ended with an error');
       stream.abort(error);
     });
@@ -101,12 +101,13 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
   await options.node.handle(PIECE_PROTOCOL, handler, limits);
 
   /** Answers requests on one stream until the requester closes its side (after one, on the 1.0.0 protocol). */
-  async function serve(stream: Stream): Promise<void> {
+  async function serve(stream: Stream, requester: string): Promise<void> {
     const sequential = stream.protocol === PIECE_PROTOCOL_SEQUENTIAL;
     const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 });
     // The stream's share of the send budget: a requester that takes none of its answer for the reader timeout is dropped.
     const sender = options.budget.open({
       windowBytes: streamWindow,
+      group: requester,
       onStall: () => stream.abort(new ReaderStalledError(readerTimeoutMs)),
     });
     // However the stream ends, its share goes back (buffers of an aborted stream are left to the collector).
@@ -177,6 +178,21 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       }
       try {
         const { source, offset, length, blobSize } = found;
+        // An answer within the stream's window is kept until read, for reuse; a longer one is not.
+        const keepBytes = Math.ceil(length / options.budget.pageBytes) * options.budget.pageBytes;
+        const keep =
+          length > 0 &&
+          keepBytes <= streamWindow &&
+          keepBytes <= options.budget.largestGrant &&
+          keepBytes <= options.budget.groupBytes;
+        // A kept answer takes all its memory at once, or is busy: answers each holding part of theirs
+        // while waiting for the rest would wait for one another, and answers queued for the whole would
+        // wait behind readers that stopped with memory in hand until each was dropped as stalled.
+        let prepaid = keep ? sender.tryAcquire(keepBytes) : 0;
+        if (keep && prepaid === 0) {
+          options.onRequest?.('busy');
+          return respond(PieceStatus.busy, 'send memory in use');
+        }
         options.onRequest?.('ok');
         const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
         // The blob's size lets a requester without a scheduler lay the blob out from this answer alone.
@@ -184,12 +200,6 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         await sendWithBackpressure(stream, frame(PieceResponse.encode(header)), {
           signal: AbortSignal.timeout(readerTimeoutMs),
         });
-        // An answer within the stream's window is kept until read, for reuse; a longer one is not.
-        const keepBytes = Math.ceil(length / options.budget.pageBytes) * options.budget.pageBytes;
-        const keep = length > 0 && keepBytes <= streamWindow && keepBytes <= options.budget.largestGrant;
-        // A kept answer asks for all its memory at once: answers each holding part of theirs while
-        // waiting for the rest would wait for one another until their readers were dropped as stalled.
-        let prepaid = keep ? await sender.acquire(keepBytes, keepBytes) : 0;
         const buffers: HeldBuffer[] = [];
         const check = source.recordedSha256 ? createHash('sha256') : undefined;
         for (let done = 0; done < length; ) {
