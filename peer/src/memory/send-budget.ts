@@ -121,6 +121,11 @@ export class SendBudget {
     return this.totalBytes - Math.max(0, this.#guaranteed - 1) * this.pageBytes;
   }
 
+  /** Bytes the senders of `group` hold together. */
+  heldBy(group: string): number {
+    return this.#heldByGroup.get(group) ?? 0;
+  }
+
   /** Senders waiting for memory others hold. */
   get waiting(): number {
     return this.#waiters.length;

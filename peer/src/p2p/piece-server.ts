@@ -127,7 +127,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       }
       // A requester asks again only once it has read the whole last answer: its bytes are delivered.
       giveBack(sent.splice(0), sender);
-      const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender);
+      const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender, requester);
       sent = answer.buffers;
       readBeforeEnd = stream.remoteWriteStatus === 'writable';
       if (!sequential || answer.status === PieceStatus.badRequest) {
@@ -142,6 +142,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     stream: Stream,
     request: PieceRequest,
     sender: Sender,
+    requester: string,
   ): Promise<{ status: number; buffers: HeldBuffer[] }> {
     const respond = async (status: number, message: string) => {
       await sendWithBackpressure(
@@ -185,13 +186,17 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           keepBytes <= streamWindow &&
           keepBytes <= options.budget.largestGrant &&
           keepBytes <= options.budget.groupBytes;
-        // A kept answer takes all its memory at once, or is busy: answers each holding part of theirs
-        // while waiting for the rest would wait for one another, and answers queued for the whole would
-        // wait behind readers that stopped with memory in hand until each was dropped as stalled.
+        // A kept answer asks for all its memory at once: answers each holding part of theirs while
+        // waiting for the rest would wait for one another. One its requester's own share cannot hold
+        // is busy at once rather than queued: it would wait behind that requester's other answers, and
+        // every answer queued after it (other peers' too) with it, until stopped readers were dropped.
         let prepaid = keep ? sender.tryAcquire(keepBytes) : 0;
         if (keep && prepaid === 0) {
-          options.onRequest?.('busy');
-          return respond(PieceStatus.busy, 'send memory in use');
+          if (options.budget.groupBytes - options.budget.heldBy(requester) < keepBytes) {
+            options.onRequest?.('busy');
+            return respond(PieceStatus.busy, 'send memory of this requester in use');
+          }
+          prepaid = await sender.acquire(keepBytes, keepBytes);
         }
         options.onRequest?.('ok');
         const sha256 = source.sha256 ? Buffer.from(source.sha256, 'hex') : new Uint8Array(0);
