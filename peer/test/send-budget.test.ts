@@ -117,12 +117,16 @@ describe('SendBudget', () => {
     const hostile = Array.from({ length: 8 }, () => open('hostile'));
     assert.equal(hostile[0]!.tryAcquire(12 * PAGE), 12 * PAGE);
     assert.equal(hostile[1]!.tryAcquire(8 * PAGE), 0, 'past the limit of its requester');
+    assert.equal(b.groupRoom(hostile[1]!), 4 * PAGE);
     assert.equal(await hostile[1]!.acquire(8 * PAGE), 4 * PAGE, 'what is left of it');
+    assert.equal(b.groupRoom(hostile[2]!), 0, "the limit is its requester's, whichever sender asks");
     const waiting = hostile[2]!.acquire(PAGE);
     assert.equal(await settled(waiting), false);
     // Another requester, and an ungrouped sender, are not held back by it.
     assert.equal(open('other').tryAcquire(16 * PAGE), 16 * PAGE);
-    assert.equal(open(undefined).tryAcquire(16 * PAGE), 16 * PAGE);
+    const ungrouped = open(undefined);
+    assert.equal(b.groupRoom(ungrouped), Number.POSITIVE_INFINITY);
+    assert.equal(ungrouped.tryAcquire(16 * PAGE), 16 * PAGE);
     hostile[0]!.close();
     assert.equal(await waiting, PAGE, 'a sender of the requester goes on once another of its senders let go');
   });

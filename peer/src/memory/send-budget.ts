@@ -121,11 +121,6 @@ export class SendBudget {
     return this.totalBytes - Math.max(0, this.#guaranteed - 1) * this.pageBytes;
   }
 
-  /** Bytes the senders of `group` hold together. */
-  heldBy(group: string): number {
-    return this.#heldByGroup.get(group) ?? 0;
-  }
-
   /** Senders waiting for memory others hold. */
   get waiting(): number {
     return this.#waiters.length;
@@ -153,16 +148,20 @@ export class SendBudget {
     const page = this.pageBytes;
     const holdersAfter = this.#holders + (sender.held === 0 ? 1 : 0);
     const reserve = page * Math.max(0, this.#guaranteed - holdersAfter);
-    const groupRoom =
-      sender.group === undefined ? maxBytes : this.groupBytes - (this.#heldByGroup.get(sender.group) ?? 0);
     const room = Math.min(
       maxBytes,
-      groupRoom,
+      this.groupRoom(sender),
       sender.windowBytes - sender.held,
       this.totalBytes - this.#held - reserve,
     );
     const bytes = Math.floor(room / page) * page;
     return bytes >= minBytes ? bytes : 0;
+  }
+
+  /** What the limit of the sender's requester still leaves it (unlimited for a sender of no requester). */
+  groupRoom(sender: Sender): number {
+    if (sender.group === undefined) return Number.POSITIVE_INFINITY;
+    return this.groupBytes - (this.#heldByGroup.get(sender.group) ?? 0);
   }
 
   /** @internal */
@@ -270,8 +269,7 @@ export class Sender {
 
   /** A grant of exactly `bytes` if it fits now, else 0 (nothing waits). */
   tryAcquire(bytes: number): number {
-    if (this.#closed || bytes % this.#budget.pageBytes !== 0) return 0;
-    if (this.#budget.grantable(this, bytes, bytes) !== bytes) return 0;
+    if (this.#closed || this.#budget.grantable(this, bytes, bytes) !== bytes) return 0;
     this.granted(bytes);
     return bytes;
   }

@@ -127,7 +127,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       }
       // A requester asks again only once it has read the whole last answer: its bytes are delivered.
       giveBack(sent.splice(0), sender);
-      const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender, requester);
+      const answer = await serveOne(stream, PieceRequest.decode(frameBytes), sender);
       sent = answer.buffers;
       readBeforeEnd = stream.remoteWriteStatus === 'writable';
       if (!sequential || answer.status === PieceStatus.badRequest) {
@@ -142,7 +142,6 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     stream: Stream,
     request: PieceRequest,
     sender: Sender,
-    requester: string,
   ): Promise<{ status: number; buffers: HeldBuffer[] }> {
     const respond = async (status: number, message: string) => {
       await sendWithBackpressure(
@@ -192,7 +191,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
         // every answer queued after it (other peers' too) with it, until stopped readers were dropped.
         let prepaid = keep ? sender.tryAcquire(keepBytes) : 0;
         if (keep && prepaid === 0) {
-          if (options.budget.groupBytes - options.budget.heldBy(requester) < keepBytes) {
+          if (options.budget.groupRoom(sender) < keepBytes) {
             options.onRequest?.('busy');
             return respond(PieceStatus.busy, 'send memory of this requester in use');
           }

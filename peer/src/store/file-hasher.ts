@@ -78,15 +78,15 @@ parentPort.on('message', (message) => {
   }
   try {
     const fd = fs.openSync(message.path, 'r');
-    jobs.set(message.id, {
-      id: message.id, fd, length: message.length, allowed: message.allowed, done: 0, hash: createHash('sha256'),
-    });
     // Nothing to read: the answer needs no turn.
     if (message.length === 0) {
-      close(jobs.get(message.id));
+      fs.closeSync(fd);
       parentPort.postMessage({ id: message.id, hex: createHash('sha256').digest('hex'), bytes: 0 });
       return;
     }
+    jobs.set(message.id, {
+      id: message.id, fd, length: message.length, allowed: message.allowed, done: 0, hash: createHash('sha256'),
+    });
   } catch (error) {
     fail(message.id, error);
     return;
