@@ -70,6 +70,10 @@ export interface ClusterParams {
   rttMs: number;
   /** each node's `--upload-slots`: children it sends pieces to at once */
   uploadSlots: number;
+  /** the scheduler's most pieces per lease (default: its own, LEASE_PIECES) */
+  leasePieces?: number;
+  /** the peers' report delay while leases run (default: theirs, REPORT_DELAY_MS) */
+  reportDelayMs?: number;
   /** fraction of nodes killed mid-rollout */
   churn: number;
   /** fraction of nodes that start late */
@@ -239,6 +243,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
     logger,
     metrics: schedulerMetrics,
     now: () => loop.now(),
+    leasePieces: p.leasePieces,
   });
   const fromPeer = (node: SimNode, message: PeerMessage) => {
     if (!node.alive) return;
@@ -424,6 +429,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         pieceTimeoutMs: PEER_DEFAULTS.pieceTimeoutMs,
         stallTimeoutMs: PEER_DEFAULTS.stallTimeoutMs,
         swarmProgress,
+        reportDelayMs: p.reportDelayMs,
         // Without a scheduler the daemon asks the DHT; here the rest comes from the origin.
         fallback: async () => {
           fallbacks++;

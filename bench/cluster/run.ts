@@ -7,6 +7,7 @@
  *        [--rack-size R --uplink-oversubscription X] [--rtt-ms MS] [--churn F] [--late-joiners F]
  *        [--seed K] [--scenario NAME] [--verify-rate <size/s>] [--down-rate <size/s>] [--up-rate <size/s>]
  *        [--max-wall-seconds S] [--max-virtual-seconds S] [--upload-slots N]
+ *        [--lease-pieces N] [--report-delay-ms MS]
  *
  * Scenarios (explicit options override theirs): kraken, 10gbe, wide, racks, churn.
  * Sizes take units (300MB, 1.25GB, 74MiB); a plain number in --layers is MB.
@@ -15,6 +16,8 @@
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../packages/cli/src/sizes.ts';
 import { pieceSizeFor } from '../../packages/protocol/src/index.ts';
+import { REPORT_DELAY_MS } from '../../peer/src/download/session.ts';
+import { LEASE_PIECES } from '../../scheduler/src/dispatcher.ts';
 import { log } from '../common.ts';
 import { type ClusterOutcome, type ClusterParams, PEER_DEFAULTS, simulateCluster } from './cluster.ts';
 import { lowerBoundSeconds } from './lower-bound.ts';
@@ -66,6 +69,8 @@ const OPTIONS = {
   'max-wall-seconds': { type: 'string' },
   'max-virtual-seconds': { type: 'string' },
   'upload-slots': { type: 'string' },
+  'lease-pieces': { type: 'string' },
+  'report-delay-ms': { type: 'string' },
 } as const;
 
 export interface ClusterResult {
@@ -77,6 +82,8 @@ export interface ClusterResult {
   nodeRate: number;
   originRate: number;
   uploadSlots: number;
+  leasePieces: number;
+  reportDelayMs: number;
   rackSize: number;
   uplinkOversubscription: number;
   rttMs: number;
@@ -160,6 +167,12 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
   const uploadSlots = a['upload-slots'] === undefined ? PEER_DEFAULTS.uploadSlots : Number(a['upload-slots']);
   if (!Number.isSafeInteger(uploadSlots) || uploadSlots < 1)
     throw new Error(`--upload-slots expects a positive integer, got ${a['upload-slots']}`);
+  const leasePieces = a['lease-pieces'] === undefined ? undefined : Number(a['lease-pieces']);
+  if (leasePieces !== undefined && !(Number.isSafeInteger(leasePieces) && leasePieces >= 1))
+    throw new Error(`--lease-pieces expects a positive integer, got ${a['lease-pieces']}`);
+  const reportDelayMs = a['report-delay-ms'] === undefined ? undefined : Number(a['report-delay-ms']);
+  if (reportDelayMs !== undefined && !(reportDelayMs >= 0))
+    throw new Error(`--report-delay-ms expects a number of milliseconds, got ${a['report-delay-ms']}`);
   const rttMs = a['rtt-ms'] === undefined ? 1 : Number(a['rtt-ms']);
   if (!(rttMs >= 0)) throw new Error(`--rtt-ms expects a number of milliseconds, got ${a['rtt-ms']}`);
   const seed = a.seed === undefined ? 1 : Number(a.seed);
@@ -185,6 +198,8 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
     uplinkOversubscription: oversubscription,
     rttMs,
     uploadSlots,
+    leasePieces,
+    reportDelayMs,
     churn: fraction(a.churn, '--churn', 0),
     lateJoiners: fraction(a['late-joiners'], '--late-joiners', 0),
     seed,
@@ -236,6 +251,8 @@ export async function runCluster(
     nodeRate: params.downRate,
     originRate: params.originRate,
     uploadSlots: params.uploadSlots,
+    leasePieces: params.leasePieces ?? LEASE_PIECES,
+    reportDelayMs: params.reportDelayMs ?? REPORT_DELAY_MS,
     rackSize: params.rackSize,
     uplinkOversubscription: params.uplinkOversubscription,
     rttMs: params.rttMs,

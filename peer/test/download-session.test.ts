@@ -100,6 +100,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     parent,
     parentAddrs: [],
     sha256: sha256(pieceBytes(index)),
+    lease: 0,
   });
 
   /** The origin as a fake: whole pieces from the blob, or `fail` for every range. */
@@ -396,6 +397,50 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
       { index: 1, parent: '', reason: FailureReason.origin },
     ]);
     d.assign([0, 1, 2, 3].map((i) => assignment(i, 'good')));
+    await d.running;
+    assert.equal(taskDone(d.sent)?.ok, true);
+  });
+  it("a lease's pieces come from its parent one after another, on one download slot", async () => {
+    let active = 0;
+    let most = 0;
+    const order: number[] = [];
+    const d = await start({
+      parents: async (request) => {
+        active++;
+        most = Math.max(most, active);
+        order.push(request.index);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        active--;
+        return piece(request.index);
+      },
+    });
+    d.assign([3, 1, 0, 2].map((index) => ({ ...assignment(index, 'p'), lease: 1 })));
+    await d.running;
+    assert.equal(most, 1, 'never two of its pieces at once');
+    assert.deepEqual(order, [3, 1, 0, 2], 'in the order the scheduler gave');
+    assert.equal(taskDone(d.sent)?.ok, true);
+    // The lease took one slot of four: the report after the first pieces asked for the three others.
+    assert.ok(d.reports().some((r) => r.want === 3));
+  });
+
+  it("a lease's parent that cannot be reached gets no more of it: the rest are reported failed at once", async () => {
+    const asked: string[] = [];
+    const d = await start({
+      parents: async (request) => {
+        asked.push(`${request.parent}:${request.index}`);
+        if (request.parent === 'gone')
+          throw new PieceFetchError('UNAVAILABLE', 'dial failed', { unreachable: true });
+        return piece(request.index);
+      },
+    });
+    d.assign([0, 1, 2].map((index) => ({ ...assignment(index, 'gone'), lease: 1 })));
+    await until(() => d.failed().length === 3, 'the failure report', d.clock);
+    assert.deepEqual(asked, ['gone:0'], 'asked once, not once per piece');
+    assert.deepEqual(
+      d.failed().map((f) => [f.index, f.reason]),
+      [0, 1, 2].map((index) => [index, FailureReason.unavailable]),
+    );
+    d.assign([0, 1, 2, 3].map((index) => assignment(index, 'good')));
     await d.running;
     assert.equal(taskDone(d.sent)?.ok, true);
   });

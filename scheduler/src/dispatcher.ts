@@ -4,6 +4,7 @@ import {
   FailureReason,
   type OpenTask,
   PIECE_TIMEOUT_MS,
+  type PieceAssignment,
   type PieceReport,
   pieceTimeoutMs,
   type Register,
@@ -18,7 +19,7 @@ import { type AssignInput, assignPieces, type RackView } from './policy/assign.t
 import { ENDGAME_MISSING, endgamePieces, endgameWaitMs } from './policy/endgame.ts';
 import { HOSTS_SENT, MEMBERS_TOLD_OF_NEWCOMER, sample, TASK_MEMBERS_SENT } from './policy/member-sample.ts';
 import type { ParentView } from './policy/parent-score.ts';
-import type { PeerFlights } from './state/flights.ts';
+import { dueSince, type Lease, type PeerFlights } from './state/flights.ts';
 import type { HostRegistry } from './state/hosts.ts';
 import type { RackTally } from './state/racks.ts';
 import type { SwarmState } from './state/swarm-state.ts';
@@ -48,6 +49,8 @@ export interface DispatcherOptions {
   pieceTimeoutMs?: number;
   /** fixed piece size for new tasks; undefined = chosen from the blob size */
   pieceSize?: number;
+  /** the most pieces in one lease (LEASE_PIECES): pieces a child fetches from one parent one after another */
+  leasePieces?: number;
 }
 
 /**
@@ -68,6 +71,7 @@ export class Dispatcher {
   readonly #originTimeoutMs: number;
   readonly #pieceTimeoutMs: number;
   readonly #pieceSize: number | undefined;
+  readonly #leasePieces: number;
   /**
    * Peers that still want pieces after their last decision, oldest first. A slot
    * freed anywhere can unblock them, whatever task reported it.
@@ -98,6 +102,7 @@ export class Dispatcher {
     this.#originTimeoutMs = options.originTimeoutMs ?? 20_000;
     this.#pieceTimeoutMs = options.pieceTimeoutMs ?? PIECE_TIMEOUT_MS;
     this.#pieceSize = options.pieceSize;
+    this.#leasePieces = options.leasePieces ?? LEASE_PIECES;
     this.#input = new DecisionInput(this.#state.hosts, {
       originFetchers: this.#originFetchers,
       originRangePieces: this.#originRangePieces,
@@ -184,7 +189,7 @@ export class Dispatcher {
     const newPieces: number[] = [];
     for (const done of message.done) {
       if (done.index >= task.pieceCount) continue;
-      const flight = this.#state.flights.land(task, peer, done.index);
+      const flight = this.#state.flights.land(task, peer, done.index, now);
       if (flight) {
         const from = flight.second?.parent === done.parent ? done.parent : flight.parent;
         this.#state.hosts.recordSpeed(from, done.length, done.millis);
@@ -527,20 +532,43 @@ export class Dispatcher {
     // At most #originFetchers peers fetch a blob from the origin at once: more would only share
     // the origin's bandwidth, each piece arriving later, and the swarm waiting longer for its first.
     input.requester.canTakeOrigin = peer.origin === undefined && task.originFetchers < this.#originFetchers;
+    input.leasePieces = leaseSize(this.#leasePieces, unclaimedBy(task, peer));
     const output = assignPieces(input);
     for (const { index, parent } of output.busy) task.passOver(index, parent);
     const now = this.#now();
-    const pieces = output.pieces.map(({ index, parent }) => {
-      this.#state.flights.start(task, peer, index, parent, now);
+    const flights = this.#state.flights;
+    let lease: Lease | undefined;
+    let leases = 0;
+    /** leases of more than a piece: what the metric counts as leases */
+    let shared = 0;
+    const pieces: PieceAssignment[] = output.pieces.map(({ index, parent, follows }) => {
+      if (!follows) {
+        lease = input.leasePieces > 1 ? flights.startLease(parent, now) : undefined;
+        leases++;
+        if (lease) shared++;
+      }
+      flights.start(task, peer, index, parent, now, lease);
       const host = hosts.get(parent)!;
-      return { index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) };
+      return {
+        index,
+        parent,
+        parentAddrs: host.addrs,
+        sha256: task.table[index] ?? new Uint8Array(0),
+        lease: lease ? leases : 0,
+      };
     });
-    peer.want = Math.max(0, peer.want - pieces.length);
+    peer.want = Math.max(0, peer.want - leases);
     const seconds = output.origin ? [] : this.#endgame(task, peer, this.#eligible);
     for (const { index, parent } of seconds) {
-      this.#state.flights.startSecond(peer, index, parent, now);
+      flights.startSecond(peer, index, parent, now);
       const host = hosts.get(parent)!;
-      pieces.push({ index, parent, parentAddrs: host.addrs, sha256: task.table[index] ?? new Uint8Array(0) });
+      pieces.push({
+        index,
+        parent,
+        parentAddrs: host.addrs,
+        sha256: task.table[index] ?? new Uint8Array(0),
+        lease: 0,
+      });
     }
     peer.want = Math.max(0, peer.want - seconds.length);
     const origin = output.origin ? [output.origin] : [];
@@ -552,15 +580,13 @@ export class Dispatcher {
     // Wanting more than it got, and missing pieces nobody fetches for it yet: it waits for a slot or
     // a piece. Re-queued at the back once served. A peer whose every missing piece is already on its
     // way waits for nothing the scheduler can give: offering it slots would be decisions in vain.
-    const unclaimed =
-      task.pieceCount - peer.have.count - peer.inFlight.size - (peer.origin?.remaining.size ?? 0);
-    if (peer.want > 0 && unclaimed > 0) this.#starve(task, peer);
+    if (peer.want > 0 && unclaimedBy(task, peer) > 0) this.#starve(task, peer);
     else this.#unstarve(task, peer);
-    this.#metrics.decided(trigger, pieces.length - seconds.length, origin.length, seconds.length);
+    this.#metrics.decided(trigger, pieces.length - seconds.length, origin.length, seconds.length, shared);
     if (pieces.length === 0 && origin.length === 0) return 0;
     this.#send(peer.id, { assignments: { digest: task.digest, pieces, origin } });
     this.#toldAt.set(peer, now);
-    return pieces.length;
+    return leases + seconds.length;
   }
 
   /** It lacks its last few pieces, all on their way, one of them for long, and has a download slot free. */
@@ -570,7 +596,7 @@ export class Dispatcher {
     if (peer.inFlight.size < missing) return false;
     const wait = endgameWaitMs(task.pieceSize, this.#state.hosts.fastestSpeed);
     for (const flight of peer.inFlight.values())
-      if (!flight.second && now - flight.since >= wait) return true;
+      if (!flight.second && now - dueSince(flight) >= wait) return true;
     return false;
   }
 
@@ -584,7 +610,7 @@ export class Dispatcher {
       missing,
       requester: { id: peer.id, labels: hosts.get(peer.id)?.labels ?? {} },
       want: peer.want,
-      inFlight: peer.inFlight,
+      inFlight: dueTimes(peer.inFlight),
       doubled: { has: (index) => peer.inFlight.get(index)?.second !== undefined },
       before: this.#now() - endgameWaitMs(task.pieceSize, hosts.fastestSpeed),
       holdersOf: (index) => task.holders[index]!,
@@ -618,6 +644,8 @@ class DecisionInput implements AssignInput {
   readonly #hosts: HostRegistry;
   readonly #originFetchers: number;
   readonly originRangePieces: number;
+  /** set for each decision (see leaseSize) */
+  leasePieces = 1;
   readonly firstOriginRangePieces: number;
   readonly requester = new RequesterInput();
   readonly #rack = new RackInput(this);
@@ -785,6 +813,38 @@ class RequesterInput {
   nextMissing(from: number): number {
     return this.#peer.have.nextMissing(from);
   }
+}
+
+/**
+ * The most pieces in one lease, by default. Longer leases mean fewer decisions
+ * and messages per piece, but a lease only takes pieces its parent already
+ * holds and ties them to that parent: in the simulator (bench/RESULTS.md,
+ * "Leases") 4 pieces cut the scheduler's CPU per TB by a third on `wide` and
+ * raised p99 by 4%, so one piece stays the default and operators choose.
+ */
+export const LEASE_PIECES = 1;
+
+/**
+ * Leases a peer's last unclaimed pieces are spread over, at the least: its download slots (6 by
+ * default) then fetch them side by side rather than one lease after another from one parent.
+ */
+const LEASE_SPREAD = 8;
+
+/** How many pieces the next lease of a peer with `unclaimed` pieces nobody fetches for it may hold. */
+function leaseSize(most: number, unclaimed: number): number {
+  return Math.max(1, Math.min(most, Math.ceil(unclaimed / LEASE_SPREAD)));
+}
+
+/** Pieces the peer lacks that nothing is on its way for: neither a parent nor its origin range. */
+function unclaimedBy(task: SwarmTask, peer: TaskPeer): number {
+  return task.pieceCount - peer.have.count - peer.inFlight.size - (peer.origin?.remaining.size ?? 0);
+}
+
+/** The peer's pieces on their way with, as `since`, when each has been due (see dueSince). */
+function dueTimes(inFlight: PeerFlights): ReadonlyMap<number, { parent: string; since: number }> {
+  const due = new Map<number, { parent: string; since: number }>();
+  for (const [index, flight] of inFlight) due.set(index, { parent: flight.parent, since: dueSince(flight) });
+  return due;
 }
 
 /** What asked for a decision, as the decisions metric counts it. */

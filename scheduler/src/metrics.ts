@@ -28,7 +28,8 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
     assignments: new Counter({
       name: 'shoal_scheduler_assignments_total',
       help:
-        'Assignments issued, by kind (peer: a piece from a parent; origin: a back-to-source range; ' +
+        'Assignments issued, by kind (peer: a piece from a parent; lease: pieces from one parent fetched one ' +
+        'after another, each also counted as peer; origin: a back-to-source range; ' +
         "endgame: a piece on its way asked of a second parent, among a requester's last pieces)",
       labelNames: ['kind'] as const,
       registers,
@@ -90,10 +91,11 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
   const pieceAssignments = metrics.assignments.labels('peer');
   const originAssignments = metrics.assignments.labels('origin');
   const endgameAssignments = metrics.assignments.labels('endgame');
+  const leaseAssignments = metrics.assignments.labels('lease');
   return {
     ...metrics,
     /** Counts one decision and what it handed out. */
-    decided(trigger: string, pieces: number, originRanges: number, endgame = 0): void {
+    decided(trigger: string, pieces: number, originRanges: number, endgame = 0, leases = 0): void {
       const outcome = pieces + originRanges + endgame > 0 ? 'assigned' : 'none';
       const byTrigger = decisionSeries[outcome];
       let series = byTrigger.get(trigger);
@@ -105,6 +107,7 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       if (pieces > 0) pieceAssignments.inc(pieces);
       if (originRanges > 0) originAssignments.inc(originRanges);
       if (endgame > 0) endgameAssignments.inc(endgame);
+      if (leases > 0) leaseAssignments.inc(leases);
     },
   };
 }

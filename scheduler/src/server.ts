@@ -29,6 +29,8 @@ export interface SchedulerConfig {
   originRangePieces?: number;
   firstOriginRangePieces?: number;
   originFetchers?: number;
+  /** the most pieces in one lease (default 1) */
+  leasePieces?: number;
   originTimeoutMs?: number;
   pieceTimeoutMs?: number;
   /** fixed piece size; 0 or absent = chosen from each blob's size */
@@ -104,6 +106,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     ...(config.originRangePieces ? { originRangePieces: config.originRangePieces } : {}),
     ...(config.firstOriginRangePieces ? { firstOriginRangePieces: config.firstOriginRangePieces } : {}),
     ...(config.originFetchers ? { originFetchers: config.originFetchers } : {}),
+    ...(config.leasePieces ? { leasePieces: config.leasePieces } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
     ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),

@@ -37,6 +37,8 @@ interface Scenario {
   freeParents?: boolean;
   /** piece index -> copies on their way to other peers */
   copiesInFlight?: Readonly<Record<number, number>>;
+  /** the most pieces in one lease */
+  leasePieces?: number;
 }
 
 function input(s: Scenario): AssignInput {
@@ -70,6 +72,7 @@ function input(s: Scenario): AssignInput {
     parent: (id) => parents.get(id),
     fastestSpeed: Math.max(0, ...[...parents.values()].map((p) => p.speed)),
     originRangePieces: s.originRangePieces ?? 4,
+    ...(s.leasePieces !== undefined ? { leasePieces: s.leasePieces } : {}),
     ...(s.originTakers !== undefined ? { originTakers: () => s.originTakers! } : {}),
     ...(s.copiesInFlight ? { inFlightCount: (index: number) => s.copiesInFlight![index] ?? 0 } : {}),
     ...(s.freeParents
@@ -228,6 +231,114 @@ describe('assignPieces: peer pieces', () => {
     );
     const fromA = out.pieces.filter((p) => p.parent === 'a').length;
     assert.equal(fromA, 2);
+  });
+});
+
+/** The decision's leases: each its parent and its pieces in the order they are fetched. */
+function leases(output: AssignOutput): { parent: string; pieces: number[] }[] {
+  const out: { parent: string; pieces: number[] }[] = [];
+  for (const choice of output.pieces) {
+    if (choice.follows) out.at(-1)!.pieces.push(choice.index);
+    else out.push({ parent: choice.parent, pieces: [choice.index] });
+  }
+  return out;
+}
+
+describe('assignPieces: leases', () => {
+  it('fills a lease with more pieces its parent holds, rarest first, and counts `want` in leases', () => {
+    // a holds 0-5, b holds 0-2 too: pieces 3-5 are the rarest. One lease wanted, of at most 4 pieces.
+    const holders = { 0: ['a', 'b'], 1: ['a', 'b'], 2: ['a', 'b'], 3: ['a'], 4: ['a'], 5: ['a'] };
+    const out = assignPieces(
+      input({
+        pieceCount: 6,
+        holders,
+        parents: { a: { freeSlots: 2 }, b: { freeSlots: 2 } },
+        canTakeOrigin: false,
+        want: 1,
+        leasePieces: 4,
+      }),
+    );
+    assert.deepEqual(leases(out), [{ parent: 'a', pieces: [3, 4, 5, 0] }]);
+  });
+
+  it('puts in a lease only pieces its parent holds, and each piece in one lease', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 6,
+        holders: { 0: ['a'], 1: ['b'], 2: ['a'], 3: ['b'], 4: ['a'], 5: ['b'] },
+        parents: { a: { freeSlots: 1 }, b: { freeSlots: 1 } },
+        canTakeOrigin: false,
+        want: 2,
+        leasePieces: 8,
+      }),
+    );
+    assert.deepEqual(leases(out), [
+      { parent: 'a', pieces: [0, 2, 4] },
+      { parent: 'b', pieces: [1, 3, 5] },
+    ]);
+  });
+
+  it('takes one slot per lease: a parent with one slot gives one lease', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 8,
+        holders: everyPiece(8, ['a']),
+        parents: { a: { freeSlots: 1 } },
+        canTakeOrigin: false,
+        want: 3,
+        leasePieces: 3,
+      }),
+    );
+    assert.deepEqual(leases(out), [{ parent: 'a', pieces: [0, 1, 2] }]);
+  });
+
+  it('whatever the swarm: leases within `want` and leasePieces, pieces the parent holds, none twice or already had', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
+        fc.array(fc.array(fc.constantFrom('a', 'b', 'c', 'me'), { maxLength: 3 }), { maxLength: 24 }),
+        fc.array(fc.nat(23), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.boolean(),
+        (pieceCount, holderLists, have, want, leasePieces, freeParents) => {
+          const holders = Object.fromEntries(
+            holderLists.slice(0, pieceCount).map((ids, index) => [index, [...new Set(ids)]]),
+          );
+          const scenario: Scenario = {
+            pieceCount,
+            holders,
+            have: have.filter((i) => i < pieceCount),
+            parents: { a: { freeSlots: 2 }, b: { freeSlots: 1 }, c: { freeSlots: 0 } },
+            canTakeOrigin: false,
+            want,
+            leasePieces,
+            freeParents,
+          };
+          const out = assignPieces(input(scenario));
+          const all = leases(out);
+          assert.ok(all.length <= want, 'at most `want` leases');
+          const seen = new Set<number>();
+          const perParent = new Map<string, number>();
+          for (const lease of all) {
+            assert.ok(lease.pieces.length <= leasePieces, 'at most leasePieces pieces in a lease');
+            perParent.set(lease.parent, (perParent.get(lease.parent) ?? 0) + 1);
+            for (const index of lease.pieces) {
+              assert.ok(
+                ((holders[index] ?? []) as readonly string[]).includes(lease.parent),
+                `${lease.parent} holds ${index}`,
+              );
+              assert.ok(!scenario.have!.includes(index), 'not a piece the requester has');
+              assert.ok(!seen.has(index), 'no piece twice');
+              seen.add(index);
+            }
+          }
+          assert.ok((perParent.get('a') ?? 0) <= 2 && (perParent.get('b') ?? 0) <= 1, 'a slot per lease');
+          assert.ok(!perParent.has('c') && !perParent.has('me'));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -83,7 +83,12 @@ interface Sent {
  * range size (no ramp-up) unless a test asks for the daemon's ramp.
  */
 function harness(
-  options: { originRangePieces?: number; firstOriginRangePieces?: number; originFetchers?: number } = {},
+  options: {
+    originRangePieces?: number;
+    firstOriginRangePieces?: number;
+    originFetchers?: number;
+    leasePieces?: number;
+  } = {},
 ) {
   let clock = 1_000_000;
   const sent: Sent[] = [];
@@ -100,6 +105,7 @@ function harness(
     originRangePieces: options.originRangePieces ?? 4,
     firstOriginRangePieces: options.firstOriginRangePieces ?? options.originRangePieces ?? 4,
     ...(options.originFetchers ? { originFetchers: options.originFetchers } : {}),
+    ...(options.leasePieces ? { leasePieces: options.leasePieces } : {}),
     originTimeoutMs: ORIGIN_TIMEOUT,
     pieceTimeoutMs: PIECE_TIMEOUT,
   });
@@ -1273,5 +1279,81 @@ describe('Dispatcher: a holder that dropped a blob', () => {
     h.open('a', 4, 4, digestOf(2));
     const kept = parentsAssigned(h, 'a');
     assert.ok(kept.length > 0 && kept.every((parent) => parent === 'p'), `parents ${kept}`);
+  });
+});
+
+describe('Dispatcher: leases', () => {
+  /** p holds all 64 pieces of a blob; c opens it wanting `want` leases. */
+  function leased(want: number, leasePieces = 4) {
+    const h = harness({ leasePieces });
+    h.register('p', 'c');
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { holdings: [{ ...completeHolding(DIGEST), size: 64 * PIECE }] }),
+    );
+    h.drain();
+    h.open('c', 64, want);
+    const pieces = pieceAssignments(h.drain(), 'c');
+    return { h, pieces };
+  }
+
+  it('hands out leases of several pieces, numbered within the message, one parent slot each', () => {
+    const { h, pieces } = leased(2);
+    assert.equal(pieces.length, 8, 'two leases of four pieces');
+    assert.deepEqual(
+      pieces.map((p) => p.lease),
+      [1, 1, 1, 1, 2, 2, 2, 2],
+    );
+    assert.ok(pieces.every((p) => p.parent === 'p'));
+    assert.equal(new Set(pieces.map((p) => p.index)).size, 8, 'no piece twice');
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 2, 'a slot per lease, not per piece');
+  });
+
+  it("gives the parent's slot back when the lease's last piece is reported, not before", () => {
+    const { h, pieces } = leased(1);
+    const lease = pieces.map((p) => p.index);
+    h.report('c', { done: lease.slice(0, 3).map((i) => peerDone(i, 'p')), want: 0 });
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1, 'three of four landed: the slot is still taken');
+    h.report('c', {
+      failed: [{ index: lease[3]!, parent: 'p', reason: FailureReason.unavailable }],
+      want: 0,
+    });
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 0);
+  });
+
+  it("times a lease's pieces from its last progress: a lease that lands pieces is not expired", () => {
+    const { h, pieces } = leased(1);
+    const timeout = pieceTimeoutMs(PIECE, PIECE_TIMEOUT);
+    for (const [n, index] of pieces
+      .map((p) => p.index)
+      .slice(0, 3)
+      .entries()) {
+      h.advance(timeout - 1);
+      h.report('c', { done: [peerDone(index, 'p')], want: 0 });
+      h.dispatcher.sweep();
+      assert.equal(
+        h.state.tasks.get(DIGEST)!.peers.get('c')!.inFlight.size,
+        3 - n,
+        'the rest still on its way',
+      );
+    }
+    h.advance(timeout + 1);
+    h.dispatcher.sweep();
+    assert.equal(h.state.tasks.get(DIGEST)!.peers.get('c')!.inFlight.has(pieces[3]!.index), false);
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 0, 'the silent lease gave its slot back');
+  });
+
+  it('spreads the last pieces over leases of one piece', () => {
+    const h = harness({ leasePieces: 16 });
+    h.register('p', 'c');
+    h.dispatcher.register('p', registerMessage('p', { holdings: [completeHolding(DIGEST)] }));
+    h.drain();
+    h.open('c', 4, 4);
+    const pieces = pieceAssignments(h.drain(), 'c');
+    assert.deepEqual(
+      pieces.map((p) => p.lease),
+      [0, 0, 0, 0],
+      'four pieces left for four slots: one each, side by side',
+    );
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MIB } from '@shoal/protocol';
 import fc from 'fast-check';
+import type { Lease } from '../src/state/flights.ts';
 import { SwarmState } from '../src/state/swarm-state.ts';
 import type { SwarmTask } from '../src/state/task.ts';
 
@@ -54,10 +55,10 @@ describe('Flights: one fetch', () => {
     const a = task.peer('a');
     flights.start(task, a, 3, 'p', 100);
     flights.takeFreed();
-    assert.deepEqual(flights.land(task, a, 3), { parent: 'p', since: 100 });
+    assert.deepEqual(flights.land(task, a, 3, 200), { parent: 'p', since: 100 });
     assertEnded(state, task, 'a', 3, 'p');
     assert.deepEqual([...flights.takeFreed()], ['p'], 'offered to starved peers');
-    assert.equal(flights.land(task, a, 3), undefined, 'a piece not on its way');
+    assert.equal(flights.land(task, a, 3, 200), undefined, 'a piece not on its way');
     assertEnded(state, task, 'a', 3, 'p');
     assert.deepEqual([...flights.takeFreed()], []);
   });
@@ -104,7 +105,11 @@ describe("Flights: the endgame's second fetch", () => {
 
   it('the first copy to land gives both slots back', () => {
     const { state, task, flights, a } = doubled();
-    assert.equal(flights.land(task, a, 5)?.second?.parent, 'q', 'the caller can tell which parent sent it');
+    assert.equal(
+      flights.land(task, a, 5, 200)?.second?.parent,
+      'q',
+      'the caller can tell which parent sent it',
+    );
     assert.deepEqual(uploads(state, 'p', 'q'), [0, 0]);
     assert.equal(task.inFlightCounts[5], 0);
     assert.deepEqual([...flights.takeFreed()], ['p', 'q']);
@@ -203,6 +208,7 @@ type Op =
   | { kind: 'second'; task: number; peer: number; parent: number; index: number }
   | { kind: 'land'; task: number; peer: number; index: number }
   | { kind: 'fail'; task: number; peer: number; parent: number; index: number }
+  | { kind: 'lease'; task: number; peer: number; parent: number; indices: number[] }
   | { kind: 'expire'; task: number; peer: number }
   | { kind: 'drop'; task: number; peer: number }
   | { kind: 'leave'; host: number }
@@ -249,6 +255,16 @@ const operation: fc.Arbitrary<Op> = fc.oneof(
       index: piece,
     }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('lease'),
+      task: taskIndex,
+      peer: host,
+      parent: host,
+      indices: fc.array(piece, { minLength: 1, maxLength: 5 }),
+    }),
+  },
   fc.record({ kind: fc.constant('expire'), task: taskIndex, peer: host }),
   fc.record({ kind: fc.constant('drop'), task: taskIndex, peer: host }),
   fc.record({ kind: fc.constant('leave'), host }),
@@ -285,9 +301,19 @@ describe('Flights: kept in step', () => {
                 flights.startSecond(peer, op.index, parent, now);
               continue;
             }
+            if (op.kind === 'lease') {
+              const parent = HOSTS[op.parent]!;
+              if (!connected(id) || !connected(parent) || parent === id) continue;
+              const peer = task.peer(id);
+              const indices = [...new Set(op.indices)].filter((index) => !peer.inFlight.has(index));
+              if (indices.length === 0) continue;
+              const lease = flights.startLease(parent, now);
+              for (const index of indices) flights.start(task, peer, index, parent, now, lease);
+              continue;
+            }
             const peer = task.peers.get(id);
             if (!peer) continue;
-            if (op.kind === 'land') flights.land(task, peer, op.index);
+            if (op.kind === 'land') flights.land(task, peer, op.index, now);
             else if (op.kind === 'fail') flights.fail(task, peer, op.index, HOSTS[op.parent]!);
             else if (op.kind === 'expire') flights.expire(task, peer, now, TIMEOUT);
             else flights.dropPeer(task, peer);
@@ -298,10 +324,23 @@ describe('Flights: kept in step', () => {
               const fetching = [...task.peers.values()].filter((p) => p.inFlight.has(index)).length;
               assert.equal(task.inFlightCounts[index], fetching, `piece ${index}: peers fetching it`);
             }
+            // A lease holds one slot of its parent however many of its pieces are on their way.
+            const leases = new Set<Lease>();
             for (const peer of task.peers.values())
-              for (const flight of peer.inFlight.values())
-                for (const parent of flight.second ? [flight.parent, flight.second.parent] : [flight.parent])
-                  uses.set(parent, (uses.get(parent) ?? 0) + 1);
+              for (const flight of peer.inFlight.values()) {
+                if (flight.lease) {
+                  assert.equal(flight.lease.parent, flight.parent, 'a lease has one parent');
+                  leases.add(flight.lease);
+                } else uses.set(flight.parent, (uses.get(flight.parent) ?? 0) + 1);
+                if (flight.second) uses.set(flight.second.parent, (uses.get(flight.second.parent) ?? 0) + 1);
+              }
+            for (const lease of leases) {
+              const open = [...task.peers.values()].flatMap((p) =>
+                [...p.inFlight.values()].filter((f) => f.lease === lease),
+              ).length;
+              assert.equal(lease.open, open, 'a lease counts its pieces on their way');
+              uses.set(lease.parent, (uses.get(lease.parent) ?? 0) + 1);
+            }
           }
           for (const h of state.hosts.values()) {
             assert.equal(h.activeUploads, uses.get(h.id) ?? 0, `${h.id}: slots taken`);

@@ -208,12 +208,12 @@ describe('racks: kept in step', () => {
             if (!connected(op.peer)) continue;
             const peer = t.peer(HOSTS[op.peer]!);
             if (op.kind === 'has') {
-              state.flights.land(t, peer, op.index);
+              state.flights.land(t, peer, op.index, now);
               t.markHas(peer, op.index);
             } else if (op.kind === 'start') {
               if (!connected(op.parent) || op.parent === op.peer || peer.inFlight.has(op.index)) continue;
               state.flights.start(t, peer, op.index, HOSTS[op.parent]!, now);
-            } else if (op.kind === 'land') state.flights.land(t, peer, op.index);
+            } else if (op.kind === 'land') state.flights.land(t, peer, op.index, now);
             else if (op.kind === 'fail') state.flights.fail(t, peer, op.index, HOSTS[op.parent]!);
             else if (op.kind === 'expire') state.flights.expire(t, peer, now, 15_000);
             else if (op.kind === 'drop') state.flights.dropPeer(t, peer);

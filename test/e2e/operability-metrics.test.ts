@@ -112,7 +112,7 @@ describe('metrics expositions pass promtool check metrics', { timeout: 240_000 }
       'libp2p connections in the scheduler exposition',
     );
     assert.ok(
-      sumSamples(text, 'libp2p_protocol_streams', { protocol: 'inbound /shoal/sched/1.0.0' }) >= 1,
+      sumSamples(text, 'libp2p_protocol_streams', { protocol: 'inbound /shoal/sched/2.0.0' }) >= 1,
       "the peer's scheduler stream in libp2p's stream counts",
     );
     const { code, output } = await promtoolCheck(text);

@@ -29,10 +29,13 @@ const VARIANTS = [
   { title: 'six peers pull one image at the same moment', peers: 6, image: () => rolloutImage(), psk: false },
   {
     // The swarm.key protection under the load that used to crash it: four peers, a 100 MiB blob.
-    title: 'a private swarm (pre-shared key): four peers pull a 100 MiB layer at the same moment',
+    // Its scheduler hands out leases of up to 8 pieces.
+    title:
+      'a private swarm (pre-shared key), leases of 8 pieces: four peers pull a 100 MiB layer at the same moment',
     peers: 4,
     image: () => layeredImage([100 * MiB], 'psk-rollout'),
     psk: true,
+    leasePieces: 8,
   },
 ];
 
@@ -62,6 +65,9 @@ for (const variant of VARIANTS) {
         count: peerCount,
         originRate: 40e6,
         psk: variant.psk,
+        ...(variant.leasePieces
+          ? { schedulerArgs: () => ['--lease-pieces', String(variant.leasePieces)] }
+          : {}),
       });
       ({ proxy, scheduler } = swarm);
       peers.push(...swarm.peers);
@@ -154,7 +160,13 @@ for (const variant of VARIANTS) {
           totalFromPeers - totalUploaded <= tolerance,
         `bytes uploaded by parents (${totalUploaded}) match bytes children fetched from peers (${totalFromPeers}), ${superseded} piece fetches superseded, ${unavailable} failed`,
       );
-      assert.ok((await scheduler!.metric('shoal_scheduler_assignments_total', { kind: 'peer' })) > 0);
+      const assignedPieces = await scheduler!.metric('shoal_scheduler_assignments_total', { kind: 'peer' });
+      const leases = await scheduler!.metric('shoal_scheduler_assignments_total', { kind: 'lease' });
+      assert.ok(assignedPieces > 0);
+      if (variant.leasePieces) {
+        // Pieces went out several to a lease: fewer leases than pieces.
+        assert.ok(leases > 0 && leases < assignedPieces, `${leases} leases for ${assignedPieces} pieces`);
+      } else assert.equal(leases, 0, 'one piece per assignment, as configured');
     });
   });
 }

@@ -12,7 +12,7 @@ export const PIECE_PROTOCOL = '/shoal/piece/1.0.0';
  * protocol negotiation, close) per piece.
  */
 export const PIECE_PROTOCOL_SEQUENTIAL = '/shoal/piece/1.1.0';
-export const SCHEDULER_PROTOCOL = '/shoal/sched/1.0.0';
+export const SCHEDULER_PROTOCOL = '/shoal/sched/2.0.0';
 /** One question per stream: does a node know a digest to be public under a repository (see PublicPairingQuery). */
 export const ACCESS_PROTOCOL = '/shoal/access/1.0.0';
 /** kad-dht runs under shoal's own prefix so it never joins a public DHT. */

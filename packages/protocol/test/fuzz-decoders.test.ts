@@ -80,7 +80,13 @@ const schedulerMessage = fc.record(
     assignments: fc.record({
       digest: text,
       pieces: fc.array(
-        fc.record({ index: u32, parent: text, parentAddrs: fc.array(text, { maxLength: 3 }), sha256: bytes }),
+        fc.record({
+          index: u32,
+          parent: text,
+          parentAddrs: fc.array(text, { maxLength: 3 }),
+          sha256: bytes,
+          lease: u32,
+        }),
         { maxLength: 4 },
       ),
       origin: fc.array(fc.record({ first: u32, count: u32 }), { maxLength: 3 }),

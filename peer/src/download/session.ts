@@ -43,11 +43,20 @@ export interface SessionOptions {
   stallTimeoutMs: number;
   /** the node's scheduled downloads together: while one of them lands pieces, none of them is stalled */
   swarmProgress?: SwarmProgress;
+  /**
+   * How long landed pieces wait to be reported while leases run (default REPORT_DELAY_MS): one report
+   * then tells of several. A download slot left idle is reported at once.
+   */
+  reportDelayMs?: number;
   /** The sha256 reported for a piece fetched from the origin (default: the one computed). */
   reportedPieceHash?: (digest: Digest, index: number, sha256Hex: string) => string;
 }
 
-const REPORT_DELAY_MS = 5;
+/**
+ * Pieces landed within this long of each other go to the scheduler in one report. Each report is
+ * scheduler work; the delay is also how long a new holder's pieces are hidden from its fellows.
+ */
+export const REPORT_DELAY_MS = 5;
 /** What the scheduler hears of a failed fetch: an absent piece makes it stop counting that parent as a holder. */
 const FAILURE_REASONS: Record<PieceFetchErrorCode, FailureReason> = {
   UNAVAILABLE: FailureReason.unavailable,
@@ -114,8 +123,10 @@ class TaskSession implements TaskListener {
   readonly #clock: Clock;
   readonly #line: () => TaskLine | undefined;
   readonly #done: PromiseWithResolvers<'complete' | 'fallback'>;
-  readonly #queue: PieceAssignment[] = [];
-  #activeFetches = 0;
+  /** leases waiting for a download slot, each its pieces in the order they are fetched */
+  readonly #queue: PieceAssignment[][] = [];
+  /** leases running, one per download slot taken */
+  #activeLeases = 0;
   /**
    * Fetches from parents by piece. In the endgame the scheduler asks a second
    * parent for a piece already on its way: the first copy to land ends the other.
@@ -206,7 +217,7 @@ class TaskSession implements TaskListener {
         });
       }
       this.#armStallTimer();
-      this.#queue.push(...message.assignments.pieces);
+      this.#queue.push(...leasesOf(message.assignments.pieces));
       for (const piece of message.assignments.pieces) {
         this.#parents.set(piece.parent, { id: piece.parent, addrs: piece.parentAddrs });
       }
@@ -277,9 +288,27 @@ class TaskSession implements TaskListener {
   }
 
   #pump(): void {
-    while (!this.#stopped && this.#task.layout && this.#activeFetches < this.#options.downloadSlots) {
-      const assignment = this.#queue.shift();
-      if (!assignment) return;
+    while (!this.#stopped && this.#task.layout && this.#activeLeases < this.#options.downloadSlots) {
+      const lease = this.#queue.shift();
+      if (!lease) return;
+      this.#activeLeases++;
+      void this.#runLease(lease).finally(() => {
+        this.#activeLeases--;
+        this.#pump();
+        this.#scheduleReport();
+      });
+    }
+  }
+
+  /**
+   * A lease's pieces, one after another from its parent. A parent that cannot be reached or sent
+   * wrong bytes gets no more of them: the rest are reported failed at once, for the scheduler to
+   * give elsewhere, rather than each waiting out its own timeout.
+   */
+  async #runLease(lease: PieceAssignment[]): Promise<void> {
+    for (let at = 0; at < lease.length; at++) {
+      const assignment = lease[at]!;
+      if (this.#stopped) return;
       if (this.#task.has(assignment.index)) {
         this.#pendingDone.push({
           index: assignment.index,
@@ -291,16 +320,26 @@ class TaskSession implements TaskListener {
         this.#scheduleReport();
         continue;
       }
-      this.#activeFetches++;
-      void this.#fetchFromParent(assignment).finally(() => {
-        this.#activeFetches--;
-        this.#pump();
-        this.#scheduleReport();
-      });
+      const failure = await this.#fetchFromParent(assignment);
+      this.#scheduleReport();
+      if (failure === 'MISMATCH' || failure === 'UNREACHABLE') {
+        for (const rest of lease.slice(at + 1)) {
+          if (this.#task.has(rest.index)) continue;
+          this.#pendingFailed.push({
+            index: rest.index,
+            parent: rest.parent,
+            reason: FailureReason.unavailable,
+          });
+        }
+        return;
+      }
     }
   }
 
-  async #fetchFromParent(assignment: PieceAssignment): Promise<void> {
+  /** Fetches, writes and lands one piece; says how it failed, undefined when it did not. */
+  async #fetchFromParent(
+    assignment: PieceAssignment,
+  ): Promise<PieceFetchErrorCode | 'UNREACHABLE' | undefined> {
     const task = this.#task;
     const layout = task.layout!;
     const { metrics } = this.#options;
@@ -311,6 +350,7 @@ class TaskSession implements TaskListener {
     this.#fetching.set(index, others.add(control));
     /** The piece landed from another fetch (or is landing): this one is dropped, without a report. */
     const superseded = () => task.has(index) || this.#landing.has(index);
+    const timeoutMs = pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs);
     try {
       const piece = await this.#options.parents.fetch({
         parent: assignment.parent,
@@ -320,14 +360,14 @@ class TaskSession implements TaskListener {
         pieceSize: layout.pieceSize,
         expectedLength: pieceLength(layout, assignment.index),
         expectedSha256: assignment.sha256,
-        timeoutMs: pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs),
+        timeoutMs,
         onBytes: this.#progressed,
         signal: control.signal,
       });
       if (this.#stopped || superseded() || task.state !== 'downloading') {
         piece.release();
         if (superseded()) metrics.pieces.inc({ result: 'superseded' });
-        return;
+        return undefined;
       }
       this.#landing.add(index);
       try {
@@ -352,13 +392,14 @@ class TaskSession implements TaskListener {
         millis: piece.millis,
         length: piece.length,
       });
+      return undefined;
     } catch (error) {
       const code = error instanceof PieceFetchError ? error.code : 'UNAVAILABLE';
       const mismatch = code === 'MISMATCH';
       // A parent that sent wrong bytes is reported whatever became of the piece.
       if (superseded() && !mismatch) {
         metrics.pieces.inc({ result: 'superseded' });
-        return;
+        return undefined;
       }
       metrics.pieces.inc({ result: code.toLowerCase() });
       if (mismatch) metrics.verificationFailures.inc({ kind: 'piece' });
@@ -371,6 +412,7 @@ class TaskSession implements TaskListener {
         parent: assignment.parent,
         reason: FAILURE_REASONS[code],
       });
+      return error instanceof PieceFetchError && error.unreachable ? 'UNREACHABLE' : code;
     } finally {
       others.delete(control);
       if (others.size === 0) this.#fetching.delete(index);
@@ -431,8 +473,8 @@ class TaskSession implements TaskListener {
   #scheduleReport(): void {
     if (this.#stopped) return;
     // A download slot with nothing queued idles until the scheduler answers: report at once then.
-    const idleSlot = this.#queue.length === 0 && this.#activeFetches < this.#options.downloadSlots;
-    if (idleSlot && this.#pendingDone.length > 0) {
+    const idleSlot = this.#queue.length === 0 && this.#activeLeases < this.#options.downloadSlots;
+    if (idleSlot && (this.#pendingDone.length > 0 || this.#pendingFailed.length > 0)) {
       this.#reportTimer?.cancel();
       this.#reportTimer = undefined;
       this.#flushReport();
@@ -442,7 +484,7 @@ class TaskSession implements TaskListener {
     this.#reportTimer = this.#clock.setTimer(() => {
       this.#reportTimer = undefined;
       this.#flushReport();
-    }, REPORT_DELAY_MS);
+    }, this.#options.reportDelayMs ?? REPORT_DELAY_MS);
   }
 
   /** What landed since the last report, with nothing more wanted: the task is complete. */
@@ -454,7 +496,7 @@ class TaskSession implements TaskListener {
 
   #flushReport(): void {
     if (this.#stopped || this.#task.state !== 'downloading') return;
-    this.#sendReport(Math.max(0, this.#options.downloadSlots - this.#activeFetches - this.#queue.length));
+    this.#sendReport(Math.max(0, this.#options.downloadSlots - this.#activeLeases - this.#queue.length));
   }
 
   #sendReport(want: number): void {
@@ -495,4 +537,27 @@ class TaskSession implements TaskListener {
       this.#done.resolve('fallback');
     }, ms);
   }
+}
+
+/**
+ * The leases of one Assignments message: pieces with the same non-zero lease number, in the order
+ * given; a piece with none is a lease of its own.
+ */
+export function leasesOf(pieces: readonly PieceAssignment[]): PieceAssignment[][] {
+  const leases: PieceAssignment[][] = [];
+  const byNumber = new Map<number, PieceAssignment[]>();
+  for (const piece of pieces) {
+    if (piece.lease === 0) {
+      leases.push([piece]);
+      continue;
+    }
+    const lease = byNumber.get(piece.lease);
+    if (lease) lease.push(piece);
+    else {
+      const started = [piece];
+      byNumber.set(piece.lease, started);
+      leases.push(started);
+    }
+  }
+  return leases;
 }

@@ -14,7 +14,7 @@ export interface AssignInput {
     nextMissing?(from: number): number;
     /** pieces already assigned to it and not yet reported */
     inFlight: { has(index: number): boolean };
-    /** piece fetches it can start now */
+    /** leases it can start now: each is one download slot, fetching its pieces one after another */
     want: number;
     /** it holds no origin range and may take one */
     canTakeOrigin: boolean;
@@ -60,6 +60,13 @@ export interface AssignInput {
    * steps from one such piece to the next instead of asking about each piece it lacks.
    */
   nextFreeHeld?(from: number): number;
+  /**
+   * Optional: the most pieces one lease holds (default 1). A lease is one
+   * parent's upload slot and one of the requester's download slots, for pieces
+   * fetched one after another: the scheduler then decides and hears of pieces a
+   * lease at a time rather than one by one.
+   */
+  leasePieces?: number;
   /** the most pieces one back-to-source range holds */
   originRangePieces: number;
   /**
@@ -106,9 +113,12 @@ export interface RackView {
 export interface PieceChoice {
   index: number;
   parent: string;
+  /** in the same lease as the choice before it (same parent, fetched after it) */
+  follows?: true;
 }
 
 export interface AssignOutput {
+  /** leases in order, each its first piece followed by the pieces that follow it */
   pieces: PieceChoice[];
   origin?: { first: number; count: number };
   /**
@@ -245,47 +255,73 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const scan = { left: MAX_DECISION_SCAN };
   const pieces: PieceChoice[] = [];
   const busy: PieceChoice[] = [];
-  const take = (index: number, parent: { id: string; free: number } | undefined) => {
+  const leaseMax = Math.max(1, input.leasePieces ?? 1);
+  /** pieces this decision put in a lease, when leases hold more than one */
+  const taken = leaseMax > 1 ? new Set<number>() : undefined;
+  let leases = 0;
+  /**
+   * A lease from `parent`, starting with `index`, then the rarest others of `order` it holds (the
+   * same kind of piece: with a rack, pieces new to it come in from outside, the others from within).
+   */
+  const take = (
+    index: number,
+    parent: { id: string; free: number } | undefined,
+    order: readonly number[],
+  ) => {
     if (parent === undefined) return;
     slots.set(parent.id, parent.free - 1);
     pieces.push({ index, parent: parent.id });
+    leases++;
+    if (!taken) return;
+    taken.add(index);
+    let size = 1;
+    for (const other of order) {
+      if (size >= leaseMax) break;
+      if (taken.has(other) || !holdsPiece(input, parent.id, other)) continue;
+      taken.add(other);
+      size++;
+      pieces.push({ index: other, parent: parent.id, follows: true });
+    }
   };
   // Pieces new to the rack first (the rarest there), from any parent: none of the rack's holds them.
-  search: for (const rarity of sortedKeys(inbound)) {
-    for (const index of inbound.get(rarity)!) {
-      if (pieces.length >= requester.want || scan.left <= 0) break search;
-      const count = input.holderCount(index);
-      take(
-        index,
-        few && few.length <= count
-          ? bestOfFew(input, few, index, slots, scan)
-          : bestParent(input, index, count, slots, full, scan, busy),
-      );
-    }
+  const inboundOrder = byRarityOrder(inbound);
+  for (const index of inboundOrder) {
+    if (leases >= requester.want || scan.left <= 0) break;
+    if (taken?.has(index)) continue;
+    const count = input.holderCount(index);
+    take(
+      index,
+      few && few.length <= count
+        ? bestOfFew(input, few, index, slots, scan)
+        : bestParent(input, index, count, slots, full, scan, busy),
+      inboundOrder,
+    );
   }
   // With a rack, its own parents only: a piece held in the rack waits for a slot there.
   const fewInRack = rack && byRarity.size > 0 ? few?.filter((view) => rack.has(view.id)) : undefined;
-  search: for (const rarity of sortedKeys(byRarity)) {
-    for (const index of byRarity.get(rarity)!) {
-      if (pieces.length >= requester.want || scan.left <= 0) break search;
-      if (rack) {
-        take(
-          index,
-          fewInRack
-            ? bestOfFew(input, fewInRack, index, slots, scan)
-            : bestParent(input, index, rack.holderCount(index), slots, full, scan, busy, rack),
-        );
-        continue;
-      }
-      const count = input.inFlightCount ? input.holderCount(index) : rarity;
-      // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
+  const heldOrder = byRarityOrder(byRarity);
+  for (const index of heldOrder) {
+    if (leases >= requester.want || scan.left <= 0) break;
+    if (taken?.has(index)) continue;
+    if (rack) {
       take(
         index,
-        few && few.length <= count
-          ? bestOfFew(input, few, index, slots, scan)
-          : bestParent(input, index, count, slots, full, scan, busy),
+        fewInRack
+          ? bestOfFew(input, fewInRack, index, slots, scan)
+          : bestParent(input, index, rack.holderCount(index), slots, full, scan, busy, rack),
+        heldOrder,
       );
+      continue;
     }
+    const count = input.holderCount(index);
+    // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
+    take(
+      index,
+      few && few.length <= count
+        ? bestOfFew(input, few, index, slots, scan)
+        : bestParent(input, index, count, slots, full, scan, busy),
+      heldOrder,
+    );
   }
 
   const output: AssignOutput = { pieces, busy };
@@ -337,13 +373,24 @@ function addTo(buckets: Map<number, number[]>, key: number, index: number): void
   else buckets.set(key, [index]);
 }
 
-function sortedKeys(buckets: ReadonlyMap<number, unknown>): readonly number[] {
-  if (buckets.size === 0) return NO_KEYS;
-  const keys = [...buckets.keys()];
-  return keys.length > 1 ? keys.sort((a, b) => a - b) : keys;
+/** The pieces of rarity buckets, rarest first (ties in the order they were added). */
+function byRarityOrder(buckets: ReadonlyMap<number, number[]>): readonly number[] {
+  if (buckets.size === 0) return NO_PIECES;
+  if (buckets.size === 1) return buckets.values().next().value!;
+  const keys = [...buckets.keys()].sort((a, b) => a - b);
+  const order: number[] = [];
+  for (const key of keys) for (const index of buckets.get(key)!) order.push(index);
+  return order;
 }
 
-const NO_KEYS: readonly number[] = [];
+const NO_PIECES: readonly number[] = [];
+
+/** Whether `id` holds piece `index`, through the input's shortcut when it has one. */
+function holdsPiece(input: AssignInput, id: string, index: number): boolean {
+  if (input.holds) return input.holds(id, index);
+  for (const holder of input.holdersOf(index)) if (holder === id) return true;
+  return false;
+}
 
 /** The eligible parents with a free slot, when the caller says there are few; undefined when many or unknown. */
 function fewFreeParents(input: AssignInput): ParentView[] | undefined {

@@ -7,10 +7,29 @@ export interface Fetch {
   readonly since: number;
 }
 
+/**
+ * Pieces a peer fetches from one parent one after another, holding one of the
+ * parent's upload slots until the last of them ends.
+ */
+export interface Lease {
+  readonly parent: string;
+  /** its pieces still on their way */
+  open: number;
+  /** when it started, or last landed a piece: its next piece is due a piece timeout after */
+  progressAt: number;
+}
+
 /** A piece on its way to a peer. */
 export interface Flight extends Fetch {
+  /** the lease it is part of, when it shares its parent's slot with other pieces */
+  lease?: Lease;
   /** the same piece asked of a second parent in the requester's endgame: the first copy to land wins */
   second?: Fetch;
+}
+
+/** Since when a piece has been due: a piece of a lease waits for those before it in the lease. */
+export function dueSince(flight: Readonly<Flight>): number {
+  return flight.lease ? flight.lease.progressAt : flight.since;
 }
 
 /** A peer's pieces on their way, piece index -> flight. Read anywhere; only Flights changes it. */
@@ -33,12 +52,26 @@ export class Flights {
     this.#hosts = hosts;
   }
 
-  /** The peer starts fetching a piece (not already on its way to it) from a parent, taking one of its slots. */
-  start(task: SwarmTask, peer: TaskPeer, index: number, parent: string, now: number): void {
+  /** A lease from `parent` starts, taking one of its slots; its pieces are started with it. */
+  startLease(parent: string, now: number): Lease {
+    this.#hosts.takeSlot(parent);
+    return { parent, open: 0, progressAt: now };
+  }
+
+  /**
+   * The peer starts fetching a piece (not already on its way to it) from a parent: in `lease`, from
+   * the lease's parent and slot, or else on a slot of its own.
+   */
+  start(task: SwarmTask, peer: TaskPeer, index: number, parent: string, now: number, lease?: Lease): void {
     const flights = writable(peer);
     if (!flights.has(index)) task.countFlight(peer, index, 1);
-    flights.set(index, { parent, since: now });
-    this.#hosts.takeSlot(parent);
+    if (lease) {
+      lease.open++;
+      flights.set(index, { parent, since: now, lease });
+    } else {
+      flights.set(index, { parent, since: now });
+      this.#hosts.takeSlot(parent);
+    }
   }
 
   /**
@@ -54,11 +87,12 @@ export class Flights {
    * The piece landed: its flight ends and both slots come back (in the endgame the
    * requester drops the other copy itself). Returns the flight, undefined when none was on its way.
    */
-  land(task: SwarmTask, peer: TaskPeer, index: number): Readonly<Flight> | undefined {
+  land(task: SwarmTask, peer: TaskPeer, index: number, now: number): Readonly<Flight> | undefined {
     const flight = writable(peer).get(index);
     if (!flight) return undefined;
     this.#forget(task, peer, index);
-    this.#release(flight.parent);
+    if (flight.lease) flight.lease.progressAt = now;
+    this.#releaseFirst(flight);
     if (flight.second) this.#release(flight.second.parent);
     return flight;
   }
@@ -79,7 +113,7 @@ export class Flights {
         this.#endSecond(flight);
         expired = true;
       }
-      if (now - flight.since > timeoutMs) {
+      if (now - dueSince(flight) > timeoutMs) {
         this.#endFirst(task, peer, index, flight);
         expired = true;
       }
@@ -91,7 +125,7 @@ export class Flights {
   dropPeer(task: SwarmTask, peer: TaskPeer): void {
     const flights = writable(peer);
     for (const flight of flights.values()) {
-      this.#release(flight.parent);
+      this.#releaseFirst(flight);
       if (flight.second) this.#release(flight.second.parent);
     }
     for (const index of flights.keys()) task.countFlight(peer, index, -1);
@@ -121,7 +155,7 @@ export class Flights {
 
   /** The first fetch of a piece ended: the endgame's second one, if any, takes its place. */
   #endFirst(task: SwarmTask, peer: TaskPeer, index: number, flight: Flight): void {
-    this.#release(flight.parent);
+    this.#releaseFirst(flight);
     if (flight.second) writable(peer).set(index, flight.second);
     else this.#forget(task, peer, index);
   }
@@ -135,6 +169,12 @@ export class Flights {
   /** The piece is on its way to the peer no more. */
   #forget(task: SwarmTask, peer: TaskPeer, index: number): void {
     if (writable(peer).delete(index)) task.countFlight(peer, index, -1);
+  }
+
+  /** A piece's first fetch ended: its slot comes back, or, in a lease, once the lease's last piece ended. */
+  #releaseFirst(flight: Flight): void {
+    if (!flight.lease) this.#release(flight.parent);
+    else if (--flight.lease.open === 0) this.#release(flight.lease.parent);
   }
 
   /** A slot back makes the host one to offer starved peers (a host that left has none to give). */

@@ -66,6 +66,7 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(schedulerOptions, 'originRangePieces'),
   option(schedulerOptions, 'firstOriginRangePieces'),
   option(schedulerOptions, 'originFetchers'),
+  option(schedulerOptions, 'leasePieces'),
   option(schedulerOptions, 'pieceSize'),
   option(schedulerOptions, 'preheatSeeds'),
   option(peerOptions, 'logLevel'),
@@ -78,6 +79,7 @@ export const allInOneSchema = peerSchema.omit({ scheduler: true }).extend({
   originRangePieces: schedulerSchema.shape.originRangePieces,
   firstOriginRangePieces: schedulerSchema.shape.firstOriginRangePieces,
   originFetchers: schedulerSchema.shape.originFetchers,
+  leasePieces: schedulerSchema.shape.leasePieces,
   pieceSize: schedulerSchema.shape.pieceSize,
   preheatSeeds: schedulerSchema.shape.preheatSeeds,
 });

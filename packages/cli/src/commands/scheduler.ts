@@ -55,6 +55,13 @@ export const schedulerOptions: readonly OptionSpec[] = [
     default: 8,
   },
   {
+    key: 'leasePieces',
+    arg: '<n>',
+    description:
+      'the most pieces in one assignment (a lease: pieces a peer takes from one parent one after another, on one upload slot); more means fewer scheduler decisions and messages per piece',
+    default: 1,
+  },
+  {
     key: 'pieceSize',
     arg: '<size>',
     description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 2MiB, doubled for very large blobs',
@@ -99,6 +106,7 @@ export const schedulerSchema = z.strictObject({
   originRangePieces: z.coerce.number().int().min(1).max(1024),
   firstOriginRangePieces: z.coerce.number().int().min(1).max(1024),
   originFetchers: z.coerce.number().int().min(1).max(100_000),
+  leasePieces: z.coerce.number().int().min(1).max(1024),
   pieceSize: size.refine(
     (v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE),
     'expected 0 or 1MiB to 64MiB',
@@ -146,6 +154,7 @@ export async function launchScheduler(config: SchedulerSettings, logger: Logger)
       originRangePieces: config.originRangePieces,
       firstOriginRangePieces: config.firstOriginRangePieces,
       originFetchers: config.originFetchers,
+      leasePieces: config.leasePieces,
       pieceSize: config.pieceSize,
       registryEndpoints: config.registryEndpoint,
       preheatSeeds: config.preheatSeeds,

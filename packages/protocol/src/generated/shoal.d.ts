@@ -599,6 +599,11 @@ export declare namespace SchedulerMessage {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface SchedulerMessageAssignmentsPiecesLeaseFieldEvent {
+        field: '$.assignments.pieces[].lease';
+        value: number;
+        index: number;
+    }
     interface SchedulerMessageAssignmentsOriginFirstFieldEvent {
         field: '$.assignments.origin[].first';
         value: number;
@@ -653,7 +658,7 @@ export declare namespace SchedulerMessage {
     }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent | SchedulerMessagePreheatJobFieldEvent | SchedulerMessagePreheatRegistryFieldEvent | SchedulerMessagePreheatRepositoryFieldEvent | SchedulerMessagePreheatDigestFieldEvent | SchedulerMessagePreheatManifestFieldEvent | SchedulerMessagePreheatTagFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsPiecesLeaseFieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent | SchedulerMessagePreheatJobFieldEvent | SchedulerMessagePreheatRegistryFieldEvent | SchedulerMessagePreheatRepositoryFieldEvent | SchedulerMessagePreheatDigestFieldEvent | SchedulerMessagePreheatManifestFieldEvent | SchedulerMessagePreheatTagFieldEvent>;
 }
 export interface Preheat {
     job: string;
@@ -796,6 +801,11 @@ export declare namespace Assignments {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface AssignmentsPiecesLeaseFieldEvent {
+        field: '$.pieces[].lease';
+        value: number;
+        index: number;
+    }
     interface AssignmentsOriginFirstFieldEvent {
         field: '$.origin[].first';
         value: number;
@@ -808,13 +818,14 @@ export declare namespace Assignments {
     }
     function encode(obj: Partial<Assignments>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Assignments;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Generator<AssignmentsDigestFieldEvent | AssignmentsPiecesIndexFieldEvent | AssignmentsPiecesParentFieldEvent | AssignmentsPiecesParentAddrsFieldEvent | AssignmentsPiecesSha256FieldEvent | AssignmentsOriginFirstFieldEvent | AssignmentsOriginCountFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Generator<AssignmentsDigestFieldEvent | AssignmentsPiecesIndexFieldEvent | AssignmentsPiecesParentFieldEvent | AssignmentsPiecesParentAddrsFieldEvent | AssignmentsPiecesSha256FieldEvent | AssignmentsPiecesLeaseFieldEvent | AssignmentsOriginFirstFieldEvent | AssignmentsOriginCountFieldEvent>;
 }
 export interface PieceAssignment {
     index: number;
     parent: string;
     parentAddrs: string[];
     sha256: Uint8Array<ArrayBuffer>;
+    lease: number;
 }
 export declare namespace PieceAssignment {
     const codec: () => Codec<PieceAssignment>;
@@ -835,9 +846,13 @@ export declare namespace PieceAssignment {
         field: '$.sha256';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface PieceAssignmentLeaseFieldEvent {
+        field: '$.lease';
+        value: number;
+    }
     function encode(obj: Partial<PieceAssignment>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): PieceAssignment;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): Generator<PieceAssignmentIndexFieldEvent | PieceAssignmentParentFieldEvent | PieceAssignmentParentAddrsFieldEvent | PieceAssignmentSha256FieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): Generator<PieceAssignmentIndexFieldEvent | PieceAssignmentParentFieldEvent | PieceAssignmentParentAddrsFieldEvent | PieceAssignmentSha256FieldEvent | PieceAssignmentLeaseFieldEvent>;
 }
 export interface OriginRange {
     first: number;

@@ -2394,6 +2394,10 @@ export var PieceAssignment;
                     w.uint32(34);
                     w.bytes(obj.sha256);
                 }
+                if ((obj.lease != null && obj.lease !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.lease);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -2402,7 +2406,8 @@ export var PieceAssignment;
                     index: 0,
                     parent: '',
                     parentAddrs: [],
-                    sha256: uint8ArrayAlloc(0)
+                    sha256: uint8ArrayAlloc(0),
+                    lease: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -2425,6 +2430,10 @@ export var PieceAssignment;
                         }
                         case 4: {
                             obj.sha256 = reader.bytes();
+                            break;
+                        }
+                        case 5: {
+                            obj.lease = reader.uint32();
                             break;
                         }
                         default: {
@@ -2472,6 +2481,13 @@ export var PieceAssignment;
                             yield {
                                 field: `${prefix}.sha256`,
                                 value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.lease`,
+                                value: reader.uint32()
                             };
                             break;
                         }
