@@ -107,6 +107,10 @@ export interface ClusterResult {
   schedulerMessages: number;
   schedulerDecisionsPerPiece: number;
   schedulerMessagesPerPiece: number;
+  /** messages from the scheduler that carried assignments, per piece delivered */
+  assignmentMessagesPerPiece: number;
+  /** pieces (from parents and origin ranges) per message that carried assignments */
+  piecesPerAssignmentMessage: number;
   dispatcherCpuSeconds: number;
   schedulerCpuSecondsPerTB: number;
   transportSecondsPerMessage: number;
@@ -276,6 +280,8 @@ export async function runCluster(
     schedulerMessages: out.schedulerMessages,
     schedulerDecisionsPerPiece: round(out.dispatcherCalls / Math.max(1, out.piecesDelivered), 4),
     schedulerMessagesPerPiece: round(out.schedulerMessages / Math.max(1, out.piecesDelivered), 4),
+    assignmentMessagesPerPiece: round(out.assignmentMessages / Math.max(1, out.piecesDelivered), 4),
+    piecesPerAssignmentMessage: round(out.piecesAssigned / Math.max(1, out.assignmentMessages), 2),
     dispatcherCpuSeconds: round(dispatcherCpuSeconds),
     schedulerCpuSecondsPerTB:
       movedTB > 0

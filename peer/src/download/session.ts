@@ -292,11 +292,7 @@ class TaskSession implements TaskListener {
       const lease = this.#queue.shift();
       if (!lease) return;
       this.#activeLeases++;
-      void this.#runLease(lease).finally(() => {
-        this.#activeLeases--;
-        this.#pump();
-        this.#scheduleReport();
-      });
+      void this.#runLease(lease);
     }
   }
 
@@ -306,6 +302,17 @@ class TaskSession implements TaskListener {
    * give elsewhere, rather than each waiting out its own timeout.
    */
   async #runLease(lease: PieceAssignment[]): Promise<void> {
+    try {
+      await this.#fetchLease(lease);
+    } finally {
+      // In the same step as its last piece's news: a report in between would ask for a slot too few.
+      this.#activeLeases--;
+      this.#pump();
+      this.#scheduleReport();
+    }
+  }
+
+  async #fetchLease(lease: PieceAssignment[]): Promise<void> {
     for (let at = 0; at < lease.length; at++) {
       const assignment = lease[at]!;
       if (this.#stopped) return;
@@ -321,7 +328,7 @@ class TaskSession implements TaskListener {
         continue;
       }
       const failure = await this.#fetchFromParent(assignment);
-      this.#scheduleReport();
+      if (at < lease.length - 1) this.#scheduleReport();
       if (failure === 'MISMATCH' || failure === 'UNREACHABLE') {
         for (const rest of lease.slice(at + 1)) {
           if (this.#task.has(rest.index)) continue;
