@@ -444,4 +444,23 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     await d.running;
     assert.equal(taskDone(d.sent)?.ok, true);
   });
+  it('tells the scheduler where a client reads the blob, and stops once it no longer reads', async () => {
+    const d = await start({ parents: async (request) => piece(request.index) });
+    const reader = d.task.reader(2 * MIB + 10, blob.length);
+    d.assign([assignment(0, 'p')]);
+    await until(() => d.done().includes(0), 'the report of piece 0', d.clock);
+    assert.equal(d.reports().at(-1)!.reading, 2, 'the piece its next byte is in');
+    // It reads piece 2 once the piece is in, and moves on to piece 3.
+    d.assign([assignment(2, 'p')]);
+    const into = Buffer.alloc(MIB - 10);
+    assert.equal(await reader.fill(into), MIB - 10);
+    assert.ok(into.equals(pieceBytes(2).subarray(10)));
+    d.assign([assignment(1, 'p')]);
+    await until(() => d.done().includes(1), 'the report of piece 1', d.clock);
+    assert.equal(d.reports().at(-1)!.reading, 3);
+    await reader.close();
+    d.assign([assignment(3, 'p')]);
+    await d.running;
+    assert.equal(d.reports().at(-1)!.reading, undefined, 'nobody reads any more');
+  });
 });

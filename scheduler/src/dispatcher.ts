@@ -158,6 +158,7 @@ export class Dispatcher {
     const peer = task.peer(hostId);
     peer.active = true;
     peer.want = message.want;
+    peer.reading = readingIn(task, message.reading);
     const have = safeBitfield(task.pieceCount, message.bitfield);
     // What it opens with is what it holds: a peer evicts a blob without telling anyone, and counted
     // as its own holder it would be given none of the pieces it lacks.
@@ -234,6 +235,7 @@ export class Dispatcher {
       }
     }
     peer.want = message.want;
+    peer.reading = readingIn(task, message.reading);
     this.#dispatch(task, peer, 'report');
     // Failures can free origin pieces for anyone (a rare event): everyone waiting is asked. New
     // pieces only add what the reporter can upload: its starved fellows are offered them.
@@ -796,10 +798,12 @@ class RequesterInput {
   want = 0;
   canTakeOrigin = false;
   originRangesTaken = 0;
+  readingFrom: number | undefined;
 
   set(peer: TaskPeer, labels: Readonly<Record<string, string>>): void {
     this.#peer = peer;
     this.id = peer.id;
+    this.readingFrom = peer.reading;
     this.labels = labels;
     this.inFlight = peer.inFlight;
     this.want = peer.want;
@@ -864,6 +868,11 @@ function holdsAnythingFor(task: SwarmTask, peer: TaskPeer, hosts: ReadonlySet<st
     if (holder?.have.hasAnyNotIn(peer.have)) return true;
   }
   return false;
+}
+
+/** A reported reading position, if it names a piece of the task. */
+function readingIn(task: SwarmTask, reading: number | undefined): number | undefined {
+  return reading !== undefined && reading < task.pieceCount ? reading : undefined;
 }
 
 function safeBitfield(count: number, bytes: Uint8Array): Bitfield | undefined {

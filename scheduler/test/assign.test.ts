@@ -8,6 +8,7 @@ import {
   MAX_DECISION_SCAN,
   MAX_PARENT_SCAN,
   PARENT_CANDIDATES,
+  READ_AHEAD_PIECES,
 } from '../src/policy/assign.ts';
 import { freeSlotsOf, type ParentView } from '../src/policy/parent-score.ts';
 
@@ -39,6 +40,8 @@ interface Scenario {
   copiesInFlight?: Readonly<Record<number, number>>;
   /** the most pieces in one lease */
   leasePieces?: number;
+  /** a client reads through the requester from this piece on */
+  readingFrom?: number;
 }
 
 function input(s: Scenario): AssignInput {
@@ -65,6 +68,7 @@ function input(s: Scenario): AssignInput {
       inFlight: new Set(s.inFlight ?? []),
       want: s.want ?? 16,
       canTakeOrigin: s.canTakeOrigin ?? true,
+      ...(s.readingFrom !== undefined ? { readingFrom: s.readingFrom } : {}),
     },
     holdersOf: (index) => holders[index] ?? [],
     holderCount: (index) => (holders[index] ?? []).length,
@@ -339,6 +343,40 @@ describe('assignPieces: leases', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('assignPieces: a client reading', () => {
+  // Pieces 6 and 7 are the rarest (one holder); the others have two.
+  const holders = { ...everyPiece(8, ['a', 'b']), 6: ['a'], 7: ['a'] };
+  const scenario: Scenario = {
+    pieceCount: 8,
+    holders,
+    parents: { a: { freeSlots: 8 }, b: { freeSlots: 8 } },
+    canTakeOrigin: false,
+    want: 4,
+  };
+
+  it('takes the pieces the client reads next first, in order, before rarer ones', () => {
+    assert.deepEqual(indices(assignPieces(input(scenario))), [6, 7, 0, 1], 'no reader: rarest first');
+    assert.deepEqual(indices(assignPieces(input({ ...scenario, readingFrom: 0 }))), [0, 1, 2, 3]);
+  });
+
+  it('counts READ_AHEAD_PIECES missing pieces from the reading position, stepping over those held or on their way', () => {
+    // Piece 5 is made the rarest, so the window's order shows it is index order, not rarity.
+    const out = assignPieces(
+      input({
+        ...scenario,
+        holders: { ...holders, 5: ['b'] },
+        want: 8,
+        readingFrom: 1,
+        have: [2],
+        inFlight: [3],
+      }),
+    );
+    // From piece 1: 1, 4, 5, 6 are the next missing pieces nobody fetches for it; then by rarity.
+    assert.deepEqual(indices(out).slice(0, READ_AHEAD_PIECES), [1, 4, 5, 6]);
+    assert.deepEqual(indices(out).slice(READ_AHEAD_PIECES), [7, 0]);
   });
 });
 

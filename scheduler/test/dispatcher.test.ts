@@ -1357,3 +1357,31 @@ describe('Dispatcher: leases', () => {
     );
   });
 });
+
+describe('Dispatcher: a client reading through a peer', () => {
+  it('gives the peer the pieces its client reads next first, from what it reports', () => {
+    const h = harness();
+    h.register('p', 'c');
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { holdings: [{ ...completeHolding(DIGEST), size: 16 * PIECE }] }),
+    );
+    h.drain();
+    h.dispatcher.openTask('c', { ...openMessage(16, 1), reading: 9 });
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'c').map((p) => p.index),
+      [9],
+    );
+    h.report('c', { done: [peerDone(9, 'p')], want: 2 });
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'c').map((p) => p.index),
+      [0, 1],
+      'no reader any more: lowest index among equally rare pieces',
+    );
+    h.dispatcher.report('c', { digest: DIGEST, done: [], failed: [], want: 1, reading: 12 });
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'c').map((p) => p.index),
+      [12],
+    );
+  });
+});

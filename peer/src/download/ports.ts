@@ -139,6 +139,8 @@ export interface DownloadTarget {
   readonly layout: PieceLayout | undefined;
   /** resolves when every piece landed and the blob matched its digest */
   readonly finished: Promise<void>;
+  /** the first piece a client reading the blob through this node has yet to read, if one does */
+  readingFrom?(): number | undefined;
   /** the pieces present, as a bitfield (empty before the layout is known) */
   presentBitfield(): Uint8Array<ArrayBuffer>;
   resume(): Promise<boolean>;

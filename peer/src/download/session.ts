@@ -180,6 +180,7 @@ class TaskSession implements TaskListener {
         size: size,
         bitfield: this.#task.presentBitfield(),
         want: this.#options.downloadSlots,
+        reading: this.#task.readingFrom?.(),
       },
     });
     this.#armStallTimer();
@@ -512,6 +513,7 @@ class TaskSession implements TaskListener {
       done: this.#pendingDone,
       failed: this.#pendingFailed,
       want,
+      reading: this.#task.readingFrom?.(),
     };
     this.#pendingDone = [];
     this.#pendingFailed = [];

@@ -54,6 +54,8 @@ export class BlobTask {
   /** The failed task's partial being discarded or suspended. */
   #putAway: Promise<void> = Promise.resolve();
   #changed = Promise.withResolvers<void>();
+  /** open client readers -> the byte each reads next */
+  readonly #readers = new Map<object, number>();
   readonly #layoutKnown = Promise.withResolvers<PieceLayout>();
   readonly #finished = Promise.withResolvers<void>();
 
@@ -211,6 +213,18 @@ export class BlobTask {
     await this.#putAway;
   }
 
+  /**
+   * The first piece an open client reader has yet to read (the lowest, with several), undefined
+   * when no client reads: the download asks for the pieces from there first.
+   */
+  readingFrom(): number | undefined {
+    const layout = this.layout;
+    if (!layout || this.#readers.size === 0) return undefined;
+    let least = Number.POSITIVE_INFINITY;
+    for (const position of this.#readers.values()) least = Math.min(least, position);
+    return least < layout.size ? pieceAt(layout, least) : undefined;
+  }
+
   /** Whether clients may read this piece: present, and for the last piece also verified as a whole. */
   readable(index: number): boolean {
     const partial = this.#partial;
@@ -247,6 +261,8 @@ export class BlobTask {
   reader(start: number, end: number): TaskReader {
     let file: FileHandle | undefined;
     let position = start;
+    const handle = {};
+    if (start < end) this.#readers.set(handle, start);
     return {
       ready: async () => {
         if (position >= end) return;
@@ -285,9 +301,12 @@ export class BlobTask {
         // Re-check after the read: the task may have been found wrong meanwhile.
         if (this.#state === 'failed') throw this.#error!;
         position += bytesRead;
+        if (position < end) this.#readers.set(handle, position);
+        else this.#readers.delete(handle);
         return bytesRead;
       },
       close: async () => {
+        this.#readers.delete(handle);
         await file?.close();
         file = undefined;
       },

@@ -20,6 +20,12 @@ export interface AssignInput {
     canTakeOrigin: boolean;
     /** back-to-source ranges it was given in this task so far (see firstOriginRangePieces) */
     originRangesTaken?: number;
+    /**
+     * Optional: a client reads the blob through the requester from this piece on. Its next
+     * READ_AHEAD_PIECES missing pieces go before any other, in index order: a client that streams a
+     * blob in order would otherwise wait, idle, for the pieces rarity put last.
+     */
+    readingFrom?: number;
   };
   /** holders of a piece, complete or partial, requester excluded or not */
   holdersOf(index: number): Iterable<string>;
@@ -170,6 +176,12 @@ export const FEW_FREE_PARENTS = MAX_PARENT_SCAN;
  */
 export const RACK_INBOUND_FETCHES = 1;
 
+/** Missing pieces from a client's reading position that go first (see requester.readingFrom). */
+export const READ_AHEAD_PIECES = 4;
+
+/** Rarity bucket of the pieces a client reads next: below every real rarity, so searched first. */
+const READ_NEXT = -1;
+
 /**
  * Decides which missing pieces the requester fetches now and from whom.
  * Pure: no clocks, no I/O; the caller commits the result to state.
@@ -213,6 +225,20 @@ export function assignPieces(input: AssignInput): AssignOutput {
   const byRarity = new Map<number, number[]>();
   /** with a rack: pieces none of its peers holds or fetches yet, by rarity in the whole swarm */
   const inbound = new Map<number, number[]>();
+  // The pieces a reading client needs next: up to READ_AHEAD_PIECES missing ones from its position.
+  let readNextEnd = -1;
+  if (requester.readingFrom !== undefined) {
+    readNextEnd = requester.readingFrom;
+    for (let found = 0; found < READ_AHEAD_PIECES; ) {
+      const next = nextLacking(input, readNextEnd);
+      if (next >= input.pieceCount) break;
+      if (!requester.inFlight.has(next)) found++;
+      readNextEnd = next + 1;
+    }
+  }
+  const readFrom = requester.readingFrom ?? 0;
+  const rarityOf = (index: number, rarity: number) =>
+    index >= readFrom && index < readNextEnd ? READ_NEXT : rarity;
   let originFirst = -1;
   /** pieces nobody holds or fetches from the origin, from originFirst on */
   let unclaimed = 0;
@@ -238,11 +264,11 @@ export function assignPieces(input: AssignInput): AssignOutput {
       const coming = rack.inFlightCount(index);
       // Nobody in the rack holds it: one peer brings it in at a time, the others wait for it.
       if (local === 0 && coming >= RACK_INBOUND_FETCHES) continue;
-      if (local === 0) addTo(inbound, count + (input.inFlightCount?.(index) ?? 0), index);
-      else addTo(byRarity, local + coming, index);
+      if (local === 0) addTo(inbound, rarityOf(index, count + (input.inFlightCount?.(index) ?? 0)), index);
+      else addTo(byRarity, rarityOf(index, local + coming), index);
       continue;
     }
-    addTo(byRarity, count + (input.inFlightCount?.(index) ?? 0), index);
+    addTo(byRarity, rarityOf(index, count + (input.inFlightCount?.(index) ?? 0)), index);
   }
 
   // Nothing to search and no origin range: what most decisions offered freed slots find.

@@ -18,6 +18,8 @@ export interface TaskPeer {
   /** back-to-source ranges it was given in this task */
   originRangesTaken: number;
   want: number;
+  /** a client reads the blob through it from this piece on (its next pieces go first), if one does */
+  reading: number | undefined;
   /** it is downloading (has the task open), as opposed to only holding pieces */
   active: boolean;
   /** its rack's tally in this task, for the rack its host named when it joined; undefined: no rack label */
@@ -137,6 +139,7 @@ export class SwarmTask {
         origin: undefined,
         originRangesTaken: 0,
         want: 0,
+        reading: undefined,
         active: false,
         rack: rack === undefined ? undefined : this.racks.join(rack),
       };

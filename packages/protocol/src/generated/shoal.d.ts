@@ -129,6 +129,10 @@ export declare namespace PeerMessage {
         field: '$.openTask.want';
         value: number;
     }
+    interface PeerMessageOpenTaskReadingFieldEvent {
+        field: '$.openTask.reading';
+        value: number;
+    }
     interface PeerMessageReportDigestFieldEvent {
         field: '$.report.digest';
         value: string;
@@ -177,6 +181,10 @@ export declare namespace PeerMessage {
         field: '$.report.want';
         value: number;
     }
+    interface PeerMessageReportReadingFieldEvent {
+        field: '$.report.reading';
+        value: number;
+    }
     interface PeerMessageTaskDoneDigestFieldEvent {
         field: '$.taskDone.digest';
         value: string;
@@ -216,7 +224,7 @@ export declare namespace PeerMessage {
     }
     function encode(obj: Partial<PeerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): PeerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent | PeerMessagePreheatDoneJobFieldEvent | PeerMessagePreheatDoneDigestFieldEvent | PeerMessagePreheatDoneOkFieldEvent | PeerMessagePreheatDoneErrorFieldEvent | PeerMessageDroppedDigestsFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerMessage>): Generator<PeerMessageRegisterAddrsFieldEvent | PeerMessageRegisterLabelsFieldEvent | PeerMessageRegisterUploadSlotsFieldEvent | PeerMessageRegisterUploadRateFieldEvent | PeerMessageRegisterDownloadRateFieldEvent | PeerMessageRegisterHoldingsDigestFieldEvent | PeerMessageRegisterHoldingsSizeFieldEvent | PeerMessageRegisterHoldingsPieceSizeFieldEvent | PeerMessageRegisterHoldingsBitfieldFieldEvent | PeerMessageRegisterHoldingsCompleteFieldEvent | PeerMessageOpenTaskDigestFieldEvent | PeerMessageOpenTaskSizeFieldEvent | PeerMessageOpenTaskBitfieldFieldEvent | PeerMessageOpenTaskWantFieldEvent | PeerMessageOpenTaskReadingFieldEvent | PeerMessageReportDigestFieldEvent | PeerMessageReportDoneIndexFieldEvent | PeerMessageReportDoneSha256FieldEvent | PeerMessageReportDoneParentFieldEvent | PeerMessageReportDoneMillisFieldEvent | PeerMessageReportDoneLengthFieldEvent | PeerMessageReportFailedIndexFieldEvent | PeerMessageReportFailedParentFieldEvent | PeerMessageReportFailedReasonFieldEvent | PeerMessageReportWantFieldEvent | PeerMessageReportReadingFieldEvent | PeerMessageTaskDoneDigestFieldEvent | PeerMessageTaskDoneOkFieldEvent | PeerMessageTaskDoneErrorFieldEvent | PeerMessageTaskDoneDigestMismatchFieldEvent | PeerMessagePreheatDoneJobFieldEvent | PeerMessagePreheatDoneDigestFieldEvent | PeerMessagePreheatDoneOkFieldEvent | PeerMessagePreheatDoneErrorFieldEvent | PeerMessageDroppedDigestsFieldEvent>;
 }
 export interface Dropped {
     digests: string[];
@@ -349,6 +357,7 @@ export interface OpenTask {
     size: number;
     bitfield: Uint8Array<ArrayBuffer>;
     want: number;
+    reading?: number;
 }
 export declare namespace OpenTask {
     const codec: () => Codec<OpenTask>;
@@ -368,15 +377,20 @@ export declare namespace OpenTask {
         field: '$.want';
         value: number;
     }
+    interface OpenTaskReadingFieldEvent {
+        field: '$.reading';
+        value: number;
+    }
     function encode(obj: Partial<OpenTask>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OpenTask>): OpenTask;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OpenTask>): Generator<OpenTaskDigestFieldEvent | OpenTaskSizeFieldEvent | OpenTaskBitfieldFieldEvent | OpenTaskWantFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OpenTask>): Generator<OpenTaskDigestFieldEvent | OpenTaskSizeFieldEvent | OpenTaskBitfieldFieldEvent | OpenTaskWantFieldEvent | OpenTaskReadingFieldEvent>;
 }
 export interface PieceReport {
     digest: string;
     done: PieceDone[];
     failed: PieceFailed[];
     want: number;
+    reading?: number;
 }
 export declare namespace PieceReport {
     const codec: () => Codec<PieceReport>;
@@ -428,9 +442,13 @@ export declare namespace PieceReport {
         field: '$.want';
         value: number;
     }
+    interface PieceReportReadingFieldEvent {
+        field: '$.reading';
+        value: number;
+    }
     function encode(obj: Partial<PieceReport>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): PieceReport;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): Generator<PieceReportDigestFieldEvent | PieceReportDoneIndexFieldEvent | PieceReportDoneSha256FieldEvent | PieceReportDoneParentFieldEvent | PieceReportDoneMillisFieldEvent | PieceReportDoneLengthFieldEvent | PieceReportFailedIndexFieldEvent | PieceReportFailedParentFieldEvent | PieceReportFailedReasonFieldEvent | PieceReportWantFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceReport>): Generator<PieceReportDigestFieldEvent | PieceReportDoneIndexFieldEvent | PieceReportDoneSha256FieldEvent | PieceReportDoneParentFieldEvent | PieceReportDoneMillisFieldEvent | PieceReportDoneLengthFieldEvent | PieceReportFailedIndexFieldEvent | PieceReportFailedParentFieldEvent | PieceReportFailedReasonFieldEvent | PieceReportWantFieldEvent | PieceReportReadingFieldEvent>;
 }
 export interface PieceDone {
     index: number;

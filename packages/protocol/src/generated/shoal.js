@@ -908,6 +908,10 @@ export var OpenTask;
                     w.uint32(32);
                     w.uint32(obj.want);
                 }
+                if (obj.reading != null) {
+                    w.uint32(40);
+                    w.uint32(obj.reading);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -936,6 +940,10 @@ export var OpenTask;
                         }
                         case 4: {
                             obj.want = reader.uint32();
+                            break;
+                        }
+                        case 5: {
+                            obj.reading = reader.uint32();
                             break;
                         }
                         default: {
@@ -974,6 +982,13 @@ export var OpenTask;
                         case 4: {
                             yield {
                                 field: `${prefix}.want`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.reading`,
                                 value: reader.uint32()
                             };
                             break;
@@ -1030,6 +1045,10 @@ export var PieceReport;
                     w.uint32(32);
                     w.uint32(obj.want);
                 }
+                if (obj.reading != null) {
+                    w.uint32(40);
+                    w.uint32(obj.reading);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1068,6 +1087,10 @@ export var PieceReport;
                         }
                         case 4: {
                             obj.want = reader.uint32();
+                            break;
+                        }
+                        case 5: {
+                            obj.reading = reader.uint32();
                             break;
                         }
                         default: {
@@ -1126,6 +1149,13 @@ export var PieceReport;
                         case 4: {
                             yield {
                                 field: `${prefix}.want`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.reading`,
                                 value: reader.uint32()
                             };
                             break;
