@@ -105,7 +105,8 @@ function harness(
     originRangePieces: options.originRangePieces ?? 4,
     firstOriginRangePieces: options.firstOriginRangePieces ?? options.originRangePieces ?? 4,
     ...(options.originFetchers ? { originFetchers: options.originFetchers } : {}),
-    ...(options.leasePieces ? { leasePieces: options.leasePieces } : {}),
+    // One piece per assignment unless a test is about leases: the assignments it reads are then piece by piece.
+    leasePieces: options.leasePieces ?? 1,
     originTimeoutMs: ORIGIN_TIMEOUT,
     pieceTimeoutMs: PIECE_TIMEOUT,
   });
