@@ -29,8 +29,10 @@ export interface SchedulerConfig {
   originRangePieces?: number;
   firstOriginRangePieces?: number;
   originFetchers?: number;
-  /** the most pieces in one lease (default 1) */
+  /** the most pieces in one lease (default LEASE_PIECES) */
   leasePieces?: number;
+  /** peers a task needs before its assignments become leases (default LEASE_MIN_PEERS) */
+  leaseMinPeers?: number;
   originTimeoutMs?: number;
   pieceTimeoutMs?: number;
   /** fixed piece size; 0 or absent = chosen from each blob's size */
@@ -107,6 +109,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     ...(config.firstOriginRangePieces ? { firstOriginRangePieces: config.firstOriginRangePieces } : {}),
     ...(config.originFetchers ? { originFetchers: config.originFetchers } : {}),
     ...(config.leasePieces ? { leasePieces: config.leasePieces } : {}),
+    ...(config.leaseMinPeers ? { leaseMinPeers: config.leaseMinPeers } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
     ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),

@@ -88,6 +88,7 @@ function harness(
     firstOriginRangePieces?: number;
     originFetchers?: number;
     leasePieces?: number;
+    leaseMinPeers?: number;
   } = {},
 ) {
   let clock = 1_000_000;
@@ -107,6 +108,7 @@ function harness(
     ...(options.originFetchers ? { originFetchers: options.originFetchers } : {}),
     // One piece per assignment unless a test is about leases: the assignments it reads are then piece by piece.
     leasePieces: options.leasePieces ?? 1,
+    ...(options.leaseMinPeers ? { leaseMinPeers: options.leaseMinPeers } : {}),
     originTimeoutMs: ORIGIN_TIMEOUT,
     pieceTimeoutMs: PIECE_TIMEOUT,
   });
@@ -1286,7 +1288,7 @@ describe('Dispatcher: a holder that dropped a blob', () => {
 describe('Dispatcher: leases', () => {
   /** p holds all 64 pieces of a blob; c opens it wanting `want` leases. */
   function leased(want: number, leasePieces = 4) {
-    const h = harness({ leasePieces });
+    const h = harness({ leasePieces, leaseMinPeers: 1 });
     h.register('p', 'c');
     h.dispatcher.register(
       'p',
@@ -1345,7 +1347,7 @@ describe('Dispatcher: leases', () => {
   });
 
   it('spreads the last pieces over leases of one piece', () => {
-    const h = harness({ leasePieces: 16 });
+    const h = harness({ leasePieces: 16, leaseMinPeers: 1 });
     h.register('p', 'c');
     h.dispatcher.register('p', registerMessage('p', { holdings: [completeHolding(DIGEST)] }));
     h.drain();
@@ -1355,6 +1357,30 @@ describe('Dispatcher: leases', () => {
       pieces.map((p) => p.lease),
       [0, 0, 0, 0],
       'four pieces left for four slots: one each, side by side',
+    );
+  });
+});
+
+describe('Dispatcher: leases in a small swarm', () => {
+  it('gives one piece per assignment while a task has fewer than leaseMinPeers peers, leases from then on', () => {
+    const h = harness({ leasePieces: 4, leaseMinPeers: 3 });
+    h.register('p', 'c', 'd');
+    h.dispatcher.register(
+      'p',
+      registerMessage('p', { holdings: [{ ...completeHolding(DIGEST), size: 64 * PIECE }] }),
+    );
+    h.drain();
+    h.open('c', 64, 2);
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'c').map((p) => p.lease),
+      [0, 0],
+      'two peers in the task: a piece each',
+    );
+    h.open('d', 64, 1);
+    assert.deepEqual(
+      pieceAssignments(h.drain(), 'd').map((p) => p.lease),
+      [1, 1, 1, 1],
+      'three: a lease of four',
     );
   });
 });

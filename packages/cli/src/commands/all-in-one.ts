@@ -67,6 +67,7 @@ export const allInOneOptions: readonly OptionSpec[] = [
   option(schedulerOptions, 'firstOriginRangePieces'),
   option(schedulerOptions, 'originFetchers'),
   option(schedulerOptions, 'leasePieces'),
+  option(schedulerOptions, 'leaseMinPeers'),
   option(schedulerOptions, 'pieceSize'),
   option(schedulerOptions, 'preheatSeeds'),
   option(peerOptions, 'logLevel'),
@@ -80,6 +81,7 @@ export const allInOneSchema = peerSchema.omit({ scheduler: true }).extend({
   firstOriginRangePieces: schedulerSchema.shape.firstOriginRangePieces,
   originFetchers: schedulerSchema.shape.originFetchers,
   leasePieces: schedulerSchema.shape.leasePieces,
+  leaseMinPeers: schedulerSchema.shape.leaseMinPeers,
   pieceSize: schedulerSchema.shape.pieceSize,
   preheatSeeds: schedulerSchema.shape.preheatSeeds,
 });

@@ -62,6 +62,13 @@ export const schedulerOptions: readonly OptionSpec[] = [
     default: 4,
   },
   {
+    key: 'leaseMinPeers',
+    arg: '<n>',
+    description:
+      'peers a blob needs (holding or fetching it) before its assignments become leases; below it, one piece per assignment',
+    default: 256,
+  },
+  {
     key: 'pieceSize',
     arg: '<size>',
     description: 'fixed piece size for new tasks (1MiB to 64MiB); 0 = 2MiB, doubled for very large blobs',
@@ -107,6 +114,7 @@ export const schedulerSchema = z.strictObject({
   firstOriginRangePieces: z.coerce.number().int().min(1).max(1024),
   originFetchers: z.coerce.number().int().min(1).max(100_000),
   leasePieces: z.coerce.number().int().min(1).max(1024),
+  leaseMinPeers: z.coerce.number().int().min(1).max(1_000_000),
   pieceSize: size.refine(
     (v) => v === 0 || (v >= MIN_PIECE_SIZE && v <= MAX_PIECE_SIZE),
     'expected 0 or 1MiB to 64MiB',
@@ -155,6 +163,7 @@ export async function launchScheduler(config: SchedulerSettings, logger: Logger)
       firstOriginRangePieces: config.firstOriginRangePieces,
       originFetchers: config.originFetchers,
       leasePieces: config.leasePieces,
+      leaseMinPeers: config.leaseMinPeers,
       pieceSize: config.pieceSize,
       registryEndpoints: config.registryEndpoint,
       preheatSeeds: config.preheatSeeds,
