@@ -70,6 +70,8 @@ export interface ClusterParams {
   rttMs: number;
   /** each node's `--upload-slots`: children it sends pieces to at once */
   uploadSlots: number;
+  /** each node's `--download-slots` (default: the daemon's) */
+  downloadSlots?: number;
   /** the scheduler's most pieces per lease (default: its own, LEASE_PIECES) */
   leasePieces?: number;
   /** the peers' report delay while leases run (default: theirs, REPORT_DELAY_MS) */
@@ -425,7 +427,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
         clock: loop,
         metrics: peerMetrics,
         logger,
-        downloadSlots: slotsForRate(PEER_DEFAULTS.downloadSlots, p.downRate),
+        downloadSlots: slotsForRate(p.downloadSlots ?? PEER_DEFAULTS.downloadSlots, p.downRate),
         pieceTimeoutMs: PEER_DEFAULTS.pieceTimeoutMs,
         stallTimeoutMs: PEER_DEFAULTS.stallTimeoutMs,
         swarmProgress,

@@ -7,7 +7,7 @@
  *        [--rack-size R --uplink-oversubscription X] [--rtt-ms MS] [--churn F] [--late-joiners F]
  *        [--seed K] [--scenario NAME] [--verify-rate <size/s>] [--down-rate <size/s>] [--up-rate <size/s>]
  *        [--max-wall-seconds S] [--max-virtual-seconds S] [--upload-slots N]
- *        [--lease-pieces N] [--report-delay-ms MS]
+ *        [--lease-pieces N] [--report-delay-ms MS] [--download-slots N]
  *
  * Scenarios (explicit options override theirs): kraken, 10gbe, wide, racks, churn.
  * Sizes take units (300MB, 1.25GB, 74MiB); a plain number in --layers is MB.
@@ -70,6 +70,7 @@ const OPTIONS = {
   'max-virtual-seconds': { type: 'string' },
   'upload-slots': { type: 'string' },
   'lease-pieces': { type: 'string' },
+  'download-slots': { type: 'string' },
   'report-delay-ms': { type: 'string' },
 } as const;
 
@@ -171,6 +172,9 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
   const uploadSlots = a['upload-slots'] === undefined ? PEER_DEFAULTS.uploadSlots : Number(a['upload-slots']);
   if (!Number.isSafeInteger(uploadSlots) || uploadSlots < 1)
     throw new Error(`--upload-slots expects a positive integer, got ${a['upload-slots']}`);
+  const downloadSlots = a['download-slots'] === undefined ? undefined : Number(a['download-slots']);
+  if (downloadSlots !== undefined && !(Number.isSafeInteger(downloadSlots) && downloadSlots >= 1))
+    throw new Error(`--download-slots expects a positive integer, got ${a['download-slots']}`);
   const leasePieces = a['lease-pieces'] === undefined ? undefined : Number(a['lease-pieces']);
   if (leasePieces !== undefined && !(Number.isSafeInteger(leasePieces) && leasePieces >= 1))
     throw new Error(`--lease-pieces expects a positive integer, got ${a['lease-pieces']}`);
@@ -202,6 +206,7 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
     uplinkOversubscription: oversubscription,
     rttMs,
     uploadSlots,
+    downloadSlots,
     leasePieces,
     reportDelayMs,
     churn: fraction(a.churn, '--churn', 0),
