@@ -131,12 +131,16 @@ describe('the Grafana dashboard against a real Prometheus', { timeout: 300_000 }
       })),
       { host: new URL(swarm.scheduler.adminUrl).host, component: 'scheduler', pod: 'shoal-scheduler-0' },
     ];
-    const [annotations, operator] = await Promise.all([
+    // Both kept before either failure is thrown: one that started must be stopped by `after`, or its
+    // process keeps the test file from ever ending.
+    const started = await Promise.allSettled([
       startPrometheus(annotationScrape(targets)),
       startPrometheus(serviceMonitorScrape(targets)),
     ]);
-    prometheus.annotations = annotations;
-    prometheus.operator = operator;
+    const [annotations, operator] = started;
+    if (annotations.status === 'fulfilled') prometheus.annotations = annotations.value;
+    if (operator.status === 'fulfilled') prometheus.operator = operator.value;
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
   });
 
   after(async () => {
