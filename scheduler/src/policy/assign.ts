@@ -195,6 +195,11 @@ const READ_NEXT = -1;
  *   share when others could take some too) from the origin, so concurrent
  *   requesters split a blob's back-to-source by range and every piece leaves
  *   the origin once.
+ * - A client reading through the requester (requester.readingFrom): its next
+ *   READ_AHEAD_PIECES missing pieces go before any other, in index order.
+ * - Leases (leasePieces above 1): each parent found starts a lease, filled
+ *   with the next rarest pieces of the same kind that parent holds; `want`
+ *   counts leases, and a lease takes one of its parent's slots.
  *
  * - With the requester's rack (AssignInput.rack): rarity counts the rack's
  *   holders and fetches only. Pieces no peer of the rack holds or fetches come
@@ -209,8 +214,8 @@ const READ_NEXT = -1;
  * parents, stopping after PARENT_CANDIDATES parents with a free slot or
  * MAX_PARENT_SCAN looked at; pieces none of whose holders has a free slot
  * (when the caller counts them) are not tried. Pieces are tried until `want`
- * are chosen. It grows linearly with the pieces of one task and not with the
- * number of peers.
+ * leases are chosen; filling a lease is a pass over the candidates. It grows
+ * linearly with the pieces of one task and not with the number of peers.
  */
 export function assignPieces(input: AssignInput): AssignOutput {
   const { requester, rack } = input;
