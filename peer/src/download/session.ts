@@ -554,7 +554,7 @@ class TaskSession implements TaskListener {
  * The leases of one Assignments message: pieces with the same non-zero lease number, in the order
  * given; a piece with none is a lease of its own.
  */
-export function leasesOf(pieces: readonly PieceAssignment[]): PieceAssignment[][] {
+function leasesOf(pieces: readonly PieceAssignment[]): PieceAssignment[][] {
   const leases: PieceAssignment[][] = [];
   const byNumber = new Map<number, PieceAssignment[]>();
   for (const piece of pieces) {

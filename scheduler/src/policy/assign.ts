@@ -314,46 +314,37 @@ export function assignPieces(input: AssignInput): AssignOutput {
       pieces.push({ index: other, parent: parent.id, follows: true });
     }
   };
-  // Pieces new to the rack first (the rarest there), from any parent: none of the rack's holds them.
-  const inboundOrder = byRarityOrder(inbound);
-  for (const index of inboundOrder) {
-    if (leases >= requester.want || scan.left <= 0) break;
-    if (taken?.has(index)) continue;
+  /** Leases started from `order`, rarest first, each first piece's parent found by `parentFor`. */
+  const place = (
+    order: readonly number[],
+    parentFor: (index: number) => { id: string; free: number } | undefined,
+  ) => {
+    for (const index of order) {
+      if (leases >= requester.want || scan.left <= 0) return;
+      if (taken?.has(index)) continue;
+      take(index, parentFor(index), order);
+    }
+  };
+  /** Any parent: whichever is fewer to look at, the free parents or the piece's (then few) holders. */
+  const anyParent = (index: number) => {
     const count = input.holderCount(index);
-    take(
-      index,
-      few && few.length <= count
-        ? bestOfFew(input, few, index, slots, scan)
-        : bestParent(input, index, count, slots, full, scan, busy),
-      inboundOrder,
-    );
-  }
+    return few && few.length <= count
+      ? bestOfFew(input, few, index, slots, scan)
+      : bestParent(input, index, count, slots, full, scan, busy);
+  };
+  // Pieces new to the rack first (the rarest there), from any parent: none of the rack's holds them.
+  place(byRarityOrder(inbound), anyParent);
   // With a rack, its own parents only: a piece held in the rack waits for a slot there.
   const fewInRack = rack && byRarity.size > 0 ? few?.filter((view) => rack.has(view.id)) : undefined;
-  const heldOrder = byRarityOrder(byRarity);
-  for (const index of heldOrder) {
-    if (leases >= requester.want || scan.left <= 0) break;
-    if (taken?.has(index)) continue;
-    if (rack) {
-      take(
-        index,
-        fewInRack
-          ? bestOfFew(input, fewInRack, index, slots, scan)
-          : bestParent(input, index, rack.holderCount(index), slots, full, scan, busy, rack),
-        heldOrder,
-      );
-      continue;
-    }
-    const count = input.holderCount(index);
-    // Whichever is fewer to look at: the free parents, or the piece's (then few) holders.
-    take(
-      index,
-      few && few.length <= count
-        ? bestOfFew(input, few, index, slots, scan)
-        : bestParent(input, index, count, slots, full, scan, busy),
-      heldOrder,
-    );
-  }
+  place(
+    byRarityOrder(byRarity),
+    rack
+      ? (index) =>
+          fewInRack
+            ? bestOfFew(input, fewInRack, index, slots, scan)
+            : bestParent(input, index, rack.holderCount(index), slots, full, scan, busy, rack)
+      : anyParent,
+  );
 
   const output: AssignOutput = { pieces, busy };
   if (originFirst >= 0) {
