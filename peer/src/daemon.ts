@@ -37,7 +37,7 @@ import { DEFAULT_ORIGIN_STALL_TIMEOUT_MS, withProgressDeadline } from './task/or
 import { TaskManager, type TaskRunner } from './task/task-manager.ts';
 
 /** Response body buffers kept for reuse between responses (8 MiB). */
-const HTTP_IDLE_BUFFERS = 32;
+const HTTP_IDLE_BUFFERS = 8;
 /** Pages kept for reuse (8 MiB), for responses going on a page at a time under pressure. */
 const HTTP_IDLE_PAGES = 256;
 

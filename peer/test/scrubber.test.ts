@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import type { Digest } from '@shoal/oci';
 import { createLogger } from '@shoal/telemetry';
 import { BlobStore, type CorruptionCheck } from '../src/store/blob-store.ts';
@@ -33,6 +34,12 @@ describe('the background scrub', { timeout: 30_000 }, () => {
     paths = new StorePaths(join(dir, 'store'));
     await mkdir(paths.blobsDir, { recursive: true });
     await writeFile(paths.blob(digestOf(good)), good);
+    // A record from before check blocks: the scrub learns them from the bytes it verified.
+    await mkdir(paths.blobRecordsDir, { recursive: true });
+    await writeFile(
+      paths.blobRecord(digestOf(good)),
+      JSON.stringify({ size: good.length, pieceSize: MIB, pieceHashes: [] }),
+    );
     const flipped = Buffer.from(rotten);
     flipped.writeUInt8(flipped.readUInt8(MIB - 1) ^ 1, MIB - 1);
     await writeFile(paths.blob(digestOf(rotten)), flipped);
@@ -82,6 +89,10 @@ describe('the background scrub', { timeout: 30_000 }, () => {
     assert.deepEqual(corrupt, [[digestOf(rotten), 'scrub']]);
     assert.equal(store.has(digestOf(rotten)), false);
     assert.equal(store.has(digestOf(good)), true);
+    assert.deepEqual(
+      (await store.record(digestOf(good)))?.checkBlocks,
+      Uint32Array.from([0, 1, 2].map((i) => crc32(good.subarray(i * MIB, (i + 1) * MIB)))),
+    );
     // Verified at the fake time it finished: not due again until an hour later.
     assert.equal(store.leastRecentlyVerified(clock - 3_600_000), undefined);
     assert.equal(store.leastRecentlyVerified(clock + 3_600_000)?.digest, digestOf(good));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, truncate } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ describe('cached bytes are checked again, not trusted forever', { timeout: 180_0
 
   const blobUrl = () => `${peer!.url}/v2/${REPO}/blobs/${blob.digest}`;
   const cachedPath = () => join(dataDir, 'blobs/sha256', blob.digest.slice('sha256:'.length));
+  const recordPath = () => join(dataDir, 'blobs/records', `${blob.digest.slice('sha256:'.length)}.json`);
   const corrupt = (foundBy: string) => peer!.metric('shoal_store_corrupt_blobs_total', { found_by: foundBy });
   const start = (extraArgs: string[] = []) =>
     startPeer({
@@ -74,11 +75,43 @@ describe('cached bytes are checked again, not trusted forever', { timeout: 180_0
     const res = await streamGet(blobUrl());
     assert.equal(res.status, 200);
     assert.ok(res.error !== undefined || !res.complete, 'the rotten body ended cleanly');
-    assert.ok(res.bytes < blob.size, `${res.bytes} of ${blob.size} bytes sent`);
+    // Checked block by block (1 MiB each) against the checksums recorded with the digest: the block
+    // holding the flipped byte is never sent.
+    const rottenBlock = Math.floor((blob.size - 3000) / MiB);
+    assert.ok(
+      res.bytes <= rottenBlock * MiB,
+      `${res.bytes} bytes sent, the rotten block starts at ${rottenBlock} MiB`,
+    );
     await waitFor('rotten blob evicted', async () => !(await exists(cachedPath())));
     assert.equal(await corrupt('serve'), 1);
     assert.match(peer!.daemon.output, /cached blob is corrupt; evicted/);
+    assert.match(peer!.daemon.output, new RegExp(`block ${rottenBlock} \\(1048576 bytes\\) has CRC32`));
     await assertServedIntact('after eviction');
+  });
+
+  it('checks a blob recorded without check blocks against its digest, and the scrub records them', async () => {
+    await cacheTheBlob();
+    await peer!.daemon.stop();
+    const { checkBlocks, ...older } = JSON.parse(await readFile(recordPath(), 'utf8'));
+    assert.equal(typeof checkBlocks, 'string', 'a fresh blob is recorded with its check blocks');
+    await writeFile(recordPath(), JSON.stringify(older));
+    await replaceByte(cachedPath(), 4321, (b) => b ^ 0x04);
+    peer = await start();
+    const res = await streamGet(blobUrl());
+    assert.ok(res.error !== undefined || !res.complete, 'the rotten body ended cleanly');
+    assert.ok(res.bytes < blob.size, `${res.bytes} of ${blob.size} bytes sent`);
+    await waitFor('rotten blob evicted', async () => !(await exists(cachedPath())));
+    assert.match(peer.daemon.output, /cached blob sha256:[0-9a-f]+: hashes to sha256:/);
+    await assertServedIntact('after eviction');
+    // Recorded again with check blocks (fetched anew); strip them once more and let the scrub learn them.
+    await peer.daemon.stop();
+    await writeFile(recordPath(), JSON.stringify(older));
+    peer = await start(['--scrub-rate', '64MiB']);
+    await waitFor('the scrub records check blocks', async () => {
+      const record = JSON.parse(await readFile(recordPath(), 'utf8'));
+      return record.checkBlocks === checkBlocks;
+    });
+    await assertServedIntact('checked by the learnt blocks');
   });
 
   it('does not serve a blob truncated while the peer runs (size checked when opened)', async () => {

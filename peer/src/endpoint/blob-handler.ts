@@ -6,7 +6,12 @@ import { admit } from './access-guard.ts';
 import { fileSource, sendBody } from './body-io.ts';
 import { answerColdRange } from './cold-range.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
-import { CachedBlobMismatchError, digestCheckedBody, fileCheckedBody } from './digest-checked-body.ts';
+import {
+  blockCheckedBody,
+  CachedBlobMismatchError,
+  digestCheckedBody,
+  fileCheckedBody,
+} from './digest-checked-body.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
 import { originSource } from './origin-source.ts';
@@ -86,22 +91,28 @@ export async function handleBlob(
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
         const length = range.end - range.start + 1;
-        // The whole blob is checked against its digest on the way; a Range only had its file's size checked.
+        // The whole blob is checked on the way: against the check blocks recorded with its digest, else
+        // against the digest itself. A Range only had its file's size checked.
         const file = fileSource(pin.path, range.start);
+        const checkBlocks = length === pin.size ? (await ctx.store.record(digest))?.checkBlocks : undefined;
         const body =
           length !== pin.size
             ? file
-            : pin.size >= HASH_OFF_THREAD_BYTES
-              ? fileCheckedBody(file, digest, pin.size, (options) =>
-                  ctx.fileHasher.start(pin.path, pin.size, options),
-                )
-              : digestCheckedBody(file, digest, pin.size);
+            : checkBlocks
+              ? blockCheckedBody(file, digest, pin.size, checkBlocks)
+              : pin.size >= HASH_OFF_THREAD_BYTES
+                ? fileCheckedBody(file, digest, pin.size, (options) =>
+                    ctx.fileHasher.start(pin.path, pin.size, options),
+                  )
+                : digestCheckedBody(file, digest, pin.size);
         if (
-          await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(
+          (await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(
             cachedBlobMismatch(ctx, digest),
-          )
+          )) &&
+          length === pin.size &&
+          !checkBlocks
         ) {
-          if (length === pin.size) ctx.store.markVerified(digest);
+          ctx.store.markVerified(digest);
         }
       } else res.end();
     } finally {

@@ -22,7 +22,7 @@ export interface BodySource {
  * goes on in smaller pieces. Reused buffers keep the data path free of
  * garbage (no fresh pages to fault in, no GC-driven RSS growth).
  */
-export const SEND_CHUNK = 256 * 1024;
+export const SEND_CHUNK = 1024 * 1024;
 const SEND_WINDOW = 2 * SEND_CHUNK;
 
 /** What response bodies are sent with: the node's send budget and the buffers bodies are filled in. */

@@ -217,6 +217,20 @@ export class BlobStore {
     if (entry) entry.verifiedAt = this.#now();
   }
 
+  /**
+   * Records the check blocks of a blob whose bytes were just hashed in full and matched its digest
+   * (a record written before check blocks existed, or one that disagrees with those bytes).
+   */
+  async recordCheckBlocks(digest: Digest, checkBlocks: Uint32Array): Promise<void> {
+    const entry = this.#blobs.get(digest);
+    const record = await this.record(digest);
+    if (!entry || record?.size !== entry.size) return;
+    const known = record.checkBlocks;
+    if (known && known.length === checkBlocks.length && known.every((sum, i) => sum === checkBlocks[i]))
+      return;
+    await writeBlobRecord(this.paths, digest, { ...record, checkBlocks });
+  }
+
   /** The blob verified longest ago, if that was before `before` (ms since epoch). */
   leastRecentlyVerified(before: number): { digest: Digest; size: number } | undefined {
     let oldest: { digest: Digest; size: number; at: number } | undefined;
@@ -371,8 +385,11 @@ export class BlobStore {
     return partial;
   }
 
-  /** Turns a partial whose whole digest was verified into a complete blob (atomic rename). */
-  async commit(partial: PartialBlob): Promise<void> {
+  /**
+   * Turns a partial whose whole digest was verified into a complete blob (atomic rename);
+   * `checkBlocks` are the checksums of the bytes that digest was computed over.
+   */
+  async commit(partial: PartialBlob, checkBlocks?: Uint32Array): Promise<void> {
     // Its pieces stay leasable until the blob is indexed here: a peer asking meanwhile is answered
     // (told "not here", the scheduler would forget this node holds the blob).
     await partial.seal();
@@ -382,6 +399,7 @@ export class BlobStore {
       size,
       pieceSize,
       pieceHashes: pieceHashes.every((h) => h !== undefined) ? pieceHashes : [],
+      ...(checkBlocks ? { checkBlocks } : {}),
     });
     await rename(partial.dataPath, this.paths.blob(partial.digest));
     await rm(this.paths.partialMeta(partial.digest), { force: true });

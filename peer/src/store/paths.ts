@@ -10,7 +10,7 @@ export class StorePaths {
   get blobsDir(): string {
     return join(this.root, 'blobs', 'sha256');
   }
-  /** Per complete blob: its size and piece hashes, to check the blob's file against later. */
+  /** Per complete blob: its size, piece hashes and check blocks, to check the blob's file against later. */
   get blobRecordsDir(): string {
     return join(this.root, 'blobs', 'records');
   }

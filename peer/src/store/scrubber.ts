@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from '@shoal/telemetry';
 import type { BlobStore } from './blob-store.ts';
+import { BlockChecksummer } from './check-blocks.ts';
 
 export interface ScrubberOptions {
   store: BlobStore;
@@ -51,6 +52,7 @@ export function startScrubber(options: ScrubberOptions): { stop(): Promise<void>
     });
     if (!file) return;
     const hash = createHash('sha256');
+    const blocks = new BlockChecksummer();
     let done = 0;
     try {
       for (;;) {
@@ -58,6 +60,7 @@ export function startScrubber(options: ScrubberOptions): { stop(): Promise<void>
         const { bytesRead } = await file.read(buffer, 0, buffer.length, done);
         if (bytesRead === 0) break;
         hash.update(buffer.subarray(0, bytesRead));
+        blocks.feed(buffer.subarray(0, bytesRead));
         done += bytesRead;
         options.onBytes?.(bytesRead);
         await sleep(pauseAfter(bytesRead, now() - started, options.bytesPerSecond), stopping.signal);
@@ -68,8 +71,11 @@ export function startScrubber(options: ScrubberOptions): { stop(): Promise<void>
     // Evicted (or replaced) while it was read: what was read says nothing about what is there now.
     if (options.store.sizeOf(digest) !== size) return;
     const actual = `sha256:${hash.digest('hex')}`;
-    if (actual === digest && done === size) options.store.markVerified(digest);
-    else await options.store.discardCorrupt(digest, 'scrub', `read ${done} bytes hashing to ${actual}`);
+    if (actual === digest && done === size) {
+      options.store.markVerified(digest);
+      blocks.end();
+      await options.store.recordCheckBlocks(digest, blocks.sums());
+    } else await options.store.discardCorrupt(digest, 'scrub', `read ${done} bytes hashing to ${actual}`);
   }
 
   async function run(): Promise<void> {

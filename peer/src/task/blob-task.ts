@@ -331,7 +331,7 @@ export class BlobTask {
       await this.fail(new DigestMismatchError(this.digest, actual));
       return;
     }
-    await this.#store.commit(partial);
+    await this.#store.commit(partial, this.#hasher.checkBlocks());
     this.#state = 'complete';
     this.firstFetches.clear();
     this.#finished.resolve();
