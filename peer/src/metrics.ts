@@ -179,7 +179,7 @@ export function createPeerMetrics(registry: Registry, sources: PeerGaugeSources)
       name: 'shoal_store_corrupt_blobs_total',
       help:
         'Cached blobs found corrupt and evicted, by the check that found them (index: size at start-up; ' +
-        'open: size when opened; serve: digest while served; piece: piece hash while served to a peer; scrub)',
+        'open: size when opened; serve: check blocks or digest while served; piece: piece hash while served to a peer; scrub)',
       labelNames: ['found_by'] as const,
       registers,
     }),
