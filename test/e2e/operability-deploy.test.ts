@@ -340,8 +340,13 @@ describe('deploy/', { timeout: 240_000 }, () => {
     let known = new Map<string, string>();
 
     before(async () => {
-      [scheduler, peer] = await Promise.all([startScheduler(), startPeer()]);
-      for (const adminUrl of [peer.adminUrl, scheduler.adminUrl]) {
+      // Both kept before either failure is thrown: one that started must be stopped by `after`.
+      const [startedScheduler, startedPeer] = await Promise.allSettled([startScheduler(), startPeer()]);
+      if (startedScheduler.status === 'fulfilled') scheduler = startedScheduler.value;
+      if (startedPeer.status === 'fulfilled') peer = startedPeer.value;
+      if (startedScheduler.status === 'rejected') throw startedScheduler.reason;
+      if (startedPeer.status === 'rejected') throw startedPeer.reason;
+      for (const adminUrl of [startedPeer.value.adminUrl, startedScheduler.value.adminUrl]) {
         for (const [name, type] of families((await request(`${adminUrl}/metrics`)).body.toString('utf8'))) {
           known.set(name, type);
         }

@@ -299,11 +299,7 @@ class TaskSession implements TaskListener {
     }
   }
 
-  /**
-   * A lease's pieces, one after another from its parent. A parent that cannot be reached or sent
-   * wrong bytes gets no more of them: the rest are reported failed at once, for the scheduler to
-   * give elsewhere, rather than each waiting out its own timeout.
-   */
+  /** A lease on one of the download slots, which it gives back once its last piece is done. */
   async #runLease(lease: PieceAssignment[]): Promise<void> {
     try {
       await this.#fetchLease(lease);
@@ -315,6 +311,11 @@ class TaskSession implements TaskListener {
     }
   }
 
+  /**
+   * A lease's pieces, one after another from its parent. A parent that cannot be reached or sent
+   * wrong bytes gets no more of them: the rest are reported failed at once, for the scheduler to
+   * give elsewhere, rather than each waiting out its own timeout.
+   */
   async #fetchLease(lease: PieceAssignment[]): Promise<void> {
     for (let at = 0; at < lease.length; at++) {
       const assignment = lease[at]!;
@@ -360,7 +361,6 @@ class TaskSession implements TaskListener {
     this.#fetching.set(index, others.add(control));
     /** The piece landed from another fetch (or is landing): this one is dropped, without a report. */
     const superseded = () => task.has(index) || this.#landing.has(index);
-    const timeoutMs = pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs);
     try {
       const piece = await this.#options.parents.fetch({
         parent: assignment.parent,
@@ -370,7 +370,7 @@ class TaskSession implements TaskListener {
         pieceSize: layout.pieceSize,
         expectedLength: pieceLength(layout, assignment.index),
         expectedSha256: assignment.sha256,
-        timeoutMs,
+        timeoutMs: pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs),
         onBytes: this.#progressed,
         signal: control.signal,
       });
