@@ -241,7 +241,7 @@ describe('a parent that sends slowly, or stops', () => {
     await parent.stop();
   });
 
-  const fetchFirst = (streams: PieceStreams) =>
+  const fetchFirst = (streams: PieceStreams, limiter = new RateLimiter(0)) =>
     fetchPiece(streams, {
       parent: parent.peerId.toString(),
       parentAddrs: parent.getMultiaddrs().map((ma) => ma.toString()),
@@ -252,8 +252,23 @@ describe('a parent that sends slowly, or stops', () => {
       expectedSha256: sha256(blob.subarray(0, pieceLength(layout, 0))),
       timeoutMs: 60_000,
       idleTimeoutMs: 400,
-      limiter: new RateLimiter(0),
+      limiter,
     });
+
+  it('is not left while it waits for its own node download rate longer than the idle timeout', async () => {
+    pace = { bytes: layout.pieceSize, everyMs: 0, parts: 1 };
+    const limiter = new RateLimiter(2 * MIB);
+    // Another fetch's bytes, paid first: this one's first wait is ~0.9 s, over twice the idle timeout.
+    const other = limiter.take(2 * MIB);
+    const streams = new PieceStreams(child);
+    const started = Date.now();
+    const piece = await fetchFirst(streams, limiter);
+    await other;
+    assert.ok(Date.now() - started > 800, 'it waited for the rate');
+    assert.equal(piece.length, pieceLength(layout, 0));
+    piece.release();
+    streams.close();
+  });
 
   it('is waited for past the idle timeout while its bytes keep coming', async () => {
     pace = { bytes: layout.pieceSize / 16, everyMs: 100, parts: 16 };

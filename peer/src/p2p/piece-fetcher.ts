@@ -50,26 +50,54 @@ export async function fetchPiece(
     signal?: AbortSignal;
   },
 ): Promise<FetchedPiece> {
-  const idleMs = request.idleTimeoutMs ?? PIECE_IDLE_TIMEOUT_MS;
-  const idle = new AbortController();
-  const idleTimer = setTimeout(
-    () => idle.abort(new Error(`no byte from the parent for ${idleMs} ms`)),
-    idleMs,
-  );
+  const idle = parentSilence(request.idleTimeoutMs ?? PIECE_IDLE_TIMEOUT_MS);
   const signals = [AbortSignal.timeout(request.timeoutMs), idle.signal];
   if (request.signal) signals.push(request.signal);
   try {
-    return await fetchWithin(streams, request, AbortSignal.any(signals), () => idleTimer.refresh());
+    return await fetchWithin(streams, request, AbortSignal.any(signals), idle);
   } finally {
-    clearTimeout(idleTimer);
+    idle.stop();
   }
+}
+
+/** Watches a parent for silence: `signal` aborts once it sent nothing for `ms`. */
+interface ParentSilence {
+  signal: AbortSignal;
+  /** Bytes came from the parent: the wait starts again. */
+  progressed(): void;
+  /** Runs `work`, a wait of this node's own (its download rate), which is not the parent's silence. */
+  ownWait<T>(work: Promise<T>): Promise<T>;
+  stop(): void;
+}
+
+function parentSilence(ms: number): ParentSilence {
+  const idle = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(new Error(`no byte from the parent for ${ms} ms`)), ms);
+  };
+  arm();
+  return {
+    signal: idle.signal,
+    progressed: arm,
+    async ownWait(work) {
+      clearTimeout(timer);
+      try {
+        return await work;
+      } finally {
+        arm();
+      }
+    },
+    stop: () => clearTimeout(timer),
+  };
 }
 
 async function fetchWithin(
   streams: PieceStreams,
   request: Parameters<typeof fetchPiece>[1],
   signal: AbortSignal,
-  progressed: () => void,
+  idle: ParentSilence,
 ): Promise<FetchedPiece> {
   const started = performance.now();
   for (let attempt = 0; ; attempt++) {
@@ -114,8 +142,8 @@ async function fetchWithin(
         `parent answered status ${header.status}: ${header.message}`,
       );
     }
-    progressed();
-    return receivePiece(streams, piece, header, request, signal, started, progressed);
+    idle.progressed();
+    return receivePiece(streams, piece, header, request, signal, started, idle);
   }
 }
 
@@ -127,7 +155,7 @@ async function receivePiece(
   request: Parameters<typeof fetchPiece>[1],
   signal: AbortSignal,
   started: number,
-  progressed: () => void,
+  idle: ParentSilence,
 ): Promise<FetchedPiece> {
   const buffers: Buffer[] = [];
   const chunks: Uint8Array[] = [];
@@ -175,12 +203,11 @@ async function receivePiece(
         }
         received += part.length;
       }
-      progressed();
+      idle.progressed();
       request.onBytes?.(list.byteLength);
-      // Paced after the fact: the bytes are here already, the next ones wait their turn.
-      await request.limiter.take(list.byteLength, signal);
-      // Waiting for this node's own download rate is not the parent's silence.
-      progressed();
+      // Paced after the fact: the bytes are here already, the next ones wait their turn. On a slow
+      // link that wait (behind this node's other fetches) can outlast the idle timeout.
+      await idle.ownWait(request.limiter.take(list.byteLength, signal));
     }
     const sha256Hex = hash.digest('hex');
     if (
