@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import type { Digest } from '@shoal/oci';
@@ -14,6 +15,7 @@ import {
   decodeCheckBlocks,
   encodeCheckBlocks,
 } from '../src/store/check-blocks.ts';
+import { recordedPieceCheck } from '../src/store/recorded-piece-check.ts';
 import { ContiguousHasher } from '../src/task/contiguous-hasher.ts';
 
 const BLOCK = CHECK_BLOCK_BYTES;
@@ -189,5 +191,57 @@ describe('a cached blob body checked by blocks', () => {
     );
     assert.equal(passed, BLOCK);
     assert.ok(error instanceof CachedBlobMismatchError);
+  });
+});
+
+describe('the check of a cached piece served to a peer', () => {
+  const bytes = blob(4 * BLOCK + 10);
+  const pieceSize = 2 * BLOCK;
+  const hashOf = (from: number, to: number) =>
+    createHash('sha256').update(bytes.subarray(from, to)).digest('hex');
+  const record = {
+    size: bytes.length,
+    pieceSize,
+    pieceHashes: [hashOf(0, 2 * BLOCK), hashOf(2 * BLOCK, 4 * BLOCK), hashOf(4 * BLOCK, bytes.length)],
+  };
+  const rotten = Buffer.from(bytes);
+  rotten[2 * BLOCK + 3]! ^= 1; // piece 1, its first block
+
+  it('uses the check blocks when it has them: a rotten block fails as it completes, before the piece ends', () => {
+    const check = recordedPieceCheck(
+      { ...record, checkBlocks: Uint32Array.from(expectedSums(bytes)) },
+      { index: 1, offset: 2 * BLOCK, length: 2 * BLOCK, pieceSize },
+    );
+    assert.ok(check);
+    assert.throws(() => check.feed(rotten.subarray(2 * BLOCK, 3 * BLOCK)), /block 2 /);
+    const last = recordedPieceCheck(
+      { ...record, checkBlocks: Uint32Array.from(expectedSums(bytes)) },
+      { index: 2, offset: 4 * BLOCK, length: 10, pieceSize },
+    );
+    last!.feed(bytes.subarray(4 * BLOCK));
+    last!.end();
+  });
+
+  it('falls back to the recorded piece hash, checked at the end, and to nothing without one', () => {
+    const check = recordedPieceCheck(record, { index: 1, offset: 2 * BLOCK, length: 2 * BLOCK, pieceSize });
+    assert.ok(check);
+    check.feed(rotten.subarray(2 * BLOCK, 3 * BLOCK));
+    check.feed(rotten.subarray(3 * BLOCK, 4 * BLOCK));
+    assert.throws(() => check.end(), /hashes to/);
+    const intact = recordedPieceCheck(record, { index: 0, offset: 0, length: 2 * BLOCK, pieceSize });
+    intact!.feed(bytes.subarray(0, 2 * BLOCK));
+    intact!.end();
+    assert.equal(
+      recordedPieceCheck(
+        { ...record, pieceHashes: [] },
+        { index: 0, offset: 0, length: 2 * BLOCK, pieceSize },
+      ),
+      undefined,
+    );
+    assert.equal(
+      recordedPieceCheck(record, { index: 0, offset: 0, length: 2 * BLOCK, pieceSize: 4 * BLOCK }),
+      undefined,
+      'another layout',
+    );
   });
 });

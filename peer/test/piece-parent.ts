@@ -13,7 +13,8 @@ import { fetchPiece } from '../src/p2p/piece-fetcher.ts';
 import { startPieceServer } from '../src/p2p/piece-server.ts';
 import type { PieceStreams } from '../src/p2p/piece-streams.ts';
 import { RateLimiter } from '../src/p2p/rate-limiter.ts';
-import { BlobStore } from '../src/store/blob-store.ts';
+import { type BlobRecord, writeBlobRecord } from '../src/store/blob-record.ts';
+import { BlobStore, type BlobStoreOptions } from '../src/store/blob-store.ts';
 import { StorePaths } from '../src/store/paths.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -30,13 +31,30 @@ export function patternBlob(size: number): { bytes: Buffer; digest: Digest } {
 /** A node holding `blob` in a blob store of its own, serving its pieces; stop() removes the store. */
 export async function startBlobParent(
   blob: { bytes: Buffer; digest: Digest },
-  options: { uploadSlots?: number; budget?: SendBudget } = {},
-): Promise<{ node: ShoalNode; stop(): Promise<void> }> {
+  options: {
+    uploadSlots?: number;
+    budget?: SendBudget;
+    /** What the store recorded when the blob was stored; none by default. */
+    record?: BlobRecord;
+    /** The file's bytes, when they are not (any longer) the blob's. */
+    onDisk?: Buffer;
+    onCorrupt?: BlobStoreOptions['onCorrupt'];
+  } = {},
+): Promise<{ node: ShoalNode; store: BlobStore; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-piece-parent-'));
   const paths = new StorePaths(dir);
   await mkdir(paths.blobsDir, { recursive: true });
-  await writeFile(join(paths.blobsDir, digestHex(blob.digest)), blob.bytes);
-  const store = new BlobStore({ paths, capacity: 2 ** 30, logger });
+  await writeFile(join(paths.blobsDir, digestHex(blob.digest)), options.onDisk ?? blob.bytes);
+  if (options.record) {
+    await mkdir(paths.blobRecordsDir, { recursive: true });
+    await writeBlobRecord(paths, blob.digest, options.record);
+  }
+  const store = new BlobStore({
+    paths,
+    capacity: 2 ** 30,
+    logger,
+    ...(options.onCorrupt ? { onCorrupt: options.onCorrupt } : {}),
+  });
   await store.init();
   const node = await createShoalNode({
     privateKey: await generateKeyPair('Ed25519'),
@@ -53,6 +71,7 @@ export async function startBlobParent(
   });
   return {
     node,
+    store,
     async stop() {
       await node.stop();
       await rm(dir, { recursive: true, force: true });

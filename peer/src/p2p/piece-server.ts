@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Connection, Stream } from '@libp2p/interface';
 import { byteStream } from '@libp2p/utils';
@@ -20,6 +19,7 @@ import {
 import type { Logger } from '@shoal/telemetry';
 import { ReaderStalledError, type SendBudget, SendClosedError, type Sender } from '../memory/send-budget.ts';
 import type { BlobStore } from '../store/blob-store.ts';
+import { type RecordedPieceCheck, recordedPieceCheck } from '../store/recorded-piece-check.ts';
 import type { BlobTask } from '../task/blob-task.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -67,8 +67,8 @@ export type PieceSource = {
   readInto(target: Buffer, offset: number): Promise<void>;
   close(): Promise<void>;
   sha256?: string;
-  /** A cached blob's piece: checked against the piece hash recorded when the blob was stored. */
-  recordedSha256?: string;
+  /** A cached blob's piece: checked against what was recorded when the blob was stored. */
+  recorded?: RecordedPieceCheck;
 };
 
 /** A piece about to be served: where its bytes are read from, and where it lies in its blob. */
@@ -205,7 +205,7 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           signal: AbortSignal.timeout(readerTimeoutMs),
         });
         const buffers: HeldBuffer[] = [];
-        const check = source.recordedSha256 ? createHash('sha256') : undefined;
+        let check = source.recorded;
         for (let done = 0; done < length; ) {
           await options.limiter.take(Math.min(SEND_CHUNK, length - done));
           const grant = keep ? Math.min(SEND_CHUNK, prepaid) : await sender.acquire(SEND_CHUNK);
@@ -214,9 +214,8 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           const size = Math.min(grant, length - done);
           const chunk = buffer.subarray(0, size);
           await source.readInto(chunk, offset + done);
-          check?.update(chunk);
-          if (check && done + size === length) {
-            await checkRecordedPiece(request, check, source);
+          if (check && !(await checkRecordedPiece(request, check, chunk, done + size === length))) {
+            check = undefined;
           }
           await sendWithBackpressure(stream, chunk);
           options.onUpload?.(size);
@@ -259,17 +258,27 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
   }
 
-  /** Before the piece's last bytes go out: a cached piece that no longer matches ends the stream and its blob. */
   /**
-   * A cached piece that no longer hashes to what was recorded: the copy is dropped here. The answer still
-   * goes out as read: the requester checks every piece against the piece table, strikes this node for it
-   * and the scheduler takes it off the task, where a cut-off answer would only look like a busy parent.
+   * Feeds a cached piece's next bytes to its check, before they go out; false once the piece turned
+   * out not to be what was recorded. The copy is then dropped here, and the answer still goes out as
+   * read: the requester checks every piece against the piece table, strikes this node for it and the
+   * scheduler takes it off the task, where a cut-off answer would only look like a busy parent.
    */
-  async function checkRecordedPiece(request: PieceRequest, hash: Hash, source: PieceSource): Promise<void> {
-    const actual = hash.digest('hex');
-    if (actual === source.recordedSha256) return;
-    const detail = `piece ${request.index} hashes to ${actual}`;
-    await options.store.discardCorrupt(request.digest as Digest, 'piece', detail);
+  async function checkRecordedPiece(
+    request: PieceRequest,
+    check: RecordedPieceCheck,
+    chunk: Uint8Array,
+    last: boolean,
+  ): Promise<boolean> {
+    try {
+      check.feed(chunk);
+      if (last) check.end();
+      return true;
+    } catch (error) {
+      const detail = `piece ${request.index}: ${(error as Error).message}`;
+      await options.store.discardCorrupt(request.digest as Digest, 'piece', detail);
+      return false;
+    }
   }
 
   async function locate(digest: Digest, index: number, pieceSize: number): Promise<ServedPiece | undefined> {
@@ -321,7 +330,10 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
     const file = await open(pin.path, 'r');
     const record = await options.store.record(digest);
-    const recordedSha256 = record?.pieceSize === layout.pieceSize ? record.pieceHashes[index] : undefined;
+    const offset = pieceStart(layout, index);
+    const length = pieceLength(layout, index);
+    const recorded =
+      record && recordedPieceCheck(record, { index, offset, length, pieceSize: layout.pieceSize });
     return {
       source: {
         async readInto(target, offset) {
@@ -335,10 +347,10 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
           await file.close();
           pin.release();
         },
-        ...(recordedSha256 ? { recordedSha256 } : {}),
+        ...(recorded ? { recorded } : {}),
       },
-      offset: pieceStart(layout, index),
-      length: pieceLength(layout, index),
+      offset,
+      length,
       blobSize: pin.size,
     };
   }

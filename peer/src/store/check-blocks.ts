@@ -94,16 +94,19 @@ function hex(crc: number): string {
 }
 
 /**
- * Checks bytes read in order from offset 0 against recorded checksums: `feed`
- * throws as soon as a block it completes does not match, before its caller
- * passes those bytes on. `end` checks the last, short block.
+ * Checks bytes read in order from the start of block `firstBlock` (0: the
+ * blob's start) against recorded checksums: `feed` throws as soon as a block
+ * it completes does not match, before its caller passes those bytes on. `end`
+ * checks the last, short block.
  */
 export class BlockVerifier {
   readonly #expected: Uint32Array;
+  readonly #firstBlock: number;
   readonly #sums = new BlockChecksummer();
 
-  constructor(expected: Uint32Array) {
+  constructor(expected: Uint32Array, firstBlock = 0) {
     this.#expected = expected;
+    this.#firstBlock = firstBlock;
   }
 
   feed(chunk: Uint8Array): void {
@@ -115,7 +118,14 @@ export class BlockVerifier {
   }
 
   #check(index: number, crc: number): void {
-    const expected = this.#expected[index];
-    if (expected !== crc) throw new CheckBlockMismatchError(index, expected ?? 0, crc);
+    const block = this.#firstBlock + index;
+    const expected = this.#expected[block];
+    if (expected !== crc) throw new CheckBlockMismatchError(block, expected ?? 0, crc);
   }
+}
+
+/** Whether the bytes [offset, offset + length) of a blob of `size` bytes are whole check blocks. */
+export function wholeCheckBlocks(offset: number, length: number, size: number): boolean {
+  const end = offset + length;
+  return offset % CHECK_BLOCK_BYTES === 0 && (end % CHECK_BLOCK_BYTES === 0 || end === size);
 }
