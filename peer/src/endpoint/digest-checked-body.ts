@@ -25,24 +25,15 @@ export function blockCheckedBody(
   sums: Uint32Array,
 ): BodySource {
   const verifier = new BlockVerifier(sums);
-  let position = 0;
-  return {
-    async fill(into) {
-      const filled = await source.fill(into);
-      if (filled <= 0) return filled;
-      position += filled;
-      try {
-        verifier.feed(into.subarray(0, filled));
-        if (position >= size) verifier.end();
-      } catch (error) {
-        if (error instanceof CheckBlockMismatchError)
-          throw new CachedBlobMismatchError(digest, error.message);
-        throw error;
-      }
-      return filled;
-    },
-    close: () => source.close(),
-  };
+  return checkedBody(source, (bytes, position) => {
+    try {
+      verifier.feed(bytes);
+      if (position >= size) verifier.end();
+    } catch (error) {
+      if (error instanceof CheckBlockMismatchError) throw new CachedBlobMismatchError(digest, error.message);
+      throw error;
+    }
+  });
 }
 
 /**
@@ -52,17 +43,23 @@ export function blockCheckedBody(
  */
 export function digestCheckedBody(source: BodySource, digest: Digest, size: number): BodySource {
   const hash = createHash('sha256');
+  return checkedBody(source, (bytes, position) => {
+    hash.update(bytes);
+    if (position !== size) return;
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest) throw new CachedBlobMismatchError(digest, `hashes to ${actual}`);
+  });
+}
+
+/** `source`, each read handed to `check` (with the position after it) before it is given out; `check` throws to stop it. */
+function checkedBody(source: BodySource, check: (bytes: Uint8Array, position: number) => void): BodySource {
   let position = 0;
   return {
     async fill(into) {
       const filled = await source.fill(into);
       if (filled <= 0) return filled;
-      hash.update(into.subarray(0, filled));
       position += filled;
-      if (position === size) {
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== digest) throw new CachedBlobMismatchError(digest, `hashes to ${actual}`);
-      }
+      check(into.subarray(0, filled), position);
       return filled;
     },
     close: () => source.close(),
