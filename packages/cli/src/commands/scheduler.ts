@@ -58,7 +58,7 @@ export const schedulerOptions: readonly OptionSpec[] = [
     key: 'leasePieces',
     arg: '<n>',
     description:
-      'the most pieces in one assignment (a lease: pieces a peer takes from one parent one after another, on one upload slot); more means fewer scheduler decisions and messages per piece, 1 one decision per piece',
+      'the most pieces in one assignment (a lease: pieces a peer takes from one parent one after another, on one upload slot); more means fewer scheduler decisions and messages per piece; 1 is one decision per piece',
     default: 4,
   },
   {
