@@ -43,7 +43,8 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
     decisions: new Counter({
       name: 'shoal_scheduler_decisions_total',
       help:
-        'Assignment decisions, by what asked for them (open, report, waiting: a change that concerns every waiting peer, ' +
+        'Assignment decisions, by what asked for them (open, report, sibling: a report of another blob of the same node, ' +
+        'waiting: a change that concerns every waiting peer, ' +
         'freed-slot, new-holder, retry: the sweep, endgame: a last piece long on its way) and whether they ' +
         'assigned anything (outcome: assigned or none)',
       labelNames: ['trigger', 'outcome'] as const,

@@ -1022,6 +1022,23 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 
+  it('a report serves its sender in the other blobs it waits for before the one it reports', () => {
+    const h = oneSlotParent();
+    h.open('a', 4, 1, digestOf(1));
+    h.open('a', 4, 1, digestOf(2));
+    const first = h.drain();
+    const pieces = pieceAssignments(first, 'a');
+    assert.equal(pieces.length, 1, 'p has one slot: a waits in blob 2');
+    // a lands its blob-1 piece and wants the next one: blob 2, waiting longer, gets p's freed slot.
+    h.report('a', { done: [peerDone(pieces[0]!.index, 'p')], want: 1 }, digestOf(1));
+    const next = h.drain().filter((m) => m.message.assignments && m.message.assignments.pieces.length > 0);
+    assert.deepEqual(
+      next.map((m) => [m.message.assignments!.digest, m.message.assignments!.pieces.map((p) => p.parent)]),
+      [[digestOf(2), ['p']]],
+    );
+    assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+
   it('taskDone gives back the slots of fetches the peer no longer reports', () => {
     const h = oneSlotParent();
     h.open('a', 4, 1, digestOf(1));
