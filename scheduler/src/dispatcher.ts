@@ -513,16 +513,20 @@ export class Dispatcher {
   }
 
   /**
-   * A host reporting pieces of one blob is decided for first in the other blobs it waits for: a node
-   * is done when its last blob is, and otherwise the blob it lands pieces of takes, report after
-   * report, the slots those reports free, while its other blobs wait behind every starved peer
-   * (bench/RESULTS.md, `kraken`: p50 1.08 -> 1.03 x T_LB).
+   * A host reporting pieces of one blob is decided for first in the other blobs it waits for that are
+   * further behind: a node is done when its last blob is, and otherwise the blob it lands pieces of
+   * takes, report after report, the slots those reports free, while its other blobs wait behind every
+   * starved peer. A blob ahead is left its place: serving it too cost messages and made the tail
+   * longer (bench/RESULTS.md, `kraken`).
    */
   #serveOwnStarved(hostId: string, reported: SwarmTask): void {
     const mine = this.#starvedByHost.get(hostId);
     if (!mine) return;
+    const reporter = reported.peers.get(hostId)!;
+    const share = reporter.have.count / reported.pieceCount;
     for (const [peer, task] of [...mine]) {
       if (task === reported) continue;
+      if (peer.have.count / task.pieceCount >= share) continue;
       if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
         this.#unstarve(task, peer);
         continue;

@@ -1022,7 +1022,7 @@ describe('Dispatcher: upload slots shared across tasks', () => {
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
   });
 
-  it('a report serves its sender in the other blobs it waits for before the one it reports', () => {
+  it('a report serves its sender in the other blobs it waits for before the one it reports, when they are behind', () => {
     const h = oneSlotParent();
     h.open('a', 4, 1, digestOf(1));
     h.open('a', 4, 1, digestOf(2));
@@ -1037,6 +1037,21 @@ describe('Dispatcher: upload slots shared across tasks', () => {
       [[digestOf(2), ['p']]],
     );
     assert.equal(h.state.hosts.get('p')!.activeUploads, 1);
+  });
+
+  it('a report serves its sender in another blob first only when that blob is further behind', () => {
+    const h = oneSlotParent();
+    h.open('a', 4, 1, digestOf(1));
+    h.open('a', 4, 1, digestOf(2), [0, 1, 2]); // blob 2: three of four pieces already
+    const pieces = pieceAssignments(h.drain(), 'a');
+    assert.equal(pieces.length, 1);
+    h.report('a', { done: [peerDone(pieces[0]!.index, 'p')], want: 1 }, digestOf(1));
+    const next = h.drain().filter((m) => m.message.assignments && m.message.assignments.pieces.length > 0);
+    assert.deepEqual(
+      next.map((m) => m.message.assignments!.digest),
+      [digestOf(1)],
+      'blob 1 (one of four) is behind blob 2 (three of four): the reported blob keeps the slot',
+    );
   });
 
   it('taskDone gives back the slots of fetches the peer no longer reports', () => {
