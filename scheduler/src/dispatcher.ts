@@ -242,7 +242,7 @@ export class Dispatcher {
     }
     peer.want = message.want;
     peer.reading = readingIn(task, message.reading);
-    this.#serveOwnStarved(hostId, task);
+    this.#serveOwnStarved(task, peer);
     this.#dispatch(task, peer, 'report');
     // Failures can free origin pieces for anyone (a rare event): everyone waiting is asked. New
     // pieces only add what the reporter can upload: its starved fellows are offered them.
@@ -379,7 +379,7 @@ export class Dispatcher {
     while (this.#retried < this.#retries.length) {
       if (this.#state.hosts.freeHosts.size === 0 || performance.now() >= deadline) break;
       const { task, peer } = this.#retries[this.#retried++]!;
-      if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
+      if (!this.#isCurrent(task, peer)) {
         this.#unstarve(task, peer);
         continue;
       }
@@ -429,7 +429,7 @@ export class Dispatcher {
     }
     for (const { task, peer } of oldest) {
       if (free <= 0) break;
-      if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
+      if (!this.#isCurrent(task, peer)) {
         this.#unstarve(task, peer);
         continue;
       }
@@ -475,8 +475,7 @@ export class Dispatcher {
   #noticeWaiting(now: number): void {
     for (const { task, peer } of this.#starved.values()) {
       if (now - (this.#toldAt.get(peer) ?? Number.NEGATIVE_INFINITY) < WAITING_NOTICE_MS) continue;
-      if (!peer.active || this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer)
-        continue;
+      if (!peer.active || !this.#isCurrent(task, peer)) continue;
       this.#toldAt.set(peer, now);
       this.#metrics.waitingNotices.inc();
       this.#send(peer.id, { assignments: { digest: task.digest, pieces: [], origin: [] } });
@@ -504,6 +503,11 @@ export class Dispatcher {
     byHost.set(peer, task);
   }
 
+  /** Whether a starved entry still names a live task and this host's state in it (tasks and peers come and go). */
+  #isCurrent(task: SwarmTask, peer: TaskPeer): boolean {
+    return this.#state.tasks.get(task.digest) === task && task.peers.get(peer.id) === peer;
+  }
+
   #unstarve(task: SwarmTask, peer: TaskPeer): void {
     this.#starved.delete(peer);
     const byTask = this.#starvedByTask.get(task);
@@ -519,19 +523,14 @@ export class Dispatcher {
    * starved peer. A blob ahead is left its place: serving it too cost messages and made the tail
    * longer (bench/RESULTS.md, `kraken`).
    */
-  #serveOwnStarved(hostId: string, reported: SwarmTask): void {
-    const mine = this.#starvedByHost.get(hostId);
+  #serveOwnStarved(reported: SwarmTask, reporter: TaskPeer): void {
+    const mine = this.#starvedByHost.get(reporter.id);
     if (!mine) return;
-    const reporter = reported.peers.get(hostId)!;
     const share = reporter.have.count / reported.pieceCount;
     for (const [peer, task] of [...mine]) {
-      if (task === reported) continue;
-      if (peer.have.count / task.pieceCount >= share) continue;
-      if (this.#state.tasks.get(task.digest) !== task || task.peers.get(peer.id) !== peer) {
-        this.#unstarve(task, peer);
-        continue;
-      }
-      this.#dispatch(task, peer, 'sibling');
+      if (!this.#isCurrent(task, peer)) this.#unstarve(task, peer);
+      else if (task !== reported && peer.have.count / task.pieceCount < share)
+        this.#dispatch(task, peer, 'sibling');
     }
   }
 
