@@ -46,6 +46,8 @@ await build({
   minify: !process.argv.includes('--no-minify'),
   legalComments: 'none',
   plugins: [tlsHelpersInBundle],
+  // A native module (its prebuilt binding is a .node file): loaded from node_modules at run time.
+  external: ['@node-rs/crc32'],
   // CommonJS dependencies call require(); an ES module has none of its own.
   banner: {
     js: "import { createRequire as shoalCreateRequire } from 'node:module'; const require = shoalCreateRequire(import.meta.url);",

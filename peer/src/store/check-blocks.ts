@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.ts';
 
 /**
  * Bytes each checksum of a cached blob covers. A whole blob served from the
