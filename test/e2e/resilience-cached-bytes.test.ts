@@ -89,6 +89,39 @@ describe('cached bytes are checked again, not trusted forever', { timeout: 180_0
     await assertServedIntact('after eviction');
   });
 
+  it('checks a Range of a cached blob by its blocks too: a rotten block is never sent', async () => {
+    await cacheTheBlob();
+    const expected = await streamGet(blobUrl(), { keepBody: true });
+    const whole = expected.body!;
+    // Ranges of clean blocks, within one block and across two, are served exactly.
+    for (const [first, last] of [
+      [100, 4195],
+      [MiB - 10, MiB + 9],
+      [blob.size - 100, blob.size - 1],
+    ] as const) {
+      const res = await streamGet(blobUrl(), {
+        headers: { range: `bytes=${first}-${last}` },
+        keepBody: true,
+      });
+      assert.equal(res.status, 206);
+      assert.equal(res.complete, true, `bytes=${first}-${last}: ${res.error?.message}`);
+      assert.deepEqual(res.body, whole.subarray(first, last + 1), `bytes=${first}-${last}`);
+    }
+    const rotten = 3 * MiB + 5000;
+    const corruptBefore = await corrupt('serve');
+    await replaceByte(cachedPath(), rotten, (b) => b ^ 0x10);
+    // A range of 200 bytes away from the flipped byte, in its block: the block fails as a whole.
+    const res = await streamGet(blobUrl(), { headers: { range: `bytes=${rotten + 100}-${rotten + 299}` } });
+    // Cut off before its first byte: the head, written with the first bytes, may not have gone out either.
+    assert.ok(res.status === 0 || res.status === 206, `status ${res.status}`);
+    assert.ok(res.error !== undefined || !res.complete, 'the rotten range ended cleanly');
+    assert.equal(res.bytes, 0, 'bytes of the rotten block were sent');
+    await waitFor('rotten blob evicted', async () => !(await exists(cachedPath())));
+    assert.equal(await corrupt('serve'), corruptBefore + 1);
+    assert.match(peer!.daemon.output, /block 3 \(1048576 bytes\) has CRC32/);
+    await assertServedIntact('after eviction');
+  });
+
   it('checks a blob recorded without check blocks against its digest, and the scrub records them', async () => {
     await cacheTheBlob();
     await peer!.daemon.stop();

@@ -3,7 +3,7 @@ import type { Digest, Upstream } from '@shoal/oci';
 import { CannotCacheError, WritesRefusedError } from '../store/errors.ts';
 import { UpstreamStatusError } from '../task/errors.ts';
 import { admit } from './access-guard.ts';
-import { fileSource, sendBody } from './body-io.ts';
+import { type BodySource, fileSource, sendBody } from './body-io.ts';
 import { answerColdRange } from './cold-range.ts';
 import { type EndpointContext, relayedRequestHeaders, relayedResponseHeaders } from './context.ts';
 import {
@@ -11,6 +11,7 @@ import {
   CachedBlobMismatchError,
   digestCheckedBody,
   fileCheckedBody,
+  rangeBlockCheckedBody,
 } from './digest-checked-body.ts';
 import type { CacheResult } from './manifest-handler.ts';
 import { API_VERSION_HEADER, sendOciError } from './oci-response.ts';
@@ -91,29 +92,21 @@ export async function handleBlob(
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
         const length = range.end - range.start + 1;
-        // The whole blob is checked on the way: against the check blocks recorded with its digest, else
-        // against the digest itself. A Range only had its file's size checked.
-        const file = fileSource(pin.path, range.start);
-        const checkBlocks = length === pin.size ? (await ctx.store.record(digest))?.checkBlocks : undefined;
-        const body =
-          length !== pin.size
-            ? file
-            : checkBlocks
-              ? blockCheckedBody(file, digest, pin.size, checkBlocks)
-              : pin.size >= HASH_OFF_THREAD_BYTES
-                ? fileCheckedBody(file, digest, pin.size, (options) =>
-                    ctx.fileHasher.start(pin.path, pin.size, options),
-                  )
-                : digestCheckedBody(file, digest, pin.size);
-        if (
-          (await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(
-            cachedBlobMismatch(ctx, digest),
-          )) &&
-          length === pin.size &&
-          !checkBlocks
-        ) {
-          ctx.store.markVerified(digest);
-        }
+        const whole = length === pin.size;
+        const checkBlocks = (await ctx.store.record(digest))?.checkBlocks;
+        const scratch = !whole && checkBlocks ? ctx.sending.pool.take() : undefined;
+        const body = cachedBody(
+          ctx,
+          digest,
+          pin,
+          { start: range.start, end: range.end + 1 },
+          checkBlocks,
+          scratch,
+        );
+        const sent = await sendBody(res, body, length, ctx.sending, firstByte('hit'))
+          .catch(cachedBlobMismatch(ctx, digest))
+          .finally(() => scratch && ctx.sending.pool.give(scratch));
+        if (sent && whole && !checkBlocks) ctx.store.markVerified(digest);
       } else res.end();
     } finally {
       pin.release();
@@ -194,6 +187,34 @@ export async function handleBlob(
     },
   );
   return 'miss';
+}
+
+/**
+ * The bytes [start, end) of a cached blob, checked on the way against the check blocks recorded with
+ * its digest (a range reads and checks whole blocks into `scratch`); a whole blob recorded without
+ * them, against the digest itself. A range of such a blob has only its file's size checked, until
+ * the scrub records its blocks.
+ */
+function cachedBody(
+  ctx: EndpointContext,
+  digest: Digest,
+  pin: { path: string; size: number },
+  range: { start: number; end: number },
+  checkBlocks: Uint32Array | undefined,
+  scratch: Buffer | undefined,
+): BodySource {
+  const file = (offset: number) => fileSource(pin.path, offset);
+  if (range.end - range.start !== pin.size) {
+    return checkBlocks && scratch
+      ? rangeBlockCheckedBody(file, digest, pin.size, checkBlocks, range, scratch)
+      : file(range.start);
+  }
+  if (checkBlocks) return blockCheckedBody(file(0), digest, pin.size, checkBlocks);
+  return pin.size >= HASH_OFF_THREAD_BYTES
+    ? fileCheckedBody(file(0), digest, pin.size, (options) =>
+        ctx.fileHasher.start(pin.path, pin.size, options),
+      )
+    : digestCheckedBody(file(0), digest, pin.size);
 }
 
 /** A cached blob failed its digest while served (the response is already cut off): it is evicted. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Digest } from '@shoal/oci';
-import { BlockVerifier, CheckBlockMismatchError } from '../store/check-blocks.ts';
+import { BlockVerifier, CHECK_BLOCK_BYTES, CheckBlockMismatchError } from '../store/check-blocks.ts';
 import type { FileHashing, FileHashOptions } from '../store/file-hasher.ts';
 import type { BodySource } from './body-io.ts';
 
@@ -34,6 +34,63 @@ export function blockCheckedBody(
       throw error;
     }
   });
+}
+
+/**
+ * Bytes [start, end) of a cached blob, checked as the whole blob is: each check block they touch is
+ * read whole into `scratch` (at least CHECK_BLOCK_BYTES long) and checked against its recorded CRC32
+ * before any byte of it is copied out, so a rotten block gives nothing and the response is cut off.
+ * `open(offset)` reads the blob's file from `offset` on. A small range costs the read and check of
+ * one or two blocks.
+ */
+export function rangeBlockCheckedBody(
+  open: (offset: number) => BodySource,
+  digest: Digest,
+  size: number,
+  sums: Uint32Array,
+  range: { start: number; end: number },
+  scratch: Buffer,
+): BodySource {
+  if (scratch.length < CHECK_BLOCK_BYTES) throw new RangeError('scratch is smaller than a check block');
+  const firstBlock = Math.floor(range.start / CHECK_BLOCK_BYTES);
+  const source = open(firstBlock * CHECK_BLOCK_BYTES);
+  const verifier = new BlockVerifier(sums, firstBlock);
+  /** the block in `scratch`: its offset in the blob and its length (0: none yet) */
+  let blockStart = firstBlock * CHECK_BLOCK_BYTES;
+  let blockLength = 0;
+  let position = range.start;
+  const loadNextBlock = async () => {
+    blockStart += blockLength;
+    const length = Math.min(CHECK_BLOCK_BYTES, size - blockStart);
+    let loaded = 0;
+    while (loaded < length) {
+      const filled = await source.fill(scratch.subarray(loaded, length));
+      if (filled <= 0) break;
+      loaded += filled;
+    }
+    if (loaded < length)
+      throw new CachedBlobMismatchError(digest, `ends at ${blockStart + loaded} of ${size} bytes`);
+    try {
+      verifier.feed(scratch.subarray(0, length));
+      if (blockStart + length === size) verifier.end();
+    } catch (error) {
+      if (error instanceof CheckBlockMismatchError) throw new CachedBlobMismatchError(digest, error.message);
+      throw error;
+    }
+    blockLength = length;
+  };
+  return {
+    async fill(into) {
+      if (position >= range.end) return 0;
+      if (position >= blockStart + blockLength) await loadNextBlock();
+      const from = position - blockStart;
+      const take = Math.min(into.length, blockLength - from, range.end - position);
+      scratch.copy(into, 0, from, from + take);
+      position += take;
+      return take;
+    },
+    close: () => source.close(),
+  };
 }
 
 /**
