@@ -8,6 +8,7 @@ import { CannotCacheError, WritesRefusedError } from './errors.ts';
 import { type CacheEntry, chooseEvictions, type Watermarks } from './eviction-policy.ts';
 import { PartialBlob, type VerifiedPrefixListener } from './partial-blob.ts';
 import type { StorePaths } from './paths.ts';
+import { RecordCache } from './record-cache.ts';
 
 /** While the disk stays full, the cache gives back room at most this often. */
 const GIVE_BACK_INTERVAL_MS = 60_000;
@@ -61,6 +62,9 @@ export interface BlobPin {
   release(): void;
 }
 
+/** Piece hashes of the records kept parsed (RecordCache): ~6 MB at most, a 1 GiB blob's record is 513. */
+const RECORD_CACHE_PIECE_HASHES = 64 * 1024;
+
 /**
  * Content-addressed blob store: complete blobs (whole digest verified) under
  * blobs/sha256/<hex>, partials under partial/. The index of complete blobs is
@@ -70,6 +74,8 @@ export interface BlobPin {
 export class BlobStore {
   readonly paths: StorePaths;
   readonly #blobs = new Map<Digest, BlobEntry>();
+  /** Records of indexed blobs lately read, parsed: written and removed only through this store. */
+  readonly #records = new RecordCache({ maxPieceHashes: RECORD_CACHE_PIECE_HASHES });
   /** Reserved bytes of partials being written. */
   readonly #partials = new Map<Digest, number>();
   readonly #marks: Watermarks;
@@ -208,7 +214,8 @@ export class BlobStore {
 
   /** The size and piece hashes a complete blob was stored with, if recorded. */
   record(digest: Digest): Promise<BlobRecord | undefined> {
-    return readBlobRecord(this.paths, digest);
+    const read = () => readBlobRecord(this.paths, digest);
+    return this.#blobs.has(digest) ? this.#records.get(digest, read) : read();
   }
 
   /** Its bytes were just hashed in full and matched. */
@@ -228,7 +235,9 @@ export class BlobStore {
     const known = record.checkBlocks;
     if (known && known.length === checkBlocks.length && known.every((sum, i) => sum === checkBlocks[i]))
       return;
-    await writeBlobRecord(this.paths, digest, { ...record, checkBlocks });
+    const updated = { ...record, checkBlocks };
+    await writeBlobRecord(this.paths, digest, updated);
+    this.#records.set(digest, updated);
   }
 
   /** The blob verified longest ago, if that was before `before` (ms since epoch). */
@@ -257,6 +266,7 @@ export class BlobStore {
   async #removeCorrupt(digest: Digest, foundBy: CorruptionCheck, detail: string): Promise<void> {
     this.#log.error({ digest, foundBy, detail }, 'cached blob is corrupt; evicted');
     this.#onCorrupt?.(digest, foundBy);
+    this.#records.delete(digest);
     try {
       await rm(this.paths.blob(digest), { force: true, recursive: true });
       await removeBlobRecord(this.paths, digest);
@@ -395,12 +405,14 @@ export class BlobStore {
     await partial.seal();
     const { size, pieceSize, count } = partial.layout;
     const pieceHashes = Array.from({ length: count }, (_, i) => partial.pieceHashes.get(i));
-    await writeBlobRecord(this.paths, partial.digest, {
+    const record: BlobRecord = {
       size,
       pieceSize,
       pieceHashes: pieceHashes.every((h) => h !== undefined) ? pieceHashes : [],
       ...(checkBlocks ? { checkBlocks } : {}),
-    });
+    };
+    await writeBlobRecord(this.paths, partial.digest, record);
+    this.#records.set(partial.digest, record);
     await rename(partial.dataPath, this.paths.blob(partial.digest));
     await rm(this.paths.partialMeta(partial.digest), { force: true });
     this.#partials.delete(partial.digest);
@@ -465,6 +477,7 @@ export class BlobStore {
   /** Removes one evicted blob; false if it could not (it is kept, and set aside for a while). */
   async #remove(digest: Digest, entry: BlobEntry): Promise<boolean> {
     this.#blobs.delete(digest);
+    this.#records.delete(digest);
     try {
       await rm(this.paths.blob(digest), { force: true });
     } catch (error) {
