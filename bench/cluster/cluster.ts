@@ -74,6 +74,8 @@ export interface ClusterParams {
   downloadSlots?: number;
   /** the scheduler's most pieces per lease (default: its own, LEASE_PIECES) */
   leasePieces?: number;
+  /** leases may take pieces on their way to their parent (the scheduler's --pending-pieces; default off) */
+  pendingPieces?: boolean;
   /** the peers' report delay while leases run (default: theirs, REPORT_DELAY_MS) */
   reportDelayMs?: number;
   /** fraction of nodes killed mid-rollout */
@@ -99,6 +101,8 @@ export interface ClusterOutcome {
   rackInBytes: number;
   racks: number;
   schedulerMessages: number;
+  /** the same messages by kind, both ways (peers: register, openTask, report, taskDone; scheduler: the rest) */
+  messagesByKind: Record<string, number>;
   /** messages from the scheduler to peers that carried assignments, and pieces assigned */
   assignmentMessages: number;
   piecesAssigned: number;
@@ -216,6 +220,12 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
   const state = new SwarmState();
   const schedulerMetrics = createSchedulerMetrics(new Registry(), { peers: () => 0, tasks: () => 0 });
   let schedulerMessages = 0;
+  const messagesByKind: Record<string, number> = {};
+  const tally = (message: object) => {
+    schedulerMessages++;
+    for (const [kind, value] of Object.entries(message))
+      if (value !== undefined) messagesByKind[kind] = (messagesByKind[kind] ?? 0) + 1;
+  };
   let assignmentMessages = 0;
   let piecesAssigned = 0;
   let dispatcherCalls = 0;
@@ -227,7 +237,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
     dispatcherCalls++;
   };
   const toPeer = (hostId: string, message: SchedulerMessage) => {
-    schedulerMessages++;
+    tally(message);
     if (message.assignments) {
       assignmentMessages++;
       piecesAssigned += message.assignments.pieces.length;
@@ -246,10 +256,11 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
     metrics: schedulerMetrics,
     now: () => loop.now(),
     leasePieces: p.leasePieces,
+    ...(p.pendingPieces ? { pendingPieces: true } : {}),
   });
   const fromPeer = (node: SimNode, message: PeerMessage) => {
     if (!node.alive) return;
-    schedulerMessages++;
+    tally(message);
     loop.setTimer(() => {
       if (!node.alive) return;
       if (message.openTask) timed(() => dispatcher.openTask(node.id, message.openTask!));
@@ -304,55 +315,77 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
           () => settle(new PieceFetchError('UNAVAILABLE', 'aborted')),
           ONCE,
         );
-        const started = loop.now();
+        let started = loop.now();
         // The request goes out and the first byte comes back: one round trip before bytes flow.
         loop.setTimer(
           () => {
             if (settled) return;
             if (!parent?.alive)
               return settle(new PieceFetchError('UNAVAILABLE', 'parent gone', { unreachable: true }));
-            if (!parent.targets.get(request.digest)?.has(request.index) && !parent.doneAt)
-              return settle(new PieceFetchError('ABSENT', 'parent lacks the piece'));
-            flow = net.start(
-              length,
-              linksBetween(parent, node),
-              () => {
-                if (settled) return;
-                settled = true;
-                timeout.cancel();
-                progress?.cancel();
-                node.flows.delete(flow!);
-                parent.flows.delete(flow!);
-                piecesDelivered++;
-                peerBytes += length;
-                const layer = layerOf.get(request.digest)!;
-                resolve({
-                  chunks: NO_CHUNKS,
-                  release: nothing,
-                  length,
-                  blobSize: layer.size,
-                  sha256Hex: layer.hashes[request.index]!,
-                  millis: Math.max(1, Math.round(loop.now() - started)),
-                });
-              },
-              () => settle(new PieceFetchError('UNAVAILABLE', 'connection cut')),
-            );
-            node.flows.add(flow);
-            parent.flows.add(flow);
-            // Bytes arrive all along a flow: the session counts them as progress, so a piece slower than
-            // the stall timeout is not a stalled swarm. Only flows that last get a tick.
-            const onBytes = request.onBytes;
-            if (onBytes) {
-              const tick = () => {
-                if (settled) return;
-                onBytes(0);
-                progress = loop.setTimer(tick, BYTES_TICK_MS);
-              };
-              progress = loop.setTimer(tick, BYTES_TICK_MS);
+            const held = parent.targets.get(request.digest);
+            if (!held?.has(request.index) && !parent.doneAt) {
+              if (!request.waitMs || held?.state !== 'downloading')
+                return settle(new PieceFetchError('ABSENT', 'parent lacks the piece'));
+              // A pending piece: the parent answers once it has landed there, or after the wait.
+              const stopWaiting = held.onLanded(request.index, () => {
+                waited.cancel();
+                if (!settled && parent.alive) send(parent, true);
+              });
+              const waited = loop.setTimer(() => {
+                stopWaiting();
+                send(parent, true);
+              }, request.waitMs);
+              return;
             }
+            send(parent, false);
           },
           rtt(node, parent ?? node),
         );
+        /** The parent answers: with the piece when it holds it, else that it does not (after `waited`). */
+        const send = (parent: SimNode, waited: boolean) => {
+          if (settled) return;
+          if (waited && !parent.targets.get(request.digest)?.has(request.index) && !parent.doneAt)
+            return settle(new PieceFetchError('ABSENT', 'parent lacks the piece'));
+          // The time a parent waited for a pending piece is not its speed: timed as the real fetcher does, from its answer.
+          if (waited) started = loop.now() - rtt(node, parent);
+          flow = net.start(
+            length,
+            linksBetween(parent, node),
+            () => {
+              if (settled) return;
+              settled = true;
+              timeout.cancel();
+              progress?.cancel();
+              node.flows.delete(flow!);
+              parent.flows.delete(flow!);
+              piecesDelivered++;
+              peerBytes += length;
+              const layer = layerOf.get(request.digest)!;
+              resolve({
+                chunks: NO_CHUNKS,
+                release: nothing,
+                length,
+                blobSize: layer.size,
+                sha256Hex: layer.hashes[request.index]!,
+                millis: Math.max(1, Math.round(loop.now() - started)),
+              });
+            },
+            () => settle(new PieceFetchError('UNAVAILABLE', 'connection cut')),
+          );
+          node.flows.add(flow);
+          parent.flows.add(flow);
+          // Bytes arrive all along a flow: the session counts them as progress, so a piece slower than
+          // the stall timeout is not a stalled swarm. Only flows that last get a tick.
+          const onBytes = request.onBytes;
+          if (onBytes) {
+            const tick = () => {
+              if (settled) return;
+              onBytes(0);
+              progress = loop.setTimer(tick, BYTES_TICK_MS);
+            };
+            progress = loop.setTimer(tick, BYTES_TICK_MS);
+          }
+        };
       }),
   });
 
@@ -441,7 +474,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
     }
   };
   const fromPeerRegister = (node: SimNode) => {
-    schedulerMessages++;
+    tally({ register: true });
     loop.setTimer(() => {
       if (!node.alive) return;
       timed(() =>
@@ -497,6 +530,7 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
     rackInBytes: racked ? rackLinks.reduce((sum, r) => sum + r.down.carried, 0) : 0,
     racks,
     schedulerMessages,
+    messagesByKind,
     assignmentMessages,
     piecesAssigned,
     dispatcherCalls,

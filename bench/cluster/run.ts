@@ -7,7 +7,7 @@
  *        [--rack-size R --uplink-oversubscription X] [--rtt-ms MS] [--churn F] [--late-joiners F]
  *        [--seed K] [--scenario NAME] [--verify-rate <size/s>] [--down-rate <size/s>] [--up-rate <size/s>]
  *        [--max-wall-seconds S] [--max-virtual-seconds S] [--upload-slots N]
- *        [--lease-pieces N] [--report-delay-ms MS] [--download-slots N]
+ *        [--lease-pieces N] [--pending-pieces] [--report-delay-ms MS] [--download-slots N]
  *
  * Scenarios (explicit options override theirs): kraken, 10gbe, wide, racks, churn.
  * Sizes take units (300MB, 1.25GB, 74MiB); a plain number in --layers is MB.
@@ -72,6 +72,7 @@ const OPTIONS = {
   'lease-pieces': { type: 'string' },
   'download-slots': { type: 'string' },
   'report-delay-ms': { type: 'string' },
+  'pending-pieces': { type: 'boolean' },
 } as const;
 
 export interface ClusterResult {
@@ -84,6 +85,7 @@ export interface ClusterResult {
   originRate: number;
   uploadSlots: number;
   leasePieces: number;
+  pendingPieces: boolean;
   reportDelayMs: number;
   rackSize: number;
   uplinkOversubscription: number;
@@ -108,6 +110,8 @@ export interface ClusterResult {
   schedulerMessages: number;
   schedulerDecisionsPerPiece: number;
   schedulerMessagesPerPiece: number;
+  /** per piece delivered, by kind (report, assignments, openTask, taskInfo, ...) */
+  messagesPerPieceByKind: Record<string, number>;
   /** messages from the scheduler that carried assignments, per piece delivered */
   assignmentMessagesPerPiece: number;
   /** pieces (from parents and origin ranges) per message that carried assignments */
@@ -144,7 +148,8 @@ const layerBytes = (value: string): number =>
 
 /** Options as given on the command line (argv), a scenario's filling the gaps. */
 export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: string | null } {
-  const { values: given } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  const { 'pending-pieces': pendingPieces, ...given } = values;
   const scenario = given.scenario ?? null;
   if (scenario !== null && !SCENARIOS[scenario])
     throw new Error(`--scenario ${scenario}: unknown; one of ${Object.keys(SCENARIOS).join(', ')}`);
@@ -208,6 +213,7 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
     uploadSlots,
     downloadSlots,
     leasePieces,
+    pendingPieces: pendingPieces === true,
     reportDelayMs,
     churn: fraction(a.churn, '--churn', 0),
     lateJoiners: fraction(a['late-joiners'], '--late-joiners', 0),
@@ -261,6 +267,7 @@ export async function runCluster(
     originRate: params.originRate,
     uploadSlots: params.uploadSlots,
     leasePieces: params.leasePieces ?? LEASE_PIECES,
+    pendingPieces: params.pendingPieces ?? false,
     reportDelayMs: params.reportDelayMs ?? REPORT_DELAY_MS,
     rackSize: params.rackSize,
     uplinkOversubscription: params.uplinkOversubscription,
@@ -285,6 +292,12 @@ export async function runCluster(
     schedulerMessages: out.schedulerMessages,
     schedulerDecisionsPerPiece: round(out.dispatcherCalls / Math.max(1, out.piecesDelivered), 4),
     schedulerMessagesPerPiece: round(out.schedulerMessages / Math.max(1, out.piecesDelivered), 4),
+    messagesPerPieceByKind: Object.fromEntries(
+      Object.entries(out.messagesByKind).map(([kind, n]) => [
+        kind,
+        round(n / Math.max(1, out.piecesDelivered), 4),
+      ]),
+    ),
     assignmentMessagesPerPiece: round(out.assignmentMessages / Math.max(1, out.piecesDelivered), 4),
     piecesPerAssignmentMessage: round(out.piecesAssigned / Math.max(1, out.assignmentMessages), 2),
     dispatcherCpuSeconds: round(dispatcherCpuSeconds),

@@ -16,6 +16,8 @@ export class SimTarget implements DownloadTarget {
   #present: Bitfield | undefined;
   readonly #finished = Promise.withResolvers<void>();
   readonly #onComplete: () => void;
+  /** piece index -> who waits for it to land (a child's pending request at this node) */
+  readonly #waiters = new Map<number, Set<() => void>>();
 
   constructor(digest: Digest, onComplete: () => void) {
     this.digest = digest;
@@ -50,6 +52,16 @@ export class SimTarget implements DownloadTarget {
   has(index: number): boolean {
     return this.#present?.has(index) ?? false;
   }
+  /**
+   * Calls `wake` once piece `index` lands here, or the download ends without it; returns a cancel.
+   * What the piece server does for a child's pending request.
+   */
+  onLanded(index: number, wake: () => void): () => void {
+    const waiting = this.#waiters.get(index) ?? new Set<() => void>();
+    this.#waiters.set(index, waiting);
+    waiting.add(wake);
+    return () => waiting.delete(wake);
+  }
   async writeChunks(): Promise<void> {}
   async landPiece(index: number): Promise<void> {
     if (this.#state !== 'downloading' || !this.#present) return;
@@ -59,6 +71,7 @@ export class SimTarget implements DownloadTarget {
       this.#finished.resolve();
       this.#onComplete();
     }
+    this.#wake(index);
   }
   async fail(error: Error): Promise<void> {
     if (this.#state === 'complete' || this.#state === 'failed') return;
@@ -66,5 +79,13 @@ export class SimTarget implements DownloadTarget {
     this.#error = error;
     this.abort.abort(error);
     this.#finished.reject(error);
+    for (const index of [...this.#waiters.keys()]) this.#wake(index);
+  }
+
+  #wake(index: number): void {
+    const waiting = this.#waiters.get(index);
+    if (!waiting) return;
+    this.#waiters.delete(index);
+    for (const wake of waiting) wake();
   }
 }

@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Digest } from '@shoal/oci';
-import { FailureReason, type PeerMessage, type PieceAssignment, type PieceReport } from '@shoal/protocol';
+import {
+  FailureReason,
+  type PeerMessage,
+  type PieceAssignment,
+  type PieceReport,
+  pieceTimeoutMs,
+} from '@shoal/protocol';
 import { createLogger } from '@shoal/telemetry';
 import { Registry } from 'prom-client';
 import {
@@ -101,6 +107,7 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     parentAddrs: [],
     sha256: sha256(pieceBytes(index)),
     lease: 0,
+    pending: false,
   });
 
   /** The origin as a fake: whole pieces from the blob, or `fail` for every range. */
@@ -247,6 +254,26 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     d.assign([0, 1, 2, 3].map((index) => assignment(index, 'good')));
     await d.running;
     assert.equal(taskDone(d.sent)?.ok, true);
+  });
+
+  it('asks the parent of a pending piece to wait for it, within twice the piece deadline; others at once', async () => {
+    const asked: { index: number; waitMs: number | undefined; timeoutMs: number }[] = [];
+    const d = await start({
+      parents: async (request) => {
+        asked.push({ index: request.index, waitMs: request.waitMs, timeoutMs: request.timeoutMs });
+        return piece(request.index);
+      },
+    });
+    d.assign([0, 1, 2, 3].map((index) => ({ ...assignment(index, 'p'), lease: 1, pending: index >= 2 })));
+    await d.running;
+    assert.equal(taskDone(d.sent)?.ok, true);
+    const timeoutMs = pieceTimeoutMs(MIB, 10_000);
+    assert.deepEqual(asked, [
+      { index: 0, waitMs: undefined, timeoutMs },
+      { index: 1, waitMs: undefined, timeoutMs },
+      { index: 2, waitMs: timeoutMs, timeoutMs: 2 * timeoutMs },
+      { index: 3, waitMs: timeoutMs, timeoutMs: 2 * timeoutMs },
+    ]);
   });
 
   it('when the scheduler disappears the fallback finishes the blob with the parents met so far', async () => {
@@ -419,8 +446,10 @@ describe('scheduled download with fake sources', { timeout: 60_000 }, () => {
     assert.equal(most, 1, 'never two of its pieces at once');
     assert.deepEqual(order, [3, 1, 0, 2], 'in the order the scheduler gave');
     assert.equal(taskDone(d.sent)?.ok, true);
-    // The lease took one slot of four: the report after the first pieces asked for the three others.
-    assert.ok(d.reports().some((r) => r.want === 3));
+    // Its pieces landing free no slot until the last: they wait for the report timer (never advanced
+    // here), and the lease's end reports all four at once.
+    assert.equal(d.reports().length, 1);
+    assert.deepEqual(d.done(), [3, 1, 0, 2]);
   });
 
   it("a lease's parent that cannot be reached gets no more of it: the rest are reported failed at once", async () => {

@@ -29,7 +29,8 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       name: 'shoal_scheduler_assignments_total',
       help:
         'Assignments issued, by kind (peer: a piece from a parent; lease: pieces from one parent fetched one ' +
-        'after another, each also counted as peer; origin: a back-to-source range; ' +
+        'after another, each also counted as peer; pending: a piece of a lease not yet at its parent, also ' +
+        'counted as peer; origin: a back-to-source range; ' +
         "endgame: a piece on its way asked of a second parent, among a requester's last pieces)",
       labelNames: ['kind'] as const,
       registers,
@@ -93,10 +94,18 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
   const originAssignments = metrics.assignments.labels('origin');
   const endgameAssignments = metrics.assignments.labels('endgame');
   const leaseAssignments = metrics.assignments.labels('lease');
+  const pendingAssignments = metrics.assignments.labels('pending');
   return {
     ...metrics,
     /** Counts one decision and what it handed out. */
-    decided(trigger: string, pieces: number, originRanges: number, endgame = 0, leases = 0): void {
+    decided(
+      trigger: string,
+      pieces: number,
+      originRanges: number,
+      endgame = 0,
+      leases = 0,
+      pending = 0,
+    ): void {
       const outcome = pieces + originRanges + endgame > 0 ? 'assigned' : 'none';
       const byTrigger = decisionSeries[outcome];
       let series = byTrigger.get(trigger);
@@ -109,6 +118,7 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerGau
       if (originRanges > 0) originAssignments.inc(originRanges);
       if (endgame > 0) endgameAssignments.inc(endgame);
       if (leases > 0) leaseAssignments.inc(leases);
+      if (pending > 0) pendingAssignments.inc(pending);
     },
   };
 }

@@ -33,6 +33,8 @@ export interface SchedulerConfig {
   leasePieces?: number;
   /** peers a task needs before its assignments become leases (default LEASE_MIN_PEERS) */
   leaseMinPeers?: number;
+  /** leases may take pieces on their way to their parent (default false) */
+  pendingPieces?: boolean;
   originTimeoutMs?: number;
   pieceTimeoutMs?: number;
   /** fixed piece size; 0 or absent = chosen from each blob's size */
@@ -110,6 +112,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     ...(config.originFetchers ? { originFetchers: config.originFetchers } : {}),
     ...(config.leasePieces ? { leasePieces: config.leasePieces } : {}),
     ...(config.leaseMinPeers ? { leaseMinPeers: config.leaseMinPeers } : {}),
+    ...(config.pendingPieces ? { pendingPieces: config.pendingPieces } : {}),
     ...(config.originTimeoutMs ? { originTimeoutMs: config.originTimeoutMs } : {}),
     ...(config.pieceTimeoutMs ? { pieceTimeoutMs: config.pieceTimeoutMs } : {}),
     ...(config.pieceSize ? { pieceSize: config.pieceSize } : {}),

@@ -42,6 +42,8 @@ interface Scenario {
   leasePieces?: number;
   /** a client reads through the requester from this piece on */
   readingFrom?: number;
+  /** parent -> pieces on their way to it from holders, in the order it started them */
+  parentFetching?: Readonly<Record<string, readonly number[]>>;
 }
 
 function input(s: Scenario): AssignInput {
@@ -77,6 +79,7 @@ function input(s: Scenario): AssignInput {
     fastestSpeed: Math.max(0, ...[...parents.values()].map((p) => p.speed)),
     originRangePieces: s.originRangePieces ?? 4,
     ...(s.leasePieces !== undefined ? { leasePieces: s.leasePieces } : {}),
+    ...(s.parentFetching ? { parentFetching: (id: string) => s.parentFetching![id] ?? [] } : {}),
     ...(s.originTakers !== undefined ? { originTakers: () => s.originTakers! } : {}),
     ...(s.copiesInFlight ? { inFlightCount: (index: number) => s.copiesInFlight![index] ?? 0 } : {}),
     ...(s.freeParents
@@ -343,6 +346,74 @@ describe('assignPieces: leases', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('assignPieces: pending pieces', () => {
+  it('fills a lease that the held pieces of its parent leave short with pieces on their way to it, marked pending', () => {
+    // a holds 0 only and fetches 3, 1 and 5 (in that order); the requester has 1 and fetches 5 already.
+    const out = assignPieces(
+      input({
+        pieceCount: 8,
+        holders: { 0: ['a'] },
+        have: [1],
+        inFlight: [5],
+        parents: { a: { freeSlots: 1 } },
+        canTakeOrigin: false,
+        want: 1,
+        leasePieces: 4,
+        parentFetching: { a: [3, 1, 5, 6, 7] },
+      }),
+    );
+    assert.deepEqual(
+      out.pieces.map(({ index, pending }) => ({ index, pending: pending === true })),
+      [
+        { index: 0, pending: false },
+        { index: 3, pending: true },
+        { index: 6, pending: true },
+        { index: 7, pending: true },
+      ],
+    );
+    assert.deepEqual(leases(out), [{ parent: 'a', pieces: [0, 3, 6, 7] }]);
+  });
+
+  it('never starts a lease with a pending piece, nor takes one a held piece of the lease took', () => {
+    const out = assignPieces(
+      input({
+        pieceCount: 4,
+        holders: { 0: ['a'], 1: ['a'] },
+        parents: { a: { freeSlots: 1 }, b: { freeSlots: 1 } },
+        canTakeOrigin: false,
+        want: 2,
+        leasePieces: 4,
+        parentFetching: { a: [1, 2], b: [3] },
+      }),
+    );
+    assert.deepEqual(leases(out), [{ parent: 'a', pieces: [0, 1, 2] }]);
+    assert.deepEqual(
+      out.pieces.filter((p) => p.pending).map((p) => p.index),
+      [2],
+    );
+  });
+
+  it('with a rack: only a parent in the rack of the requester adds pending pieces', () => {
+    const rack = (ids: readonly string[]) => ({
+      holderCount: () => 0,
+      inFlightCount: () => 0,
+      freeParents: new Set<string>(),
+      has: (id: string) => ids.includes(id),
+    });
+    const scenario = {
+      pieceCount: 4,
+      holders: { 0: ['a'] },
+      parents: { a: { freeSlots: 1 } },
+      canTakeOrigin: false,
+      want: 1,
+      leasePieces: 4,
+      parentFetching: { a: [1, 2] },
+    };
+    const outside = assignPieces({ ...input(scenario), rack: rack([]) });
+    assert.deepEqual(leases(outside), [{ parent: 'a', pieces: [0] }]);
   });
 });
 

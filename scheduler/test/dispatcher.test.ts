@@ -89,6 +89,7 @@ function harness(
     originFetchers?: number;
     leasePieces?: number;
     leaseMinPeers?: number;
+    pendingPieces?: boolean;
   } = {},
 ) {
   let clock = 1_000_000;
@@ -109,6 +110,7 @@ function harness(
     // One piece per assignment unless a test is about leases: the assignments it reads are then piece by piece.
     leasePieces: options.leasePieces ?? 1,
     ...(options.leaseMinPeers ? { leaseMinPeers: options.leaseMinPeers } : {}),
+    ...(options.pendingPieces ? { pendingPieces: true } : {}),
     originTimeoutMs: ORIGIN_TIMEOUT,
     pieceTimeoutMs: PIECE_TIMEOUT,
   });
@@ -1389,6 +1391,66 @@ describe('Dispatcher: leases', () => {
       pieces.map((p) => p.lease),
       [0, 0, 0, 0],
       'four pieces left for four slots: one each, side by side',
+    );
+  });
+});
+
+describe('Dispatcher: pending pieces', () => {
+  /**
+   * q holds all 64 pieces and has one upload slot, which p's lease of four takes; p also holds piece
+   * 63. c then finds p the only free parent: its lease holds p's piece 63 and, pending, pieces on
+   * their way to p.
+   */
+  function pendingLease(pendingPieces = true) {
+    const h = harness({ leasePieces: 4, leaseMinPeers: 1, pendingPieces });
+    h.register('p', 'c');
+    h.dispatcher.register(
+      'q',
+      registerMessage('q', { uploadSlots: 1, holdings: [{ ...completeHolding(DIGEST), size: 64 * PIECE }] }),
+    );
+    h.drain();
+    h.open('p', 64, 1, DIGEST, [63]);
+    // The table entries origin reports would have filled in: a pending piece is handed out only with one.
+    const task = h.state.tasks.get(DIGEST)!;
+    for (let index = 0; index < 64; index++) task.table[index] = pieceHash(DIGEST, index);
+    const toP = pieceAssignments(h.drain(), 'p');
+    assert.equal(toP.length, 4);
+    assert.ok(toP.every((a) => a.parent === 'q' && !a.pending));
+    h.open('c', 64, 1);
+    return { h, toP, toC: pieceAssignments(h.drain(), 'c') };
+  }
+
+  it('puts pieces on their way to a parent in a lease from it, marked pending, with their table entries', () => {
+    const { toP, toC } = pendingLease();
+    assert.deepEqual(
+      toC.map((a) => ({ index: a.index, parent: a.parent, pending: a.pending })),
+      [
+        { index: 63, parent: 'p', pending: false },
+        ...toP.slice(0, 3).map((a) => ({ index: a.index, parent: 'p', pending: true })),
+      ],
+    );
+    for (const a of toC) assert.deepEqual(a.sha256, pieceHash(DIGEST, a.index));
+  });
+
+  it('hands out none unless the scheduler is told to', () => {
+    const { toC } = pendingLease(false);
+    assert.deepEqual(
+      toC.map((a) => ({ index: a.index, pending: a.pending })),
+      [{ index: 63, pending: false }],
+    );
+  });
+
+  it('keeps a parent as holder when a pending piece did not come, not when a held one did not', () => {
+    const { h, toC } = pendingLease();
+    const task = h.state.tasks.get(DIGEST)!;
+    const pending = toC.find((a) => a.pending)!;
+    h.report('c', { failed: [{ index: pending.index, parent: 'p', reason: FailureReason.absent }], want: 0 });
+    assert.equal(task.peers.get('p')!.have.has(63), true, 'a pending piece says nothing of what p holds');
+    h.report('c', { failed: [{ index: 63, parent: 'p', reason: FailureReason.absent }], want: 0 });
+    assert.equal(
+      task.peers.get('p')!.have.has(63),
+      false,
+      'p said it lacks a piece it was counted as holding',
     );
   });
 });

@@ -183,6 +183,12 @@ for (const variant of VARIANTS) {
         // Pieces went out several to a lease: fewer leases than pieces.
         assert.ok(leases > 0 && leases < assignedPieces, `${leases} leases for ${assignedPieces} pieces`);
       } else assert.equal(leases, 0, 'one piece per assignment in a swarm this small');
+      const pending = await scheduler!.metric('shoal_scheduler_assignments_total', { kind: 'pending' });
+      assert.equal(
+        pending,
+        0,
+        'no piece handed out before its parent holds it unless the scheduler is told to',
+      );
     });
   });
 }

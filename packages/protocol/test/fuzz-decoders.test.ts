@@ -86,6 +86,7 @@ const schedulerMessage = fc.record(
           parentAddrs: fc.array(text, { maxLength: 3 }),
           sha256: bytes,
           lease: u32,
+          pending: fc.boolean(),
         }),
         { maxLength: 4 },
       ),
@@ -104,7 +105,7 @@ const schedulerMessage = fc.record(
   { requiredKeys: [] },
 ) as fc.Arbitrary<SchedulerMessage>;
 
-const pieceRequest = fc.record({ digest: text, index: u32 });
+const pieceRequest = fc.record({ digest: text, index: u32, waitMs: u32 });
 const pieceResponse = fc.record({ status: u32, length: u32, sha256: bytes, message: text, blobSize: u64 });
 
 /** Valid encodings of every message kind, so mutations start from something the decoders take apart deeply. */

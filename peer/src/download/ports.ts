@@ -93,6 +93,11 @@ export interface ParentPieceRequest {
   expectedSha256: Uint8Array;
   /** the whole piece's deadline */
   timeoutMs: number;
+  /**
+   * The parent does not hold the piece yet but is fetching it: it answers once the piece has landed
+   * there, or that it does not hold it after waiting this long (within `timeoutMs`). Absent: at once.
+   */
+  waitMs?: number;
   /** told as bytes of the piece arrive: a slow piece is progress all the same */
   onBytes?: (bytes: number) => void;
   /** ends the fetch early (the piece came from elsewhere) */

@@ -328,11 +328,12 @@ class TaskSession implements TaskListener {
           millis: 0,
           length: 0,
         });
-        this.#scheduleReport();
+        this.#scheduleReport(false);
         continue;
       }
       const failure = await this.#fetchFromParent(assignment);
-      if (at < lease.length - 1) this.#scheduleReport();
+      // The lease goes on: its slot is not idle, and what landed waits for the report timer.
+      if (at < lease.length - 1) this.#scheduleReport(false);
       if (failure === 'MISMATCH' || failure === 'UNREACHABLE') {
         for (const rest of lease.slice(at + 1)) {
           if (this.#task.has(rest.index)) continue;
@@ -361,6 +362,7 @@ class TaskSession implements TaskListener {
     this.#fetching.set(index, others.add(control));
     /** The piece landed from another fetch (or is landing): this one is dropped, without a report. */
     const superseded = () => task.has(index) || this.#landing.has(index);
+    const timeoutMs = pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs);
     try {
       const piece = await this.#options.parents.fetch({
         parent: assignment.parent,
@@ -370,7 +372,8 @@ class TaskSession implements TaskListener {
         pieceSize: layout.pieceSize,
         expectedLength: pieceLength(layout, assignment.index),
         expectedSha256: assignment.sha256,
-        timeoutMs: pieceTimeoutMs(layout.pieceSize, this.#options.pieceTimeoutMs),
+        // A pending piece: the parent waits for it as long as a piece may take, then it still has that long to send it.
+        ...(assignment.pending ? { waitMs: timeoutMs, timeoutMs: 2 * timeoutMs } : { timeoutMs }),
         onBytes: this.#progressed,
         signal: control.signal,
       });
@@ -480,10 +483,14 @@ class TaskSession implements TaskListener {
     }
   }
 
-  #scheduleReport(): void {
+  /**
+   * Reports what landed or failed, after the report delay. `freed`: a download slot just came back
+   * (a lease ended, an origin piece landed): with nothing queued it idles until the scheduler
+   * answers, so the report goes at once. A piece landed within a running lease frees nothing.
+   */
+  #scheduleReport(freed = true): void {
     if (this.#stopped) return;
-    // A download slot with nothing queued idles until the scheduler answers: report at once then.
-    const idleSlot = this.#queue.length === 0 && this.#activeLeases < this.#options.downloadSlots;
+    const idleSlot = freed && this.#queue.length === 0 && this.#activeLeases < this.#options.downloadSlots;
     if (idleSlot && (this.#pendingDone.length > 0 || this.#pendingFailed.length > 0)) {
       this.#reportTimer?.cancel();
       this.#reportTimer = undefined;

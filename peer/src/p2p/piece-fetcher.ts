@@ -42,6 +42,8 @@ export async function fetchPiece(
     expectedSha256: Uint8Array;
     /** the whole piece's deadline */
     timeoutMs: number;
+    /** a piece the parent is still fetching: it answers once the piece has landed, or after this long */
+    waitMs?: number;
     /** no byte for this long fails the fetch before its deadline (default PIECE_IDLE_TIMEOUT_MS) */
     idleTimeoutMs?: number;
     limiter: RateLimiter;
@@ -99,7 +101,7 @@ async function fetchWithin(
   signal: AbortSignal,
   idle: ParentSilence,
 ): Promise<FetchedPiece> {
-  const started = performance.now();
+  let started = performance.now();
   for (let attempt = 0; ; attempt++) {
     let piece: PieceStream;
     try {
@@ -118,13 +120,23 @@ async function fetchWithin(
     }
     let header: PieceResponse;
     try {
+      const waitMs = request.waitMs ?? 0;
       await sendWithBackpressure(
         piece.stream,
         frame(
-          PieceRequest.encode({ digest: request.digest, index: request.index, pieceSize: request.pieceSize }),
+          PieceRequest.encode({
+            digest: request.digest,
+            index: request.index,
+            pieceSize: request.pieceSize,
+            waitMs,
+          }),
         ),
       );
-      header = PieceResponse.decode(await readFrame(piece.bytes, 4096, { signal }));
+      const answer = readFrame(piece.bytes, 4096, { signal });
+      // A parent waiting for a pending piece is silent on purpose; the piece's deadline still holds.
+      header = PieceResponse.decode(await (waitMs > 0 ? idle.ownWait(answer) : answer));
+      // The parent's wait is not its speed: a pending piece is timed from the answer.
+      if (waitMs > 0) started = performance.now();
     } catch (error) {
       streams.discard(piece, error as Error);
       // A stream kept from an earlier piece may have been let go by the parent meanwhile: once more on a new one.

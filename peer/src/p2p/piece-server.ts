@@ -55,6 +55,8 @@ const MIN_STREAM_WINDOW = 2 * SEND_CHUNK;
 /** Idle buffers kept for reuse at most, however many upload slots (32 MiB). */
 const MAX_IDLE_BUFFERS = 32;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** The longest a request for a piece this node is still downloading waits for it, whatever it asks. */
+export const MAX_PIECE_WAIT_MS = 60_000;
 /** A kept stream with no next request for this long is closed (requesters let theirs go sooner). */
 const IDLE_TIMEOUT_MS = 60_000;
 
@@ -170,7 +172,11 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
     }
     active++;
     try {
-      const located = await locate(digest, request.index, request.pieceSize);
+      const located =
+        (await locate(digest, request.index, request.pieceSize)) ??
+        ((await landed(stream, digest, request))
+          ? await locate(digest, request.index, request.pieceSize)
+          : undefined);
       const found = located && options.wrapPiece ? options.wrapPiece(located) : located;
       if (!found) {
         options.onRequest?.('not_found');
@@ -236,6 +242,27 @@ export async function startPieceServer(options: PieceServerOptions): Promise<{ a
       throw error;
     } finally {
       active--;
+    }
+  }
+
+  /**
+   * A request with a wait for a piece this node is downloading: waits (on the upload slot the
+   * scheduler gave the requester's lease) until the piece has landed, the download ends, the wait is
+   * over or the requester leaves. True when the piece is here now.
+   */
+  async function landed(stream: Stream, digest: Digest, request: PieceRequest): Promise<boolean> {
+    const task = request.waitMs > 0 ? options.findTask?.(digest) : undefined;
+    const layout = task?.layout;
+    if (!task || !layout || request.index >= layout.count) return false;
+    if (request.pieceSize !== 0 && request.pieceSize !== layout.pieceSize) return false;
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    stream.addEventListener('close', onClose, { once: true });
+    try {
+      const wait = AbortSignal.timeout(Math.min(request.waitMs, MAX_PIECE_WAIT_MS));
+      return await task.whenPresent(request.index, AbortSignal.any([wait, gone.signal]));
+    } finally {
+      stream.removeEventListener('close', onClose);
     }
   }
 

@@ -93,6 +93,21 @@ export class BlobTask {
     return this.#partial;
   }
 
+  /**
+   * Resolves true once piece `index` is present here (or the whole blob is), false when the download
+   * ends without it or `signal` aborts first: what a child's request for a pending piece waits on.
+   */
+  async whenPresent(index: number, signal: AbortSignal): Promise<boolean> {
+    const aborted = new Promise<void>((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    for (;;) {
+      if (this.#state === 'complete' || this.#partial?.present.has(index)) return true;
+      if (this.#state === 'failed' || signal.aborted) return false;
+      await Promise.race([this.#changed.promise, aborted]);
+    }
+  }
+
   /** The pieces present, as a bitfield (empty before the layout is known). */
   presentBitfield(): Uint8Array<ArrayBuffer> {
     return this.#partial?.present.bytes ?? new Uint8Array(0);

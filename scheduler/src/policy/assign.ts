@@ -73,6 +73,14 @@ export interface AssignInput {
    * lease at a time rather than one by one.
    */
   leasePieces?: number;
+  /**
+   * Optional: pieces on their way to a parent from a peer that holds them (its own pending pieces
+   * not among them), in the order it started them. A lease from that parent that its held pieces
+   * do not fill takes some of these too, as pending: the requester asks the parent to wait for
+   * each, and gets it as soon as it lands there. The scheduler then hands out a piece before its
+   * parent holds it, and hears of fewer, longer leases.
+   */
+  parentFetching?(id: string): Iterable<number>;
   /** the most pieces one back-to-source range holds */
   originRangePieces: number;
   /**
@@ -121,6 +129,8 @@ export interface PieceChoice {
   parent: string;
   /** in the same lease as the choice before it (same parent, fetched after it) */
   follows?: true;
+  /** the parent does not hold it yet: it is on its way to it (see AssignInput.parentFetching) */
+  pending?: true;
 }
 
 export interface AssignOutput {
@@ -198,8 +208,9 @@ const READ_NEXT = -1;
  * - A client reading through the requester (requester.readingFrom): its next
  *   READ_AHEAD_PIECES missing pieces go before any other, in index order.
  * - Leases (leasePieces above 1): each parent found starts a lease, filled
- *   with the next rarest pieces of the same kind that parent holds; `want`
- *   counts leases, and a lease takes one of its parent's slots.
+ *   with the next rarest pieces of the same kind that parent holds, then (given
+ *   parentFetching) with pieces on their way to it, pending; `want` counts
+ *   leases, and a lease takes one of its parent's slots.
  *
  * - With the requester's rack (AssignInput.rack): rarity counts the rack's
  *   holders and fetches only. Pieces no peer of the rack holds or fetches come
@@ -312,6 +323,15 @@ export function assignPieces(input: AssignInput): AssignOutput {
       taken.add(other);
       size++;
       pieces.push({ index: other, parent: parent.id, follows: true });
+    }
+    // With a rack, only a parent in it: a pending piece may be one the rack holds already.
+    if (size >= leaseMax || !input.parentFetching || (rack && !rack.has(parent.id))) return;
+    for (const other of input.parentFetching(parent.id)) {
+      if (size >= leaseMax) break;
+      if (taken.has(other) || requester.has(other) || requester.inFlight.has(other)) continue;
+      taken.add(other);
+      size++;
+      pieces.push({ index: other, parent: parent.id, follows: true, pending: true });
     }
   };
   /** Leases started from `order`, rarest first, each first piece's parent found by `parentFor`. */

@@ -25,6 +25,8 @@ export interface Flight extends Fetch {
   lease?: Lease;
   /** the same piece asked of a second parent in the requester's endgame: the first copy to land wins */
   second?: Fetch;
+  /** the parent did not hold it when it was assigned: it was on its way to the parent (the child waits there) */
+  pending?: true;
 }
 
 /** Since when a piece has been due: a piece of a lease waits for those before it in the lease. */
@@ -60,14 +62,23 @@ export class Flights {
 
   /**
    * The peer starts fetching a piece (not already on its way to it) from a parent: in `lease`, from
-   * the lease's parent and slot, or else on a slot of its own.
+   * the lease's parent and slot, or else on a slot of its own. `pending`: in a lease, a piece the
+   * parent does not hold yet.
    */
-  start(task: SwarmTask, peer: TaskPeer, index: number, parent: string, now: number, lease?: Lease): void {
+  start(
+    task: SwarmTask,
+    peer: TaskPeer,
+    index: number,
+    parent: string,
+    now: number,
+    lease?: Lease,
+    pending = false,
+  ): void {
     const flights = writable(peer);
     if (!flights.has(index)) task.countFlight(peer, index, 1);
     if (lease) {
       lease.open++;
-      flights.set(index, { parent, since: now, lease });
+      flights.set(index, pending ? { parent, since: now, lease, pending } : { parent, since: now, lease });
     } else {
       flights.set(index, { parent, since: now });
       this.#hosts.takeSlot(parent);

@@ -4,6 +4,7 @@ export interface PieceRequest {
     digest: string;
     index: number;
     pieceSize: number;
+    waitMs: number;
 }
 export declare namespace PieceRequest {
     const codec: () => Codec<PieceRequest>;
@@ -19,9 +20,13 @@ export declare namespace PieceRequest {
         field: '$.pieceSize';
         value: number;
     }
+    interface PieceRequestWaitMsFieldEvent {
+        field: '$.waitMs';
+        value: number;
+    }
     function encode(obj: Partial<PieceRequest>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): PieceRequest;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): Generator<PieceRequestDigestFieldEvent | PieceRequestIndexFieldEvent | PieceRequestPieceSizeFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceRequest>): Generator<PieceRequestDigestFieldEvent | PieceRequestIndexFieldEvent | PieceRequestPieceSizeFieldEvent | PieceRequestWaitMsFieldEvent>;
 }
 export interface PieceResponse {
     status: number;
@@ -622,6 +627,11 @@ export declare namespace SchedulerMessage {
         value: number;
         index: number;
     }
+    interface SchedulerMessageAssignmentsPiecesPendingFieldEvent {
+        field: '$.assignments.pieces[].pending';
+        value: boolean;
+        index: number;
+    }
     interface SchedulerMessageAssignmentsOriginFirstFieldEvent {
         field: '$.assignments.origin[].first';
         value: number;
@@ -676,7 +686,7 @@ export declare namespace SchedulerMessage {
     }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsPiecesLeaseFieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent | SchedulerMessagePreheatJobFieldEvent | SchedulerMessagePreheatRegistryFieldEvent | SchedulerMessagePreheatRepositoryFieldEvent | SchedulerMessagePreheatDigestFieldEvent | SchedulerMessagePreheatManifestFieldEvent | SchedulerMessagePreheatTagFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageTaskInfoDigestFieldEvent | SchedulerMessageTaskInfoSizeFieldEvent | SchedulerMessageTaskInfoPieceSizeFieldEvent | SchedulerMessageTaskInfoMembersIdFieldEvent | SchedulerMessageTaskInfoMembersAddrsFieldEvent | SchedulerMessageAssignmentsDigestFieldEvent | SchedulerMessageAssignmentsPiecesIndexFieldEvent | SchedulerMessageAssignmentsPiecesParentFieldEvent | SchedulerMessageAssignmentsPiecesParentAddrsFieldEvent | SchedulerMessageAssignmentsPiecesSha256FieldEvent | SchedulerMessageAssignmentsPiecesLeaseFieldEvent | SchedulerMessageAssignmentsPiecesPendingFieldEvent | SchedulerMessageAssignmentsOriginFirstFieldEvent | SchedulerMessageAssignmentsOriginCountFieldEvent | SchedulerMessageResetDigestFieldEvent | SchedulerMessageResetReasonFieldEvent | SchedulerMessageSwarmPeersIdFieldEvent | SchedulerMessageSwarmPeersAddrsFieldEvent | SchedulerMessagePreheatJobFieldEvent | SchedulerMessagePreheatRegistryFieldEvent | SchedulerMessagePreheatRepositoryFieldEvent | SchedulerMessagePreheatDigestFieldEvent | SchedulerMessagePreheatManifestFieldEvent | SchedulerMessagePreheatTagFieldEvent>;
 }
 export interface Preheat {
     job: string;
@@ -824,6 +834,11 @@ export declare namespace Assignments {
         value: number;
         index: number;
     }
+    interface AssignmentsPiecesPendingFieldEvent {
+        field: '$.pieces[].pending';
+        value: boolean;
+        index: number;
+    }
     interface AssignmentsOriginFirstFieldEvent {
         field: '$.origin[].first';
         value: number;
@@ -836,7 +851,7 @@ export declare namespace Assignments {
     }
     function encode(obj: Partial<Assignments>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Assignments;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Generator<AssignmentsDigestFieldEvent | AssignmentsPiecesIndexFieldEvent | AssignmentsPiecesParentFieldEvent | AssignmentsPiecesParentAddrsFieldEvent | AssignmentsPiecesSha256FieldEvent | AssignmentsPiecesLeaseFieldEvent | AssignmentsOriginFirstFieldEvent | AssignmentsOriginCountFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignments>): Generator<AssignmentsDigestFieldEvent | AssignmentsPiecesIndexFieldEvent | AssignmentsPiecesParentFieldEvent | AssignmentsPiecesParentAddrsFieldEvent | AssignmentsPiecesSha256FieldEvent | AssignmentsPiecesLeaseFieldEvent | AssignmentsPiecesPendingFieldEvent | AssignmentsOriginFirstFieldEvent | AssignmentsOriginCountFieldEvent>;
 }
 export interface PieceAssignment {
     index: number;
@@ -844,6 +859,7 @@ export interface PieceAssignment {
     parentAddrs: string[];
     sha256: Uint8Array<ArrayBuffer>;
     lease: number;
+    pending: boolean;
 }
 export declare namespace PieceAssignment {
     const codec: () => Codec<PieceAssignment>;
@@ -868,9 +884,13 @@ export declare namespace PieceAssignment {
         field: '$.lease';
         value: number;
     }
+    interface PieceAssignmentPendingFieldEvent {
+        field: '$.pending';
+        value: boolean;
+    }
     function encode(obj: Partial<PieceAssignment>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): PieceAssignment;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): Generator<PieceAssignmentIndexFieldEvent | PieceAssignmentParentFieldEvent | PieceAssignmentParentAddrsFieldEvent | PieceAssignmentSha256FieldEvent | PieceAssignmentLeaseFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PieceAssignment>): Generator<PieceAssignmentIndexFieldEvent | PieceAssignmentParentFieldEvent | PieceAssignmentParentAddrsFieldEvent | PieceAssignmentSha256FieldEvent | PieceAssignmentLeaseFieldEvent | PieceAssignmentPendingFieldEvent>;
 }
 export interface OriginRange {
     first: number;

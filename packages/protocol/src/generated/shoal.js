@@ -21,6 +21,10 @@ export var PieceRequest;
                     w.uint32(24);
                     w.uint32(obj.pieceSize);
                 }
+                if ((obj.waitMs != null && obj.waitMs !== 0)) {
+                    w.uint32(32);
+                    w.uint32(obj.waitMs);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -28,7 +32,8 @@ export var PieceRequest;
                 const obj = {
                     digest: '',
                     index: 0,
-                    pieceSize: 0
+                    pieceSize: 0,
+                    waitMs: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -44,6 +49,10 @@ export var PieceRequest;
                         }
                         case 3: {
                             obj.pieceSize = reader.uint32();
+                            break;
+                        }
+                        case 4: {
+                            obj.waitMs = reader.uint32();
                             break;
                         }
                         default: {
@@ -75,6 +84,13 @@ export var PieceRequest;
                         case 3: {
                             yield {
                                 field: `${prefix}.pieceSize`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.waitMs`,
                                 value: reader.uint32()
                             };
                             break;
@@ -2428,6 +2444,10 @@ export var PieceAssignment;
                     w.uint32(40);
                     w.uint32(obj.lease);
                 }
+                if ((obj.pending != null && obj.pending !== false)) {
+                    w.uint32(48);
+                    w.bool(obj.pending);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -2437,7 +2457,8 @@ export var PieceAssignment;
                     parent: '',
                     parentAddrs: [],
                     sha256: uint8ArrayAlloc(0),
-                    lease: 0
+                    lease: 0,
+                    pending: false
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -2464,6 +2485,10 @@ export var PieceAssignment;
                         }
                         case 5: {
                             obj.lease = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.pending = reader.bool();
                             break;
                         }
                         default: {
@@ -2518,6 +2543,13 @@ export var PieceAssignment;
                             yield {
                                 field: `${prefix}.lease`,
                                 value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.pending`,
+                                value: reader.bool()
                             };
                             break;
                         }
