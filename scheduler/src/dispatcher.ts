@@ -54,9 +54,9 @@ export interface DispatcherOptions {
   /** peers a task needs before its assignments become leases (LEASE_MIN_PEERS) */
   leaseMinPeers?: number;
   /**
-   * a lease its parent's held pieces leave short also takes pieces on their way to that parent
-   * (pending: the child asks the parent to wait for each). Default false: in the cluster simulator it
-   * cut messages per piece by ~8% on `wide` but made its tail ~5% longer (bench/RESULTS.md).
+   * a lease its parent's held pieces leave short also takes the piece on its way to that parent
+   * (pending: the child asks the parent to wait for it). Default false: in the cluster simulator it cut
+   * messages per piece by a third or more at 10 GbE but made `wide`'s tail 2-4% longer (bench/RESULTS.md).
    */
   pendingPieces?: boolean;
 }
@@ -794,12 +794,21 @@ class DecisionInput implements AssignInput {
     return this.#task.peers.get(id)?.have.has(index) ?? false;
   }
 
-  /** Pieces on their way to `id` from holders, with a table entry to check them by, and not on their way to the requester from the origin. */
+  /**
+   * The pieces `id` is fetching now from holders (of each of its leases, the one under way: a piece
+   * further back in a lease may be a long wait), with a table entry to check them by, and not on
+   * their way to the requester from the origin.
+   */
   *#fetchingFromHolders(id: string): Iterable<number> {
     const parent = this.#task.peers.get(id);
     if (!parent || parent.inFlight.size === 0) return;
     const fromOrigin = this.#peer.origin?.remaining;
+    const current = new Set<Lease>();
     for (const [index, flight] of parent.inFlight) {
+      if (flight.lease) {
+        if (current.has(flight.lease)) continue;
+        current.add(flight.lease);
+      }
       if (flight.pending || !this.#task.table[index] || fromOrigin?.has(index)) continue;
       yield index;
     }
