@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { Digest } from '@shoal/oci';
 import type { BodySource } from '../src/endpoint/body-io.ts';
 import { CachedBlobMismatchError, rangeBlockCheckedBody } from '../src/endpoint/digest-checked-body.ts';
+import { BufferPool } from '../src/p2p/buffer-pool.ts';
 import { BlockChecksummer, CHECK_BLOCK_BYTES } from '../src/store/check-blocks.ts';
 
 const DIGEST = 'sha256:0000000000000000000000000000000000000000000000000000000000000000' as Digest;
@@ -48,6 +49,26 @@ async function drain(body: BodySource, bufferBytes: number): Promise<Buffer> {
   }
 }
 
+/** The checked body of bytes [start, end) of `onDisk`, a file that should hold the blob summed by `sums`. */
+function checkedRange(
+  onDisk: Uint8Array,
+  sums: Uint32Array,
+  size: number,
+  start: number,
+  end: number,
+  options: { opened?: number[]; pool?: BufferPool } = {},
+) {
+  const pool = options.pool ?? new BufferPool(BLOCK, { maxIdle: 1 });
+  return rangeBlockCheckedBody(
+    fileOf(onDisk, options.opened ?? []),
+    DIGEST,
+    size,
+    sums,
+    { start, end },
+    pool,
+  );
+}
+
 test('a range is read from the start of its first block and given exactly', async () => {
   const bytes = randomBytes(3 * BLOCK + 12_345);
   const sums = sumsOf(bytes);
@@ -61,16 +82,11 @@ test('a range is read from the start of its first block and given exactly', asyn
   ] as const) {
     for (const bufferBytes of [4096, BLOCK]) {
       const opened: number[] = [];
-      const body = rangeBlockCheckedBody(
-        fileOf(bytes, opened),
-        DIGEST,
-        bytes.length,
-        sums,
-        { start, end },
-        Buffer.alloc(BLOCK),
-      );
+      const pool = new BufferPool(BLOCK, { maxIdle: 1 });
+      const body = checkedRange(bytes, sums, bytes.length, start, end, { opened, pool });
       assert.deepEqual(await drain(body, bufferBytes), bytes.subarray(start, end), `[${start}, ${end})`);
       assert.deepEqual(opened, [Math.floor(start / BLOCK) * BLOCK]);
+      assert.equal(pool.idle, 1, 'its block buffer is back in the pool once the body is closed');
     }
   }
 });
@@ -79,28 +95,14 @@ test('a rotten block gives none of its bytes, even those the range asks for that
   const bytes = randomBytes(3 * BLOCK);
   const sums = sumsOf(bytes);
   bytes[BLOCK + 10]! ^= 1;
-  const body = rangeBlockCheckedBody(
-    fileOf(bytes, []),
-    DIGEST,
-    bytes.length,
-    sums,
-    { start: BLOCK + 500, end: BLOCK + 600 },
-    Buffer.alloc(BLOCK),
-  );
+  const body = checkedRange(bytes, sums, bytes.length, BLOCK + 500, BLOCK + 600);
   await assert.rejects(body.fill(Buffer.alloc(BLOCK)), (error: Error) => {
     assert.ok(error instanceof CachedBlobMismatchError);
     assert.match(error.message, /block 1 \(1048576 bytes\) has CRC32/);
     return true;
   });
   // The blocks before it went out; the rotten one stops the body when it is reached.
-  const spanning = rangeBlockCheckedBody(
-    fileOf(bytes, []),
-    DIGEST,
-    bytes.length,
-    sums,
-    { start: 100, end: 2 * BLOCK },
-    Buffer.alloc(BLOCK),
-  );
+  const spanning = checkedRange(bytes, sums, bytes.length, 100, 2 * BLOCK);
   const first = Buffer.alloc(BLOCK);
   assert.equal(await spanning.fill(first), BLOCK - 100);
   await assert.rejects(spanning.fill(first), CachedBlobMismatchError);
@@ -109,40 +111,16 @@ test('a rotten block gives none of its bytes, even those the range asks for that
 test('a file shorter than its blob fails the block it cuts, and its short last block is checked', async () => {
   const bytes = randomBytes(2 * BLOCK + 100);
   const sums = sumsOf(bytes);
-  const short = bytes.subarray(0, 2 * BLOCK + 50);
-  const body = rangeBlockCheckedBody(
-    fileOf(short, []),
-    DIGEST,
-    bytes.length,
-    sums,
-    { start: 2 * BLOCK, end: 2 * BLOCK + 10 },
-    Buffer.alloc(BLOCK),
-  );
-  await assert.rejects(body.fill(Buffer.alloc(64)), /ends at 2097202 of 2097252 bytes/);
+  const tail = [2 * BLOCK, 2 * BLOCK + 10] as const;
+  const short = checkedRange(bytes.subarray(0, 2 * BLOCK + 50), sums, bytes.length, ...tail);
+  await assert.rejects(short.fill(Buffer.alloc(64)), /ends at 2097202 of 2097252 bytes/);
   const flipped = Buffer.from(bytes);
   flipped[bytes.length - 1]! ^= 0x80;
-  const last = rangeBlockCheckedBody(
-    fileOf(flipped, []),
-    DIGEST,
-    bytes.length,
-    sums,
-    { start: 2 * BLOCK, end: 2 * BLOCK + 10 },
-    Buffer.alloc(BLOCK),
-  );
+  const last = checkedRange(flipped, sums, bytes.length, ...tail);
   await assert.rejects(last.fill(Buffer.alloc(64)), /block 2 \(1048576 bytes\) has CRC32/);
 });
 
-test('a scratch smaller than a check block is refused', () => {
-  assert.throws(
-    () =>
-      rangeBlockCheckedBody(
-        fileOf(Buffer.alloc(10), []),
-        DIGEST,
-        10,
-        new Uint32Array(1),
-        { start: 0, end: 10 },
-        Buffer.alloc(BLOCK - 1),
-      ),
-    RangeError,
-  );
+test('a pool whose buffers are smaller than a check block is refused', () => {
+  const pool = new BufferPool(BLOCK - 1, { maxIdle: 1 });
+  assert.throws(() => checkedRange(Buffer.alloc(10), new Uint32Array(1), 10, 0, 10, { pool }), RangeError);
 });

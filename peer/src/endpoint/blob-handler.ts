@@ -92,21 +92,12 @@ export async function handleBlob(
       const range = sendBlobHeaders(res, digest, pin.size, req.headers.range);
       if (range && req.method === 'GET') {
         const length = range.end - range.start + 1;
-        const whole = length === pin.size;
         const checkBlocks = (await ctx.store.record(digest))?.checkBlocks;
-        const scratch = !whole && checkBlocks ? ctx.sending.pool.take() : undefined;
-        const body = cachedBody(
-          ctx,
-          digest,
-          pin,
-          { start: range.start, end: range.end + 1 },
-          checkBlocks,
-          scratch,
+        const body = cachedBody(ctx, digest, pin, { start: range.start, end: range.end + 1 }, checkBlocks);
+        const sent = await sendBody(res, body, length, ctx.sending, firstByte('hit')).catch(
+          cachedBlobMismatch(ctx, digest),
         );
-        const sent = await sendBody(res, body, length, ctx.sending, firstByte('hit'))
-          .catch(cachedBlobMismatch(ctx, digest))
-          .finally(() => scratch && ctx.sending.pool.give(scratch));
-        if (sent && whole && !checkBlocks) ctx.store.markVerified(digest);
+        if (sent && length === pin.size && !checkBlocks) ctx.store.markVerified(digest);
       } else res.end();
     } finally {
       pin.release();
@@ -191,9 +182,9 @@ export async function handleBlob(
 
 /**
  * The bytes [start, end) of a cached blob, checked on the way against the check blocks recorded with
- * its digest (a range reads and checks whole blocks into `scratch`); a whole blob recorded without
- * them, against the digest itself. A range of such a blob has only its file's size checked, until
- * the scrub records its blocks.
+ * its digest (a range reads and checks whole blocks, in a buffer of the send pool); a whole blob
+ * recorded without them, against the digest itself. A range of such a blob has only its file's size
+ * checked, until the scrub records its blocks.
  */
 function cachedBody(
   ctx: EndpointContext,
@@ -201,12 +192,11 @@ function cachedBody(
   pin: { path: string; size: number },
   range: { start: number; end: number },
   checkBlocks: Uint32Array | undefined,
-  scratch: Buffer | undefined,
 ): BodySource {
   const file = (offset: number) => fileSource(pin.path, offset);
   if (range.end - range.start !== pin.size) {
-    return checkBlocks && scratch
-      ? rangeBlockCheckedBody(file, digest, pin.size, checkBlocks, range, scratch)
+    return checkBlocks
+      ? rangeBlockCheckedBody(file, digest, pin.size, checkBlocks, range, ctx.sending.pool)
       : file(range.start);
   }
   if (checkBlocks) return blockCheckedBody(file(0), digest, pin.size, checkBlocks);

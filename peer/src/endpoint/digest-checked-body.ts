@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Digest } from '@shoal/oci';
+import type { BufferPool } from '../p2p/buffer-pool.ts';
 import { BlockVerifier, CHECK_BLOCK_BYTES, CheckBlockMismatchError } from '../store/check-blocks.ts';
 import type { FileHashing, FileHashOptions } from '../store/file-hasher.ts';
 import type { BodySource } from './body-io.ts';
@@ -38,10 +39,10 @@ export function blockCheckedBody(
 
 /**
  * Bytes [start, end) of a cached blob, checked as the whole blob is: each check block they touch is
- * read whole into `scratch` (at least CHECK_BLOCK_BYTES long) and checked against its recorded CRC32
- * before any byte of it is copied out, so a rotten block gives nothing and the response is cut off.
- * `open(offset)` reads the blob's file from `offset` on. A small range costs the read and check of
- * one or two blocks.
+ * read whole into a buffer of `pool` (its buffers at least CHECK_BLOCK_BYTES long, one taken on the
+ * first read and given back on close) and checked against its recorded CRC32 before any byte of it
+ * is copied out, so a rotten block gives nothing and the response is cut off. `open(offset)` reads
+ * the blob's file from `offset` on. A small range costs the read and check of one or two blocks.
  */
 export function rangeBlockCheckedBody(
   open: (offset: number) => BodySource,
@@ -49,9 +50,11 @@ export function rangeBlockCheckedBody(
   size: number,
   sums: Uint32Array,
   range: { start: number; end: number },
-  scratch: Buffer,
+  pool: BufferPool,
 ): BodySource {
-  if (scratch.length < CHECK_BLOCK_BYTES) throw new RangeError('scratch is smaller than a check block');
+  if (pool.size < CHECK_BLOCK_BYTES)
+    throw new RangeError('the pool gives buffers smaller than a check block');
+  let scratch: Buffer | undefined;
   const firstBlock = Math.floor(range.start / CHECK_BLOCK_BYTES);
   const source = open(firstBlock * CHECK_BLOCK_BYTES);
   const verifier = new BlockVerifier(sums, firstBlock);
@@ -59,7 +62,7 @@ export function rangeBlockCheckedBody(
   let blockStart = firstBlock * CHECK_BLOCK_BYTES;
   let blockLength = 0;
   let position = range.start;
-  const loadNextBlock = async () => {
+  const loadNextBlock = async (scratch: Buffer) => {
     blockStart += blockLength;
     const length = Math.min(CHECK_BLOCK_BYTES, size - blockStart);
     let loaded = 0;
@@ -82,14 +85,20 @@ export function rangeBlockCheckedBody(
   return {
     async fill(into) {
       if (position >= range.end) return 0;
-      if (position >= blockStart + blockLength) await loadNextBlock();
+      scratch ??= pool.take();
+      if (position >= blockStart + blockLength) await loadNextBlock(scratch);
       const from = position - blockStart;
       const take = Math.min(into.length, blockLength - from, range.end - position);
       scratch.copy(into, 0, from, from + take);
       position += take;
       return take;
     },
-    close: () => source.close(),
+    async close() {
+      // Only copies of its bytes went out: the buffer is free again as soon as no read is under way.
+      if (scratch) pool.give(scratch);
+      scratch = undefined;
+      await source.close();
+    },
   };
 }
 
