@@ -545,7 +545,8 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
   };
 }
 
-function shuffle<T>(items: T[], random: () => number): T[] {
+/** Fisher-Yates with the given generator: the same seed picks the same nodes. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [items[i], items[j]] = [items[j]!, items[i]!];

@@ -225,10 +225,10 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
   };
 }
 
-const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+export const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
 /** The value below which `q` of the nodes finished; null when that node did not finish. */
-function percentile(sorted: number[], expected: number, q: number): number | null {
+export function percentile(sorted: number[], expected: number, q: number): number | null {
   const rank = Math.max(0, Math.ceil(q * expected) - 1);
   return rank < sorted.length ? sorted[rank]! : null;
 }

@@ -1,0 +1,553 @@
+/**
+ * A model of a design that does not exist in shoal yet: stripe forests planned by the scheduler
+ * (forest-plan.ts), on the same flow-level network and virtual clock as the cluster simulator, so
+ * its figures can be set beside those of shoal's real scheduler on the same scenarios.
+ *
+ * What the model assumes of the design:
+ * - The scheduler plans, per blob, K stripe trees (forest-plan.ts) and tells each node its K
+ *   parents in its answer to the node's task opening: one message a node and blob, and one more
+ *   for each parent it loses.
+ * - A child keeps one request waiting at each parent for the next piece of that stripe it lacks;
+ *   the parent sends it as soon as it holds it and has checked it (the piece protocol's wait, as
+ *   pending pieces have today). A piece is passed on only once it has landed whole.
+ * - A stripe's root fetches it from the origin piece by piece and reports each piece's sha256
+ *   to the scheduler, which signs the table entry and sends it back: the root passes the piece on
+ *   one round trip after it landed. Every other node gets the signed entry with the piece from
+ *   its parent (checked against the scheduler's key): no message to the scheduler per piece.
+ * - A node reports its progress to the scheduler every `reportMs` (one message for all its
+ *   blobs) and says when a blob is done.
+ * - A parent that leaves cuts its flows at once (its connections close); each child it had asks
+ *   the scheduler for another (a message each way).
+ *
+ *   node bench/cluster/forest.ts --scenario NAME [--nodes N] [--stripes K] [--report-ms MS] [--seed K]
+ *
+ * JSON to stdout (the fields of run.ts's where they mean the same), progress to stderr.
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pieceLayout, pieceLength, pieceSizeFor } from '../../packages/protocol/src/index.ts';
+import { log } from '../common.ts';
+import { type ClusterParams, seededRandom, shuffle } from './cluster.ts';
+import { EventLoop } from './event-loop.ts';
+import { ORIGIN, StripeForest } from './forest-plan.ts';
+import { lowerBoundSeconds } from './lower-bound.ts';
+import { type Flow, type Link, Link as NetLink, Network } from './network.ts';
+import { parseClusterArgs, percentile, round, TRANSPORT_SECONDS_PER_MESSAGE } from './run.ts';
+
+/**
+ * How often the scheduler gives nodes that wait for a slot a parent anyway (sharing its upload):
+ * a waiting node waits up to this long for interior nodes that open the blob after it. 100 ms:
+ * twice the 50 ms over which a rollout's nodes open their tasks here; at 50 ms `racks` and
+ * `kraken` got 1.14-1.25 x T_LB at p50 (nodes placed before the interior nodes came), at 1 s the
+ * waiting nodes of `racks` lost most of a second.
+ */
+const PLACE_WAITING_MS = 100;
+
+export interface ForestParams extends ClusterParams {
+  stripes: number;
+  /** children a node feeds at once, over all stripes of one blob */
+  childSlots: number;
+  reportMs: number;
+}
+
+/** One stripe of one blob at one node: where it comes from and how far it got. */
+interface StripeFlow {
+  parent: string | undefined;
+  /** the next piece of the stripe this node lacks, from here on */
+  cursor: number;
+  transfer: Flow | undefined;
+  /** the piece it waits for at its parent, -1 when none */
+  waitingFor: number;
+  /** bumped when the parent changes: a transfer or wait of an earlier parent is void */
+  epoch: number;
+  /** a piece came from this parent already: the next request is sent ahead, while it comes in */
+  started: boolean;
+}
+
+interface BlobAtNode {
+  have: Uint8Array;
+  /** pieces it may pass on (a root's wait for the signed table entry is over) */
+  forwardable: Uint8Array;
+  count: number;
+  stripes: StripeFlow[];
+  /** children waiting at this node for a piece: index -> [child, stripe] */
+  waiters: Map<number, [ModelNode, number][]>;
+  doneAt: number | undefined;
+}
+
+interface ModelNode {
+  id: string;
+  rack: number;
+  up: Link;
+  down: Link;
+  alive: boolean;
+  late: boolean;
+  startAt: number;
+  doneAt: number | undefined;
+  blobs: BlobAtNode[];
+  flows: Set<Flow>;
+}
+
+export interface ForestOutcome {
+  durations: (number | undefined)[];
+  killed: number;
+  originBytes: number;
+  peerBytes: number;
+  rackInBytes: number;
+  racks: number;
+  piecesDelivered: number;
+  messagesByKind: Record<string, number>;
+  planCpuNs: bigint;
+  signCpuNs: bigint;
+  virtualSeconds: number;
+  events: number;
+  stopped: 'done' | 'idle' | 'virtual-limit' | 'wall-limit';
+}
+
+export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
+  const random = seededRandom(p.seed);
+  const loop = new EventLoop();
+  const net = new Network(loop);
+  const layouts = p.layers.map((size) => pieceLayout(size));
+  const racked = p.rackSize > 0;
+  const racks = racked ? Math.ceil(p.nodes / p.rackSize) : 1;
+  const rackLinks = Array.from({ length: racks }, () => ({
+    up: new NetLink(racked ? (p.rackSize * p.upRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY),
+    down: new NetLink(
+      racked ? (p.rackSize * p.downRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY,
+    ),
+  }));
+  const origin = new NetLink(p.originRate);
+  const intake = p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate;
+  const rtt = (a: ModelNode, b: ModelNode) => (racked && a.rack !== b.rack ? 2 * p.rttMs : p.rttMs);
+  const farRtt = racked ? 2 * p.rttMs : p.rttMs;
+  const linksBetween = (from: ModelNode, to: ModelNode): Link[] =>
+    from.rack === to.rack
+      ? [from.up, to.down]
+      : [from.up, rackLinks[from.rack]!.up, rackLinks[to.rack]!.down, to.down];
+  const originLinks = (to: ModelNode): Link[] =>
+    racked ? [origin, rackLinks[to.rack]!.down, to.down] : [origin, to.down];
+
+  // The scheduler's side: one forest per blob, its CPU time measured around each call.
+  const forests = p.layers.map(() => new StripeForest(p.stripes, p.childSlots));
+  let planCpuNs = 0n;
+  const planned = <T>(fn: () => T): T => {
+    const start = process.hrtime.bigint();
+    try {
+      return fn();
+    } finally {
+      planCpuNs += process.hrtime.bigint() - start;
+    }
+  };
+  // Table entries signed as the design would sign them (Ed25519, one signature per entry), timed.
+  const { privateKey } = generateKeyPairSync('ed25519');
+  let signCpuNs = 0n;
+  const signEntry = (blob: number, index: number) => {
+    const start = process.hrtime.bigint();
+    sign(null, Buffer.from(`${blob}/${index}/0123456789abcdef0123456789abcdef`), privateKey);
+    signCpuNs += process.hrtime.bigint() - start;
+  };
+  const messagesByKind: Record<string, number> = {};
+  const count = (kind: string, n = 1) => {
+    messagesByKind[kind] = (messagesByKind[kind] ?? 0) + n;
+  };
+
+  // Nodes, chosen late and killed as the cluster simulator chooses them.
+  const lateCount = Math.round(p.nodes * p.lateJoiners);
+  const killCount = Math.round(p.nodes * p.churn);
+  const order = shuffle(
+    Array.from({ length: p.nodes }, (_, i) => i),
+    random,
+  );
+  const lateSet = new Set(order.slice(0, lateCount));
+  const killSet = new Set(order.slice(lateCount, lateCount + killCount));
+  const nodes: ModelNode[] = [];
+  const byId = new Map<string, ModelNode>();
+  for (let i = 0; i < p.nodes; i++) {
+    const node: ModelNode = {
+      id: `node-${i}`,
+      rack: racked ? Math.floor(i / p.rackSize) : 0,
+      up: new NetLink(p.upRate),
+      down: new NetLink(intake),
+      alive: true,
+      late: lateSet.has(i),
+      startAt: lateSet.has(i) ? p.spreadMs * (0.25 + 0.5 * random()) : 50 * random(),
+      doneAt: undefined,
+      blobs: layouts.map((layout) => ({
+        have: new Uint8Array(layout.count),
+        forwardable: new Uint8Array(layout.count),
+        count: 0,
+        stripes: Array.from({ length: p.stripes }, (_, s) => ({
+          parent: undefined,
+          cursor: s,
+          transfer: undefined,
+          waitingFor: -1,
+          epoch: 0,
+          started: false,
+        })),
+        waiters: new Map(),
+        doneAt: undefined,
+      })),
+      flows: new Set(),
+    };
+    nodes.push(node);
+    byId.set(node.id, node);
+  }
+
+  let originBytes = 0;
+  let peerBytes = 0;
+  let rackInBytes = 0;
+  let piecesDelivered = 0;
+  let finished = 0;
+  const expected = p.nodes - killCount;
+
+  /** The next piece of `stripe` that `node` lacks, from its cursor on; count when none. */
+  const nextWanted = (blob: BlobAtNode, flow: StripeFlow, total: number) => {
+    let index = flow.cursor;
+    while (index < total && blob.have[index]) index += p.stripes;
+    flow.cursor = index;
+    return index;
+  };
+
+  const pump = (node: ModelNode, b: number, stripe: number) => {
+    if (!node.alive) return;
+    const blob = node.blobs[b]!;
+    const flow = blob.stripes[stripe]!;
+    if (flow.transfer || flow.waitingFor >= 0 || flow.parent === undefined) return;
+    const total = layouts[b]!.count;
+    const index = nextWanted(blob, flow, total);
+    if (index >= total) return;
+    const length = pieceLength(layouts[b]!, index);
+    const epoch = flow.epoch;
+    if (flow.parent === ORIGIN) {
+      flow.waitingFor = index;
+      loop.setTimer(
+        () => {
+          if (!node.alive || flow.epoch !== epoch) return;
+          flow.waitingFor = -1;
+          const transfer = net.start(
+            length,
+            originLinks(node),
+            () => {
+              node.flows.delete(transfer);
+              flow.transfer = undefined;
+              if (flow.epoch !== epoch) return;
+              originBytes += length;
+              if (racked) rackInBytes += length;
+              land(node, b, index, true);
+              pump(node, b, stripe);
+            },
+            () => {
+              node.flows.delete(transfer);
+              flow.transfer = undefined;
+            },
+          );
+          flow.transfer = transfer;
+          node.flows.add(transfer);
+        },
+        flow.started ? 0 : farRtt,
+      );
+      flow.started = true;
+      return;
+    }
+    const parent = byId.get(flow.parent)!;
+    const parentBlob = parent.blobs[b]!;
+    if (!parentBlob.forwardable[index]) {
+      // The request waits at the parent for the piece to land there.
+      flow.waitingFor = index;
+      const list = parentBlob.waiters.get(index);
+      if (list) list.push([node, stripe]);
+      else parentBlob.waiters.set(index, [[node, stripe]]);
+      return;
+    }
+    // The request for it went out while the last piece came in (one request kept ahead): no round trip.
+    send(parent, node, b, stripe, index, flow.started ? 0 : rtt(parent, node));
+  };
+
+  /** `parent` sends piece `index` to `child` after `delayMs` (the request's or answer's way). */
+  const send = (
+    parent: ModelNode,
+    child: ModelNode,
+    b: number,
+    stripe: number,
+    index: number,
+    delayMs: number,
+  ) => {
+    const flow = child.blobs[b]!.stripes[stripe]!;
+    const epoch = flow.epoch;
+    flow.waitingFor = index;
+    loop.setTimer(() => {
+      if (!child.alive || flow.epoch !== epoch) return;
+      flow.waitingFor = -1;
+      flow.started = true;
+      if (!parent.alive) return;
+      const length = pieceLength(layouts[b]!, index);
+      const transfer = net.start(
+        length,
+        linksBetween(parent, child),
+        () => {
+          child.flows.delete(transfer);
+          parent.flows.delete(transfer);
+          flow.transfer = undefined;
+          if (flow.epoch !== epoch) return;
+          peerBytes += length;
+          piecesDelivered++;
+          if (parent.rack !== child.rack) rackInBytes += length;
+          land(child, b, index, false);
+          pump(child, b, stripe);
+        },
+        () => {
+          child.flows.delete(transfer);
+          parent.flows.delete(transfer);
+          flow.transfer = undefined;
+        },
+      );
+      flow.transfer = transfer;
+      child.flows.add(transfer);
+      parent.flows.add(transfer);
+    }, delayMs);
+  };
+
+  const land = (node: ModelNode, b: number, index: number, fromOrigin: boolean) => {
+    const blob = node.blobs[b]!;
+    if (blob.have[index]) return;
+    blob.have[index] = 1;
+    blob.count++;
+    if (fromOrigin) {
+      // The root's report goes to the scheduler, which signs the entry and sends it back.
+      count('report');
+      count('signedEntry');
+      loop.setTimer(() => {
+        planned(() => signEntry(b, index));
+        release(node, b, index);
+      }, farRtt);
+    } else {
+      release(node, b, index);
+    }
+    if (blob.count === layouts[b]!.count) {
+      blob.doneAt = loop.now();
+      count('taskDone');
+      if (node.blobs.every((other) => other.doneAt !== undefined)) {
+        node.doneAt = loop.now();
+        finished++;
+      }
+    }
+  };
+
+  /** `node` may pass piece `index` on: the children waiting for it get it. */
+  const release = (node: ModelNode, b: number, index: number) => {
+    if (!node.alive) return;
+    const blob = node.blobs[b]!;
+    blob.forwardable[index] = 1;
+    const waiting = blob.waiters.get(index);
+    if (!waiting) return;
+    blob.waiters.delete(index);
+    for (const [child, stripe] of waiting) {
+      const flow = child.blobs[b]!.stripes[stripe]!;
+      if (!child.alive || flow.parent !== node.id || flow.waitingFor !== index) continue;
+      // The request was waiting there: the bytes leave at once and take half a round trip.
+      send(node, child, b, stripe, index, rtt(node, child) / 2);
+    }
+  };
+
+  /** Placements from the planner reach their nodes: each child's flow in that stripe restarts. */
+  const apply = (b: number, placements: { child: string; stripe: number; parent: string }[]) => {
+    const touched = new Set<string>();
+    for (const { child, stripe, parent } of placements) {
+      const node = byId.get(child)!;
+      const flow = node.blobs[b]!.stripes[stripe]!;
+      flow.epoch++;
+      if (flow.transfer) net.cut(flow.transfer);
+      flow.transfer = undefined;
+      flow.waitingFor = -1;
+      flow.started = false;
+      flow.parent = parent;
+      touched.add(child);
+    }
+    for (const id of touched) {
+      const node = byId.get(id)!;
+      // The parents reach the node in an answer from the scheduler, half a round trip later.
+      loop.setTimer(() => {
+        for (let stripe = 0; stripe < p.stripes; stripe++) pump(node, b, stripe);
+      }, farRtt / 2);
+    }
+    return touched;
+  };
+
+  // Every node opens its blobs as it starts; the answers carry its parents.
+  for (const node of nodes) {
+    loop.setTimer(
+      () => {
+        if (!node.alive) return;
+        count('register');
+        for (let b = 0; b < layouts.length; b++) {
+          count('openTask');
+          const placements = planned(() => forests[b]!.join(node.id, node.rack, !node.late));
+          const touched = apply(b, placements);
+          // The opener's own answer; nodes that waited for a stripe's first interior node get one each.
+          count('parents', touched.has(node.id) ? touched.size : touched.size + 1);
+        }
+        const report = () => {
+          if (!node.alive || node.doneAt !== undefined) return;
+          count('progress');
+          loop.setTimer(report, p.reportMs);
+        };
+        loop.setTimer(report, p.reportMs);
+      },
+      node.startAt + farRtt / 2,
+    );
+  }
+
+  // Nodes left waiting for a slot share a parent's upload instead.
+  const sweep = () => {
+    for (let b = 0; b < layouts.length; b++) {
+      const placements = planned(() => forests[b]!.placeWaiting());
+      count('parents', apply(b, placements).size);
+    }
+    if (finished < expected) loop.setTimer(sweep, PLACE_WAITING_MS);
+  };
+  loop.setTimer(sweep, PLACE_WAITING_MS);
+
+  // Churn: a killed node's connections close at once; its children ask for other parents.
+  let killed = 0;
+  for (const i of killSet) {
+    const node = nodes[i]!;
+    loop.setTimer(
+      () => {
+        if (node.doneAt !== undefined) return;
+        node.alive = false;
+        killed++;
+        for (const flow of [...node.flows]) net.cut(flow);
+        node.flows.clear();
+        for (let b = 0; b < layouts.length; b++) {
+          const placements = planned(() => forests[b]!.leave(node.id));
+          // Each child tells the scheduler it lost its parent and gets an answer.
+          const touched = apply(b, placements);
+          count('parentLost', touched.size);
+          count('parents', touched.size);
+        }
+      },
+      p.spreadMs * (0.25 + 0.5 * random()),
+    );
+  }
+
+  const result = await loop.run({
+    stop: () => finished >= expected,
+    untilMs: p.maxVirtualMs,
+    wallDeadline: performance.now() + p.maxWallMs,
+  });
+  return {
+    durations: nodes
+      .filter((n) => !killSet.has(Number(n.id.slice(5))))
+      .map((n) => (n.doneAt === undefined ? undefined : (n.doneAt - n.startAt) / 1000)),
+    killed,
+    originBytes,
+    peerBytes,
+    rackInBytes,
+    racks,
+    piecesDelivered,
+    messagesByKind,
+    planCpuNs,
+    signCpuNs,
+    virtualSeconds: loop.now() / 1000,
+    events: loop.events,
+    stopped: result,
+  };
+}
+
+export async function forestFigures(p: ForestParams & { scenario: string | null }) {
+  const wallStart = performance.now();
+  const out = await simulateForest(p);
+  const imageBytes = p.layers.reduce((s, l) => s + l, 0);
+  const pieceBytes = Math.max(...p.layers.map((l) => pieceSizeFor(Math.round(l))));
+  const lb = lowerBoundSeconds({
+    nodes: p.nodes,
+    imageBytes,
+    pieceBytes,
+    originRate: p.originRate,
+    downRate: p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate,
+    upRate: p.upRate,
+  });
+  const done = out.durations.filter((d): d is number => d !== undefined).sort((a, b) => a - b);
+  const expected = out.durations.length;
+  const p50 = percentile(done, expected, 0.5);
+  const p99 = percentile(done, expected, 0.99);
+  const max = done.length === expected && expected > 0 ? done[done.length - 1]! : null;
+  const over = (v: number | null) => (v === null ? null : round(v / lb));
+  const messages = Object.values(out.messagesByKind).reduce((s, n) => s + n, 0);
+  const pieces = Math.max(1, out.piecesDelivered);
+  const movedTB = (out.peerBytes + out.originBytes) / 1e12;
+  const cpuSeconds = Number(out.planCpuNs) / 1e9;
+  return {
+    design: 'stripe forest (model)',
+    scenario: p.scenario,
+    nodes: p.nodes,
+    layers: p.layers.map(Math.round),
+    pieceBytes,
+    stripes: p.stripes,
+    childSlots: p.childSlots,
+    reportMs: p.reportMs,
+    churn: p.churn,
+    lateJoiners: p.lateJoiners,
+    seed: p.seed,
+    finished: out.stopped === 'done',
+    stopped: out.stopped,
+    lowerBoundSeconds: round(lb),
+    p50OverLowerBound: over(p50),
+    p99OverLowerBound: over(p99),
+    maxOverLowerBound: over(max),
+    originEgressRatio: round(out.originBytes / imageBytes, 4),
+    crossRackRatio: p.rackSize > 0 ? round(out.rackInBytes / (out.racks * imageBytes), 4) : null,
+    completedNodes: done.length,
+    expectedNodes: expected,
+    killedNodes: out.killed,
+    schedulerMessages: messages,
+    schedulerMessagesPerPiece: round(messages / pieces, 4),
+    messagesPerPieceByKind: Object.fromEntries(
+      Object.entries(out.messagesByKind).map(([kind, n]) => [kind, round(n / pieces, 4)]),
+    ),
+    planAndSignCpuSeconds: round(cpuSeconds),
+    signCpuSeconds: round(Number(out.signCpuNs) / 1e9),
+    schedulerCpuSecondsPerTB:
+      movedTB > 0 ? round((cpuSeconds + messages * TRANSPORT_SECONDS_PER_MESSAGE) / movedTB, 2) : 0,
+    transportSecondsPerMessage: TRANSPORT_SECONDS_PER_MESSAGE,
+    piecesFromPeers: out.piecesDelivered,
+    virtualSeconds: round(out.virtualSeconds),
+    events: out.events,
+    wallSeconds: round((performance.now() - wallStart) / 1000, 1),
+  };
+}
+
+if (import.meta.main) {
+  try {
+    const own = ['--stripes', '--child-slots', '--report-ms'];
+    const argv = process.argv.slice(2);
+    const { values } = parseArgs({
+      args: argv.filter((_, i) => own.includes(argv[i]!) || own.includes(argv[i - 1]!)),
+      options: {
+        stripes: { type: 'string' },
+        'child-slots': { type: 'string' },
+        'report-ms': { type: 'string' },
+      },
+    });
+    const base = parseClusterArgs(
+      argv.filter((_, i) => !own.includes(argv[i]!) && !own.includes(argv[i - 1]!)),
+    );
+    const stripes = values.stripes === undefined ? 8 : Number(values.stripes);
+    const childSlots = values['child-slots'] === undefined ? stripes : Number(values['child-slots']);
+    const reportMs = values['report-ms'] === undefined ? 1000 : Number(values['report-ms']);
+    for (const [name, v] of [
+      ['--stripes', stripes],
+      ['--child-slots', childSlots],
+      ['--report-ms', reportMs],
+    ] as const) {
+      if (!(Number.isSafeInteger(v) && v >= 1)) throw new Error(`${name} expects a positive integer`);
+    }
+    log(`forest: ${base.nodes} nodes, ${stripes} stripes, seed ${base.seed}`);
+    const figures = await forestFigures({ ...base, stripes, childSlots, reportMs });
+    process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+  } catch (error) {
+    process.stderr.write(`bench/cluster/forest: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}
