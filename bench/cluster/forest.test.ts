@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forestFigures } from './forest.ts';
+import { forestFigures, REPORT_MS } from './forest.ts';
 import { parseClusterArgs } from './run.ts';
 
 const model = (args: string, stripes = 8) =>
-  forestFigures({ ...parseClusterArgs(args.split(' ')), stripes, childSlots: stripes, reportMs: 1000 });
+  forestFigures({ ...parseClusterArgs(args.split(' ')), stripes, childSlots: stripes, reportMs: REPORT_MS });
 
 describe('bench/cluster/forest', { timeout: 120_000 }, () => {
   it('a flat swarm: everyone done near the bound, origin once, a few messages per node and blob', async () => {

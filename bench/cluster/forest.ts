@@ -14,12 +14,15 @@
  *   to the scheduler, which signs the table entry and sends it back: the root passes the piece on
  *   one round trip after it landed. Every other node gets the signed entry with the piece from
  *   its parent (checked against the scheduler's key): no message to the scheduler per piece.
- * - A node reports its progress to the scheduler every `reportMs` (one message for all its
- *   blobs) and says when a blob is done.
+ * - A node reports its progress to the scheduler every `reportMs` (REPORT_MS; one message for
+ *   all its blobs) and says when a blob is done.
+ * - Parents that change for a node (nodes opening the blob after it push it down a tree) reach it
+ *   in one message per PARENTS_FLUSH_MS; a node left waiting for a slot gets a parent anyway
+ *   after at most PLACE_WAITING_MS.
  * - A parent that leaves cuts its flows at once (its connections close); each child it had asks
  *   the scheduler for another (a message each way).
  *
- *   node bench/cluster/forest.ts --scenario NAME [--nodes N] [--stripes K] [--report-ms MS] [--seed K]
+ *   node bench/cluster/forest.ts --scenario NAME [--nodes N] [--stripes K] [--child-slots N] [--report-ms MS] [--seed K]
  *
  * JSON to stdout (the fields of run.ts's where they mean the same), progress to stderr.
  */
@@ -42,6 +45,14 @@ import { parseClusterArgs, percentile, round, TRANSPORT_SECONDS_PER_MESSAGE } fr
  * waiting nodes of `racks` lost most of a second.
  */
 const PLACE_WAITING_MS = 100;
+/**
+ * How often a node tells the scheduler how far it got (one message for all its blobs): for the
+ * swarm view and for placing late joiners, not for any decision per piece. At 2 s, `wide` (a
+ * 4.5 s download) stays under 1 CPU s per TB at the transport estimate; at 1 s it is 1.3.
+ */
+export const REPORT_MS = 2000;
+/** Parents that change for a node within this long reach it in one message. */
+const PARENTS_FLUSH_MS = 10;
 
 export interface ForestParams extends ClusterParams {
   stripes: number;
@@ -350,9 +361,26 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
     }
   };
 
-  /** Placements from the planner reach their nodes: each child's flow in that stripe restarts. */
-  const apply = (b: number, placements: { child: string; stripe: number; parent: string }[]) => {
-    const touched = new Set<string>();
+  /**
+   * Placements from the planner reach their nodes: each child's flow in that stripe restarts. The
+   * node `answered` gets its parents in the answer to its task opening, at once; the others in one
+   * message each per PARENTS_FLUSH_MS, however many of their stripes moved meanwhile.
+   */
+  const waitingNews = new Map<ModelNode, Set<number>>();
+  const flushNews = () => {
+    for (const [node, blobs] of waitingNews) {
+      count('parents');
+      loop.setTimer(() => {
+        for (const b of blobs) for (let stripe = 0; stripe < p.stripes; stripe++) pump(node, b, stripe);
+      }, farRtt / 2);
+    }
+    waitingNews.clear();
+  };
+  const apply = (
+    b: number,
+    placements: { child: string; stripe: number; parent: string }[],
+    answered?: ModelNode,
+  ) => {
     for (const { child, stripe, parent } of placements) {
       const node = byId.get(child)!;
       const flow = node.blobs[b]!.stripes[stripe]!;
@@ -362,16 +390,18 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
       flow.waitingFor = -1;
       flow.started = false;
       flow.parent = parent;
-      touched.add(child);
+      if (node === answered) continue;
+      if (waitingNews.size === 0) loop.setTimer(flushNews, PARENTS_FLUSH_MS);
+      const blobs = waitingNews.get(node);
+      if (blobs) blobs.add(b);
+      else waitingNews.set(node, new Set([b]));
     }
-    for (const id of touched) {
-      const node = byId.get(id)!;
-      // The parents reach the node in an answer from the scheduler, half a round trip later.
+    if (answered) {
+      count('parents');
       loop.setTimer(() => {
-        for (let stripe = 0; stripe < p.stripes; stripe++) pump(node, b, stripe);
+        for (let stripe = 0; stripe < p.stripes; stripe++) pump(answered, b, stripe);
       }, farRtt / 2);
     }
-    return touched;
   };
 
   // Every node opens its blobs as it starts; the answers carry its parents.
@@ -382,10 +412,11 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
         count('register');
         for (let b = 0; b < layouts.length; b++) {
           count('openTask');
-          const placements = planned(() => forests[b]!.join(node.id, node.rack, !node.late));
-          const touched = apply(b, placements);
-          // The opener's own answer; nodes that waited for a stripe's first interior node get one each.
-          count('parents', touched.has(node.id) ? touched.size : touched.size + 1);
+          apply(
+            b,
+            planned(() => forests[b]!.join(node.id, node.rack, !node.late)),
+            node,
+          );
         }
         const report = () => {
           if (!node.alive || node.doneAt !== undefined) return;
@@ -402,7 +433,7 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   const sweep = () => {
     for (let b = 0; b < layouts.length; b++) {
       const placements = planned(() => forests[b]!.placeWaiting());
-      count('parents', apply(b, placements).size);
+      apply(b, placements);
     }
     if (finished < expected) loop.setTimer(sweep, PLACE_WAITING_MS);
   };
@@ -420,11 +451,13 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
         for (const flow of [...node.flows]) net.cut(flow);
         node.flows.clear();
         for (let b = 0; b < layouts.length; b++) {
-          const placements = planned(() => forests[b]!.leave(node.id));
-          // Each child tells the scheduler it lost its parent and gets an answer.
-          const touched = apply(b, placements);
-          count('parentLost', touched.size);
-          count('parents', touched.size);
+          // Each child it had tells the scheduler it lost its parent.
+          for (let stripe = 0; stripe < p.stripes; stripe++)
+            count('parentLost', forests[b]!.childrenOf(node.id, stripe).size);
+          apply(
+            b,
+            planned(() => forests[b]!.leave(node.id)),
+          );
         }
       },
       p.spreadMs * (0.25 + 0.5 * random()),
@@ -535,7 +568,7 @@ if (import.meta.main) {
     );
     const stripes = values.stripes === undefined ? 8 : Number(values.stripes);
     const childSlots = values['child-slots'] === undefined ? stripes : Number(values['child-slots']);
-    const reportMs = values['report-ms'] === undefined ? 1000 : Number(values['report-ms']);
+    const reportMs = values['report-ms'] === undefined ? REPORT_MS : Number(values['report-ms']);
     for (const [name, v] of [
       ['--stripes', stripes],
       ['--child-slots', childSlots],
