@@ -110,11 +110,23 @@ describe('StripeForest', () => {
     );
   });
 
+  it('a demoted node feeds nobody any more, stays fed itself, and its stripe keeps one root', () => {
+    const forest = new StripeForest(4, 4);
+    for (const id of ids(32)) forest.join(id, 0, true);
+    const root = ids(32).find((id) => forest.parentOf(id, 1) === ORIGIN)!;
+    forest.demote(root);
+    forest.placeWaiting();
+    assert.equal(forest.interiorOf(root).size, 0);
+    for (let stripe = 0; stripe < 4; stripe++) assert.equal(forest.childrenOf(root, stripe).size, 0);
+    assert.notEqual(forest.parentOf(root, 1), ORIGIN);
+    checkForest(forest, ids(32));
+  });
+
   it('keeps its invariants over any order of joins and leaves', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 6 }),
-        fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.integer({ min: 0, max: 2 })), {
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: 0, max: 2 })), {
           minLength: 1,
           maxLength: 80,
         }),
@@ -122,11 +134,13 @@ describe('StripeForest', () => {
           const forest = new StripeForest(stripes, stripes);
           const alive: string[] = [];
           let next = 0;
-          for (const [joins, pick, rack] of steps) {
-            if (joins || alive.length === 0) {
+          for (const [action, pick, rack] of steps) {
+            if (action === 0 || alive.length === 0) {
               const id = `n${next++}`;
               forest.join(id, rack, pick % 5 !== 0);
               alive.push(id);
+            } else if (action === 1) {
+              forest.demote(alive[pick % alive.length]!);
             } else {
               const [gone] = alive.splice(pick % alive.length, 1);
               forest.leave(gone!);

@@ -104,25 +104,52 @@ export class StripeForest {
   leave(id: string): Placement[] {
     const member = this.#members.get(id);
     if (!member) return [];
+    const rootOf = new Set<number>();
     for (let stripe = 0; stripe < this.stripes; stripe++) {
-      const wasRoot = member.parents[stripe] === ORIGIN;
+      if (member.parents[stripe] === ORIGIN) rootOf.add(stripe);
       this.#detach(member, stripe);
-      if (wasRoot) member.parents[stripe] = ORIGIN;
     }
     this.#members.delete(id);
+    return this.#retire(member, rootOf);
+  }
+
+  /**
+   * A node that feeds its children too slowly, or not at all (a child said so), passes nothing on any
+   * more: its children get new parents (returned), a stripe it was the root of gets another root, and
+   * it stays a leaf, fed as before (in a stripe it was the root of, by a parent of its own now).
+   */
+  demote(id: string): Placement[] {
+    const member = this.#members.get(id);
+    if (!member || member.interior.size === 0) return [];
+    const rootOf = new Set<number>();
+    for (let stripe = 0; stripe < this.stripes; stripe++) {
+      if (member.parents[stripe] !== ORIGIN) continue;
+      rootOf.add(stripe);
+      member.parents[stripe] = undefined;
+    }
+    const placed = this.#retire(member, rootOf);
+    for (const stripe of rootOf) this.#place(member, stripe, placed);
+    return placed;
+  }
+
+  /** `member` passes nothing on any more: its children (and the stripes in `rootOf`) get other parents. */
+  #retire(member: Member, rootOf: ReadonlySet<number>): Placement[] {
     for (const stripe of member.interior) {
       const list = this.#interior[stripe]!;
       list.splice(list.indexOf(member), 1);
       this.#rackInterior.get(member.rack)![stripe]!--;
       this.#firstFree[stripe] = 0;
     }
+    member.interior.clear();
     const placed: Placement[] = [];
     for (let stripe = 0; stripe < this.stripes; stripe++) {
       const orphans = [...member.children[stripe]!]
         .map((child) => this.#members.get(child)!)
         .sort((a, b) => a.order - b.order);
+      member.children[stripe]!.clear();
+      member.load -= orphans.length;
       for (const orphan of orphans) orphan.parents[stripe] = undefined;
-      if (member.parents[stripe] === ORIGIN) {
+      if (rootOf.has(stripe)) {
         // The stripe needs a root: an orphan that passes it on, else any node that does, else an orphan.
         const heir = orphans.find((o) => o.interior.has(stripe)) ?? this.#interior[stripe]![0] ?? orphans[0];
         this.#roots[stripe] = undefined;

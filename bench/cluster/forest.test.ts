@@ -8,8 +8,14 @@ import { describe, it } from 'node:test';
 import { forestFigures, REPORT_MS } from './forest.ts';
 import { parseClusterArgs } from './run.ts';
 
-const model = (args: string, stripes = 8) =>
-  forestFigures({ ...parseClusterArgs(args.split(' ')), stripes, childSlots: stripes, reportMs: REPORT_MS });
+const model = (args: string, stripes = 8, stalls = 0) =>
+  forestFigures({
+    ...parseClusterArgs(args.split(' ')),
+    stripes,
+    childSlots: stripes,
+    reportMs: REPORT_MS,
+    stalls,
+  });
 
 describe('bench/cluster/forest', { timeout: 120_000 }, () => {
   it('a flat swarm: everyone done near the bound, origin once, a few messages per node and blob', async () => {
@@ -47,5 +53,16 @@ describe('bench/cluster/forest', { timeout: 120_000 }, () => {
       run.originEgressRatio >= 1 && run.originEgressRatio <= 1.01,
       `origin ${run.originEgressRatio}x`,
     );
+  });
+
+  it('stalled parents: their children notice and move, so every node finishes (a stalled subtree never would)', async () => {
+    const run = await model(
+      '--nodes 200 --layers 300 --node-rate 1.25GB --origin-rate 1GB --seed 4',
+      8,
+      0.05,
+    );
+    assert.equal(run.completedNodes, 200);
+    assert.ok((run.messagesPerPieceByKind.parentSlow ?? 0) > 0, 'children said their parent was too slow');
+    assert.ok(run.maxOverLowerBound! < 2, `max ${run.maxOverLowerBound}`);
   });
 });

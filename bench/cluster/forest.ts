@@ -21,8 +21,13 @@
  *   after at most PLACE_WAITING_MS.
  * - A parent that leaves cuts its flows at once (its connections close); each child it had asks
  *   the scheduler for another (a message each way).
+ * - A piece its parent holds (the parent says what it has on the piece protocol) must land within
+ *   a few of the child's recent piece times, else the child tells the scheduler, which takes that
+ *   parent out of every tree it feeds (it stays a leaf) and gives its children other parents.
+ *   `--stalls F`: that fraction of nodes stops sending mid-rollout, connected and downloading.
  *
- *   node bench/cluster/forest.ts --scenario NAME [--nodes N] [--stripes K] [--child-slots N] [--report-ms MS] [--seed K]
+ *   node bench/cluster/forest.ts --scenario NAME [--nodes N] [--stripes K] [--child-slots N] [--report-ms MS]
+ *        [--stalls F] [--seed K]
  *
  * JSON to stdout (the fields of run.ts's where they mean the same), progress to stderr.
  */
@@ -51,6 +56,14 @@ const PLACE_WAITING_MS = 100;
  * 4.5 s download) stays under 1 CPU s per TB at the transport estimate; at 1 s it is 1.3.
  */
 export const REPORT_MS = 2000;
+/**
+ * A piece its parent holds must land within PIECE_DEADLINE_FACTOR of the child's recent piece times
+ * (at least MIN_PIECE_DEADLINE_MS; FIRST_PIECE_DEADLINE_MS before it has any), else the parent is
+ * too slow or stalled and the child says so to the scheduler.
+ */
+const PIECE_DEADLINE_FACTOR = 4;
+const MIN_PIECE_DEADLINE_MS = 50;
+const FIRST_PIECE_DEADLINE_MS = 2_000;
 /** Parents that change for a node within this long reach it in one message. */
 const PARENTS_FLUSH_MS = 10;
 
@@ -59,6 +72,8 @@ export interface ForestParams extends ClusterParams {
   /** children a node feeds at once, over all stripes of one blob */
   childSlots: number;
   reportMs: number;
+  /** fraction of nodes whose uploads stop mid-rollout while they stay connected and keep downloading */
+  stalls?: number;
 }
 
 /** One stripe of one blob at one node: where it comes from and how far it got. */
@@ -97,6 +112,10 @@ interface ModelNode {
   doneAt: number | undefined;
   blobs: BlobAtNode[];
   flows: Set<Flow>;
+  /** it sends what it is asked for (false: its uploads stalled) */
+  uploading: boolean;
+  /** what a piece from a parent takes it, lately (EWMA, ms; 0: none measured yet) */
+  pieceMs: number;
 }
 
 export interface ForestOutcome {
@@ -172,6 +191,8 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   );
   const lateSet = new Set(order.slice(0, lateCount));
   const killSet = new Set(order.slice(lateCount, lateCount + killCount));
+  const stallCount = Math.round(p.nodes * (p.stalls ?? 0));
+  const stallSet = new Set(order.slice(lateCount + killCount, lateCount + killCount + stallCount));
   const nodes: ModelNode[] = [];
   const byId = new Map<string, ModelNode>();
   for (let i = 0; i < p.nodes; i++) {
@@ -200,6 +221,8 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
         doneAt: undefined,
       })),
       flows: new Set(),
+      uploading: true,
+      pieceMs: 0,
     };
     nodes.push(node);
     byId.set(node.id, node);
@@ -287,8 +310,21 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
     const flow = child.blobs[b]!.stripes[stripe]!;
     const epoch = flow.epoch;
     flow.waitingFor = index;
+    // The parent holds the piece: it must land within a few of this node's recent piece times.
+    const asked = loop.now();
+    const deadline = loop.setTimer(
+      () => {
+        if (!child.alive || flow.epoch !== epoch || child.blobs[b]!.have[index]) return;
+        parentTooSlow(child, parent);
+      },
+      child.pieceMs > 0
+        ? Math.max(MIN_PIECE_DEADLINE_MS, PIECE_DEADLINE_FACTOR * child.pieceMs)
+        : FIRST_PIECE_DEADLINE_MS,
+    );
     loop.setTimer(() => {
       if (!child.alive || flow.epoch !== epoch) return;
+      // A stalled parent takes the request and sends nothing: the child waits for its deadline.
+      if (!parent.uploading) return;
       flow.waitingFor = -1;
       flow.started = true;
       if (!parent.alive) return;
@@ -300,7 +336,10 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
           child.flows.delete(transfer);
           parent.flows.delete(transfer);
           flow.transfer = undefined;
+          deadline.cancel();
           if (flow.epoch !== epoch) return;
+          const took = loop.now() - asked;
+          child.pieceMs = child.pieceMs === 0 ? took : 0.8 * child.pieceMs + 0.2 * took;
           peerBytes += length;
           piecesDelivered++;
           if (parent.rack !== child.rack) rackInBytes += length;
@@ -439,6 +478,32 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   };
   loop.setTimer(sweep, PLACE_WAITING_MS);
 
+  /** A child found a parent too slow: the scheduler takes it out of every tree it feeds. */
+  const demoted = new Set<ModelNode>();
+  function parentTooSlow(child: ModelNode, parent: ModelNode) {
+    count('parentSlow');
+    if (demoted.has(parent)) return;
+    demoted.add(parent);
+    for (let b = 0; b < layouts.length; b++)
+      apply(
+        b,
+        planned(() => forests[b]!.demote(parent.id)),
+      );
+    void child;
+  }
+
+  // Stalls: a node's uploads stop (its flows freeze), it stays connected and keeps downloading.
+  for (const i of stallSet) {
+    const node = nodes[i]!;
+    loop.setTimer(
+      () => {
+        node.uploading = false;
+        for (const flow of [...node.flows]) if (flow.links[0] === node.up) net.cut(flow);
+      },
+      p.spreadMs * (0.25 + 0.5 * random()),
+    );
+  }
+
   // Churn: a killed node's connections close at once; its children ask for other parents.
   let killed = 0;
   for (const i of killSet) {
@@ -522,6 +587,7 @@ export async function forestFigures(p: ForestParams & { scenario: string | null 
     reportMs: p.reportMs,
     churn: p.churn,
     lateJoiners: p.lateJoiners,
+    stalls: p.stalls ?? 0,
     seed: p.seed,
     finished: out.stopped === 'done',
     stopped: out.stopped,
@@ -553,7 +619,7 @@ export async function forestFigures(p: ForestParams & { scenario: string | null 
 
 if (import.meta.main) {
   try {
-    const own = ['--stripes', '--child-slots', '--report-ms'];
+    const own = ['--stripes', '--child-slots', '--report-ms', '--stalls'];
     const argv = process.argv.slice(2);
     const { values } = parseArgs({
       args: argv.filter((_, i) => own.includes(argv[i]!) || own.includes(argv[i - 1]!)),
@@ -561,6 +627,7 @@ if (import.meta.main) {
         stripes: { type: 'string' },
         'child-slots': { type: 'string' },
         'report-ms': { type: 'string' },
+        stalls: { type: 'string' },
       },
     });
     const base = parseClusterArgs(
@@ -577,7 +644,9 @@ if (import.meta.main) {
       if (!(Number.isSafeInteger(v) && v >= 1)) throw new Error(`${name} expects a positive integer`);
     }
     log(`forest: ${base.nodes} nodes, ${stripes} stripes, seed ${base.seed}`);
-    const figures = await forestFigures({ ...base, stripes, childSlots, reportMs });
+    const stalls = values.stalls === undefined ? 0 : Number(values.stalls);
+    if (!(stalls >= 0 && stalls < 1)) throw new Error('--stalls expects a fraction in [0, 1)');
+    const figures = await forestFigures({ ...base, stripes, childSlots, reportMs, stalls });
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
   } catch (error) {
     process.stderr.write(`bench/cluster/forest: ${(error as Error).message}\n`);
