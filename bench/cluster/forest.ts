@@ -25,9 +25,11 @@
  *   a few of the child's recent piece times, else the child tells the scheduler, which takes that
  *   parent out of every tree it feeds (it stays a leaf) and gives its children other parents.
  *   `--stalls F`: that fraction of nodes stops sending mid-rollout, connected and downloading.
+ *   A parent whose pieces land much slower than the child's others (1.5 x, after 3) is reported the
+ *   same way; `--slow F --slow-rate X`: that fraction of nodes uploads at X x the others' rate.
  *
  *   node bench/cluster/forest.ts --scenario NAME [--nodes N] [--stripes K] [--child-slots N] [--report-ms MS]
- *        [--stalls F] [--seed K]
+ *        [--stalls F] [--slow F [--slow-rate X]] [--seed K]
  *
  * JSON to stdout (the fields of run.ts's where they mean the same), progress to stderr.
  */
@@ -64,6 +66,15 @@ export const REPORT_MS = 2000;
 const PIECE_DEADLINE_FACTOR = 4;
 const MIN_PIECE_DEADLINE_MS = 50;
 const FIRST_PIECE_DEADLINE_MS = 2_000;
+/**
+ * A parent whose last pieces took SLOW_PARENT_FACTOR x the median of this node's other parents,
+ * after SLOW_AFTER_PIECES of them, is slow: its children say so, as for a stalled one. A parent
+ * feeding 9-10 children instead of 8 is 1.1-1.25 x slower and stays.
+ */
+const SLOW_PARENT_FACTOR = 1.5;
+const SLOW_AFTER_PIECES = 3;
+/** `--slow`'s nodes upload at this share of the others' rate (`--slow-rate`). */
+const SLOW_RATE = 0.25;
 /** Parents that change for a node within this long reach it in one message. */
 const PARENTS_FLUSH_MS = 10;
 
@@ -74,6 +85,9 @@ export interface ForestParams extends ClusterParams {
   reportMs: number;
   /** fraction of nodes whose uploads stop mid-rollout while they stay connected and keep downloading */
   stalls?: number;
+  /** fraction of nodes whose uplink runs at `slowRate` x the others' */
+  slow?: number;
+  slowRate?: number;
 }
 
 /** One stripe of one blob at one node: where it comes from and how far it got. */
@@ -88,6 +102,9 @@ interface StripeFlow {
   epoch: number;
   /** a piece came from this parent already: the next request is sent ahead, while it comes in */
   started: boolean;
+  /** what a piece from this parent takes (EWMA, ms), and how many came from it */
+  parentMs: number;
+  parentPieces: number;
 }
 
 interface BlobAtNode {
@@ -193,13 +210,15 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   const killSet = new Set(order.slice(lateCount, lateCount + killCount));
   const stallCount = Math.round(p.nodes * (p.stalls ?? 0));
   const stallSet = new Set(order.slice(lateCount + killCount, lateCount + killCount + stallCount));
+  const slowFrom = lateCount + killCount + stallCount;
+  const slowSet = new Set(order.slice(slowFrom, slowFrom + Math.round(p.nodes * (p.slow ?? 0))));
   const nodes: ModelNode[] = [];
   const byId = new Map<string, ModelNode>();
   for (let i = 0; i < p.nodes; i++) {
     const node: ModelNode = {
       id: `node-${i}`,
       rack: racked ? Math.floor(i / p.rackSize) : 0,
-      up: new NetLink(p.upRate),
+      up: new NetLink(slowSet.has(i) ? p.upRate * (p.slowRate ?? SLOW_RATE) : p.upRate),
       down: new NetLink(intake),
       alive: true,
       late: lateSet.has(i),
@@ -216,6 +235,8 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
           waitingFor: -1,
           epoch: 0,
           started: false,
+          parentMs: 0,
+          parentPieces: 0,
         })),
         waiters: new Map(),
         doneAt: undefined,
@@ -315,7 +336,7 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
     const deadline = loop.setTimer(
       () => {
         if (!child.alive || flow.epoch !== epoch || child.blobs[b]!.have[index]) return;
-        parentTooSlow(child, parent);
+        parentTooSlow(parent);
       },
       child.pieceMs > 0
         ? Math.max(MIN_PIECE_DEADLINE_MS, PIECE_DEADLINE_FACTOR * child.pieceMs)
@@ -340,6 +361,13 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
           if (flow.epoch !== epoch) return;
           const took = loop.now() - asked;
           child.pieceMs = child.pieceMs === 0 ? took : 0.8 * child.pieceMs + 0.2 * took;
+          flow.parentMs = flow.parentPieces++ === 0 ? took : 0.7 * flow.parentMs + 0.3 * took;
+          // A parent that lands its pieces much slower than this node's other parents is a slow parent.
+          if (
+            flow.parentPieces >= SLOW_AFTER_PIECES &&
+            flow.parentMs > SLOW_PARENT_FACTOR * otherParentsMs(child, flow)
+          )
+            parentTooSlow(parent);
           peerBytes += length;
           piecesDelivered++;
           if (parent.rack !== child.rack) rackInBytes += length;
@@ -356,6 +384,21 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
       child.flows.add(transfer);
       parent.flows.add(transfer);
     }, delayMs);
+  };
+
+  /**
+   * The median piece time of `node`'s other parents (each measured over SLOW_AFTER_PIECES pieces at
+   * least, while it fed it): a yardstick taken under the same conditions, unlike the node's recent
+   * pieces, which come faster once most of its stripes are done. Infinity: too few to compare.
+   */
+  const otherParentsMs = (node: ModelNode, except: StripeFlow) => {
+    const times: number[] = [];
+    for (const blob of node.blobs)
+      for (const other of blob.stripes)
+        if (other !== except && other.parentPieces >= SLOW_AFTER_PIECES) times.push(other.parentMs);
+    if (times.length < 3) return Number.POSITIVE_INFINITY;
+    times.sort((a, b) => a - b);
+    return times[times.length >> 1]!;
   };
 
   const land = (node: ModelNode, b: number, index: number, fromOrigin: boolean) => {
@@ -428,6 +471,8 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
       flow.transfer = undefined;
       flow.waitingFor = -1;
       flow.started = false;
+      flow.parentMs = 0;
+      flow.parentPieces = 0;
       flow.parent = parent;
       if (node === answered) continue;
       if (waitingNews.size === 0) loop.setTimer(flushNews, PARENTS_FLUSH_MS);
@@ -480,7 +525,7 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
 
   /** A child found a parent too slow: the scheduler takes it out of every tree it feeds. */
   const demoted = new Set<ModelNode>();
-  function parentTooSlow(child: ModelNode, parent: ModelNode) {
+  function parentTooSlow(parent: ModelNode) {
     count('parentSlow');
     if (demoted.has(parent)) return;
     demoted.add(parent);
@@ -489,7 +534,6 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
         b,
         planned(() => forests[b]!.demote(parent.id)),
       );
-    void child;
   }
 
   // Stalls: a node's uploads stop (its flows freeze), it stays connected and keeps downloading.
@@ -564,7 +608,8 @@ export async function forestFigures(p: ForestParams & { scenario: string | null 
     pieceBytes,
     originRate: p.originRate,
     downRate: p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate,
-    upRate: p.upRate,
+    // Slow nodes take their share of the swarm's upload with them.
+    upRate: p.upRate * (1 - (p.slow ?? 0) * (1 - (p.slowRate ?? SLOW_RATE))),
   });
   const done = out.durations.filter((d): d is number => d !== undefined).sort((a, b) => a - b);
   const expected = out.durations.length;
@@ -588,6 +633,8 @@ export async function forestFigures(p: ForestParams & { scenario: string | null 
     churn: p.churn,
     lateJoiners: p.lateJoiners,
     stalls: p.stalls ?? 0,
+    slow: p.slow ?? 0,
+    slowRate: p.slow ? (p.slowRate ?? SLOW_RATE) : null,
     seed: p.seed,
     finished: out.stopped === 'done',
     stopped: out.stopped,
@@ -619,7 +666,7 @@ export async function forestFigures(p: ForestParams & { scenario: string | null 
 
 if (import.meta.main) {
   try {
-    const own = ['--stripes', '--child-slots', '--report-ms', '--stalls'];
+    const own = ['--stripes', '--child-slots', '--report-ms', '--stalls', '--slow', '--slow-rate'];
     const argv = process.argv.slice(2);
     const { values } = parseArgs({
       args: argv.filter((_, i) => own.includes(argv[i]!) || own.includes(argv[i - 1]!)),
@@ -628,6 +675,8 @@ if (import.meta.main) {
         'child-slots': { type: 'string' },
         'report-ms': { type: 'string' },
         stalls: { type: 'string' },
+        slow: { type: 'string' },
+        'slow-rate': { type: 'string' },
       },
     });
     const base = parseClusterArgs(
@@ -646,7 +695,11 @@ if (import.meta.main) {
     log(`forest: ${base.nodes} nodes, ${stripes} stripes, seed ${base.seed}`);
     const stalls = values.stalls === undefined ? 0 : Number(values.stalls);
     if (!(stalls >= 0 && stalls < 1)) throw new Error('--stalls expects a fraction in [0, 1)');
-    const figures = await forestFigures({ ...base, stripes, childSlots, reportMs, stalls });
+    const slow = values.slow === undefined ? 0 : Number(values.slow);
+    if (!(slow >= 0 && slow < 1)) throw new Error('--slow expects a fraction in [0, 1)');
+    const slowRate = values['slow-rate'] === undefined ? SLOW_RATE : Number(values['slow-rate']);
+    if (!(slowRate > 0 && slowRate <= 1)) throw new Error('--slow-rate expects a fraction in (0, 1]');
+    const figures = await forestFigures({ ...base, stripes, childSlots, reportMs, stalls, slow, slowRate });
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
   } catch (error) {
     process.stderr.write(`bench/cluster/forest: ${(error as Error).message}\n`);
