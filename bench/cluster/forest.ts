@@ -1,10 +1,10 @@
 /**
  * A model of a design that does not exist in shoal yet: stripe forests planned by the scheduler
- * (forest-plan.ts), on the same flow-level network and virtual clock as the cluster simulator, so
+ * (scheduler/src/policy/stripe-forest.ts), on the same flow-level network and virtual clock as the cluster simulator, so
  * its figures can be set beside those of shoal's real scheduler on the same scenarios.
  *
  * What the model assumes of the design:
- * - The scheduler plans, per blob, K stripe trees (forest-plan.ts) and tells each node its K
+ * - The scheduler plans, per blob, K stripe trees (StripeForest) and tells each node its K
  *   parents in its answer to the node's task opening: one message a node and blob, and one more
  *   for each parent it loses.
  * - A child keeps one request waiting at each parent for the next piece of that stripe it lacks;
@@ -36,10 +36,10 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pieceLayout, pieceLength, pieceSizeFor } from '../../packages/protocol/src/index.ts';
+import { ORIGIN, StripeForest } from '../../scheduler/src/policy/stripe-forest.ts';
 import { log } from '../common.ts';
 import { type ClusterParams, seededRandom, shuffle } from './cluster.ts';
 import { EventLoop } from './event-loop.ts';
-import { ORIGIN, StripeForest } from './forest-plan.ts';
 import { lowerBoundSeconds } from './lower-bound.ts';
 import { type Flow, type Link, Link as NetLink, Network } from './network.ts';
 import { parseClusterArgs, percentile, round, TRANSPORT_SECONDS_PER_MESSAGE } from './run.ts';

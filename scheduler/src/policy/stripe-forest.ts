@@ -7,9 +7,10 @@
  * A stripe's root takes it from the origin, so each piece leaves the origin once.
  *
  * Pure: no clocks, no I/O. The planner decides who feeds whom, once per node
- * and stripe, and again only when a parent leaves: that is what lets a design
- * built on it talk to its scheduler a few times per node and blob instead of
- * once per piece.
+ * and stripe, and again only when a parent leaves or is too slow: that is what
+ * lets a design built on it talk to its scheduler a few times per node and blob
+ * instead of once per piece. The dispatcher does not plan with it yet; the
+ * cluster simulator's model of that design does (bench/cluster/forest.ts).
  */
 
 /** The parent of a stripe's root. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ORIGIN, StripeForest } from './forest-plan.ts';
+import { ORIGIN, StripeForest } from '../src/policy/stripe-forest.ts';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
 
