@@ -117,6 +117,25 @@ export interface ClusterOutcome {
   flows: number;
 }
 
+/**
+ * The links every node shares: each rack's uplink both ways (unlimited in one flat network), the
+ * origin's egress; and what a node takes in per second (its downlink, or its verification rate when
+ * that is lower).
+ */
+export function topology(p: ClusterParams) {
+  const racked = p.rackSize > 0;
+  const racks = racked ? Math.ceil(p.nodes / p.rackSize) : 1;
+  const rackLinks = Array.from({ length: racks }, () => ({
+    up: new NetLink(racked ? (p.rackSize * p.upRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY),
+    down: new NetLink(
+      racked ? (p.rackSize * p.downRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY,
+    ),
+  }));
+  const origin = new NetLink(p.originRate);
+  const intake = p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate;
+  return { racked, racks, rackLinks, origin, intake };
+}
+
 /** mulberry32: a small seeded generator, so a seed gives the same run. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -173,27 +192,11 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
   });
   const layerOf = new Map(layers.map((l) => [l.digest as string, l]));
 
-  // Topology.
-  const racked = p.rackSize > 0;
-  const racks = racked ? Math.ceil(p.nodes / p.rackSize) : 1;
-  const rackLinks = Array.from({ length: racks }, () => ({
-    up: new NetLink(racked ? (p.rackSize * p.upRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY),
-    down: new NetLink(
-      racked ? (p.rackSize * p.downRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY,
-    ),
-  }));
-  const origin = new NetLink(p.originRate);
-  const intake = p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate;
+  const { racked, racks, rackLinks, origin, intake } = topology(p);
   const nodes: SimNode[] = [];
   const byId = new Map<string, SimNode>();
-  const lateCount = Math.round(p.nodes * p.lateJoiners);
-  const killCount = Math.round(p.nodes * p.churn);
-  const order = shuffle(
-    Array.from({ length: p.nodes }, (_, i) => i),
-    random,
-  );
-  const lateSet = new Set(order.slice(0, lateCount));
-  const killSet = new Set(order.slice(lateCount, lateCount + killCount));
+  const [lateSet, killSet] = chooseNodes(p.nodes, random, [p.lateJoiners, p.churn]);
+  const killCount = killSet.size;
   for (let i = 0; i < p.nodes; i++) {
     const node: SimNode = {
       id: `node-${i}`,
@@ -545,8 +548,30 @@ async function run(p: ClusterParams, random: () => number): Promise<ClusterOutco
   };
 }
 
-/** Fisher-Yates with the given generator: the same seed picks the same nodes. */
-export function shuffle<T>(items: T[], random: () => number): T[] {
+/**
+ * Disjoint sets of node indexes, one per fraction of `nodes` (late joiners, nodes killed, ...), drawn
+ * from one shuffle: the same seed picks the same nodes, and a fraction added at the end moves none.
+ */
+export function chooseNodes<const F extends readonly number[]>(
+  nodes: number,
+  random: () => number,
+  fractions: F,
+): { [K in keyof F]: Set<number> } {
+  const order = shuffle(
+    Array.from({ length: nodes }, (_, i) => i),
+    random,
+  );
+  let from = 0;
+  return fractions.map((fraction) => {
+    const count = Math.round(nodes * fraction);
+    const chosen = new Set(order.slice(from, from + count));
+    from += count;
+    return chosen;
+  }) as { [K in keyof F]: Set<number> };
+}
+
+/** Fisher-Yates with the given generator. */
+function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [items[i], items[j]] = [items[j]!, items[i]!];

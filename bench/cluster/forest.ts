@@ -35,14 +35,13 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { pieceLayout, pieceLength, pieceSizeFor } from '../../packages/protocol/src/index.ts';
+import { pieceLayout, pieceLength } from '../../packages/protocol/src/index.ts';
 import { ORIGIN, StripeForest } from '../../scheduler/src/policy/stripe-forest.ts';
 import { log } from '../common.ts';
-import { type ClusterParams, seededRandom, shuffle } from './cluster.ts';
+import { type ClusterParams, chooseNodes, seededRandom, topology } from './cluster.ts';
 import { EventLoop } from './event-loop.ts';
-import { lowerBoundSeconds } from './lower-bound.ts';
 import { type Flow, type Link, Link as NetLink, Network } from './network.ts';
-import { parseClusterArgs, percentile, round, TRANSPORT_SECONDS_PER_MESSAGE } from './run.ts';
+import { completion, parseClusterArgs, round, TRANSPORT_SECONDS_PER_MESSAGE } from './run.ts';
 
 /**
  * How often the scheduler gives nodes that wait for a slot a parent anyway (sharing its upload):
@@ -156,16 +155,7 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   const loop = new EventLoop();
   const net = new Network(loop);
   const layouts = p.layers.map((size) => pieceLayout(size));
-  const racked = p.rackSize > 0;
-  const racks = racked ? Math.ceil(p.nodes / p.rackSize) : 1;
-  const rackLinks = Array.from({ length: racks }, () => ({
-    up: new NetLink(racked ? (p.rackSize * p.upRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY),
-    down: new NetLink(
-      racked ? (p.rackSize * p.downRate) / p.uplinkOversubscription : Number.POSITIVE_INFINITY,
-    ),
-  }));
-  const origin = new NetLink(p.originRate);
-  const intake = p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate;
+  const { racked, racks, rackLinks, origin, intake } = topology(p);
   const rtt = (a: ModelNode, b: ModelNode) => (racked && a.rack !== b.rack ? 2 * p.rttMs : p.rttMs);
   const farRtt = racked ? 2 * p.rttMs : p.rttMs;
   const linksBetween = (from: ModelNode, to: ModelNode): Link[] =>
@@ -200,18 +190,13 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   };
 
   // Nodes, chosen late and killed as the cluster simulator chooses them.
-  const lateCount = Math.round(p.nodes * p.lateJoiners);
-  const killCount = Math.round(p.nodes * p.churn);
-  const order = shuffle(
-    Array.from({ length: p.nodes }, (_, i) => i),
-    random,
-  );
-  const lateSet = new Set(order.slice(0, lateCount));
-  const killSet = new Set(order.slice(lateCount, lateCount + killCount));
-  const stallCount = Math.round(p.nodes * (p.stalls ?? 0));
-  const stallSet = new Set(order.slice(lateCount + killCount, lateCount + killCount + stallCount));
-  const slowFrom = lateCount + killCount + stallCount;
-  const slowSet = new Set(order.slice(slowFrom, slowFrom + Math.round(p.nodes * (p.slow ?? 0))));
+  const [lateSet, killSet, stallSet, slowSet] = chooseNodes(p.nodes, random, [
+    p.lateJoiners,
+    p.churn,
+    p.stalls ?? 0,
+    p.slow ?? 0,
+  ]);
+  const killCount = killSet.size;
   const nodes: ModelNode[] = [];
   const byId = new Map<string, ModelNode>();
   for (let i = 0; i < p.nodes; i++) {
@@ -600,23 +585,9 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
 export async function forestFigures(p: ForestParams & { scenario: string | null }) {
   const wallStart = performance.now();
   const out = await simulateForest(p);
-  const imageBytes = p.layers.reduce((s, l) => s + l, 0);
-  const pieceBytes = Math.max(...p.layers.map((l) => pieceSizeFor(Math.round(l))));
-  const lb = lowerBoundSeconds({
-    nodes: p.nodes,
-    imageBytes,
-    pieceBytes,
-    originRate: p.originRate,
-    downRate: p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate,
-    // Slow nodes take their share of the swarm's upload with them.
-    upRate: p.upRate * (1 - (p.slow ?? 0) * (1 - (p.slowRate ?? SLOW_RATE))),
-  });
-  const done = out.durations.filter((d): d is number => d !== undefined).sort((a, b) => a - b);
-  const expected = out.durations.length;
-  const p50 = percentile(done, expected, 0.5);
-  const p99 = percentile(done, expected, 0.99);
-  const max = done.length === expected && expected > 0 ? done[done.length - 1]! : null;
-  const over = (v: number | null) => (v === null ? null : round(v / lb));
+  // Slow nodes take their share of the swarm's upload with them.
+  const upRate = p.upRate * (1 - (p.slow ?? 0) * (1 - (p.slowRate ?? SLOW_RATE)));
+  const { pieceBytes, figures } = completion({ ...p, upRate }, out);
   const messages = Object.values(out.messagesByKind).reduce((s, n) => s + n, 0);
   const pieces = Math.max(1, out.piecesDelivered);
   const movedTB = (out.peerBytes + out.originBytes) / 1e12;
@@ -636,17 +607,7 @@ export async function forestFigures(p: ForestParams & { scenario: string | null 
     slow: p.slow ?? 0,
     slowRate: p.slow ? (p.slowRate ?? SLOW_RATE) : null,
     seed: p.seed,
-    finished: out.stopped === 'done',
-    stopped: out.stopped,
-    lowerBoundSeconds: round(lb),
-    p50OverLowerBound: over(p50),
-    p99OverLowerBound: over(p99),
-    maxOverLowerBound: over(max),
-    originEgressRatio: round(out.originBytes / imageBytes, 4),
-    crossRackRatio: p.rackSize > 0 ? round(out.rackInBytes / (out.racks * imageBytes), 4) : null,
-    completedNodes: done.length,
-    expectedNodes: expected,
-    killedNodes: out.killed,
+    ...figures,
     schedulerMessages: messages,
     schedulerMessagesPerPiece: round(messages / pieces, 4),
     messagesPerPieceByKind: Object.fromEntries(

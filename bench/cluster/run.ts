@@ -227,8 +227,65 @@ export function parseClusterArgs(argv: string[]): ClusterParams & { scenario: st
 
 export const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
+/**
+ * How a run's nodes finished against the lower bound: its T_LB, the nodes done (sorted), p50, p99 and
+ * the slowest (null when a node counted there did not finish) and `over` to express a time in T_LB.
+ */
+export function completion<Stopped extends string>(
+  p: Pick<
+    ClusterParams,
+    'nodes' | 'layers' | 'originRate' | 'downRate' | 'upRate' | 'verifyRate' | 'rackSize'
+  >,
+  out: {
+    durations: readonly (number | undefined)[];
+    stopped: Stopped;
+    originBytes: number;
+    rackInBytes: number;
+    racks: number;
+    killed: number;
+  },
+) {
+  const imageBytes = p.layers.reduce((s, l) => s + l, 0);
+  const pieceBytes = Math.max(...p.layers.map((l) => pieceSizeFor(Math.round(l))));
+  const lb = lowerBoundSeconds({
+    nodes: p.nodes,
+    imageBytes,
+    pieceBytes,
+    originRate: p.originRate,
+    downRate: p.verifyRate > 0 ? Math.min(p.downRate, p.verifyRate) : p.downRate,
+    upRate: p.upRate,
+  });
+  const done = out.durations.filter((d): d is number => d !== undefined).sort((a, b) => a - b);
+  const expected = out.durations.length;
+  const p50 = percentile(done, expected, 0.5);
+  const p99 = percentile(done, expected, 0.99);
+  const max = done.length === expected && expected > 0 ? done[done.length - 1]! : null;
+  const over = (v: number | null) => (v === null ? null : round(v / lb));
+  return {
+    imageBytes,
+    pieceBytes,
+    p50,
+    p99,
+    max,
+    /** the figures every run reports the same way */
+    figures: {
+      finished: out.stopped === 'done',
+      stopped: out.stopped,
+      lowerBoundSeconds: round(lb),
+      p50OverLowerBound: over(p50),
+      p99OverLowerBound: over(p99),
+      maxOverLowerBound: over(max),
+      originEgressRatio: round(out.originBytes / imageBytes, 4),
+      crossRackRatio: p.rackSize > 0 ? round(out.rackInBytes / (out.racks * imageBytes), 4) : null,
+      completedNodes: done.length,
+      expectedNodes: expected,
+      killedNodes: out.killed,
+    },
+  };
+}
+
 /** The value below which `q` of the nodes finished; null when that node did not finish. */
-export function percentile(sorted: number[], expected: number, q: number): number | null {
+function percentile(sorted: number[], expected: number, q: number): number | null {
   const rank = Math.max(0, Math.ceil(q * expected) - 1);
   return rank < sorted.length ? sorted[rank]! : null;
 }
@@ -239,22 +296,7 @@ export async function runCluster(
   const wallStart = performance.now();
   const out = await simulateCluster(params);
   const wallSeconds = (performance.now() - wallStart) / 1000;
-  const imageBytes = params.layers.reduce((s, l) => s + l, 0);
-  const pieceBytes = Math.max(...params.layers.map((l) => pieceSizeFor(Math.round(l))));
-  const lb = lowerBoundSeconds({
-    nodes: params.nodes,
-    imageBytes,
-    pieceBytes,
-    originRate: params.originRate,
-    downRate: params.verifyRate > 0 ? Math.min(params.downRate, params.verifyRate) : params.downRate,
-    upRate: params.upRate,
-  });
-  const done = out.durations.filter((d): d is number => d !== undefined).sort((a, b) => a - b);
-  const expected = out.durations.length;
-  const p50 = percentile(done, expected, 0.5);
-  const p99 = percentile(done, expected, 0.99);
-  const max = done.length === expected && expected > 0 ? done[done.length - 1]! : null;
-  const over = (v: number | null) => (v === null ? null : round(v / lb));
+  const { imageBytes, pieceBytes, p50, p99, max, figures } = completion(params, out);
   const dispatcherCpuSeconds = Number(out.dispatcherCpuNs) / 1e9;
   const movedTB = (out.peerBytes + out.originBytes) / 1e12;
   return {
@@ -275,20 +317,10 @@ export async function runCluster(
     churn: params.churn,
     lateJoiners: params.lateJoiners,
     seed: params.seed,
-    finished: out.stopped === 'done',
-    stopped: out.stopped,
-    lowerBoundSeconds: round(lb),
+    ...figures,
     p50Seconds: p50 === null ? null : round(p50),
     p99Seconds: p99 === null ? null : round(p99),
     maxSeconds: max === null ? null : round(max),
-    p50OverLowerBound: over(p50),
-    p99OverLowerBound: over(p99),
-    maxOverLowerBound: over(max),
-    originEgressRatio: round(out.originBytes / imageBytes, 4),
-    crossRackRatio: params.rackSize > 0 ? round(out.rackInBytes / (out.racks * imageBytes), 4) : null,
-    completedNodes: done.length,
-    expectedNodes: expected,
-    killedNodes: out.killed,
     schedulerMessages: out.schedulerMessages,
     schedulerDecisionsPerPiece: round(out.dispatcherCalls / Math.max(1, out.piecesDelivered), 4),
     schedulerMessagesPerPiece: round(out.schedulerMessages / Math.max(1, out.piecesDelivered), 4),
