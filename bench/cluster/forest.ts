@@ -72,6 +72,9 @@ const FIRST_PIECE_DEADLINE_MS = 2_000;
  */
 const SLOW_PARENT_FACTOR = 1.5;
 const SLOW_AFTER_PIECES = 3;
+/** Children that must find a parent too slow, within DEMOTE_WINDOW_MS, before it is demoted. */
+const DEMOTE_AFTER_REPORTS = 2;
+const DEMOTE_WINDOW_MS = 2_000;
 /** `--slow`'s nodes upload at this share of the others' rate (`--slow-rate`). */
 const SLOW_RATE = 0.25;
 /** Parents that change for a node within this long reach it in one message. */
@@ -321,7 +324,7 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
     const deadline = loop.setTimer(
       () => {
         if (!child.alive || flow.epoch !== epoch || child.blobs[b]!.have[index]) return;
-        parentTooSlow(parent);
+        parentTooSlow(child, parent, 0);
       },
       child.pieceMs > 0
         ? Math.max(MIN_PIECE_DEADLINE_MS, PIECE_DEADLINE_FACTOR * child.pieceMs)
@@ -348,11 +351,9 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
           child.pieceMs = child.pieceMs === 0 ? took : 0.8 * child.pieceMs + 0.2 * took;
           flow.parentMs = flow.parentPieces++ === 0 ? took : 0.7 * flow.parentMs + 0.3 * took;
           // A parent that lands its pieces much slower than this node's other parents is a slow parent.
-          if (
-            flow.parentPieces >= SLOW_AFTER_PIECES &&
-            flow.parentMs > SLOW_PARENT_FACTOR * otherParentsMs(child, flow)
-          )
-            parentTooSlow(parent);
+          const pace = otherParentsMs(child, flow) / flow.parentMs;
+          if (flow.parentPieces >= SLOW_AFTER_PIECES && pace < 1 / SLOW_PARENT_FACTOR)
+            parentTooSlow(child, parent, pace);
           peerBytes += length;
           piecesDelivered++;
           if (parent.rack !== child.rack) rackInBytes += length;
@@ -508,11 +509,40 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
   };
   loop.setTimer(sweep, PLACE_WAITING_MS);
 
-  /** A child found a parent too slow: the scheduler takes it out of every tree it feeds. */
+  /**
+   * A child found a parent too slow: its pieces come at `pace` x its other parents' (0: it holds a
+   * piece and sent nothing for the deadline). A stalled parent is taken out of every tree it feeds at
+   * once; a slow one once DEMOTE_AFTER_REPORTS of its children said so within DEMOTE_WINDOW_MS, and
+   * only when it is slower than the children it feeds over its slots explain (9 children on 8 slots:
+   * 8/9 of the pace; the scheduler put them there). Without these, the children of normal parents
+   * near their end, or beside parents that took over a demoted one's children, reported them in
+   * turn, and demotions fed on each other (`kraken` with 4 stripes and 5% slow nodes never finished).
+   */
   const demoted = new Set<ModelNode>();
-  function parentTooSlow(parent: ModelNode) {
+  const reports = new Map<ModelNode, { children: Set<ModelNode>; since: number }>();
+  function parentTooSlow(child: ModelNode, parent: ModelNode, pace: number) {
     count('parentSlow');
     if (demoted.has(parent)) return;
+    if (pace === 0) return demote(parent);
+    const now = loop.now();
+    let seen = reports.get(parent);
+    if (!seen || now - seen.since > DEMOTE_WINDOW_MS) {
+      seen = { children: new Set(), since: now };
+      reports.set(parent, seen);
+    }
+    seen.children.add(child);
+    if (seen.children.size < DEMOTE_AFTER_REPORTS) return;
+    let explained = 1;
+    for (let b = 0; b < layouts.length; b++) {
+      let load = 0;
+      for (let stripe = 0; stripe < p.stripes; stripe++)
+        load += forests[b]!.childrenOf(parent.id, stripe).size;
+      explained = Math.min(explained, p.childSlots / Math.max(load, p.childSlots));
+    }
+    if (pace < explained / SLOW_PARENT_FACTOR) demote(parent);
+  }
+  function demote(parent: ModelNode) {
+    reports.delete(parent);
     demoted.add(parent);
     for (let b = 0; b < layouts.length; b++)
       apply(
