@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forestFigures, REPORT_MS } from './forest.ts';
+import { forestFigures, REPORT_MS, STRIPES } from './forest.ts';
 import { parseClusterArgs } from './run.ts';
 
-const model = (args: string, stripes = 8, faults: { stalls?: number; slow?: number } = {}) =>
+const model = (args: string, stripes = STRIPES, faults: { stalls?: number; slow?: number } = {}) =>
   forestFigures({
     ...parseClusterArgs(args.split(' ')),
     stripes,
@@ -56,18 +56,26 @@ describe('bench/cluster/forest', { timeout: 120_000 }, () => {
   });
 
   it('stalled parents: their children notice and move, so every node finishes (a stalled subtree never would)', async () => {
-    const run = await model('--nodes 200 --layers 300 --node-rate 1.25GB --origin-rate 1GB --seed 4', 8, {
-      stalls: 0.05,
-    });
+    const run = await model(
+      '--nodes 200 --layers 300 --node-rate 1.25GB --origin-rate 1GB --seed 4',
+      STRIPES,
+      {
+        stalls: 0.05,
+      },
+    );
     assert.equal(run.completedNodes, 200);
     assert.ok((run.messagesPerPieceByKind.parentSlow ?? 0) > 0, 'children said their parent was too slow');
     assert.ok(run.maxOverLowerBound! < 2, `max ${run.maxOverLowerBound}`);
   });
 
   it("slow parents (a quarter of the others' upload): their children move, so nobody waits on them", async () => {
-    const run = await model('--nodes 200 --layers 300 --node-rate 1.25GB --origin-rate 1GB --seed 5', 8, {
-      slow: 0.05,
-    });
+    const run = await model(
+      '--nodes 200 --layers 300 --node-rate 1.25GB --origin-rate 1GB --seed 5',
+      STRIPES,
+      {
+        slow: 0.05,
+      },
+    );
     assert.equal(run.completedNodes, 200);
     assert.ok((run.messagesPerPieceByKind.parentSlow ?? 0) > 0, 'children said their parent was too slow');
     // Fed a stripe at a quarter of the pace, a node would take ~4 x T_LB.

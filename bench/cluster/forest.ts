@@ -72,6 +72,12 @@ const FIRST_PIECE_DEADLINE_MS = 2_000;
  */
 const SLOW_PARENT_FACTOR = 1.5;
 const SLOW_AFTER_PIECES = 3;
+/**
+ * Stripes per blob (`--stripes`; each node feeds as many children). A piece passes ~log_K N hops of
+ * K piece times each, least near K = 3; 4 beat 8 on every named scenario once slow-parent demotions
+ * could no longer cascade (bench/RESULTS.md, "How many stripes").
+ */
+export const STRIPES = 4;
 /** Children that must find a parent too slow, within DEMOTE_WINDOW_MS, before it is demoted. */
 const DEMOTE_AFTER_REPORTS = 2;
 const DEMOTE_WINDOW_MS = 2_000;
@@ -673,7 +679,7 @@ if (import.meta.main) {
     const base = parseClusterArgs(
       argv.filter((_, i) => !own.includes(argv[i]!) && !own.includes(argv[i - 1]!)),
     );
-    const stripes = values.stripes === undefined ? 8 : Number(values.stripes);
+    const stripes = values.stripes === undefined ? STRIPES : Number(values.stripes);
     const childSlots = values['child-slots'] === undefined ? stripes : Number(values['child-slots']);
     const reportMs = values['report-ms'] === undefined ? REPORT_MS : Number(values['report-ms']);
     for (const [name, v] of [
