@@ -45,6 +45,8 @@ export class StripeForest {
   readonly #interior: Member[][];
   /** per stripe, members before this index in #interior have no free slot (loads only fall on leave) */
   readonly #firstFree: number[];
+  /** per stripe, members before this index in #interior have no free slot and no leaf child: no place for an interior node */
+  readonly #firstOpen: number[];
   /** members waiting for a parent in each stripe (no slot free for them yet) */
   readonly #waiting: Member[][];
   /** each stripe's root: the member that takes it from the origin */
@@ -64,6 +66,7 @@ export class StripeForest {
     this.childSlots = childSlots;
     this.#interior = Array.from({ length: stripes }, () => []);
     this.#firstFree = new Array<number>(stripes).fill(0);
+    this.#firstOpen = new Array<number>(stripes).fill(0);
     this.#waiting = Array.from({ length: stripes }, () => []);
     this.#roots = new Array(stripes).fill(undefined);
   }
@@ -140,6 +143,8 @@ export class StripeForest {
       list.splice(list.indexOf(member), 1);
       this.#rackInterior.get(member.rack)![stripe]!--;
       this.#firstFree[stripe] = 0;
+      // Its parent now has a leaf child (it), and its children other parents.
+      this.#firstOpen[stripe] = 0;
     }
     member.interior.clear();
     const placed: Placement[] = [];
@@ -229,7 +234,12 @@ export class StripeForest {
   }
 
   #placeInterior(member: Member, stripe: number, placed: Placement[], inRack: boolean): boolean {
-    for (const above of this.#interior[stripe]!) {
+    const list = this.#interior[stripe]!;
+    let open = this.#firstOpen[stripe]!;
+    while (open < list.length && this.#closed(list[open]!, stripe)) open++;
+    this.#firstOpen[stripe] = open;
+    for (let at = open; at < list.length; at++) {
+      const above = list[at]!;
       if (above === member || (inRack && above.rack !== member.rack)) continue;
       if (this.#below(above, member, stripe)) continue;
       if (above.load < this.childSlots) {
@@ -249,6 +259,14 @@ export class StripeForest {
     return false;
   }
 
+  /** `member` has no free slot, and only children that pass `stripe` on: nothing to take or push down. */
+  #closed(member: Member, stripe: number): boolean {
+    if (member.load < this.childSlots) return false;
+    for (const childId of member.children[stripe]!)
+      if (!this.#members.get(childId)!.interior.has(stripe)) return false;
+    return true;
+  }
+
   /** The least loaded member that passes `stripe` on and is fed it already: in `member`'s rack, with racks. */
   #fedLeastLoaded(member: Member, stripe: number): Member | undefined {
     let least: Member | undefined;
@@ -265,14 +283,17 @@ export class StripeForest {
   #adopt(member: Member, stripe: number, placed: Placement[]): void {
     const waiting = this.#waiting[stripe]!;
     const still: Member[] = [];
-    for (const waiter of waiting.splice(0)) {
+    // Only as far as its slots go: in a rollout thousands may wait while the first nodes join.
+    let at = 0;
+    for (; at < waiting.length && member.load < this.childSlots; at++) {
+      const waiter = waiting[at]!;
       if (this.#members.get(waiter.id) !== waiter || waiter.parents[stripe] !== undefined) continue;
       // With racks, a leaf waits for a parent of its own; an interior node of another rack keeps waiting too.
-      const fits = member.load < this.childSlots && (!this.#racked || waiter.rack === member.rack);
+      const fits = !this.#racked || waiter.rack === member.rack;
       if (fits && !this.#below(member, waiter, stripe)) placed.push(this.#attach(waiter, stripe, member));
       else still.push(waiter);
     }
-    waiting.push(...still);
+    waiting.splice(0, at, ...still);
   }
 
   /**
@@ -314,6 +335,8 @@ export class StripeForest {
   }
 
   #attach(child: Member, stripe: number, parent: Member): Placement {
+    // A leaf given to a parent over its slots (one that #firstOpen may have passed) can be pushed down.
+    if (!child.interior.has(stripe) && parent.load >= this.childSlots) this.#firstOpen[stripe] = 0;
     child.parents[stripe] = parent.id;
     parent.children[stripe]!.add(child.id);
     parent.load++;
@@ -321,7 +344,10 @@ export class StripeForest {
   }
 
   #freed(member: Member): void {
-    for (const stripe of member.interior) this.#firstFree[stripe] = 0;
+    for (const stripe of member.interior) {
+      this.#firstFree[stripe] = 0;
+      this.#firstOpen[stripe] = 0;
+    }
   }
 
   /**
