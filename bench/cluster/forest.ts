@@ -357,9 +357,10 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
           child.pieceMs = child.pieceMs === 0 ? took : 0.8 * child.pieceMs + 0.2 * took;
           flow.parentMs = flow.parentPieces++ === 0 ? took : 0.7 * flow.parentMs + 0.3 * took;
           // A parent that lands its pieces much slower than this node's other parents is a slow parent.
-          const pace = otherParentsMs(child, flow) / flow.parentMs;
-          if (flow.parentPieces >= SLOW_AFTER_PIECES && pace < 1 / SLOW_PARENT_FACTOR)
-            parentTooSlow(child, parent, pace);
+          if (flow.parentPieces >= SLOW_AFTER_PIECES) {
+            const pace = otherParentsMs(child, flow) / flow.parentMs;
+            if (pace < 1 / SLOW_PARENT_FACTOR) parentTooSlow(child, parent, pace);
+          }
           peerBytes += length;
           piecesDelivered++;
           if (parent.rack !== child.rack) rackInBytes += length;
@@ -383,8 +384,10 @@ export async function simulateForest(p: ForestParams): Promise<ForestOutcome> {
    * least, while it fed it): a yardstick taken under the same conditions, unlike the node's recent
    * pieces, which come faster once most of its stripes are done. Infinity: too few to compare.
    */
+  const times: number[] = [];
   const otherParentsMs = (node: ModelNode, except: StripeFlow) => {
-    const times: number[] = [];
+    // One array for every call: this runs at nearly every piece landed.
+    times.length = 0;
     for (const blob of node.blobs)
       for (const other of blob.stripes)
         if (other !== except && other.parentPieces >= SLOW_AFTER_PIECES) times.push(other.parentMs);

@@ -16,6 +16,9 @@
 /** The parent of a stripe's root. */
 export const ORIGIN = '';
 
+/** A member that passes no stripe on. */
+const NONE = -1;
+
 /** A node was given a parent in one stripe (ORIGIN: it is the stripe's root). */
 export interface Placement {
   child: string;
@@ -26,8 +29,8 @@ export interface Placement {
 interface Member {
   id: string;
   rack: number;
-  /** the stripes it passes on: one, none for a late joiner (a set, so a design may give more) */
-  interior: Set<number>;
+  /** the stripe it passes on, NONE for a late joiner (or one taken out: see demote) */
+  interior: number;
   /** its parent in each stripe, undefined while it waits for one */
   parents: (string | undefined)[];
   /** its children in each stripe */
@@ -52,11 +55,10 @@ export class StripeForest {
   /** each stripe's root: the member that takes it from the origin */
   readonly #roots: (Member | undefined)[];
   #joined = 0;
-  /** some member's rack differs from another's: leaves then wait for a parent in their own rack */
-  #racked = false;
+  /** the racks of the members that joined: with more than one, leaves wait for a parent in their own */
+  readonly #racks = new Set<number>();
   /** per rack, how many of its nodes pass on each stripe (leaves do not count) */
   readonly #rackInterior = new Map<number, number[]>();
-  #firstRack: number | undefined;
 
   constructor(stripes: number, childSlots: number) {
     if (!(Number.isSafeInteger(stripes) && stripes >= 1)) throw new RangeError('stripes must be >= 1');
@@ -81,26 +83,26 @@ export class StripeForest {
     const member: Member = {
       id,
       rack,
-      interior: new Set(interior ? [this.#leastInterior(rack)] : []),
+      interior: interior ? this.#leastInterior(rack) : NONE,
       parents: new Array(this.stripes).fill(undefined),
       children: Array.from({ length: this.stripes }, () => new Set<string>()),
       load: 0,
       order: this.#joined++,
     };
     this.#members.set(id, member);
-    this.#firstRack ??= rack;
-    if (rack !== this.#firstRack) this.#racked = true;
+    this.#racks.add(rack);
     const placed: Placement[] = [];
-    for (const stripe of member.interior) {
-      this.#interior[stripe]!.push(member);
-      if (!this.#roots[stripe]) this.#makeRoot(member, stripe, placed);
+    const own = member.interior;
+    if (own !== NONE) {
+      this.#interior[own]!.push(member);
+      if (!this.#roots[own]) this.#makeRoot(member, own, placed);
     }
     for (let stripe = 0; stripe < this.stripes; stripe++) {
       if (member.parents[stripe] !== undefined) continue;
       this.#place(member, stripe, placed);
     }
     // Nodes that waited for a slot in its stripe take the ones it brings.
-    for (const stripe of member.interior) this.#adopt(member, stripe, placed);
+    if (own !== NONE) this.#adopt(member, own, placed);
     return placed;
   }
 
@@ -124,7 +126,7 @@ export class StripeForest {
    */
   demote(id: string): Placement[] {
     const member = this.#members.get(id);
-    if (!member || member.interior.size === 0) return [];
+    if (!member || member.interior === NONE) return [];
     const rootOf = new Set<number>();
     for (let stripe = 0; stripe < this.stripes; stripe++) {
       if (member.parents[stripe] !== ORIGIN) continue;
@@ -138,15 +140,16 @@ export class StripeForest {
 
   /** `member` passes nothing on any more: its children (and the stripes in `rootOf`) get other parents. */
   #retire(member: Member, rootOf: ReadonlySet<number>): Placement[] {
-    for (const stripe of member.interior) {
-      const list = this.#interior[stripe]!;
+    const own = member.interior;
+    if (own !== NONE) {
+      const list = this.#interior[own]!;
       list.splice(list.indexOf(member), 1);
-      this.#rackInterior.get(member.rack)![stripe]!--;
-      this.#firstFree[stripe] = 0;
+      this.#rackInterior.get(member.rack)![own]!--;
+      this.#firstFree[own] = 0;
       // Its parent now has a leaf child (it), and its children other parents.
-      this.#firstOpen[stripe] = 0;
+      this.#firstOpen[own] = 0;
     }
-    member.interior.clear();
+    member.interior = NONE;
     const placed: Placement[] = [];
     for (let stripe = 0; stripe < this.stripes; stripe++) {
       const orphans = [...member.children[stripe]!]
@@ -157,7 +160,7 @@ export class StripeForest {
       for (const orphan of orphans) orphan.parents[stripe] = undefined;
       if (rootOf.has(stripe)) {
         // The stripe needs a root: an orphan that passes it on, else any node that does, else an orphan.
-        const heir = orphans.find((o) => o.interior.has(stripe)) ?? this.#interior[stripe]![0] ?? orphans[0];
+        const heir = orphans.find((o) => o.interior === stripe) ?? this.#interior[stripe]![0] ?? orphans[0];
         this.#roots[stripe] = undefined;
         if (heir) {
           this.#detach(heir, stripe);
@@ -178,9 +181,10 @@ export class StripeForest {
     return this.#members.get(id)?.children[stripe] ?? new Set();
   }
 
-  /** The stripes `id` passes on. */
-  interiorOf(id: string): ReadonlySet<number> {
-    return this.#members.get(id)?.interior ?? new Set();
+  /** The stripe `id` passes on; undefined when none (or not a member). */
+  interiorOf(id: string): number | undefined {
+    const stripe = this.#members.get(id)?.interior;
+    return stripe === undefined || stripe === NONE ? undefined : stripe;
   }
 
   /** Hops from the origin to `id` in `stripe` (1: the root); undefined while it has no parent. */
@@ -197,6 +201,10 @@ export class StripeForest {
   }
 
   /** The stripe fewest of the rack's nodes pass on (then fewest of all): each rack passes every stripe on within itself. */
+  #racked(): boolean {
+    return this.#racks.size > 1;
+  }
+
   #leastInterior(rack: number): number {
     const inRack = this.#rackInterior.get(rack) ?? new Array<number>(this.stripes).fill(0);
     this.#rackInterior.set(rack, inRack);
@@ -218,11 +226,11 @@ export class StripeForest {
    * tree stays shallow, and nobody feeds more children than it has slots.
    */
   #place(member: Member, stripe: number, placed: Placement[]): void {
-    if (member.interior.has(stripe)) {
+    if (member.interior === stripe) {
       // Nearest the root first, in its rack first: a free slot, or a leaf child (of its rack) to push down.
       if (this.#placeInterior(member, stripe, placed, true)) return;
       // The stripe is in its rack already: sharing an upload there beats a second way in across the uplink.
-      const inRack = this.#racked ? this.#fedLeastLoaded(member, stripe) : undefined;
+      const inRack = this.#racked() ? this.#fedLeastLoaded(member, stripe) : undefined;
       if (inRack) placed.push(this.#attach(member, stripe, inRack));
       else if (!this.#placeInterior(member, stripe, placed, false)) this.#waiting[stripe]!.push(member);
       return;
@@ -249,7 +257,7 @@ export class StripeForest {
       for (const leafId of above.children[stripe]!) {
         const leaf = this.#members.get(leafId)!;
         // The leaf goes under the member: only one of the member's rack, so it crosses no uplink.
-        if (leaf.interior.has(stripe) || leaf.rack !== member.rack) continue;
+        if (leaf.interior === stripe || leaf.rack !== member.rack) continue;
         this.#detach(leaf, stripe);
         placed.push(this.#attach(member, stripe, above));
         placed.push(this.#attach(leaf, stripe, member));
@@ -263,7 +271,7 @@ export class StripeForest {
   #closed(member: Member, stripe: number): boolean {
     if (member.load < this.childSlots) return false;
     for (const childId of member.children[stripe]!)
-      if (!this.#members.get(childId)!.interior.has(stripe)) return false;
+      if (this.#members.get(childId)!.interior !== stripe) return false;
     return true;
   }
 
@@ -272,7 +280,7 @@ export class StripeForest {
     let least: Member | undefined;
     for (const other of this.#interior[stripe]!) {
       if (other === member || other.parents[stripe] === undefined) continue;
-      if (this.#racked && other.rack !== member.rack) continue;
+      if (this.#racked() && other.rack !== member.rack) continue;
       if (this.#below(other, member, stripe)) continue;
       if (!least || other.load < least.load) least = other;
     }
@@ -289,7 +297,7 @@ export class StripeForest {
       const waiter = waiting[at]!;
       if (this.#members.get(waiter.id) !== waiter || waiter.parents[stripe] !== undefined) continue;
       // With racks, a leaf waits for a parent of its own; an interior node of another rack keeps waiting too.
-      const fits = !this.#racked || waiter.rack === member.rack;
+      const fits = !this.#racked() || waiter.rack === member.rack;
       if (fits && !this.#below(member, waiter, stripe)) placed.push(this.#attach(waiter, stripe, member));
       else still.push(waiter);
     }
@@ -336,7 +344,7 @@ export class StripeForest {
 
   #attach(child: Member, stripe: number, parent: Member): Placement {
     // A leaf given to a parent over its slots (one that #firstOpen may have passed) can be pushed down.
-    if (!child.interior.has(stripe) && parent.load >= this.childSlots) this.#firstOpen[stripe] = 0;
+    if (child.interior !== stripe && parent.load >= this.childSlots) this.#firstOpen[stripe] = 0;
     child.parents[stripe] = parent.id;
     parent.children[stripe]!.add(child.id);
     parent.load++;
@@ -344,10 +352,9 @@ export class StripeForest {
   }
 
   #freed(member: Member): void {
-    for (const stripe of member.interior) {
-      this.#firstFree[stripe] = 0;
-      this.#firstOpen[stripe] = 0;
-    }
+    if (member.interior === NONE) return;
+    this.#firstFree[member.interior] = 0;
+    this.#firstOpen[member.interior] = 0;
   }
 
   /**
@@ -370,7 +377,7 @@ export class StripeForest {
       anyRack ??= candidate;
     }
     // With racks, a parent in the child's own rack shares its upload sooner than one across the uplink gives a slot.
-    if (!this.#racked) return anyRack ?? (overload ? this.#leastLoaded(child, stripe) : undefined);
+    if (!this.#racked()) return anyRack ?? (overload ? this.#leastLoaded(child, stripe) : undefined);
     return overload ? this.#leastLoaded(child, stripe) : undefined;
   }
 
